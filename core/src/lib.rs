@@ -1,0 +1,41 @@
+//! # corral-core
+//!
+//! Run any MCP server inside a sandbox and talk MCP to it. This crate is the one place with
+//! logic; the Python, Node and UniFFI bindings only translate types.
+//!
+//! ```no_run
+//! # async fn demo() -> corral_core::Result<()> {
+//! use corral_core::{Corral, ServerConfig};
+//! let corral = Corral::new()?; // local bubblewrap sandboxes
+//! corral
+//!     .add_server(ServerConfig::command("time", "uvx mcp-server-time")?)
+//!     .await?;
+//! for tool in corral.discover_tools("time").await? {
+//!     println!("{}: {}", tool.name, tool.description.unwrap_or_default());
+//! }
+//! let result = corral
+//!     .execute_tool("time", "get_current_time", serde_json::json!({"timezone": "UTC"}))
+//!     .await?;
+//! println!("{}", result.text());
+//! corral.close().await;
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+pub mod error;
+pub mod mcp;
+pub mod runner;
+pub mod sandbox;
+pub mod tool;
+
+pub use self::{
+    config::{Limits, Mount, NetworkPolicy, ServerConfig, ToolFilter, Transport},
+    error::{Error, ErrorKind, Result},
+    mcp::{CallOptions, LogCallback, ProgressCallback, Session, SessionOptions},
+    runner::{Corral, CorralOptions, SandboxHandle, ServerSession, default_home},
+    sandbox::{Command, ExitStatus, Output, Provider, Sandbox, SandboxConfig},
+    tool::{
+        Content, LogMessage, Progress, Prompt, PromptMessage, PromptResult, Resource,
+        ResourceContents, Tool, ToolResult,
+    },
+};

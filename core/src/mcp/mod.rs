@@ -1,0 +1,730 @@
+//! An MCP client session over any [`Process`]'s stdio or over Streamable HTTP, built on rmcp.
+//!
+//! Speaks both protocol eras: it probes `server/discover` (2026-07-28) and falls back to
+//! `initialize` (2025-11-25 and older). Progress and log notifications reach caller callbacks;
+//! a call's timeout is extended while progress arrives; a caller that gives up sends
+//! `notifications/cancelled`. A server that writes anything but JSON-RPC to stdout breaks the
+//! session with a `PROTOCOL` error; one that exits fails in-flight calls with `SERVER_CRASHED`,
+//! both with the tail of its stderr attached.
+
+#![allow(deprecated)] // rmcp marks the logging types deprecated (SEP-2577); legacy servers use them
+
+mod guard;
+mod stderr;
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use rmcp::{
+    ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient,
+    model::{
+        CallToolRequest, CallToolRequestParams, ClientCapabilities, ClientConfig, ClientRequest,
+        GetPromptRequestParams, Implementation, LoggingMessageNotificationParam,
+        ProgressNotificationParam, ProgressToken, ProtocolVersion, ReadResourceRequestParams,
+        ServerResult,
+    },
+    service::{NotificationContext, Peer, PeerRequestOptions, RunningService, ServiceError},
+};
+use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
+
+pub use self::stderr::StderrTail;
+use self::{guard::StdoutGuard, stderr::spawn_stderr_reader};
+use crate::{
+    error::{Error, ErrorKind, Result},
+    sandbox::{Process, ProcessControl},
+    tool::{
+        LogMessage, Progress, Prompt, PromptResult, Resource, ResourceContents, Tool, ToolResult,
+    },
+};
+
+/// Called with each progress report of a call.
+pub type ProgressCallback = Arc<dyn Fn(Progress) + Send + Sync>;
+/// Called with each log message of a server.
+pub type LogCallback = Arc<dyn Fn(LogMessage) + Send + Sync>;
+
+/// Options of one call.
+#[derive(Clone, Default)]
+pub struct CallOptions {
+    /// Overrides the server's per-call timeout (extended while progress arrives).
+    pub timeout: Option<Duration>,
+    /// Receives progress notifications of this call.
+    pub on_progress: Option<ProgressCallback>,
+    /// Cancels the call (sends `notifications/cancelled`) when triggered.
+    pub cancel: Option<CancellationToken>,
+}
+
+impl std::fmt::Debug for CallOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallOptions")
+            .field("timeout", &self.timeout)
+            .field("on_progress", &self.on_progress.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How to open a session.
+#[derive(Clone)]
+pub struct SessionOptions {
+    /// The server's name (for messages and log records).
+    pub server: String,
+    /// Default per-call timeout.
+    pub call_timeout: Duration,
+    /// Limit for the handshake.
+    pub start_timeout: Duration,
+    /// Receives the server's log messages.
+    pub on_log: Option<LogCallback>,
+}
+
+impl SessionOptions {
+    /// Defaults for a server name.
+    pub fn new(server: impl Into<String>) -> Self {
+        Self {
+            server: server.into(),
+            call_timeout: crate::config::DEFAULT_CALL_TIMEOUT,
+            start_timeout: Duration::from_secs(60),
+            on_log: None,
+        }
+    }
+}
+
+/// State shared between the session and its notification handler.
+struct Shared {
+    server: String,
+    progress: Mutex<HashMap<ProgressToken, ProgressCallback>>,
+    on_log: Mutex<Option<LogCallback>>,
+    tools_changed: AtomicBool,
+}
+
+#[derive(Clone)]
+struct Handler(Arc<Shared>);
+
+impl ClientHandler for Handler {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("corral", env!("CARGO_PKG_VERSION")),
+        )
+    }
+
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let callback = self
+            .0
+            .progress
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&params.progress_token).cloned());
+        if let Some(cb) = callback {
+            cb(Progress {
+                progress: params.progress,
+                total: params.total,
+                message: params.message,
+            });
+        }
+    }
+
+    #[allow(deprecated)] // logging is deprecated in 2026-07-28 but legacy servers still send it
+    async fn on_logging_message(
+        &self,
+        params: LoggingMessageNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let callback = self.0.on_log.lock().ok().and_then(|c| c.clone());
+        if let Some(cb) = callback {
+            let level = serde_json::to_value(params.level)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_else(|| "info".into());
+            cb(LogMessage {
+                server: self.0.server.clone(),
+                level,
+                logger: params.logger,
+                data: params.data,
+            });
+        }
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.0.tools_changed.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A live MCP session with one server.
+pub struct Session {
+    shared: Arc<Shared>,
+    peer: Peer<RoleClient>,
+    service: tokio::sync::Mutex<Option<RunningService<RoleClient, Handler>>>,
+    process: Option<Arc<dyn ProcessControl>>,
+    stderr: StderrTail,
+    violation: Arc<Mutex<Option<String>>>,
+    call_timeout: Duration,
+    protocol_version: String,
+    remote: bool,
+    closed: AtomicBool,
+    stop_reason: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("server", &self.shared.server)
+            .field("protocol_version", &self.protocol_version)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lifecycle() -> ClientLifecycleMode {
+    ClientLifecycleMode::Auto {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        legacy_version: Some(ProtocolVersion::V_2025_11_25),
+    }
+}
+
+impl Session {
+    /// Speaks MCP over a process's stdio (the process is killed when the session closes).
+    pub async fn over_process(process: Process, options: SessionOptions) -> Result<Self> {
+        let Process {
+            stdin,
+            stdout,
+            stderr,
+            control,
+        } = process;
+        let stderr_tail = spawn_stderr_reader(stderr, options.server.clone());
+        let violation = Arc::new(Mutex::new(None));
+        let reader = StdoutGuard::new(stdout, violation.clone());
+        let shared = new_shared(&options);
+        let handler = Handler(shared.clone());
+        let start = handler.serve_with_lifecycle((reader, stdin), lifecycle());
+        let exited = control.wait();
+        let outcome = tokio::select! {
+            r = start => Some(r),
+            _ = exited => None,
+            _ = tokio::time::sleep(options.start_timeout) => {
+                control.kill();
+                return Err(Error::new(
+                    ErrorKind::ServerStartFailed,
+                    format!(
+                        "server `{}` did not complete the MCP handshake within {:?}{}",
+                        options.server,
+                        options.start_timeout,
+                        stderr_tail.for_message()
+                    ),
+                ));
+            }
+        };
+        let service = match outcome {
+            Some(Ok(service)) => service,
+            Some(Err(e)) => {
+                let status = tokio::time::timeout(Duration::from_millis(500), control.wait()).await;
+                control.kill();
+                let kind = if violation.lock().ok().is_some_and(|v| v.is_some()) {
+                    ErrorKind::Protocol
+                } else {
+                    ErrorKind::ServerStartFailed
+                };
+                let status = status.map(|s| format!(" ({s})")).unwrap_or_default();
+                return Err(Error::new(
+                    kind,
+                    format!(
+                        "server `{}` failed the MCP handshake{status}: {e}{}{}",
+                        options.server,
+                        violation_text(&violation),
+                        stderr_tail.for_message()
+                    ),
+                )
+                .with_source(e));
+            }
+            None => {
+                // Give the handshake a moment: the output may have raced the exit.
+                let status = control.wait().await;
+                return Err(Error::new(
+                    ErrorKind::ServerStartFailed,
+                    format!(
+                        "server `{}` exited before the MCP handshake ({status}){}",
+                        options.server,
+                        stderr_tail.for_message()
+                    ),
+                ));
+            }
+        };
+        Ok(Self::from_service(
+            service,
+            shared,
+            Some(control),
+            stderr_tail,
+            violation,
+            &options,
+            false,
+        ))
+    }
+
+    /// Speaks MCP to a remote server over Streamable HTTP.
+    pub async fn over_http(
+        url: &str,
+        headers: &BTreeMap<String, String>,
+        options: SessionOptions,
+    ) -> Result<Self> {
+        use rmcp::transport::{
+            StreamableHttpClientTransport,
+            streamable_http_client::StreamableHttpClientTransportConfig,
+        };
+        ensure_crypto_provider();
+        let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_owned())
+            .max_json_response_size(64 * 1024 * 1024);
+        let mut custom = HashMap::new();
+        for (k, v) in headers {
+            if k.eq_ignore_ascii_case("authorization")
+                && let Some(token) = v.strip_prefix("Bearer ")
+            {
+                config = config.auth_header(token.to_owned());
+                continue;
+            }
+            let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|e| {
+                Error::config(format!("servers.{}.headers.{k}", options.server), e)
+            })?;
+            let value = http::HeaderValue::from_str(v).map_err(|e| {
+                Error::config(format!("servers.{}.headers.{k}", options.server), e)
+            })?;
+            custom.insert(name, value);
+        }
+        let transport =
+            StreamableHttpClientTransport::from_config(config.custom_headers(custom));
+        let shared = new_shared(&options);
+        let handler = Handler(shared.clone());
+        let service = tokio::time::timeout(
+            options.start_timeout,
+            handler.serve_with_lifecycle(transport, lifecycle()),
+        )
+        .await
+        .map_err(|_| {
+            Error::new(
+                ErrorKind::Transport,
+                format!("server `{}` at {url} did not answer in time", options.server),
+            )
+        })?
+        .map_err(|e| {
+            let text = format!("{e:?}");
+            let kind = if e.is_authorization_required()
+                || text.contains("401")
+                || text.contains("403")
+            {
+                ErrorKind::Auth
+            } else {
+                ErrorKind::Transport
+            };
+            Error::new(
+                kind,
+                format!("cannot connect to server `{}` at {url}: {e}", options.server),
+            )
+            .with_source(e)
+        })?;
+        Ok(Self::from_service(
+            service,
+            shared,
+            None,
+            StderrTail::default(),
+            Arc::new(Mutex::new(None)),
+            &options,
+            true,
+        ))
+    }
+
+    fn from_service(
+        service: RunningService<RoleClient, Handler>,
+        shared: Arc<Shared>,
+        process: Option<Arc<dyn ProcessControl>>,
+        stderr: StderrTail,
+        violation: Arc<Mutex<Option<String>>>,
+        options: &SessionOptions,
+        remote: bool,
+    ) -> Self {
+        let peer = service.peer().clone();
+        let protocol_version = peer
+            .peer_info()
+            .map(|i| i.protocol_version.to_string())
+            .unwrap_or_default();
+        Self {
+            shared,
+            peer,
+            service: tokio::sync::Mutex::new(Some(service)),
+            process,
+            stderr,
+            violation,
+            call_timeout: options.call_timeout,
+            protocol_version,
+            remote,
+            closed: AtomicBool::new(false),
+            stop_reason: Mutex::new(None),
+        }
+    }
+
+    /// The negotiated protocol version, e.g. `2025-11-25` or `2026-07-28`.
+    pub fn protocol_version(&self) -> &str {
+        &self.protocol_version
+    }
+
+    /// The server's name and version, as it reports them.
+    pub fn server_info(&self) -> Option<(String, String)> {
+        self.peer
+            .peer_info()
+            .and_then(|i| i.server_info.clone())
+            .map(|i| (i.name, i.version))
+    }
+
+    /// The last lines the server wrote to stderr.
+    pub fn stderr_tail(&self) -> String {
+        self.stderr.text()
+    }
+
+    /// Whether the session can still carry calls.
+    pub fn is_alive(&self) -> bool {
+        !self.closed.load(Ordering::SeqCst)
+            && !self.peer.is_transport_closed()
+            && self
+                .process
+                .as_ref()
+                .is_none_or(|p| p.try_status().is_none())
+    }
+
+    /// Whether the server said its tool list changed since the last [`Session::list_tools`].
+    pub fn tools_changed(&self) -> bool {
+        self.shared.tools_changed.load(Ordering::SeqCst)
+    }
+
+    /// Sets (or clears) the receiver of the server's log messages.
+    pub fn set_log_callback(&self, on_log: Option<LogCallback>) {
+        if let Ok(mut slot) = self.shared.on_log.lock() {
+            *slot = on_log;
+        }
+    }
+
+    /// All tools, following every page of `tools/list`.
+    pub async fn list_tools(&self) -> Result<Vec<Tool>> {
+        self.shared.tools_changed.store(false, Ordering::SeqCst);
+        let tools = self
+            .peer
+            .list_all_tools()
+            .await
+            .map_err(|e| self.map_error(e))?;
+        Ok(tools.into_iter().map(Tool::from_mcp).collect())
+    }
+
+    /// Calls a tool. `arguments` must be a JSON object (or null for none).
+    pub async fn call_tool(
+        &self,
+        tool: &str,
+        arguments: Value,
+        options: CallOptions,
+    ) -> Result<ToolResult> {
+        let arguments = object_arguments(arguments)?;
+        let mut params = CallToolRequestParams::new(tool.to_owned());
+        if let Some(args) = arguments {
+            params = params.with_arguments(args);
+        }
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+        let timeout = options.timeout.unwrap_or(self.call_timeout);
+        let handle = self
+            .peer
+            .send_request_with_option(
+                request,
+                PeerRequestOptions::with_timeout(timeout).reset_timeout_on_progress(),
+            )
+            .await
+            .map_err(|e| self.map_error(e))?;
+        let mut inflight = InFlight::new(self, handle.id.clone(), handle.progress_token.clone());
+        if let Some(cb) = options.on_progress
+            && let Ok(mut map) = self.shared.progress.lock()
+        {
+            map.insert(handle.progress_token.clone(), cb);
+        }
+        let cancel = options.cancel.unwrap_or_default();
+        let response = tokio::select! {
+            r = handle.await_response() => r,
+            _ = cancel.cancelled() => {
+                inflight.cancel("cancelled by the caller").await;
+                return Err(Error::new(ErrorKind::Cancelled, format!("call to `{tool}` was cancelled")));
+            }
+        };
+        inflight.finished();
+        match response {
+            Ok(ServerResult::CallToolResult(r)) => Ok(ToolResult::from_mcp(r)),
+            Ok(ServerResult::InputRequiredResult(_)) => Err(Error::new(
+                ErrorKind::Protocol,
+                format!(
+                    "tool `{tool}` asked for user input (MRTR input_required), which corral does not support yet"
+                ),
+            )),
+            Ok(other) => Err(Error::new(
+                ErrorKind::Protocol,
+                format!("unexpected answer to tools/call: {other:?}"),
+            )),
+            Err(ServiceError::Timeout { timeout }) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "tool `{tool}` of server `{}` did not answer within {timeout:?}",
+                    self.shared.server
+                ),
+            )),
+            Err(e) => Err(self.map_error(e)),
+        }
+    }
+
+    /// All resources.
+    pub async fn list_resources(&self) -> Result<Vec<Resource>> {
+        let items = self
+            .peer
+            .list_all_resources()
+            .await
+            .map_err(|e| self.map_error(e))?;
+        items.into_iter().map(|r| convert(&r)).collect()
+    }
+
+    /// Reads a resource.
+    pub async fn read_resource(&self, uri: &str) -> Result<Vec<ResourceContents>> {
+        let r = self
+            .peer
+            .read_resource(ReadResourceRequestParams::new(uri))
+            .await
+            .map_err(|e| self.map_error(e))?;
+        r.contents.iter().map(convert).collect()
+    }
+
+    /// All prompts.
+    pub async fn list_prompts(&self) -> Result<Vec<Prompt>> {
+        let items = self
+            .peer
+            .list_all_prompts()
+            .await
+            .map_err(|e| self.map_error(e))?;
+        items.into_iter().map(|p| convert(&p)).collect()
+    }
+
+    /// Renders a prompt with its arguments (a JSON object of strings, or null).
+    pub async fn get_prompt(&self, name: &str, arguments: Value) -> Result<PromptResult> {
+        let mut params = GetPromptRequestParams::new(name);
+        if let Some(args) = object_arguments(arguments)? {
+            params = params.with_arguments(args);
+        }
+        let r = self
+            .peer
+            .get_prompt(params)
+            .await
+            .map_err(|e| self.map_error(e))?;
+        convert(&r)
+    }
+
+    /// Ends the session and kills the server process. Idempotent.
+    pub async fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        let service = self.service.lock().await.take();
+        if let Some(service) = service {
+            let _ = service.cancel().await;
+        }
+        if let Some(p) = &self.process {
+            p.kill();
+        }
+    }
+
+    /// Kills the server process at once; calls still in flight fail with `SERVER_CRASHED`
+    /// quoting `reason`.
+    pub fn kill(&self, reason: &str) {
+        if let Ok(mut r) = self.stop_reason.lock() {
+            r.get_or_insert_with(|| reason.to_owned());
+        }
+        if let Some(p) = &self.process {
+            p.kill();
+        }
+    }
+
+    /// Turns an rmcp failure into corral's error, diagnosing a dead transport.
+    fn map_error(&self, e: ServiceError) -> Error {
+        match e {
+            ServiceError::McpError(data) => Error::new(
+                ErrorKind::McpError,
+                format!(
+                    "server `{}` answered with error {}: {}",
+                    self.shared.server, data.code.0, data.message
+                ),
+            ),
+            ServiceError::Timeout { timeout } => Error::new(
+                ErrorKind::Timeout,
+                format!("server `{}` did not answer within {timeout:?}", self.shared.server),
+            ),
+            ServiceError::Cancelled { reason } => Error::new(
+                ErrorKind::Cancelled,
+                reason.unwrap_or_else(|| "cancelled".into()),
+            ),
+            other => self.dead_error(other),
+        }
+    }
+
+    fn dead_error(&self, e: ServiceError) -> Error {
+        let server = &self.shared.server;
+        if self.violation.lock().ok().is_some_and(|v| v.is_some()) {
+            self.kill("it broke the MCP protocol");
+            return Error::new(
+                ErrorKind::Protocol,
+                format!(
+                    "server `{server}` broke the MCP protocol{}{}",
+                    violation_text(&self.violation),
+                    self.stderr.for_message()
+                ),
+            );
+        }
+        if self.remote {
+            let kind = if e.is_authorization_required() {
+                ErrorKind::Auth
+            } else {
+                ErrorKind::Transport
+            };
+            return Error::new(kind, format!("connection to server `{server}` failed: {e}"))
+                .with_source(e);
+        }
+        if let Some(reason) = self.stop_reason.lock().ok().and_then(|r| r.clone()) {
+            return Error::new(
+                ErrorKind::ServerCrashed,
+                format!("server `{server}` was stopped: {reason}"),
+            );
+        }
+        if self.closed.load(Ordering::SeqCst) {
+            return Error::new(ErrorKind::Closed, format!("session with `{server}` was closed"));
+        }
+        let status = self
+            .process
+            .as_ref()
+            .and_then(|p| p.try_status())
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default();
+        Error::new(
+            ErrorKind::ServerCrashed,
+            format!(
+                "server `{server}` stopped during the call{status}{}",
+                self.stderr.for_message()
+            ),
+        )
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(p) = &self.process {
+            p.kill();
+        }
+    }
+}
+
+/// Bookkeeping of one call: removes its progress route, and cancels it if abandoned.
+struct InFlight<'a> {
+    session: &'a Session,
+    id: rmcp::model::RequestId,
+    token: ProgressToken,
+    done: bool,
+}
+
+impl<'a> InFlight<'a> {
+    fn new(session: &'a Session, id: rmcp::model::RequestId, token: ProgressToken) -> Self {
+        Self {
+            session,
+            id,
+            token,
+            done: false,
+        }
+    }
+
+    fn finished(&mut self) {
+        self.done = true;
+    }
+
+    async fn cancel(&mut self, reason: &str) {
+        self.done = true;
+        let _ = self
+            .session
+            .peer
+            .notify_cancelled(rmcp::model::CancelledNotificationParam::new(
+                Some(self.id.clone()),
+                Some(reason.to_owned()),
+            ))
+            .await;
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.session.shared.progress.lock() {
+            map.remove(&self.token);
+        }
+        if !self.done
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            let peer = self.session.peer.clone();
+            let id = self.id.clone();
+            rt.spawn(async move {
+                let _ = peer
+                    .notify_cancelled(rmcp::model::CancelledNotificationParam::new(
+                        Some(id),
+                        Some("the caller stopped waiting".into()),
+                    ))
+                    .await;
+            });
+        }
+    }
+}
+
+fn new_shared(options: &SessionOptions) -> Arc<Shared> {
+    Arc::new(Shared {
+        server: options.server.clone(),
+        progress: Mutex::new(HashMap::new()),
+        on_log: Mutex::new(options.on_log.clone()),
+        tools_changed: AtomicBool::new(false),
+    })
+}
+
+fn violation_text(violation: &Mutex<Option<String>>) -> String {
+    violation
+        .lock()
+        .ok()
+        .and_then(|v| v.clone())
+        .map(|v| format!(": it wrote non-JSON-RPC output to stdout: {v:?}"))
+        .unwrap_or_default()
+}
+
+/// Tool/prompt arguments: an object, or null/absent for none.
+fn object_arguments(arguments: Value) -> Result<Option<Map<String, Value>>> {
+    match arguments {
+        Value::Object(m) => Ok(Some(m)),
+        Value::Null => Ok(None),
+        other => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "arguments must be a JSON object, not {}",
+                match other {
+                    Value::Array(_) => "an array",
+                    Value::String(_) => "a string",
+                    Value::Number(_) => "a number",
+                    _ => "a boolean",
+                }
+            ),
+        )),
+    }
+}
+
+/// Converts between rmcp's model and ours where both are the MCP JSON shape.
+fn convert<A: serde::Serialize, B: serde::de::DeserializeOwned>(a: &A) -> Result<B> {
+    serde_json::to_value(a)
+        .and_then(serde_json::from_value)
+        .map_err(|e| Error::new(ErrorKind::Protocol, format!("unexpected message shape: {e}")))
+}
+
+fn ensure_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

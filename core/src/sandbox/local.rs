@@ -1,0 +1,562 @@
+//! The local provider: every process runs under bubblewrap (`bwrap`) on Linux.
+//!
+//! Each process gets its own user, pid, ipc, uts and mount namespaces (and an empty network
+//! namespace under `network = "none"`), a read-only view of the system dirs (`/usr`, `/bin`,
+//! `/lib*`, `/etc` with its secrets masked), the install prefixes of the runtimes it needs, the
+//! user's declared mounts, and nothing else of the host. The sandbox's persistent home is
+//! `<state>/home`, seen inside as `/home/corral`; `/tmp` is private to the sandbox. The
+//! environment is clean: PATH, HOME, LANG and the server's own env only. Limits use cgroups.
+//! `--die-with-parent` and the pid namespace make sure nothing outlives the sandbox.
+
+use std::{
+    collections::BTreeMap,
+    ffi::CString,
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{
+        Arc, Mutex, Weak,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use super::{
+    BoxFuture, ChildControl, Command, Output, Process, ProcessControl, Provider, Sandbox,
+    SandboxConfig, cgroup::Cgroup, collect_output, new_id,
+};
+use crate::{
+    config::NetworkPolicy,
+    error::{Error, Result},
+};
+
+/// The sandbox's home directory, as seen inside.
+pub const SANDBOX_HOME: &str = "/home/corral";
+
+/// Runtimes whose install prefix is always made visible (install commands use them).
+const WELL_KNOWN_RUNTIMES: &[&str] = &[
+    "node", "npm", "npx", "python3", "python", "pip3", "uv", "uvx", "bun", "deno",
+];
+
+/// System dirs mounted read-only (or re-created as symlinks where they are symlinks on the host).
+const SYSTEM_DIRS: &[&str] = &["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+
+/// Files in /etc that hold secrets: replaced by an empty file.
+const MASKED_FILES: &[&str] = &[
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/sudoers",
+    "/etc/security/opasswd",
+];
+/// Dirs in /etc that hold secrets: replaced by an empty tmpfs.
+const MASKED_DIRS: &[&str] = &["/etc/ssh", "/etc/sudoers.d", "/etc/ssl/private"];
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Runs sandboxes with bubblewrap.
+#[derive(Debug, Clone)]
+pub struct LocalProvider {
+    bwrap: PathBuf,
+    home: PathBuf,
+}
+
+impl LocalProvider {
+    /// Finds `bwrap` and checks that it can create a sandbox here. Never falls back to running
+    /// unsandboxed: a missing or unusable bubblewrap is a `SANDBOX_FAILED` error.
+    pub fn new(corral_home: &Path) -> Result<Self> {
+        let path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.into());
+        let bwrap = which("bwrap", &path).ok_or_else(|| {
+            Error::sandbox(
+                "bubblewrap (`bwrap`) is not installed, and the local provider needs it. Install it \
+                 with `sudo apt-get install bubblewrap` (Debian/Ubuntu), `sudo dnf install \
+                 bubblewrap` (Fedora) or `sudo pacman -S bubblewrap` (Arch). corral never falls \
+                 back to running servers without a sandbox unless you ask for the `unsandboxed` \
+                 provider by name.",
+            )
+        })?;
+        let probe = std::process::Command::new(&bwrap)
+            .args([
+                "--ro-bind",
+                "/",
+                "/",
+                "--unshare-user",
+                "--unshare-pid",
+                "--die-with-parent",
+                "true",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(|e| Error::sandbox(format!("cannot run {}: {e}", bwrap.display())))?;
+        if !probe.status.success() {
+            return Err(Error::sandbox(format!(
+                "bubblewrap cannot create a sandbox on this machine ({}). Unprivileged user \
+                 namespaces may be disabled: see `sysctl kernel.unprivileged_userns_clone` / \
+                 `user.max_user_namespaces`, or AppArmor's `kernel.apparmor_restrict_unprivileged_userns`.",
+                String::from_utf8_lossy(&probe.stderr).trim()
+            )));
+        }
+        Ok(Self {
+            bwrap,
+            home: corral_home.to_owned(),
+        })
+    }
+}
+
+impl Provider for LocalProvider {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    fn create(&self, config: SandboxConfig) -> BoxFuture<'_, Result<Arc<dyn Sandbox>>> {
+        Box::pin(async move {
+            let sandbox = LocalSandbox::create(self, config)?;
+            Ok(Arc::new(sandbox) as Arc<dyn Sandbox>)
+        })
+    }
+}
+
+/// The filesystem and process policy of one sandbox, turned into bwrap arguments per command.
+#[derive(Debug, Clone)]
+struct Policy {
+    home_dir: PathBuf,
+    tmp_dir: PathBuf,
+    network: NetworkPolicy,
+    ro_binds: Vec<(PathBuf, PathBuf)>,
+    rw_binds: Vec<(PathBuf, PathBuf)>,
+    path_env: String,
+    env: BTreeMap<String, String>,
+}
+
+/// A bubblewrap sandbox: a private home and /tmp, a policy, a cgroup, and its processes.
+pub struct LocalSandbox {
+    id: String,
+    bwrap: PathBuf,
+    policy: Policy,
+    cgroup: Option<Cgroup>,
+    procs_files: Vec<CString>,
+    rlimits: Vec<(libc::c_int, u64)>,
+    processes: Mutex<Vec<Weak<ChildControl>>>,
+    killed: AtomicBool,
+    remove_on_kill: Vec<PathBuf>,
+    memory_mb: Option<u64>,
+}
+
+impl LocalSandbox {
+    fn create(provider: &LocalProvider, config: SandboxConfig) -> Result<Self> {
+        let id = new_id(if config.name.is_empty() {
+            "sandbox"
+        } else {
+            &config.name
+        });
+        let run_dir = provider.home.join("run").join(&id);
+        let mut remove_on_kill = vec![run_dir.clone()];
+        let state_dir = match &config.state_dir {
+            Some(dir) => dir.clone(),
+            None => {
+                let dir = provider.home.join("sandboxes").join(&id);
+                remove_on_kill.push(dir.clone());
+                dir
+            }
+        };
+        let home_dir = state_dir.join("home");
+        let tmp_dir = run_dir.join("tmp");
+        for dir in [&home_dir, &tmp_dir] {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::sandbox(format!("cannot create {}: {e}", dir.display())))?;
+        }
+
+        let host_path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.into());
+        let host_home = std::env::var_os("HOME").map(PathBuf::from);
+        let mut programs: Vec<&str> = config.programs.iter().map(String::as_str).collect();
+        programs.extend(WELL_KNOWN_RUNTIMES);
+        let prefixes = runtime_prefixes(&programs, &host_path, host_home.as_deref());
+
+        let mut path_dirs: Vec<String> = vec![format!("{SANDBOX_HOME}/.local/bin")];
+        for prefix in &prefixes {
+            for sub in ["shims", "bin"] {
+                let dir = prefix.join(sub);
+                if dir.is_dir() {
+                    path_dirs.push(dir.display().to_string());
+                }
+            }
+        }
+        path_dirs.push(DEFAULT_PATH.into());
+
+        let mut ro_binds: Vec<(PathBuf, PathBuf)> =
+            prefixes.iter().map(|p| (p.clone(), p.clone())).collect();
+        let mut rw_binds = Vec::new();
+        for m in &config.mounts {
+            if !m.host.exists() {
+                return Err(Error::sandbox(format!(
+                    "mount source {} does not exist",
+                    m.host.display()
+                )));
+            }
+            let pair = (m.host.clone(), m.target.clone());
+            if m.read_only {
+                ro_binds.push(pair);
+            } else {
+                rw_binds.push(pair);
+            }
+        }
+
+        let limits_requested = config.limits.memory_mb.is_some() || config.limits.max_processes.is_some();
+        let cgroup = Cgroup::create(&id, &config.limits);
+        let mut rlimits = Vec::new();
+        if cgroup.is_none() && limits_requested {
+            // SAFETY: geteuid has no preconditions.
+            if unsafe { libc::geteuid() } == 0 {
+                return Err(Error::sandbox(
+                    "cannot enforce the sandbox limits: the cgroup tree is not writable here",
+                ));
+            }
+            if let Some(mb) = config.limits.memory_mb {
+                rlimits.push((libc::RLIMIT_AS as libc::c_int, mb * 1024 * 1024));
+            }
+            if let Some(n) = config.limits.max_processes {
+                rlimits.push((libc::RLIMIT_NPROC as libc::c_int, n));
+            }
+        }
+        let procs_files = cgroup.as_ref().map(Cgroup::procs_files).unwrap_or_default();
+
+        Ok(Self {
+            id,
+            bwrap: provider.bwrap.clone(),
+            policy: Policy {
+                home_dir,
+                tmp_dir,
+                network: config.network,
+                ro_binds,
+                rw_binds,
+                path_env: path_dirs.join(":"),
+                env: config.env,
+            },
+            cgroup,
+            procs_files,
+            rlimits,
+            processes: Mutex::new(Vec::new()),
+            killed: AtomicBool::new(false),
+            remove_on_kill,
+            memory_mb: config.limits.memory_mb,
+        })
+    }
+
+    /// How many processes of this sandbox the memory limit has killed so far.
+    pub fn oom_kills(&self) -> u64 {
+        self.cgroup.as_ref().map_or(0, Cgroup::oom_kills)
+    }
+
+    fn spawn_process(&self, command: &Command) -> Result<Process> {
+        if self.killed.load(Ordering::SeqCst) {
+            return Err(Error::sandbox("the sandbox was killed"));
+        }
+        if command.argv.is_empty() {
+            return Err(Error::sandbox("empty command"));
+        }
+        let mut cmd = tokio::process::Command::new(&self.bwrap);
+        cmd.args(bwrap_args(&self.policy, command));
+        cmd.env_clear();
+        cmd.env("PATH", &self.policy.path_env)
+            .env("HOME", SANDBOX_HOME)
+            .env("LANG", "C.UTF-8")
+            .env("TMPDIR", "/tmp")
+            .env("USER", "corral")
+            .envs(&self.policy.env)
+            .envs(&command.env);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .process_group(0);
+        let procs = self.procs_files.clone();
+        let rlimits = self.rlimits.clone();
+        // SAFETY: the closure only calls async-signal-safe functions (open/write/close/setrlimit)
+        // on data prepared before fork.
+        unsafe {
+            cmd.pre_exec(move || super::cgroup::join_in_child(&procs, &rlimits));
+        }
+        let mut child = cmd.spawn().map_err(|e| {
+            Error::sandbox(format!("cannot start {}: {e}", self.bwrap.display())).with_source(e)
+        })?;
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(Error::sandbox("child has no stdio pipes"));
+        };
+        let control = ChildControl::new(child, Box::new(|| {}));
+        if let Ok(mut list) = self.processes.lock() {
+            list.retain(|w| w.strong_count() > 0);
+            list.push(Arc::downgrade(&control));
+        }
+        Ok(Process {
+            stdin: Box::new(stdin),
+            stdout: Box::new(stdout),
+            stderr: Box::new(stderr),
+            control,
+        })
+    }
+
+    fn kill_now(&self) {
+        if self.killed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if let Ok(list) = self.processes.lock() {
+            for p in list.iter().filter_map(Weak::upgrade) {
+                p.kill();
+            }
+        }
+        if let Some(cg) = &self.cgroup {
+            cg.remove();
+        }
+        for dir in &self.remove_on_kill {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+impl Sandbox for LocalSandbox {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn exec(&self, command: Command) -> BoxFuture<'_, Result<Output>> {
+        Box::pin(async move {
+            let process = self.spawn_process(&command)?;
+            collect_output(process, command.stdin, command.timeout).await
+        })
+    }
+
+    fn spawn(&self, command: Command) -> BoxFuture<'_, Result<Process>> {
+        Box::pin(async move { self.spawn_process(&command) })
+    }
+
+    fn kill(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            self.kill_now();
+            Ok(())
+        })
+    }
+
+    fn diagnose(&self) -> Option<String> {
+        let kills = self.oom_kills();
+        (kills > 0).then(|| {
+            format!(
+                "the sandbox's memory limit ({} MiB) killed {kills} process(es)",
+                self.memory_mb.unwrap_or_default()
+            )
+        })
+    }
+}
+
+impl Drop for LocalSandbox {
+    fn drop(&mut self) {
+        self.kill_now();
+    }
+}
+
+impl std::fmt::Debug for LocalSandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalSandbox")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The bwrap command line for one command under `policy`.
+fn bwrap_args(policy: &Policy, command: &Command) -> Vec<String> {
+    let mut a: Vec<String> = Vec::with_capacity(96);
+    let mut push = |items: &[&str]| a.extend(items.iter().map(|s| (*s).to_owned()));
+    push(&[
+        "--unshare-user",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--hostname",
+        "corral",
+    ]);
+    if command.network.unwrap_or(policy.network) == NetworkPolicy::None {
+        push(&["--unshare-net"]);
+    }
+    for dir in SYSTEM_DIRS {
+        let p = Path::new(dir);
+        if let Ok(target) = std::fs::read_link(p) {
+            push(&["--symlink", &target.to_string_lossy(), dir]);
+        } else if p.is_dir() {
+            push(&["--ro-bind", dir, dir]);
+        }
+    }
+    push(&["--ro-bind", "/etc", "/etc"]);
+    for f in MASKED_FILES {
+        if Path::new(f).exists() {
+            push(&["--ro-bind", "/dev/null", f]);
+        }
+    }
+    for d in MASKED_DIRS {
+        if Path::new(d).is_dir() {
+            push(&["--tmpfs", d]);
+        }
+    }
+    // /etc/resolv.conf is often a symlink into /run: make its target visible.
+    if let Ok(real) = std::fs::canonicalize("/etc/resolv.conf")
+        && !real.starts_with("/etc")
+        && let Some(parent) = real.parent()
+    {
+        let parent = parent.to_string_lossy();
+        push(&["--ro-bind", &parent, &parent]);
+    }
+    push(&["--dev", "/dev", "--proc", "/proc"]);
+    let (home, tmp) = (
+        policy.home_dir.to_string_lossy().into_owned(),
+        policy.tmp_dir.to_string_lossy().into_owned(),
+    );
+    push(&["--bind", &home, SANDBOX_HOME, "--bind", &tmp, "/tmp"]);
+    for (src, dst) in &policy.ro_binds {
+        push(&["--ro-bind", &src.to_string_lossy(), &dst.to_string_lossy()]);
+    }
+    for (src, dst) in &policy.rw_binds {
+        push(&["--bind", &src.to_string_lossy(), &dst.to_string_lossy()]);
+    }
+    let cwd = command.cwd.as_deref().unwrap_or(SANDBOX_HOME);
+    push(&["--chdir", cwd, "--"]);
+    a.extend(command.argv.iter().cloned());
+    a
+}
+
+/// Finds `program` on `path` like a shell would.
+pub(crate) fn which(program: &str, path: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return p.is_file().then_some(p);
+    }
+    path.split(':').filter(|d| !d.is_empty()).find_map(|dir| {
+        let candidate = Path::new(dir).join(program);
+        std::fs::metadata(&candidate)
+            .ok()
+            .filter(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .map(|_| candidate)
+    })
+}
+
+fn is_system_path(p: &Path) -> bool {
+    SYSTEM_DIRS.iter().chain(&["/etc"]).any(|d| p.starts_with(d))
+}
+
+/// The install prefixes (outside the system dirs) that `programs` need: for a program at
+/// `<prefix>/bin/<name>` (or pyenv-style `<prefix>/shims/<name>`) that is `<prefix>`, else the
+/// program's own directory. Symlinks and `#!` interpreters are followed one level. The host's
+/// home itself is never returned (only a directory below it).
+fn runtime_prefixes(programs: &[&str], path: &str, host_home: Option<&Path>) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    let mut add = |dir: PathBuf| {
+        if !out.iter().any(|o| dir.starts_with(o)) {
+            out.retain(|o| !o.starts_with(&dir));
+            out.push(dir);
+        }
+    };
+    let mut queue: Vec<(String, u8)> = programs.iter().map(|p| ((*p).to_owned(), 0)).collect();
+    while let Some((program, depth)) = queue.pop() {
+        if program.contains('/') && !program.starts_with('/') {
+            continue; // relative to the sandbox's working dir
+        }
+        let Some(found) = which(&program, path) else { continue };
+        let real = std::fs::canonicalize(&found).unwrap_or_else(|_| found.clone());
+        for candidate in [&found, &real] {
+            if is_system_path(candidate) {
+                continue;
+            }
+            let Some(dir) = candidate.parent() else { continue };
+            let is_bin = dir
+                .file_name()
+                .is_some_and(|n| n == "bin" || n == "shims" || n == "sbin");
+            let prefix = match dir.parent() {
+                Some(p) if is_bin && p != Path::new("/") => p.to_owned(),
+                _ => dir.to_owned(),
+            };
+            let prefix = match host_home {
+                Some(home) if home.starts_with(&prefix) => dir.to_owned(),
+                _ => prefix,
+            };
+            if prefix != Path::new("/") && !host_home.is_some_and(|h| h.starts_with(&prefix)) {
+                add(prefix);
+            }
+        }
+        if depth == 0
+            && let Some(interp) = shebang_interpreter(&real)
+        {
+            queue.push((interp, 1));
+        }
+    }
+    out
+}
+
+/// The program a `#!` script runs (`/usr/bin/env node` → `node`).
+fn shebang_interpreter(file: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut buf = [0u8; 256];
+    let n = std::fs::File::open(file).ok()?.read(&mut buf).ok()?;
+    let head = std::str::from_utf8(buf.get(..n)?).ok()?;
+    let line = head.strip_prefix("#!")?.lines().next()?;
+    let mut words = line.split_whitespace();
+    let interp = words.next()?;
+    if interp.ends_with("/env") {
+        words.find(|w| !w.starts_with('-')).map(str::to_owned)
+    } else {
+        Some(interp.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_follow_bin_dirs_and_skip_system_and_home() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let prefix = tmp.path().join("rt");
+        std::fs::create_dir_all(prefix.join("bin")).expect("mkdir");
+        let exe = prefix.join("bin").join("tool");
+        std::fs::write(&exe, "#!/bin/sh\n").expect("write");
+        std::fs::set_permissions(&exe, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let path = format!("{}:/usr/bin", prefix.join("bin").display());
+        let found = runtime_prefixes(&["tool", "sh"], &path, Some(Path::new("/nonexistent")));
+        assert_eq!(found, vec![prefix.clone()]);
+        // A tool under the host home's own bin dir exposes only that bin dir, never the home.
+        let found = runtime_prefixes(&["tool"], &path, Some(&prefix));
+        assert_eq!(found, vec![prefix.join("bin")]);
+    }
+
+    #[test]
+    fn args_isolate_by_default() {
+        let policy = Policy {
+            home_dir: "/state/home".into(),
+            tmp_dir: "/run/x/tmp".into(),
+            network: NetworkPolicy::None,
+            ro_binds: vec![],
+            rw_binds: vec![],
+            path_env: DEFAULT_PATH.into(),
+            env: BTreeMap::new(),
+        };
+        let args = bwrap_args(&policy, &Command::new(["srv", "--flag"]));
+        let joined = args.join(" ");
+        for needle in [
+            "--unshare-user",
+            "--unshare-pid",
+            "--unshare-net",
+            "--die-with-parent",
+            "--bind /state/home /home/corral",
+            "--chdir /home/corral -- srv --flag",
+        ] {
+            assert!(joined.contains(needle), "{needle} missing from {joined}");
+        }
+        let mut cmd = Command::new(["x"]);
+        cmd.network = Some(NetworkPolicy::All);
+        assert!(!bwrap_args(&policy, &cmd).contains(&"--unshare-net".to_owned()));
+    }
+}

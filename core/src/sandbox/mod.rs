@@ -1,0 +1,387 @@
+//! Sandboxes: the [`Provider`] / [`Sandbox`] / [`Process`] contracts every provider keeps.
+//!
+//! The shapes fit both a local child process and a remote process API (E2B's envd streams
+//! stdout in chunks and takes stdin by RPC): a [`Process`] is just byte streams plus control.
+//! Killing a sandbox kills every process in it; dropping the last handle kills it too.
+
+mod cgroup;
+pub mod local;
+pub mod unsandboxed;
+
+use std::{
+    collections::BTreeMap,
+    fmt,
+    future::Future,
+    path::PathBuf,
+    pin::Pin,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    sync::{oneshot, watch},
+};
+
+pub use self::{local::LocalProvider, unsandboxed::UnsandboxedProvider};
+use crate::{
+    config::{Limits, Mount, NetworkPolicy},
+    error::{Error, ErrorKind, Result},
+};
+
+/// A boxed, sendable future (the traits are object-safe so providers can be chosen at run time).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a sandbox is made of.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxConfig {
+    /// A label for ids and logs (the server's name).
+    pub name: String,
+    /// Persistent state directory (its `home/` is the sandbox's home). `None`: a temporary one,
+    /// removed when the sandbox is killed.
+    pub state_dir: Option<PathBuf>,
+    /// Environment given to every process (on top of PATH, HOME, LANG).
+    pub env: BTreeMap<String, String>,
+    /// Network access of processes (install commands may override it per command).
+    pub network: NetworkPolicy,
+    /// Extra host directories.
+    pub mounts: Vec<Mount>,
+    /// Memory and process limits.
+    pub limits: Limits,
+    /// Programs whose runtime (install prefix on the host's PATH) must be visible inside, for
+    /// example the server command's `argv[0]`. Well-known runtimes (node, python, uv, ...) are
+    /// always added.
+    pub programs: Vec<String>,
+}
+
+/// One command to run inside a sandbox.
+#[derive(Debug, Clone, Default)]
+pub struct Command {
+    /// Program and arguments.
+    pub argv: Vec<String>,
+    /// Extra environment for this command only.
+    pub env: BTreeMap<String, String>,
+    /// Working directory inside the sandbox (default: the sandbox's home).
+    pub cwd: Option<String>,
+    /// Overrides the sandbox's network policy for this command.
+    pub network: Option<NetworkPolicy>,
+    /// Bytes written to the command's stdin (for [`Sandbox::exec`]).
+    pub stdin: Option<Vec<u8>>,
+    /// Kill the command after this long (for [`Sandbox::exec`]).
+    pub timeout: Option<Duration>,
+}
+
+impl Command {
+    /// `sh -c <script>`.
+    pub fn shell(script: impl Into<String>) -> Self {
+        Self::new(["sh".to_owned(), "-c".to_owned(), script.into()])
+    }
+
+    /// A program and its arguments.
+    pub fn new(argv: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self {
+            argv: argv.into_iter().map(Into::into).collect(),
+            ..Self::default()
+        }
+    }
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitStatus {
+    /// The exit code, if it exited.
+    pub code: Option<i32>,
+    /// The signal that killed it, if one did.
+    pub signal: Option<i32>,
+}
+
+impl ExitStatus {
+    /// Exited with code 0.
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.code, self.signal) {
+            (Some(c), _) => write!(f, "exit code {c}"),
+            (None, Some(9)) => write!(f, "killed (SIGKILL)"),
+            (None, Some(s)) => write!(f, "killed by signal {s}"),
+            (None, None) => write!(f, "unknown status"),
+        }
+    }
+}
+
+/// The result of [`Sandbox::exec`].
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// How the command ended.
+    pub status: ExitStatus,
+    /// Everything it wrote to stdout.
+    pub stdout: Vec<u8>,
+    /// Everything it wrote to stderr.
+    pub stderr: Vec<u8>,
+}
+
+/// Control of a running process.
+pub trait ProcessControl: Send + Sync {
+    /// The host pid, where there is one.
+    fn id(&self) -> Option<u32>;
+    /// Waits for the process to end.
+    fn wait(&self) -> BoxFuture<'_, ExitStatus>;
+    /// The exit status if it has ended.
+    fn try_status(&self) -> Option<ExitStatus>;
+    /// Kills the process (and, in a sandbox, everything it started).
+    fn kill(&self);
+}
+
+/// A process running in a sandbox: byte streams plus control.
+pub struct Process {
+    /// Its stdin.
+    pub stdin: Box<dyn AsyncWrite + Send + Unpin>,
+    /// Its stdout.
+    pub stdout: Box<dyn AsyncRead + Send + Unpin>,
+    /// Its stderr.
+    pub stderr: Box<dyn AsyncRead + Send + Unpin>,
+    /// Wait / kill.
+    pub control: Arc<dyn ProcessControl>,
+}
+
+impl fmt::Debug for Process {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Process")
+            .field("id", &self.control.id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An isolated place to run processes.
+pub trait Sandbox: Send + Sync {
+    /// Unique id.
+    fn id(&self) -> &str;
+    /// Runs a command to completion and collects its output.
+    fn exec(&self, command: Command) -> BoxFuture<'_, Result<Output>>;
+    /// Starts a long-running process with piped stdio.
+    fn spawn(&self, command: Command) -> BoxFuture<'_, Result<Process>>;
+    /// Writes a file inside the sandbox (as the sandbox sees its filesystem).
+    fn write_file<'a>(&'a self, path: &'a str, data: &'a [u8]) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let mut cmd = Command::new(["sh", "-c", "cat > \"$1\"", "sh", path]);
+            cmd.stdin = Some(data.to_vec());
+            let out = self.exec(cmd).await?;
+            file_op_result(out, "write", path).map(|_| ())
+        })
+    }
+    /// Reads a file inside the sandbox.
+    fn read_file<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<Vec<u8>>> {
+        Box::pin(async move {
+            let out = self.exec(Command::new(["cat", "--", path])).await?;
+            file_op_result(out, "read", path)
+        })
+    }
+    /// Sets the sandbox's lifetime (remote providers stop it after this; local ones ignore it).
+    fn set_timeout(&self, _timeout: Duration) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// Kills every process in the sandbox and releases it. Idempotent.
+    fn kill(&self) -> BoxFuture<'_, Result<()>>;
+    /// Why a process of this sandbox may have died (e.g. its memory limit), if known.
+    fn diagnose(&self) -> Option<String> {
+        None
+    }
+}
+
+fn file_op_result(out: Output, op: &str, path: &str) -> Result<Vec<u8>> {
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        Err(Error::new(
+            ErrorKind::Io,
+            format!(
+                "cannot {op} {path}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        ))
+    }
+}
+
+/// Makes sandboxes.
+pub trait Provider: Send + Sync {
+    /// `local`, `unsandboxed`, `e2b`, ...
+    fn name(&self) -> &'static str;
+    /// Creates a sandbox.
+    fn create(&self, config: SandboxConfig) -> BoxFuture<'_, Result<Arc<dyn Sandbox>>>;
+}
+
+/// The provider of a name: `local` (bubblewrap) or `unsandboxed` (asked for by name only).
+pub fn provider_by_name(name: &str, home: &std::path::Path) -> Result<Arc<dyn Provider>> {
+    match name {
+        "local" => Ok(Arc::new(LocalProvider::new(home)?)),
+        "unsandboxed" => Ok(Arc::new(UnsandboxedProvider::new(home))),
+        "e2b" => Err(Error::new(
+            ErrorKind::ConfigInvalid,
+            "provider: the e2b provider is not available in this build yet",
+        )),
+        other => Err(Error::new(
+            ErrorKind::ConfigInvalid,
+            format!("provider: unknown provider `{other}` (expected local or unsandboxed)"),
+        )),
+    }
+}
+
+/// A child process driven by one waiter task: `wait` and `kill` from any thread, no pid reuse.
+pub(crate) struct ChildControl {
+    pid: Option<u32>,
+    status: watch::Receiver<Option<ExitStatus>>,
+    kill_tx: Mutex<Option<oneshot::Sender<()>>>,
+    on_kill: Box<dyn Fn() + Send + Sync>,
+}
+
+impl ChildControl {
+    /// Takes ownership of `child`; `on_kill` runs on kill (e.g. killing the whole group).
+    pub(crate) fn new(
+        mut child: tokio::process::Child,
+        on_kill: Box<dyn Fn() + Send + Sync>,
+    ) -> Arc<Self> {
+        let pid = child.id();
+        let (status_tx, status) = watch::channel(None);
+        let (kill_tx, kill_rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let status = tokio::select! {
+                s = child.wait() => s,
+                _ = kill_rx => {
+                    let _ = child.start_kill();
+                    child.wait().await
+                }
+            };
+            let status = status.map(convert_status).unwrap_or(ExitStatus {
+                code: None,
+                signal: None,
+            });
+            let _ = status_tx.send(Some(status));
+        });
+        Arc::new(Self {
+            pid,
+            status,
+            kill_tx: Mutex::new(Some(kill_tx)),
+            on_kill,
+        })
+    }
+}
+
+pub(crate) fn convert_status(s: std::process::ExitStatus) -> ExitStatus {
+    use std::os::unix::process::ExitStatusExt;
+    ExitStatus {
+        code: s.code(),
+        signal: s.signal(),
+    }
+}
+
+impl ProcessControl for ChildControl {
+    fn id(&self) -> Option<u32> {
+        self.pid
+    }
+
+    fn wait(&self) -> BoxFuture<'_, ExitStatus> {
+        let mut rx = self.status.clone();
+        Box::pin(async move {
+            match rx.wait_for(Option::is_some).await {
+                Ok(s) => s.unwrap_or(ExitStatus {
+                    code: None,
+                    signal: None,
+                }),
+                Err(_) => ExitStatus {
+                    code: None,
+                    signal: None,
+                },
+            }
+        })
+    }
+
+    fn try_status(&self) -> Option<ExitStatus> {
+        *self.status.borrow()
+    }
+
+    fn kill(&self) {
+        (self.on_kill)();
+        if let Ok(mut tx) = self.kill_tx.lock()
+            && let Some(tx) = tx.take()
+        {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Drop for ChildControl {
+    fn drop(&mut self) {
+        if self.try_status().is_none() {
+            self.kill();
+        }
+    }
+}
+
+/// Runs a spawned process to completion: feeds stdin, collects stdout/stderr, honours a timeout.
+pub(crate) async fn collect_output(
+    mut process: Process,
+    stdin: Option<Vec<u8>>,
+    timeout: Option<Duration>,
+) -> Result<Output> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let writer = async move {
+        if let Some(data) = stdin {
+            let _ = process.stdin.write_all(&data).await;
+        }
+        let _ = process.stdin.shutdown().await;
+        drop(process.stdin);
+    };
+    let mut stdout = process.stdout;
+    let mut stderr = process.stderr;
+    let control = process.control;
+    let run = async {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let (_, r1, r2) = tokio::join!(
+            writer,
+            stdout.read_to_end(&mut out),
+            stderr.read_to_end(&mut err)
+        );
+        r1.map_err(|e| Error::io("reading stdout", e))?;
+        r2.map_err(|e| Error::io("reading stderr", e))?;
+        let status = control.wait().await;
+        Ok::<_, Error>(Output {
+            status,
+            stdout: out,
+            stderr: err,
+        })
+    };
+    match timeout {
+        None => run.await,
+        Some(t) => match tokio::time::timeout(t, run).await {
+            Ok(r) => r,
+            Err(_) => {
+                control.kill();
+                Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!("command did not finish within {t:?}"),
+                ))
+            }
+        },
+    }
+}
+
+/// A unique id: a label plus a random-enough suffix.
+pub(crate) fn new_id(label: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{label}-{:x}{:04x}{n:x}",
+        std::process::id(),
+        nanos & 0xffff
+    )
+}

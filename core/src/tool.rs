@@ -1,0 +1,340 @@
+//! What servers offer and return: [`Tool`], [`ToolResult`] and its [`Content`] items, plus the
+//! resource and prompt types. Plain data, serializable, with schema exports for LLM APIs.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+/// A tool a server offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    /// The tool's name, unique within its server.
+    pub name: String,
+    /// Human-readable title, if the server gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// What it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// JSON Schema of its arguments (an object schema).
+    pub input_schema: Value,
+    /// JSON Schema of its `structured_content`, if it declares one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<Value>,
+    /// Hints such as `readOnlyHint`, as the server sent them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<Value>,
+}
+
+impl Tool {
+    /// The OpenAI Chat Completions / Responses function-tool form:
+    /// `{"type": "function", "function": {"name", "description", "parameters"}}`.
+    pub fn to_openai(&self) -> Value {
+        json!({
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description.clone().unwrap_or_default(),
+                "parameters": self.object_schema(),
+            }
+        })
+    }
+
+    /// The Anthropic Messages API tool form: `{"name", "description", "input_schema"}`.
+    pub fn to_anthropic(&self) -> Value {
+        json!({
+            "name": self.name,
+            "description": self.description.clone().unwrap_or_default(),
+            "input_schema": self.object_schema(),
+        })
+    }
+
+    /// The input schema, guaranteed to be an object schema with `properties` (both APIs need it).
+    fn object_schema(&self) -> Value {
+        let mut schema = match &self.input_schema {
+            Value::Object(m) => m.clone(),
+            _ => Map::new(),
+        };
+        schema
+            .entry("type")
+            .or_insert_with(|| Value::from("object"));
+        schema
+            .entry("properties")
+            .or_insert_with(|| Value::Object(Map::new()));
+        Value::Object(schema)
+    }
+
+    pub(crate) fn from_mcp(t: rmcp::model::Tool) -> Self {
+        Self {
+            name: t.name.into_owned(),
+            title: t.title,
+            description: t.description.map(|d| d.into_owned()),
+            input_schema: Value::Object((*t.input_schema).clone()),
+            output_schema: t.output_schema.map(|s| Value::Object((*s).clone())),
+            annotations: t
+                .annotations
+                .and_then(|a| serde_json::to_value(a).ok())
+                .filter(|v| v.as_object().is_some_and(|m| !m.is_empty())),
+        }
+    }
+}
+
+/// One item of a tool result, prompt message or resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Content {
+    /// Text.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// An image, base64-encoded.
+    Image {
+        /// Base64 data.
+        data: String,
+        /// e.g. `image/png`.
+        #[serde(rename = "mimeType")]
+        mime_type: String,
+    },
+    /// Audio, base64-encoded.
+    Audio {
+        /// Base64 data.
+        data: String,
+        /// e.g. `audio/wav`.
+        #[serde(rename = "mimeType")]
+        mime_type: String,
+    },
+    /// An embedded resource (its `text` or base64 `blob`).
+    Resource {
+        /// The resource, as sent (`uri`, `mimeType`, `text` or `blob`).
+        resource: Value,
+    },
+    /// A link to a resource the client may read.
+    ResourceLink {
+        /// Its URI.
+        uri: String,
+        /// Its name.
+        #[serde(default)]
+        name: String,
+        /// Its MIME type.
+        #[serde(default, rename = "mimeType", skip_serializing_if = "Option::is_none")]
+        mime_type: Option<String>,
+        /// Its description.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+    },
+}
+
+impl Content {
+    /// The text of a text item (or of an embedded text resource).
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Content::Text { text } => Some(text),
+            Content::Resource { resource } => resource.get("text").and_then(Value::as_str),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn from_mcp(c: rmcp::model::ContentBlock) -> Self {
+        use rmcp::model::ContentBlock as C;
+        match c {
+            C::Text(t) => Content::Text { text: t.text },
+            C::Image(i) => Content::Image {
+                data: i.data,
+                mime_type: i.mime_type,
+            },
+            other => serde_json::to_value(&other)
+                .ok()
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_else(|| Content::Text {
+                    text: String::new(),
+                }),
+        }
+    }
+}
+
+/// The result of a tool call. A tool that runs and reports failure is a result with
+/// `is_error = true`, not an [`Error`](crate::Error).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolResult {
+    /// The content items.
+    pub content: Vec<Content>,
+    /// Structured output (matches the tool's output schema when it declares one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structured_content: Option<Value>,
+    /// Whether the tool reported failure.
+    #[serde(default)]
+    pub is_error: bool,
+}
+
+impl ToolResult {
+    /// All text items joined with newlines.
+    pub fn text(&self) -> String {
+        let mut parts = self.content.iter().filter_map(Content::as_text);
+        let Some(first) = parts.next() else {
+            return String::new();
+        };
+        let mut out = first.to_owned();
+        for p in parts {
+            out.push('\n');
+            out.push_str(p);
+        }
+        out
+    }
+
+    /// The MCP JSON form (`content`, `structuredContent`, `isError`).
+    pub fn to_value(&self) -> Value {
+        let mut m = Map::new();
+        m.insert(
+            "content".into(),
+            serde_json::to_value(&self.content).unwrap_or(Value::Null),
+        );
+        if let Some(s) = &self.structured_content {
+            m.insert("structuredContent".into(), s.clone());
+        }
+        m.insert("isError".into(), self.is_error.into());
+        Value::Object(m)
+    }
+
+    pub(crate) fn from_mcp(r: rmcp::model::CallToolResult) -> Self {
+        Self {
+            content: r.content.into_iter().map(Content::from_mcp).collect(),
+            structured_content: r.structured_content,
+            is_error: r.is_error.unwrap_or(false),
+        }
+    }
+}
+
+/// A resource a server offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resource {
+    /// Its URI.
+    pub uri: String,
+    /// Its name.
+    pub name: String,
+    /// What it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Its MIME type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+}
+
+/// One piece of a read resource: text or a base64 blob.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceContents {
+    /// Its URI.
+    pub uri: String,
+    /// Its MIME type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// Text content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Base64 content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob: Option<String>,
+}
+
+/// A prompt template a server offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prompt {
+    /// Its name.
+    pub name: String,
+    /// What it is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Its arguments: `{"name", "description", "required"}` objects.
+    #[serde(default)]
+    pub arguments: Vec<Value>,
+}
+
+/// One message of a rendered prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptMessage {
+    /// `user` or `assistant`.
+    pub role: String,
+    /// The message content.
+    pub content: Content,
+}
+
+/// A rendered prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptResult {
+    /// Its description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Its messages.
+    pub messages: Vec<PromptMessage>,
+}
+
+/// A progress report of a running call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Progress so far (increases).
+    pub progress: f64,
+    /// The total, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<f64>,
+    /// A message, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// A log message a server sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogMessage {
+    /// The server it came from.
+    pub server: String,
+    /// `debug`, `info`, `warning`, `error`, ...
+    pub level: String,
+    /// The logger name, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logger: Option<String>,
+    /// The data (often a string).
+    pub data: Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_exports() {
+        let t = Tool {
+            name: "add".into(),
+            title: None,
+            description: Some("Adds".into()),
+            input_schema: json!({"type": "object", "properties": {"a": {"type": "number"}}}),
+            output_schema: None,
+            annotations: None,
+        };
+        assert_eq!(t.to_openai()["function"]["parameters"]["properties"]["a"]["type"], "number");
+        assert_eq!(t.to_openai()["type"], "function");
+        assert_eq!(t.to_anthropic()["input_schema"]["type"], "object");
+        let bare = Tool {
+            input_schema: json!({}),
+            ..t
+        };
+        assert_eq!(bare.to_anthropic()["input_schema"], json!({"type": "object", "properties": {}}));
+    }
+
+    #[test]
+    fn text_joins_items() {
+        let r = ToolResult {
+            content: vec![
+                Content::Text { text: "a".into() },
+                Content::Image {
+                    data: String::new(),
+                    mime_type: "image/png".into(),
+                },
+                Content::Text { text: "b".into() },
+            ],
+            structured_content: None,
+            is_error: false,
+        };
+        assert_eq!(r.text(), "a\nb");
+        assert_eq!(r.to_value()["content"][1]["mimeType"], "image/png");
+    }
+}
