@@ -1,0 +1,188 @@
+//! What a scenario may refer to: `${VAR}` values and runner-side fixtures (a canary file in the
+//! host home, a canary variable in the runner's env, a TCP listener, the fixture over HTTP),
+//! plus the capabilities this machine has.
+
+use std::{
+    collections::HashMap,
+    io::{BufRead, BufReader},
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, Stdio},
+};
+
+/// The name of the canary variable set in the runner's own environment.
+pub const CANARY_VAR: &str = "CORRAL_CANARY_SECRET";
+
+/// What this machine can do; scenarios name what they need in `requires`.
+#[derive(Debug, Clone, Default)]
+pub struct Capabilities {
+    /// Names of the capabilities present.
+    pub present: Vec<String>,
+}
+
+impl Capabilities {
+    /// The missing ones of `required`.
+    pub fn missing<'a>(&self, required: &'a [String]) -> Vec<&'a str> {
+        required
+            .iter()
+            .filter(|r| !self.present.contains(r))
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+/// The runner's environment, shared by all scenarios.
+pub struct Env {
+    /// The provider under test (`CORRAL_TEST_PROVIDER`, default `local`).
+    pub provider: String,
+    /// What this machine can do.
+    pub capabilities: Capabilities,
+    server: PathBuf,
+    canary_file: PathBuf,
+    listener_port: u16,
+    http: Option<(Child, String)>,
+    work_dir: tempfile::TempDir,
+    _listener: TcpListener,
+}
+
+const HTTP_TOKEN: &str = "conformance-token";
+
+impl Env {
+    /// Sets up the runner-side fixtures. Call before any other thread starts (it sets the
+    /// canary variable in this process's environment).
+    pub fn new(server: PathBuf) -> Result<Self, String> {
+        // SAFETY: called at start-up, before the test threads exist.
+        unsafe { std::env::set_var(CANARY_VAR, "the-runner-secret-must-not-leak") };
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or("/tmp".into());
+        let canary_file = home.join(format!(".corral-canary-{}", std::process::id()));
+        std::fs::write(&canary_file, "canary").map_err(|e| format!("canary file: {e}"))?;
+        let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        let listener_port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let accept = listener.try_clone().map_err(|e| e.to_string())?;
+        std::thread::spawn(move || {
+            for conn in accept.incoming() {
+                drop(conn);
+            }
+        });
+        let provider = std::env::var("CORRAL_TEST_PROVIDER").unwrap_or_else(|_| "local".into());
+        let mut present = vec!["fixture".to_owned()];
+        if provider == "local" {
+            present.push("local-sandbox".into());
+            if cgroups_writable() {
+                present.push("limits".into());
+            }
+        }
+        if std::env::var_os("CORRAL_TEST_OFFLINE").is_none() {
+            present.push("registry".into());
+        }
+        let http = start_http_fixture(&server).ok();
+        if http.is_some() {
+            present.push("http-fixture".into());
+        }
+        Ok(Self {
+            provider,
+            capabilities: Capabilities { present },
+            server,
+            canary_file,
+            listener_port,
+            http,
+            work_dir: tempfile::tempdir().map_err(|e| e.to_string())?,
+            _listener: listener,
+        })
+    }
+
+    /// The `${VAR}` values of one scenario run.
+    pub fn vars(&self, tag: &str) -> HashMap<String, String> {
+        let mut v = HashMap::new();
+        v.insert("CORRAL_TEST_SERVER".into(), self.server.display().to_string());
+        v.insert("SCENARIO_TAG".into(), tag.to_owned());
+        v.insert("CANARY_FILE".into(), self.canary_file.display().to_string());
+        v.insert(
+            "CANARY_NAME".into(),
+            self.canary_file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        v.insert(
+            "HOST_HOME".into(),
+            self.canary_file
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        );
+        v.insert("CANARY_VAR".into(), CANARY_VAR.into());
+        v.insert("LISTENER_PORT".into(), self.listener_port.to_string());
+        v.insert("WORK_DIR".into(), self.work_dir.path().display().to_string());
+        v.insert("HTTP_FIXTURE_TOKEN".into(), HTTP_TOKEN.into());
+        if let Some((_, url)) = &self.http {
+            v.insert("HTTP_FIXTURE_URL".into(), url.clone());
+        }
+        v
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.canary_file);
+        if let Some((child, _)) = &mut self.http {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn start_http_fixture(server: &PathBuf) -> Result<(Child, String), String> {
+    let mut child = std::process::Command::new(server)
+        .args(["--http", "127.0.0.1:0", "--bearer", HTTP_TOKEN])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let url = line
+        .trim()
+        .strip_prefix("listening ")
+        .ok_or(format!("unexpected first line {line:?}"))?
+        .to_owned();
+    Ok((child, url))
+}
+
+fn cgroups_writable() -> bool {
+    let probe = |dir: &str| {
+        let p = PathBuf::from(dir).join(format!("corral-probe-{}", std::process::id()));
+        let ok = std::fs::create_dir(&p).is_ok();
+        let _ = std::fs::remove_dir(&p);
+        ok
+    };
+    probe("/sys/fs/cgroup/pids") || probe("/sys/fs/cgroup")
+}
+
+/// Pids of processes whose environment contains `needle` (`KEY=VALUE`).
+pub fn processes_with_env(needle: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let me = std::process::id();
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            // Zombies keep no environment; only live processes count.
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let zombie = state
+                .rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'));
+            !zombie
+                && std::fs::read(format!("/proc/{pid}/environ"))
+                    .map(|env| env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
+                    .unwrap_or(false)
+        })
+        .collect()
+}
