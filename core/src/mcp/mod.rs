@@ -54,6 +54,8 @@ pub type LogCallback = Arc<dyn Fn(LogMessage) + Send + Sync>;
 pub struct CallOptions {
     /// Overrides the server's per-call timeout (extended while progress arrives).
     pub timeout: Option<Duration>,
+    /// Hard cap on the call however much progress arrives (default: 10 × the timeout).
+    pub max_total: Option<Duration>,
     /// Receives progress notifications of this call.
     pub on_progress: Option<ProgressCallback>,
     /// Cancels the call (sends `notifications/cancelled`) when triggered.
@@ -349,10 +351,19 @@ impl Session {
         remote: bool,
     ) -> Self {
         let peer = service.peer().clone();
-        let protocol_version = peer
-            .peer_info()
+        let info = peer.peer_info();
+        let protocol_version = info
+            .as_ref()
             .map(|i| i.protocol_version.to_string())
             .unwrap_or_default();
+        let lists_change = info
+            .as_ref()
+            .and_then(|i| i.capabilities.tools.as_ref())
+            .and_then(|t| t.list_changed)
+            .unwrap_or(false);
+        if lists_change && info.is_some_and(|i| i.protocol_version >= ProtocolVersion::V_2026_07_28) {
+            spawn_list_changed_listener(peer.clone(), shared.clone());
+        }
         Self {
             shared,
             peer,
@@ -433,11 +444,14 @@ impl Session {
         }
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         let timeout = options.timeout.unwrap_or(self.call_timeout);
+        let max_total = options.max_total.unwrap_or(timeout * 10).max(timeout);
         let handle = self
             .peer
             .send_request_with_option(
                 request,
-                PeerRequestOptions::with_timeout(timeout).reset_timeout_on_progress(),
+                PeerRequestOptions::with_timeout(timeout)
+                    .reset_timeout_on_progress()
+                    .with_max_total_timeout(max_total),
             )
             .await
             .map_err(|e| self.map_error(e))?;
@@ -678,6 +692,23 @@ impl Drop for InFlight<'_> {
             });
         }
     }
+}
+
+/// In the 2026-07-28 era list-changed notifications come only on a `subscriptions/listen`
+/// stream: keep one open for the session's life.
+fn spawn_list_changed_listener(peer: Peer<RoleClient>, shared: Arc<Shared>) {
+    use rmcp::model::SubscriptionFilter;
+    tokio::spawn(async move {
+        let filter = SubscriptionFilter::builder().tools_list_changed().build();
+        let Ok(mut sub) = peer.listen(filter).await else {
+            return;
+        };
+        while let Ok(Some(n)) = sub.next().await {
+            if matches!(n, rmcp::model::ServerNotification::ToolListChangedNotification(_)) {
+                shared.tools_changed.store(true, Ordering::SeqCst);
+            }
+        }
+    });
 }
 
 fn new_shared(options: &SessionOptions) -> Arc<Shared> {

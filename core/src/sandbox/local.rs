@@ -120,6 +120,7 @@ impl Provider for LocalProvider {
 /// The filesystem and process policy of one sandbox, turned into bwrap arguments per command.
 #[derive(Debug, Clone)]
 struct Policy {
+    empty_file: PathBuf,
     home_dir: PathBuf,
     tmp_dir: PathBuf,
     network: NetworkPolicy,
@@ -166,6 +167,10 @@ impl LocalSandbox {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::sandbox(format!("cannot create {}: {e}", dir.display())))?;
         }
+        // Secrets in /etc are covered with this empty file (a device node would be `nodev`).
+        let empty_file = run_dir.join("empty");
+        std::fs::write(&empty_file, b"")
+            .map_err(|e| Error::sandbox(format!("cannot create {}: {e}", empty_file.display())))?;
 
         let host_path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.into());
         let host_home = std::env::var_os("HOME").map(PathBuf::from);
@@ -225,6 +230,7 @@ impl LocalSandbox {
             id,
             bwrap: provider.bwrap.clone(),
             policy: Policy {
+                empty_file,
                 home_dir,
                 tmp_dir,
                 network: config.network,
@@ -391,9 +397,10 @@ fn bwrap_args(policy: &Policy, command: &Command) -> Vec<String> {
         }
     }
     push(&["--ro-bind", "/etc", "/etc"]);
+    let empty = policy.empty_file.to_string_lossy().into_owned();
     for f in MASKED_FILES {
         if Path::new(f).exists() {
-            push(&["--ro-bind", "/dev/null", f]);
+            push(&["--ro-bind", &empty, f]);
         }
     }
     for d in MASKED_DIRS {
@@ -535,6 +542,7 @@ mod tests {
     #[test]
     fn args_isolate_by_default() {
         let policy = Policy {
+            empty_file: "/run/x/empty".into(),
             home_dir: "/state/home".into(),
             tmp_dir: "/run/x/tmp".into(),
             network: NetworkPolicy::None,

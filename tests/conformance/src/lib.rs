@@ -441,6 +441,10 @@ async fn execute(corral: &Corral, step: &Value) -> (Result<ToolResult, Error>, V
             .get("timeout_ms")
             .and_then(Value::as_u64)
             .map(Duration::from_millis),
+        max_total: step
+            .get("max_total_ms")
+            .and_then(Value::as_u64)
+            .map(Duration::from_millis),
         on_progress: Some(Arc::new(move |p| {
             if let Ok(mut v) = seen.lock() {
                 v.push(p);
