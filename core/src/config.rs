@@ -162,7 +162,10 @@ impl ServerConfig {
     }
 
     /// A stdio server from a program and its arguments (no splitting).
-    pub fn argv(name: impl Into<String>, argv: impl IntoIterator<Item = impl Into<String>>) -> Self {
+    pub fn argv(
+        name: impl Into<String>,
+        argv: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
         Self::with_transport(
             name.into(),
             Transport::Stdio {
@@ -483,9 +486,9 @@ fn parse_server(name: &str, value: &Value) -> Result<ServerConfig> {
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    v.as_str()
-                        .map(str::to_owned)
-                        .ok_or_else(|| Error::config(path(&format!("{key}.{i}")), "must be a string"))
+                    v.as_str().map(str::to_owned).ok_or_else(|| {
+                        Error::config(path(&format!("{key}.{i}")), "must be a string")
+                    })
                 })
                 .collect(),
             Some(_) => Err(Error::config(path(key), "must be a list of strings")),
@@ -574,7 +577,9 @@ fn parse_server(name: &str, value: &Value) -> Result<ServerConfig> {
                 ));
             }
             let mut argv = match command {
-                Value::String(s) => split_command(s).map_err(|m| Error::config(path("command"), m))?,
+                Value::String(s) => {
+                    split_command(s).map_err(|m| Error::config(path("command"), m))?
+                }
                 Value::Array(_) => strings("command")?,
                 _ => return Err(Error::config(path("command"), "must be a string or a list")),
             };
@@ -613,7 +618,12 @@ fn parse_server(name: &str, value: &Value) -> Result<ServerConfig> {
     let network = match string("network")?.as_deref() {
         None | Some("all") => NetworkPolicy::All,
         Some("none") => NetworkPolicy::None,
-        Some(_) => return Err(Error::config(path("network"), "must be \"all\" or \"none\"")),
+        Some(_) => {
+            return Err(Error::config(
+                path("network"),
+                "must be \"all\" or \"none\"",
+            ));
+        }
     };
     let mounts = strings("mounts")?
         .iter()

@@ -153,9 +153,7 @@ impl Corral {
             tools: Mutex::new(None),
             last_used: Mutex::new(Instant::now()),
         });
-        let old = self
-            .lock_servers()?
-            .insert(slot.config.name.clone(), slot);
+        let old = self.lock_servers()?.insert(slot.config.name.clone(), slot);
         if let Some(old) = old {
             stop_slot(&old).await;
         }
@@ -164,7 +162,8 @@ impl Corral {
 
     /// Adds a server from a dict in any accepted form (see [`config`](crate::config)).
     pub async fn add_server_from_dict(&self, name: &str, value: &Value) -> Result<()> {
-        self.add_server(ServerConfig::from_value(name, value)?).await
+        self.add_server(ServerConfig::from_value(name, value)?)
+            .await
     }
 
     /// Adds every server of an `mcpServers` (or corral) document, JSON or TOML text.
@@ -221,7 +220,12 @@ impl Corral {
     }
 
     /// Calls a tool with JSON-object arguments.
-    pub async fn execute_tool(&self, server: &str, tool: &str, arguments: Value) -> Result<ToolResult> {
+    pub async fn execute_tool(
+        &self,
+        server: &str,
+        tool: &str,
+        arguments: Value,
+    ) -> Result<ToolResult> {
         self.execute_tool_with(server, tool, arguments, CallOptions::default())
             .await
     }
@@ -261,8 +265,9 @@ impl Corral {
             Err(e) if e.kind() == ErrorKind::Timeout => {
                 // A server that lets a call time out may be wedged: stop it; the next call
                 // starts a fresh one.
-                live.session
-                    .kill(&format!("a call to `{tool}` timed out, so the server was stopped"));
+                live.session.kill(&format!(
+                    "a call to `{tool}` timed out, so the server was stopped"
+                ));
                 self.retire(slot, live).await;
                 Err(e)
             }
@@ -491,7 +496,9 @@ impl Corral {
     }
 
     fn ensure_reaper(&self) {
-        let Ok(mut reaper) = self.inner.reaper.lock() else { return };
+        let Ok(mut reaper) = self.inner.reaper.lock() else {
+            return;
+        };
         if reaper.as_ref().is_some_and(|r| !r.is_finished()) {
             return;
         }
@@ -509,11 +516,17 @@ impl Corral {
                     for slot in slots {
                         let idle = slot.config.idle_timeout;
                         tick = tick.min(idle / 2);
-                        let since = slot.last_used.lock().map(|t| t.elapsed()).unwrap_or_default();
+                        let since = slot
+                            .last_used
+                            .lock()
+                            .map(|t| t.elapsed())
+                            .unwrap_or_default();
                         if since < idle {
                             continue;
                         }
-                        let Ok(mut guard) = slot.live.try_lock() else { continue };
+                        let Ok(mut guard) = slot.live.try_lock() else {
+                            continue;
+                        };
                         // Only reap when no call holds the instance.
                         if guard.as_ref().is_some_and(|l| Arc::strong_count(l) == 1)
                             && let Some(live) = guard.take()

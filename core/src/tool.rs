@@ -310,14 +310,20 @@ mod tests {
             output_schema: None,
             annotations: None,
         };
-        assert_eq!(t.to_openai()["function"]["parameters"]["properties"]["a"]["type"], "number");
+        assert_eq!(
+            t.to_openai()["function"]["parameters"]["properties"]["a"]["type"],
+            "number"
+        );
         assert_eq!(t.to_openai()["type"], "function");
         assert_eq!(t.to_anthropic()["input_schema"]["type"], "object");
         let bare = Tool {
             input_schema: json!({}),
             ..t
         };
-        assert_eq!(bare.to_anthropic()["input_schema"], json!({"type": "object", "properties": {}}));
+        assert_eq!(
+            bare.to_anthropic()["input_schema"],
+            json!({"type": "object", "properties": {}})
+        );
     }
 
     #[test]

@@ -291,16 +291,13 @@ impl Session {
                 config = config.auth_header(token.to_owned());
                 continue;
             }
-            let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|e| {
-                Error::config(format!("servers.{}.headers.{k}", options.server), e)
-            })?;
-            let value = http::HeaderValue::from_str(v).map_err(|e| {
-                Error::config(format!("servers.{}.headers.{k}", options.server), e)
-            })?;
+            let name = http::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|e| Error::config(format!("servers.{}.headers.{k}", options.server), e))?;
+            let value = http::HeaderValue::from_str(v)
+                .map_err(|e| Error::config(format!("servers.{}.headers.{k}", options.server), e))?;
             custom.insert(name, value);
         }
-        let transport =
-            StreamableHttpClientTransport::from_config(config.custom_headers(custom));
+        let transport = StreamableHttpClientTransport::from_config(config.custom_headers(custom));
         let shared = new_shared(&options);
         let handler = Handler(shared.clone());
         let service = tokio::time::timeout(
@@ -311,22 +308,26 @@ impl Session {
         .map_err(|_| {
             Error::new(
                 ErrorKind::Transport,
-                format!("server `{}` at {url} did not answer in time", options.server),
+                format!(
+                    "server `{}` at {url} did not answer in time",
+                    options.server
+                ),
             )
         })?
         .map_err(|e| {
             let text = format!("{e:?}");
-            let kind = if e.is_authorization_required()
-                || text.contains("401")
-                || text.contains("403")
-            {
-                ErrorKind::Auth
-            } else {
-                ErrorKind::Transport
-            };
+            let kind =
+                if e.is_authorization_required() || text.contains("401") || text.contains("403") {
+                    ErrorKind::Auth
+                } else {
+                    ErrorKind::Transport
+                };
             Error::new(
                 kind,
-                format!("cannot connect to server `{}` at {url}: {e}", options.server),
+                format!(
+                    "cannot connect to server `{}` at {url}: {e}",
+                    options.server
+                ),
             )
             .with_source(e)
         })?;
@@ -361,7 +362,8 @@ impl Session {
             .and_then(|i| i.capabilities.tools.as_ref())
             .and_then(|t| t.list_changed)
             .unwrap_or(false);
-        if lists_change && info.is_some_and(|i| i.protocol_version >= ProtocolVersion::V_2026_07_28) {
+        if lists_change && info.is_some_and(|i| i.protocol_version >= ProtocolVersion::V_2026_07_28)
+        {
             spawn_list_changed_listener(peer.clone(), shared.clone());
         }
         Self {
@@ -572,7 +574,10 @@ impl Session {
             ),
             ServiceError::Timeout { timeout } => Error::new(
                 ErrorKind::Timeout,
-                format!("server `{}` did not answer within {timeout:?}", self.shared.server),
+                format!(
+                    "server `{}` did not answer within {timeout:?}",
+                    self.shared.server
+                ),
             ),
             ServiceError::Cancelled { reason } => Error::new(
                 ErrorKind::Cancelled,
@@ -611,7 +616,10 @@ impl Session {
             );
         }
         if self.closed.load(Ordering::SeqCst) {
-            return Error::new(ErrorKind::Closed, format!("session with `{server}` was closed"));
+            return Error::new(
+                ErrorKind::Closed,
+                format!("session with `{server}` was closed"),
+            );
         }
         let status = self
             .process
@@ -704,7 +712,10 @@ fn spawn_list_changed_listener(peer: Peer<RoleClient>, shared: Arc<Shared>) {
             return;
         };
         while let Ok(Some(n)) = sub.next().await {
-            if matches!(n, rmcp::model::ServerNotification::ToolListChangedNotification(_)) {
+            if matches!(
+                n,
+                rmcp::model::ServerNotification::ToolListChangedNotification(_)
+            ) {
                 shared.tools_changed.store(true, Ordering::SeqCst);
             }
         }
@@ -753,7 +764,12 @@ fn object_arguments(arguments: Value) -> Result<Option<Map<String, Value>>> {
 fn convert<A: serde::Serialize, B: serde::de::DeserializeOwned>(a: &A) -> Result<B> {
     serde_json::to_value(a)
         .and_then(serde_json::from_value)
-        .map_err(|e| Error::new(ErrorKind::Protocol, format!("unexpected message shape: {e}")))
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Protocol,
+                format!("unexpected message shape: {e}"),
+            )
+        })
 }
 
 fn ensure_crypto_provider() {

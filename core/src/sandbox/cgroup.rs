@@ -165,7 +165,10 @@ fn proc_file(dir: &Path) -> Option<CString> {
 
 /// Joins the cgroups whose `cgroup.procs` files are given, and applies rlimits.
 /// Runs in the child between fork and exec: async-signal-safe calls only, no allocation.
-pub(crate) fn join_in_child(procs: &[CString], rlimits: &[(libc::c_int, u64)]) -> std::io::Result<()> {
+pub(crate) fn join_in_child(
+    procs: &[CString],
+    rlimits: &[(libc::c_int, u64)],
+) -> std::io::Result<()> {
     for file in procs {
         // SAFETY: `file` is a valid NUL-terminated path; open/write/close are async-signal-safe.
         unsafe {

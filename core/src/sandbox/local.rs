@@ -37,7 +37,9 @@ const WELL_KNOWN_RUNTIMES: &[&str] = &[
 ];
 
 /// System dirs mounted read-only (or re-created as symlinks where they are symlinks on the host).
-const SYSTEM_DIRS: &[&str] = &["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+const SYSTEM_DIRS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+];
 
 /// Files in /etc that hold secrets: replaced by an empty file.
 const MASKED_FILES: &[&str] = &[
@@ -207,7 +209,8 @@ impl LocalSandbox {
             }
         }
 
-        let limits_requested = config.limits.memory_mb.is_some() || config.limits.max_processes.is_some();
+        let limits_requested =
+            config.limits.memory_mb.is_some() || config.limits.max_processes.is_some();
         let cgroup = Cgroup::create(&id, &config.limits);
         let mut rlimits = Vec::new();
         if cgroup.is_none() && limits_requested {
@@ -451,7 +454,10 @@ pub(crate) fn which(program: &str, path: &str) -> Option<PathBuf> {
 }
 
 fn is_system_path(p: &Path) -> bool {
-    SYSTEM_DIRS.iter().chain(&["/etc"]).any(|d| p.starts_with(d))
+    SYSTEM_DIRS
+        .iter()
+        .chain(&["/etc"])
+        .any(|d| p.starts_with(d))
 }
 
 /// The install prefixes (outside the system dirs) that `programs` need: for a program at
@@ -471,13 +477,17 @@ fn runtime_prefixes(programs: &[&str], path: &str, host_home: Option<&Path>) -> 
         if program.contains('/') && !program.starts_with('/') {
             continue; // relative to the sandbox's working dir
         }
-        let Some(found) = which(&program, path) else { continue };
+        let Some(found) = which(&program, path) else {
+            continue;
+        };
         let real = std::fs::canonicalize(&found).unwrap_or_else(|_| found.clone());
         for candidate in [&found, &real] {
             if is_system_path(candidate) {
                 continue;
             }
-            let Some(dir) = candidate.parent() else { continue };
+            let Some(dir) = candidate.parent() else {
+                continue;
+            };
             let is_bin = dir
                 .file_name()
                 .is_some_and(|n| n == "bin" || n == "shims" || n == "sbin");

@@ -41,6 +41,15 @@ impl Provider for UnsandboxedProvider {
 
     fn create(&self, config: SandboxConfig) -> BoxFuture<'_, Result<Arc<dyn Sandbox>>> {
         Box::pin(async move {
+            if config.network == crate::config::NetworkPolicy::None
+                || config.limits != crate::config::Limits::default()
+                || !config.mounts.is_empty()
+            {
+                return Err(Error::sandbox(
+                    "the unsandboxed provider cannot enforce network = \"none\", limits or \
+                     mounts; use the local (bubblewrap) provider",
+                ));
+            }
             let id = new_id(if config.name.is_empty() {
                 "plain"
             } else {

@@ -53,7 +53,9 @@ impl Env {
     pub fn new(server: PathBuf) -> Result<Self, String> {
         // SAFETY: called at start-up, before the test threads exist.
         unsafe { std::env::set_var(CANARY_VAR, "the-runner-secret-must-not-leak") };
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or("/tmp".into());
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or("/tmp".into());
         let canary_file = home.join(format!(".corral-canary-{}", std::process::id()));
         std::fs::write(&canary_file, "canary").map_err(|e| format!("canary file: {e}"))?;
         let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
@@ -94,7 +96,10 @@ impl Env {
     /// The `${VAR}` values of one scenario run.
     pub fn vars(&self, tag: &str) -> HashMap<String, String> {
         let mut v = HashMap::new();
-        v.insert("CORRAL_TEST_SERVER".into(), self.server.display().to_string());
+        v.insert(
+            "CORRAL_TEST_SERVER".into(),
+            self.server.display().to_string(),
+        );
         v.insert("SCENARIO_TAG".into(), tag.to_owned());
         v.insert("CANARY_FILE".into(), self.canary_file.display().to_string());
         v.insert(
@@ -113,7 +118,10 @@ impl Env {
         );
         v.insert("CANARY_VAR".into(), CANARY_VAR.into());
         v.insert("LISTENER_PORT".into(), self.listener_port.to_string());
-        v.insert("WORK_DIR".into(), self.work_dir.path().display().to_string());
+        v.insert(
+            "WORK_DIR".into(),
+            self.work_dir.path().display().to_string(),
+        );
         v.insert("HTTP_FIXTURE_TOKEN".into(), HTTP_TOKEN.into());
         if let Some((_, url)) = &self.http {
             v.insert("HTTP_FIXTURE_URL".into(), url.clone());

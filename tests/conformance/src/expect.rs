@@ -51,7 +51,11 @@ pub(crate) fn check_tool_result(
     if let Some(want) = expect.get("is_error").and_then(Value::as_bool)
         && r.is_error != want
     {
-        return Err(format!("is_error is {}, expected {want} (text: {})", r.is_error, clip(&text)));
+        return Err(format!(
+            "is_error is {}, expected {want} (text: {})",
+            r.is_error,
+            clip(&text)
+        ));
     }
     if expect.get("is_error").is_none() && r.is_error && expect.get("allow_is_error").is_none() {
         return Err(format!("the tool reported an error: {}", clip(&text)));
@@ -59,12 +63,18 @@ pub(crate) fn check_tool_result(
     if let Some(want) = expect.get("structured")
         && r.structured_content.as_ref() != Some(want)
     {
-        return Err(format!("structured_content is {:?}, expected {want}", r.structured_content));
+        return Err(format!(
+            "structured_content is {:?}, expected {want}",
+            r.structured_content
+        ));
     }
     if let Some(max) = expect.get("structured_max").and_then(Value::as_object) {
         let got = r.structured_content.clone().unwrap_or(json!({}));
         for (k, limit) in max {
-            let v = got.get(k).and_then(Value::as_f64).ok_or(format!("no number at {k}"))?;
+            let v = got
+                .get(k)
+                .and_then(Value::as_f64)
+                .ok_or(format!("no number at {k}"))?;
             if v > limit.as_f64().unwrap_or(f64::MAX) {
                 return Err(format!("{k} is {v}, more than {limit}"));
             }
@@ -73,7 +83,10 @@ pub(crate) fn check_tool_result(
     if let Some(min) = expect.get("progress_min").and_then(Value::as_u64)
         && (progress.len() as u64) < min
     {
-        return Err(format!("saw {} progress notifications, expected at least {min}", progress.len()));
+        return Err(format!(
+            "saw {} progress notifications, expected at least {min}",
+            progress.len()
+        ));
     }
     Ok(())
 }
@@ -102,7 +115,11 @@ fn check_text(expect: &Value, text: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub(crate) fn check_value(expect: &Value, result: &Result<Value, Error>, kind: Check) -> Result<(), String> {
+pub(crate) fn check_value(
+    expect: &Value,
+    result: &Result<Value, Error>,
+    kind: Check,
+) -> Result<(), String> {
     let v = match result {
         Err(e) => return check_error(expect, e),
         Ok(v) => v,
@@ -115,13 +132,23 @@ pub(crate) fn check_value(expect: &Value, result: &Result<Value, Error>, kind: C
                 .as_array()
                 .map(|a| a.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
-            for n in expect.get("names_include").and_then(Value::as_array).into_iter().flatten() {
+            for n in expect
+                .get("names_include")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let n = n.as_str().unwrap_or_default();
                 if !names.contains(&n) {
                     return Err(format!("{n:?} missing from {names:?}"));
                 }
             }
-            for n in expect.get("names_exclude").and_then(Value::as_array).into_iter().flatten() {
+            for n in expect
+                .get("names_exclude")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let n = n.as_str().unwrap_or_default();
                 if names.contains(&n) {
                     return Err(format!("{n:?} should not be in {names:?}"));
@@ -161,7 +188,10 @@ pub(crate) fn check_value(expect: &Value, result: &Result<Value, Error>, kind: C
     if let Some(want) = expect.get("exit_code")
         && v.get("exit_code") != Some(want)
     {
-        return Err(format!("exit code {:?}, expected {want} ({v})", v.get("exit_code")));
+        return Err(format!(
+            "exit code {:?}, expected {want} ({v})",
+            v.get("exit_code")
+        ));
     }
     Ok(())
 }

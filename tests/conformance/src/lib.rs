@@ -16,8 +16,8 @@ use std::{
 };
 
 use corral_core::{
-    CallOptions, Corral, CorralOptions, Error, Mount, NetworkPolicy, Progress,
-    SandboxConfig, SandboxHandle, ToolResult,
+    CallOptions, Corral, CorralOptions, Error, Mount, NetworkPolicy, Progress, SandboxConfig,
+    SandboxHandle, ToolResult,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -203,9 +203,8 @@ async fn run_step(state: &mut State, step: &Value) -> Result<(), String> {
         }
         "discover_tools" => {
             let r = corral.discover_tools(str_field(step, "server")?).await;
-            let names = r.map(|tools| {
-                json!(tools.iter().map(|t| t.name.clone()).collect::<Vec<_>>())
-            });
+            let names =
+                r.map(|tools| json!(tools.iter().map(|t| t.name.clone()).collect::<Vec<_>>()));
             check_value(&expect, &names, Check::Names)
         }
         "tool_schema" => {
@@ -261,10 +260,14 @@ async fn run_step(state: &mut State, step: &Value) -> Result<(), String> {
                     info["session_id"].as_str().unwrap_or_default().to_owned(),
                 );
             }
-            if let (Some(other), Ok(info)) =
-                (expect.get("session_differs_from").and_then(Value::as_str), &info)
-            {
-                let before = state.saved.get(other).ok_or(format!("nothing saved as {other}"))?;
+            if let (Some(other), Ok(info)) = (
+                expect.get("session_differs_from").and_then(Value::as_str),
+                &info,
+            ) {
+                let before = state
+                    .saved
+                    .get(other)
+                    .ok_or(format!("nothing saved as {other}"))?;
                 if info["session_id"].as_str() == Some(before.as_str()) {
                     return Err(format!("session id is still {before}"));
                 }
@@ -272,7 +275,10 @@ async fn run_step(state: &mut State, step: &Value) -> Result<(), String> {
             if let (Some(other), Ok(info)) =
                 (expect.get("session_same_as").and_then(Value::as_str), &info)
             {
-                let before = state.saved.get(other).ok_or(format!("nothing saved as {other}"))?;
+                let before = state
+                    .saved
+                    .get(other)
+                    .ok_or(format!("nothing saved as {other}"))?;
                 if info["session_id"].as_str() != Some(before.as_str()) {
                     return Err(format!("session id changed from {before}"));
                 }
@@ -281,34 +287,56 @@ async fn run_step(state: &mut State, step: &Value) -> Result<(), String> {
         }
         "list_resources" => {
             let r = async {
-                let s = corral.session(str_field(step, "server").map_err(err_cfg)?).await?;
+                let s = corral
+                    .session(str_field(step, "server").map_err(err_cfg)?)
+                    .await?;
                 s.list_resources().await
             }
             .await;
-            check_value(&expect, &r.map(|v| json!(v.iter().map(|r| r.uri.clone()).collect::<Vec<_>>())), Check::Names)
+            check_value(
+                &expect,
+                &r.map(|v| json!(v.iter().map(|r| r.uri.clone()).collect::<Vec<_>>())),
+                Check::Names,
+            )
         }
         "read_resource" => {
             let r = async {
-                let s = corral.session(str_field(step, "server").map_err(err_cfg)?).await?;
-                s.read_resource(str_field(step, "uri").map_err(err_cfg)?).await
+                let s = corral
+                    .session(str_field(step, "server").map_err(err_cfg)?)
+                    .await?;
+                s.read_resource(str_field(step, "uri").map_err(err_cfg)?)
+                    .await
             }
             .await;
             let text = r.map(|c| {
-                json!(c.iter().filter_map(|c| c.text.clone()).collect::<Vec<_>>().join("\n"))
+                json!(
+                    c.iter()
+                        .filter_map(|c| c.text.clone())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
             });
             check_value(&expect, &text, Check::Text)
         }
         "list_prompts" => {
             let r = async {
-                let s = corral.session(str_field(step, "server").map_err(err_cfg)?).await?;
+                let s = corral
+                    .session(str_field(step, "server").map_err(err_cfg)?)
+                    .await?;
                 s.list_prompts().await
             }
             .await;
-            check_value(&expect, &r.map(|v| json!(v.iter().map(|p| p.name.clone()).collect::<Vec<_>>())), Check::Names)
+            check_value(
+                &expect,
+                &r.map(|v| json!(v.iter().map(|p| p.name.clone()).collect::<Vec<_>>())),
+                Check::Names,
+            )
         }
         "get_prompt" => {
             let r = async {
-                let s = corral.session(str_field(step, "server").map_err(err_cfg)?).await?;
+                let s = corral
+                    .session(str_field(step, "server").map_err(err_cfg)?)
+                    .await?;
                 s.get_prompt(
                     str_field(step, "name").map_err(err_cfg)?,
                     step.get("args").cloned().unwrap_or(Value::Null),
@@ -317,7 +345,13 @@ async fn run_step(state: &mut State, step: &Value) -> Result<(), String> {
             }
             .await;
             let text = r.map(|p| {
-                json!(p.messages.iter().filter_map(|m| m.content.as_text().map(str::to_owned)).collect::<Vec<_>>().join("\n"))
+                json!(
+                    p.messages
+                        .iter()
+                        .filter_map(|m| m.content.as_text().map(str::to_owned))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
             });
             check_value(&expect, &text, Check::Text)
         }
@@ -354,7 +388,10 @@ async fn run_step(state: &mut State, step: &Value) -> Result<(), String> {
         "sandbox_write" => {
             let sb = sandbox_of(state, step)?;
             let r = sb
-                .write_file(str_field(step, "path")?, str_field(step, "data")?.as_bytes())
+                .write_file(
+                    str_field(step, "path")?,
+                    str_field(step, "data")?.as_bytes(),
+                )
                 .await;
             check_value(&expect, &r.map(|()| Value::Null), Check::Json)
         }
@@ -417,7 +454,8 @@ fn sandbox_config(cfg: &Value) -> Result<SandboxConfig, String> {
     };
     if let Some(env) = cfg.get("env").and_then(Value::as_object) {
         for (k, v) in env {
-            out.env.insert(k.clone(), v.as_str().unwrap_or_default().to_owned());
+            out.env
+                .insert(k.clone(), v.as_str().unwrap_or_default().to_owned());
         }
     }
     if cfg.get("network").and_then(Value::as_str) == Some("none") {
@@ -452,7 +490,10 @@ async fn execute(corral: &Corral, step: &Value) -> (Result<ToolResult, Error>, V
         })),
         cancel: None,
     };
-    let server = step.get("server").and_then(Value::as_str).unwrap_or_default();
+    let server = step
+        .get("server")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let tool = step.get("tool").and_then(Value::as_str).unwrap_or_default();
     let args = step.get("args").cloned().unwrap_or(json!({}));
     let result = corral.execute_tool_with(server, tool, args, options).await;

@@ -1,0 +1,46 @@
+# corral's task runner. The same recipe names will exist in each binding.
+#   make demo   – corral's main job: a real MCP server in a real sandbox answering a call
+#   make test   – every test (installs what it needs first)
+#   make lint   – rustfmt check + clippy -D warnings
+#   make fmt    – format
+#   make bench  – benchmarks (release build)
+
+SHELL := /bin/bash
+CARGO ?= cargo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup build demo test test-rust conformance lint fmt bench
+
+## setup: system packages corral needs (bubblewrap) — idempotent.
+setup:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  echo "installing bubblewrap…"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bubblewrap; }
+	@command -v cargo >/dev/null 2>&1 || { echo "Rust is missing: install it from https://rustup.rs" >&2; exit 1; }
+	@command -v node >/dev/null 2>&1 || { echo "Node.js >= 20 is missing" >&2; exit 1; }
+	@command -v python3 >/dev/null 2>&1 || { echo "Python >= 3.10 is missing" >&2; exit 1; }
+
+build: setup
+	$(CARGO) build --workspace
+
+demo: setup
+	$(CARGO) run -q -p corral-core --example quickstart
+
+## test: unit tests, the fixture server's tests and the shared conformance suite (Rust runner).
+test: setup
+	$(CARGO) build -p corral-test-server
+	$(CARGO) test --workspace
+
+conformance: setup
+	$(CARGO) build -p corral-test-server
+	$(CARGO) test -p corral-conformance --test conformance
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+bench: setup
+	$(CARGO) run --release -p corral-bench
