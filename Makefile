@@ -43,4 +43,5 @@ fmt:
 	$(CARGO) fmt --all
 
 bench: setup
-	$(CARGO) run --release -p corral-bench
+	$(CARGO) build --release -p corral-test-server -p corral-bench
+	$(CARGO) run --release -q -p corral-bench

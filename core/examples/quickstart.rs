@@ -22,13 +22,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     corral.add_server(server).await?;
 
-    println!("starting `everything` in a {} sandbox…", corral.provider_name());
+    println!(
+        "starting `everything` in a {} sandbox…",
+        corral.provider_name()
+    );
     let tools = corral.discover_tools("everything").await?;
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
     println!("{} tools: {}", tools.len(), names.join(", "));
 
     let result = corral
-        .execute_tool("everything", "echo", json!({"message": "hello from a sandbox"}))
+        .execute_tool(
+            "everything",
+            "echo",
+            json!({"message": "hello from a sandbox"}),
+        )
         .await?;
     println!("echo → {}", result.text());
 
