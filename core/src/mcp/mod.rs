@@ -267,7 +267,8 @@ impl Session {
             violation,
             &options,
             false,
-        ))
+        )
+        .await)
     }
 
     /// Speaks MCP to a remote server over Streamable HTTP.
@@ -339,10 +340,11 @@ impl Session {
             Arc::new(Mutex::new(None)),
             &options,
             true,
-        ))
+        )
+        .await)
     }
 
-    fn from_service(
+    async fn from_service(
         service: RunningService<RoleClient, Handler>,
         shared: Arc<Shared>,
         process: Option<Arc<dyn ProcessControl>>,
@@ -364,7 +366,7 @@ impl Session {
             .unwrap_or(false);
         if lists_change && info.is_some_and(|i| i.protocol_version >= ProtocolVersion::V_2026_07_28)
         {
-            spawn_list_changed_listener(peer.clone(), shared.clone());
+            listen_for_list_changes(&peer, shared.clone()).await;
         }
         Self {
             shared,
@@ -703,14 +705,16 @@ impl Drop for InFlight<'_> {
 }
 
 /// In the 2026-07-28 era list-changed notifications come only on a `subscriptions/listen`
-/// stream: keep one open for the session's life.
-fn spawn_list_changed_listener(peer: Peer<RoleClient>, shared: Arc<Shared>) {
+/// stream: open one (waiting for its acknowledgement, so no change is missed after the session
+/// is handed out) and keep it for the session's life.
+async fn listen_for_list_changes(peer: &Peer<RoleClient>, shared: Arc<Shared>) {
     use rmcp::model::SubscriptionFilter;
+    let filter = SubscriptionFilter::builder().tools_list_changed().build();
+    let Ok(Ok(mut sub)) = tokio::time::timeout(Duration::from_secs(10), peer.listen(filter)).await
+    else {
+        return;
+    };
     tokio::spawn(async move {
-        let filter = SubscriptionFilter::builder().tools_list_changed().build();
-        let Ok(mut sub) = peer.listen(filter).await else {
-            return;
-        };
         while let Ok(Some(n)) = sub.next().await {
             if matches!(
                 n,

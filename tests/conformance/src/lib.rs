@@ -488,7 +488,18 @@ async fn execute(corral: &Corral, step: &Value) -> (Result<ToolResult, Error>, V
                 v.push(p);
             }
         })),
-        cancel: None,
+        cancel: step
+            .get("cancel_after_ms")
+            .and_then(Value::as_u64)
+            .map(|ms| {
+                let token = tokio_util::sync::CancellationToken::new();
+                let trigger = token.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    trigger.cancel();
+                });
+                token
+            }),
     };
     let server = step
         .get("server")
