@@ -144,7 +144,7 @@ fn print_ratio(a: &Figures, b: &Figures) {
     );
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fixture = std::env::var_os("CORRAL_TEST_SERVER")
         .map(PathBuf::from)

@@ -173,6 +173,15 @@ impl Corral {
         self.add_all(servers).await
     }
 
+    /// Like [`Corral::load_mcp_servers`], reading the document from a file (for example
+    /// `~/.cursor/mcp.json` or `claude_desktop_config.json`).
+    pub async fn load_mcp_servers_file(&self, path: &Path) -> Result<Vec<String>> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::new(ErrorKind::ConfigInvalid, format!("{}: {e}", path.display()))
+        })?;
+        self.load_mcp_servers(&text).await
+    }
+
     /// Like [`Corral::load_mcp_servers`], for a parsed JSON value.
     pub async fn load_mcp_servers_value(&self, document: &Value) -> Result<Vec<String>> {
         let servers = config::parse_servers_value(document)?;

@@ -54,6 +54,52 @@ pub struct SandboxConfig {
     pub programs: Vec<String>,
 }
 
+impl SandboxConfig {
+    /// Reads `{"name", "env", "network", "mounts", "limits"}` (the server config's names and
+    /// forms); every key is optional. Errors name the offending field under `sandbox.`.
+    pub fn from_value(value: &serde_json::Value) -> Result<Self> {
+        let obj = match value {
+            serde_json::Value::Null => return Ok(Self::default()),
+            serde_json::Value::Object(m) => m,
+            _ => return Err(Error::config("sandbox", "must be an object")),
+        };
+        for key in obj.keys() {
+            if !["name", "env", "network", "mounts", "limits"].contains(&key.as_str()) {
+                return Err(Error::config(format!("sandbox.{key}"), "unknown field"));
+            }
+        }
+        let name = match obj.get("name") {
+            None | Some(serde_json::Value::Null) => "sandbox".to_owned(),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(_) => return Err(Error::config("sandbox.name", "must be a string")),
+        };
+        // Reuse the server config parser for the shared fields.
+        let mut probe = serde_json::Map::new();
+        probe.insert("command".into(), "sh".into());
+        for key in ["env", "network", "mounts", "limits"] {
+            if let Some(v) = obj.get(key) {
+                probe.insert(key.into(), v.clone());
+            }
+        }
+        let parsed =
+            crate::config::ServerConfig::from_value("sandbox", &probe.into()).map_err(|e| {
+                Error::new(
+                    ErrorKind::ConfigInvalid,
+                    e.message().replacen("servers.sandbox", "sandbox", 1),
+                )
+            })?;
+        Ok(Self {
+            name,
+            state_dir: None,
+            env: parsed.env,
+            network: parsed.network,
+            mounts: parsed.mounts,
+            limits: parsed.limits,
+            programs: Vec::new(),
+        })
+    }
+}
+
 /// One command to run inside a sandbox.
 #[derive(Debug, Clone, Default)]
 pub struct Command {
@@ -384,4 +430,25 @@ pub(crate) fn new_id(label: &str) -> String {
         std::process::id(),
         nanos & 0xffff
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn sandbox_config_from_value() {
+        let c = SandboxConfig::from_value(&json!({"network": "none", "env": {"A": "1"},
+                                                  "limits": {"memory_mb": 64}}))
+        .expect("valid");
+        assert_eq!(c.network, NetworkPolicy::None);
+        assert_eq!(c.env["A"], "1");
+        assert_eq!(c.limits.memory_mb, Some(64));
+        let e = SandboxConfig::from_value(&json!({"env": {"1X": "v"}})).expect_err("invalid");
+        assert_eq!(e.kind(), ErrorKind::ConfigInvalid);
+        assert!(e.message().starts_with("sandbox.env.1X"), "{}", e.message());
+        assert!(SandboxConfig::from_value(&json!({"nope": 1})).is_err());
+    }
 }
