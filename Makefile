@@ -9,6 +9,9 @@ SHELL := /bin/bash
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+# Bindings whose own Makefile (setup/build/test/lint/fmt/bench) is wired into the root recipes.
+BINDINGS :=
+
 .PHONY: setup build demo test test-rust conformance lint fmt bench
 
 ## setup: system packages corral needs (bubblewrap) — idempotent.
@@ -27,7 +30,10 @@ demo: setup
 	$(CARGO) run -q -p corral-core --example quickstart
 
 ## test: unit tests, the fixture server's tests and the shared conformance suite (Rust runner).
-test: setup
+test: test-rust
+	@for b in $(BINDINGS); do $(MAKE) -C $$b test || exit 1; done
+
+test-rust: setup
 	$(CARGO) build -p corral-test-server
 	$(CARGO) test --workspace
 
@@ -38,6 +44,7 @@ conformance: setup
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@for b in $(BINDINGS); do $(MAKE) -C $$b lint || exit 1; done
 
 fmt:
 	$(CARGO) fmt --all
