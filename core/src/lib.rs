@@ -26,6 +26,7 @@ pub mod error;
 pub mod mcp;
 pub mod runner;
 pub mod sandbox;
+pub mod store;
 pub mod tool;
 
 pub use self::{
@@ -34,6 +35,7 @@ pub use self::{
     mcp::{CallOptions, LogCallback, ProgressCallback, Session, SessionOptions},
     runner::{Corral, CorralOptions, SandboxHandle, ServerSession, default_home},
     sandbox::{Command, ExitStatus, Output, Provider, Sandbox, SandboxConfig},
+    store::Store,
     tool::{
         Content, LogMessage, Progress, Prompt, PromptMessage, PromptResult, Resource,
         ResourceContents, Tool, ToolResult,
