@@ -33,7 +33,10 @@ pub use self::{
     config::{Limits, Mount, NetworkPolicy, ServerConfig, ToolFilter, Transport},
     error::{Error, ErrorKind, Result},
     mcp::{CallOptions, LogCallback, ProgressCallback, Session, SessionOptions},
-    runner::{Corral, CorralOptions, SandboxHandle, ServerSession, default_home},
+    runner::{
+        Corral, CorralOptions, SandboxHandle, ServerSession, StartCallback, StartEvent,
+        default_home,
+    },
     sandbox::{Command, ExitStatus, Output, Provider, Sandbox, SandboxConfig},
     store::Store,
     tool::{

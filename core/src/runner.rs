@@ -27,6 +27,49 @@ const INSTALL_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 /// Lines of install output quoted in an `INSTALL_FAILED` error.
 const INSTALL_TAIL_LINES: usize = 30;
 
+/// What happens while a server starts, for progress displays.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum StartEvent {
+    /// Install command `index` (1-based) of `total` is starting.
+    InstallStarted {
+        /// The server.
+        server: String,
+        /// 1-based position.
+        index: usize,
+        /// How many there are.
+        total: usize,
+        /// The command.
+        command: String,
+    },
+    /// Install command `index` finished (successfully or not), with its output.
+    InstallFinished {
+        /// The server.
+        server: String,
+        /// 1-based position.
+        index: usize,
+        /// How it ended.
+        status: crate::sandbox::ExitStatus,
+        /// What it printed (stdout then stderr).
+        output: String,
+    },
+    /// The server process is starting (sandbox ready, install done).
+    ServerStarting {
+        /// The server.
+        server: String,
+    },
+    /// The MCP handshake completed.
+    ServerReady {
+        /// The server.
+        server: String,
+        /// The negotiated protocol version.
+        protocol_version: String,
+    },
+}
+
+/// Receives [`StartEvent`]s.
+pub type StartCallback = Arc<dyn Fn(StartEvent) + Send + Sync>;
+
 /// Options of a [`Corral`].
 #[derive(Debug, Clone, Default)]
 pub struct CorralOptions {
@@ -53,6 +96,7 @@ struct Inner {
     closed: AtomicBool,
     reaper: Mutex<Option<tokio::task::JoinHandle<()>>>,
     on_log: Mutex<Option<LogCallback>>,
+    on_start: Mutex<Option<StartCallback>>,
 }
 
 struct Slot {
@@ -122,6 +166,7 @@ impl Corral {
                 closed: AtomicBool::new(false),
                 reaper: Mutex::new(None),
                 on_log: Mutex::new(None),
+                on_start: Mutex::new(None),
             }),
         }
     }
@@ -140,6 +185,20 @@ impl Corral {
     pub fn set_log_callback(&self, on_log: Option<LogCallback>) {
         if let Ok(mut slot) = self.inner.on_log.lock() {
             *slot = on_log;
+        }
+    }
+
+    /// Receives start-up events (install commands, server start) of every server.
+    pub fn set_start_callback(&self, on_start: Option<StartCallback>) {
+        if let Ok(mut slot) = self.inner.on_start.lock() {
+            *slot = on_start;
+        }
+    }
+
+    fn emit(&self, event: StartEvent) {
+        let cb = self.inner.on_start.lock().ok().and_then(|c| c.clone());
+        if let Some(cb) = cb {
+            cb(event);
         }
     }
 
@@ -480,11 +539,22 @@ impl Corral {
             })
             .await?;
         let started = async {
-            run_install_commands(sandbox.as_ref(), config, state_dir.as_deref()).await?;
+            run_install_commands(sandbox.as_ref(), config, state_dir.as_deref(), &|e| {
+                self.emit(e)
+            })
+            .await?;
+            self.emit(StartEvent::ServerStarting {
+                server: config.name.clone(),
+            });
             let mut command = Command::new(argv.clone());
             command.cwd = config.cwd.clone();
             let process = sandbox.spawn(command).await?;
-            Session::over_process(process, options).await
+            let session = Session::over_process(process, options).await?;
+            self.emit(StartEvent::ServerReady {
+                server: config.name.clone(),
+                protocol_version: session.protocol_version().to_owned(),
+            });
+            Ok::<_, Error>(session)
         }
         .await;
         match started {
@@ -613,6 +683,7 @@ async fn run_install_commands(
     sandbox: &dyn Sandbox,
     config: &ServerConfig,
     state_dir: Option<&Path>,
+    emit: &(dyn Fn(StartEvent) + Sync),
 ) -> Result<()> {
     if config.install_commands.is_empty() {
         return Ok(());
@@ -639,6 +710,12 @@ async fn run_install_commands(
         command.cwd = config.cwd.clone();
         command.network = Some(NetworkPolicy::All);
         command.timeout = Some(INSTALL_TIMEOUT);
+        emit(StartEvent::InstallStarted {
+            server: config.name.clone(),
+            index: i + 1,
+            total,
+            command: script.clone(),
+        });
         let out: Output = sandbox.exec(command).await.map_err(|e| {
             Error::new(
                 ErrorKind::InstallFailed,
@@ -650,9 +727,15 @@ async fn run_install_commands(
                 ),
             )
         })?;
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        emit(StartEvent::InstallFinished {
+            server: config.name.clone(),
+            index: i + 1,
+            status: out.status,
+            output: text.clone(),
+        });
         if !out.status.success() {
-            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-            text.push_str(&String::from_utf8_lossy(&out.stderr));
             let lines: Vec<&str> = text.lines().collect();
             let tail = lines[lines.len().saturating_sub(INSTALL_TAIL_LINES)..].join("\n");
             return Err(Error::new(

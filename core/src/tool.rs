@@ -48,6 +48,95 @@ impl Tool {
         })
     }
 
+    /// Checks `arguments` against the input schema's top level: it must be an object, every
+    /// `required` property present, each known property of its declared JSON type, and no
+    /// unknown property where `additionalProperties` is `false`. `INVALID_ARGUMENT` says what
+    /// the tool expects.
+    pub fn check_arguments(&self, arguments: &Value) -> crate::Result<()> {
+        use crate::error::{Error, ErrorKind};
+        let fail = |msg: String| {
+            Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{msg}; `{}` takes {}",
+                    self.name,
+                    self.describe_parameters()
+                ),
+            ))
+        };
+        let args = match arguments {
+            Value::Object(m) => m.clone(),
+            Value::Null => Map::new(),
+            _ => return fail("arguments must be a JSON object".into()),
+        };
+        let schema = self.object_schema();
+        let props = schema.get("properties").and_then(Value::as_object);
+        for req in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if !args.contains_key(req) {
+                return fail(format!("missing required parameter `{req}`"));
+            }
+        }
+        for (key, value) in &args {
+            match props.and_then(|p| p.get(key)) {
+                Some(prop) => {
+                    if let Some(want) = prop.get("type")
+                        && !type_matches(want, value)
+                    {
+                        return fail(format!(
+                            "parameter `{key}` must be of type {want}, got {value}"
+                        ));
+                    }
+                }
+                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                    return fail(format!("unknown parameter `{key}`"));
+                }
+                None => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// `name: type (required), ...` of the input schema, for messages and help.
+    pub fn describe_parameters(&self) -> String {
+        let schema = self.object_schema();
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let parts: Vec<String> = schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| {
+                p.iter()
+                    .map(|(k, v)| {
+                        let ty = v.get("type").map(|t| match t {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        });
+                        let req = if required.contains(&k.as_str()) {
+                            " (required)"
+                        } else {
+                            ""
+                        };
+                        format!("{k}: {}{req}", ty.unwrap_or_else(|| "any".into()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if parts.is_empty() {
+            "no parameters".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+
     /// The input schema, guaranteed to be an object schema with `properties` (both APIs need it).
     fn object_schema(&self) -> Value {
         let mut schema = match &self.input_schema {
@@ -75,6 +164,24 @@ impl Tool {
                 .and_then(|a| serde_json::to_value(a).ok())
                 .filter(|v| v.as_object().is_some_and(|m| !m.is_empty())),
         }
+    }
+}
+
+fn type_matches(want: &Value, value: &Value) -> bool {
+    let one = |t: &str| match t {
+        "string" => value.is_string(),
+        "number" => value.is_number(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "boolean" => value.is_boolean(),
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "null" => value.is_null(),
+        _ => true,
+    };
+    match want {
+        Value::String(t) => one(t),
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).any(one),
+        _ => true,
     }
 }
 
@@ -324,6 +431,36 @@ mod tests {
             bare.to_anthropic()["input_schema"],
             json!({"type": "object", "properties": {}})
         );
+    }
+
+    #[test]
+    fn argument_check() {
+        let t = Tool {
+            name: "add".into(),
+            title: None,
+            description: None,
+            input_schema: json!({"type": "object", "required": ["a"], "additionalProperties": false,
+                                 "properties": {"a": {"type": "integer"}, "b": {"type": ["string", "null"]}}}),
+            output_schema: None,
+            annotations: None,
+        };
+        assert!(t.check_arguments(&json!({"a": 1, "b": "x"})).is_ok());
+        assert!(t.check_arguments(&json!({"a": 1, "b": null})).is_ok());
+        for bad in [
+            json!({}),
+            json!({"a": "1"}),
+            json!({"a": 1.5}),
+            json!({"a": 1, "c": 2}),
+            json!([1]),
+        ] {
+            let e = t.check_arguments(&bad).expect_err("invalid");
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
+            assert!(
+                e.message().contains("a: integer (required)"),
+                "{}",
+                e.message()
+            );
+        }
     }
 
     #[test]
