@@ -27,7 +27,10 @@ build: setup
 	$(CARGO) build --workspace
 
 demo: setup
-	$(CARGO) run -q -p corral-core --example quickstart
+	$(CARGO) build -q -p corral-cli
+	$(CARGO) run -q -p corral-cli -- quick \
+	  "npx -y @modelcontextprotocol/server-everything@2026.8.31" \
+	  echo --param message="hello from a sandbox"
 
 ## test: unit tests, the fixture server's tests and the shared conformance suite (Rust runner).
 test: test-rust

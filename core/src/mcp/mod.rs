@@ -10,6 +10,7 @@
 #![allow(deprecated)] // rmcp marks the logging types deprecated (SEP-2577); legacy servers use them
 
 mod guard;
+mod probe;
 mod stderr;
 
 use std::{
@@ -206,7 +207,10 @@ impl Session {
         let reader = StdoutGuard::new(stdout, violation.clone());
         let shared = new_shared(&options);
         let handler = Handler(shared.clone());
-        let start = handler.serve_with_lifecycle((reader, stdin), lifecycle());
+        let transport = probe::ProbeFilter::new(
+            rmcp::transport::async_rw::AsyncRwTransport::new_client(reader, stdin),
+        );
+        let start = handler.serve_with_lifecycle(transport, lifecycle());
         let exited = control.wait();
         let outcome = tokio::select! {
             r = start => Some(r),

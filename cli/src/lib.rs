@@ -1,0 +1,731 @@
+//! The `corral` command line: manage stored servers, list and call their tools, one-shot
+//! `quick` calls, the store file, imports of `mcpServers` documents and shell completions.
+//!
+//! Output: human-readable by default; with `--json`, exactly one JSON document on stdout.
+//! Errors go to stderr as `error[KIND]: message`, and the exit code tells the kind (see
+//! [`exit_code`]). On a terminal, install commands and server start show a spinner on stderr
+//! (their output is printed with `--verbose`); on a pipe, nothing but the result is printed.
+
+mod progress;
+
+/// `println!` that ignores a closed stdout (e.g. `corral … | head`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+use std::{
+    collections::BTreeMap,
+    ffi::OsString,
+    io::{BufRead, IsTerminal, Write},
+    path::PathBuf,
+    sync::Arc,
+};
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use corral_core::{
+    Corral, CorralOptions, Error, ErrorKind, Mount, NetworkPolicy, ServerConfig, StartEvent, Store,
+    Tool, ToolResult,
+};
+use serde_json::{Map, Value, json};
+
+/// Exit code of a tool that ran and reported an error (`isError`).
+pub const EXIT_TOOL_ERROR: i32 = 1;
+/// Exit code of a usage error (bad flags).
+pub const EXIT_USAGE: i32 = 2;
+
+/// The exit code of an error kind: 10 + its position in [`ErrorKind::ALL`]
+/// (CONFIG_INVALID = 10, INVALID_ARGUMENT = 11, SERVER_NOT_FOUND = 12, TOOL_NOT_FOUND = 13,
+/// SANDBOX_FAILED = 14, INSTALL_FAILED = 15, SERVER_START_FAILED = 16, SERVER_CRASHED = 17,
+/// TIMEOUT = 18, CANCELLED = 19, PROTOCOL = 20, MCP_ERROR = 21, AUTH = 22, TRANSPORT = 23,
+/// IO = 24, E2B_API = 25, CLOSED = 26).
+pub fn exit_code(kind: ErrorKind) -> i32 {
+    ErrorKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .map_or(99, |i| 10 + i as i32)
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "corral",
+    version,
+    about = "Run MCP servers in sandboxes and call their tools.",
+    after_help = "Exit codes: 0 ok · 1 the tool reported an error · 2 usage · 10+ an error kind \
+                  (CONFIG_INVALID=10 … CLOSED=26, see the README)."
+)]
+struct Cli {
+    /// Print exactly one JSON document on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Show install and server output.
+    #[arg(long, short, global = true)]
+    verbose: bool,
+    /// The server store file.
+    #[arg(long, global = true, env = "CORRAL_CONFIG", value_name = "FILE")]
+    config_file: Option<PathBuf>,
+    /// corral's home (server state, caches).
+    #[arg(long, global = true, env = "CORRAL_HOME", value_name = "DIR")]
+    home: Option<PathBuf>,
+    /// Sandbox provider.
+    #[arg(long, global = true, env = "CORRAL_PROVIDER", default_value = "local")]
+    provider: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage stored servers.
+    #[command(subcommand)]
+    Server(ServerCmd),
+    /// List and call a stored server's tools.
+    #[command(subcommand)]
+    Tools(ToolsCmd),
+    /// One-shot: start a command in a fresh sandbox, call one tool, stop. Saves nothing.
+    Quick {
+        /// The server command line, e.g. "npx -y @modelcontextprotocol/server-everything".
+        command: String,
+        /// The tool to call.
+        tool: String,
+        #[command(flatten)]
+        params: Params,
+        /// Environment of the server, KEY=VALUE (repeatable).
+        #[arg(long = "env", value_name = "K=V")]
+        env: Vec<String>,
+        /// Install commands run first (repeatable).
+        #[arg(long = "install-commands", value_name = "CMD")]
+        install_commands: Vec<String>,
+    },
+    /// Show, edit or reset the server store file.
+    Config {
+        /// Print the store (secrets masked). The default.
+        #[arg(long)]
+        show: bool,
+        /// Open the store in $EDITOR; the edit is validated before it is saved.
+        #[arg(long, conflicts_with_all = ["show", "reset"])]
+        edit: bool,
+        /// Remove every stored server (asks first on a terminal; --yes elsewhere).
+        #[arg(long, conflicts_with = "show")]
+        reset: bool,
+        /// Do not ask.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Import the servers of a Claude Desktop / Cursor / Claude Code `mcpServers` file.
+    Import {
+        /// The JSON (or TOML) file.
+        file: PathBuf,
+    },
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ServerCmd {
+    /// Add (or replace) a server.
+    Add {
+        /// Its name.
+        name: String,
+        /// The command line that starts it (split like a shell would).
+        #[arg(long)]
+        command: String,
+        /// Environment, KEY=VALUE (repeatable). Stored in the store file (mode 0600), never printed.
+        #[arg(long = "env", value_name = "K=V")]
+        env: Vec<String>,
+        /// Install commands run once inside the sandbox before the first start (repeatable).
+        #[arg(long = "install-commands", value_name = "CMD")]
+        install_commands: Vec<String>,
+        /// A description.
+        #[arg(long)]
+        description: Option<String>,
+        /// Idle timeout in minutes.
+        #[arg(long, value_name = "MINUTES")]
+        timeout: Option<f64>,
+        /// Network access.
+        #[arg(long, value_enum, default_value = "all")]
+        network: Network,
+        /// A host path made visible inside, PATH[:TARGET][:ro|:rw] (repeatable; read-only by default).
+        #[arg(long = "mount", value_name = "PATH[:ro]")]
+        mounts: Vec<String>,
+    },
+    /// List stored servers (secrets masked).
+    List,
+    /// Remove a server (asks first on a terminal unless --yes).
+    Remove {
+        /// Its name.
+        name: String,
+        /// Do not ask.
+        #[arg(long, short)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ToolsCmd {
+    /// List a server's tools.
+    List {
+        /// The server.
+        server: String,
+    },
+    /// Call a tool.
+    Execute {
+        /// The server.
+        server: String,
+        /// The tool.
+        tool: String,
+        #[command(flatten)]
+        params: Params,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct Params {
+    /// All arguments as one JSON object.
+    #[arg(long, value_name = "JSON")]
+    params: Option<String>,
+    /// One argument, key=value; the value is parsed as JSON when it parses, else taken as a
+    /// string (repeatable).
+    #[arg(long = "param", value_name = "K=V")]
+    param: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Network {
+    All,
+    None,
+}
+
+/// Runs the CLI with `args` (including the program name) and returns the exit code.
+/// Never panics: a panic inside is reported as an internal error (exit 99).
+pub fn main_with_args(args: Vec<OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { 0 };
+        }
+    };
+    std::panic::catch_unwind(move || run_blocking(cli)).unwrap_or_else(|_| {
+        eprintln!("error[INTERNAL]: corral panicked; please report this");
+        99
+    })
+}
+
+fn run_blocking(cli: Cli) -> i32 {
+    let json = cli.json;
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error[IO]: cannot start the async runtime: {e}");
+            return exit_code(ErrorKind::Io);
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if json {
+                print_json(&json!({"error": {"kind": e.kind().code(), "message": e.message()}}));
+            }
+            eprintln!("error[{}]: {}", e.kind().code(), e.message());
+            exit_code(e.kind())
+        }
+    }
+}
+
+struct Ctx {
+    json: bool,
+    verbose: bool,
+    store: Store,
+    home: Option<PathBuf>,
+    provider: String,
+}
+
+async fn run(cli: Cli) -> Result<i32, Error> {
+    let ctx = Ctx {
+        json: cli.json,
+        verbose: cli.verbose,
+        store: Store::open(cli.config_file.unwrap_or_else(Store::default_path)),
+        home: cli.home,
+        provider: cli.provider,
+    };
+    match cli.command {
+        Command::Server(cmd) => server(&ctx, cmd),
+        Command::Tools(ToolsCmd::List { server }) => tools_list(&ctx, &server).await,
+        Command::Tools(ToolsCmd::Execute {
+            server,
+            tool,
+            params,
+        }) => {
+            let config = stored(&ctx, &server)?;
+            call(&ctx, config, &tool, &params, None).await
+        }
+        Command::Quick {
+            command,
+            tool,
+            params,
+            env,
+            install_commands,
+        } => {
+            let mut config = ServerConfig::command("quick", &command)?;
+            config.env = parse_env(&env, "quick")?;
+            config.install_commands = install_commands;
+            let scratch = tempfile_dir()?;
+            call(&ctx, config, &tool, &params, Some(scratch.clone()))
+                .await
+                .inspect(|_| {
+                    let _ = std::fs::remove_dir_all(&scratch);
+                })
+        }
+        Command::Config {
+            edit, reset, yes, ..
+        } => config_cmd(&ctx, edit, reset, yes),
+        Command::Import { file } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                Error::new(ErrorKind::ConfigInvalid, format!("{}: {e}", file.display()))
+            })?;
+            let servers = corral_core::config::parse_servers_document(&text)?;
+            let names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
+            ctx.store.update(|all| {
+                for s in &servers {
+                    all.insert(s.name.clone(), s.to_value());
+                }
+                Ok(())
+            })?;
+            if ctx.json {
+                print_json(&json!({"imported": names}));
+            } else {
+                out!("imported {} server(s): {}", names.len(), names.join(", "));
+            }
+            Ok(0)
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "corral", &mut script);
+            let _ = std::io::stdout().lock().write_all(&script);
+            Ok(0)
+        }
+    }
+}
+
+fn server(ctx: &Ctx, cmd: ServerCmd) -> Result<i32, Error> {
+    match cmd {
+        ServerCmd::Add {
+            name,
+            command,
+            env,
+            install_commands,
+            description,
+            timeout,
+            network,
+            mounts,
+        } => {
+            let mut config = ServerConfig::command(&name, &command)?;
+            config.env = parse_env(&env, &name)?;
+            config.install_commands = install_commands;
+            config.description = description;
+            if let Some(minutes) = timeout {
+                if !(minutes.is_finite() && minutes > 0.0) {
+                    return Err(Error::new(
+                        ErrorKind::ConfigInvalid,
+                        format!("servers.{name}.timeout_minutes: must be a positive number"),
+                    ));
+                }
+                config.idle_timeout = std::time::Duration::from_secs_f64(minutes * 60.0);
+            }
+            config.network = match network {
+                Network::All => NetworkPolicy::All,
+                Network::None => NetworkPolicy::None,
+            };
+            config.mounts = mounts
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    Mount::parse(m).map_err(|e| {
+                        Error::new(
+                            ErrorKind::ConfigInvalid,
+                            format!("servers.{name}.mounts.{i}: {e}"),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            ctx.store.put(&config)?;
+            if ctx.json {
+                print_json(&json!({"added": name}));
+            } else {
+                out!("added server `{name}`");
+            }
+            Ok(0)
+        }
+        ServerCmd::List => {
+            let servers = ctx.store.load()?;
+            if ctx.json {
+                let list: Vec<Value> = servers
+                    .iter()
+                    .map(|s| {
+                        let mut v = masked(&s.to_value());
+                        if let Some(o) = v.as_object_mut() {
+                            o.insert("name".into(), s.name.clone().into());
+                        }
+                        v
+                    })
+                    .collect();
+                print_json(&Value::from(list));
+            } else if servers.is_empty() {
+                out!("no servers (add one with `corral server add NAME --command CMD`)");
+            } else {
+                for s in &servers {
+                    let target = match &s.transport {
+                        corral_core::Transport::Stdio { argv } => argv.join(" "),
+                        corral_core::Transport::Http { url, .. } => url.clone(),
+                    };
+                    out!("{}\t{target}", s.name);
+                    if let Some(d) = &s.description {
+                        out!("\t{d}");
+                    }
+                    if !s.env.is_empty() {
+                        let keys: Vec<String> = s.env.keys().map(|k| format!("{k}=****")).collect();
+                        out!("\tenv: {}", keys.join(" "));
+                    }
+                }
+            }
+            Ok(0)
+        }
+        ServerCmd::Remove { name, yes } => {
+            if !ctx.store.load()?.iter().any(|s| s.name == name) {
+                return Err(Error::new(
+                    ErrorKind::ServerNotFound,
+                    format!("no server named `{name}` is stored"),
+                ));
+            }
+            if !yes && interactive() && !confirm(&format!("Remove server `{name}`?"))? {
+                return Err(Error::new(ErrorKind::Cancelled, "not removed"));
+            }
+            ctx.store.remove(&name)?;
+            if ctx.json {
+                print_json(&json!({"removed": name}));
+            } else {
+                out!("removed server `{name}`");
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn config_cmd(ctx: &Ctx, edit: bool, reset: bool, yes: bool) -> Result<i32, Error> {
+    let path = ctx.store.path().display().to_string();
+    if reset {
+        if !yes {
+            if !interactive() {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "`config --reset` needs --yes when not run on a terminal",
+                ));
+            }
+            if !confirm(&format!("Remove every server from {path}?"))? {
+                return Err(Error::new(ErrorKind::Cancelled, "nothing was reset"));
+            }
+        }
+        ctx.store.reset()?;
+        if ctx.json {
+            print_json(&json!({"reset": path}));
+        } else {
+            out!("reset {path}");
+        }
+        return Ok(0);
+    }
+    if edit {
+        let editor = std::env::var("VISUAL")
+            .or_else(|_| std::env::var("EDITOR"))
+            .unwrap_or_else(|_| "vi".into());
+        let scratch = tempfile_dir()?;
+        let draft = scratch.join("servers.json");
+        std::fs::write(&draft, ctx.store.text()?)
+            .map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
+        let argv = corral_core::config::split_command(&editor)
+            .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("$EDITOR: {e}")))?;
+        let status = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .arg(&draft)
+            .status()
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot run {editor}: {e}")))?;
+        let text =
+            std::fs::read_to_string(&draft).map_err(|e| Error::new(ErrorKind::Io, e.to_string()));
+        let _ = std::fs::remove_dir_all(&scratch);
+        if !status.success() {
+            return Err(Error::new(
+                ErrorKind::Cancelled,
+                format!("{editor} failed; nothing saved"),
+            ));
+        }
+        let servers = corral_core::config::parse_servers_document(&text?)?;
+        ctx.store.update(|all| {
+            all.clear();
+            for s in &servers {
+                all.insert(s.name.clone(), s.to_value());
+            }
+            Ok(())
+        })?;
+        if !ctx.json {
+            out!("saved {} server(s) to {path}", servers.len());
+        } else {
+            print_json(&json!({"saved": servers.len()}));
+        }
+        return Ok(0);
+    }
+    let doc: Value = serde_json::from_str(&ctx.store.text()?).unwrap_or(Value::Null);
+    let servers = doc.get("servers").cloned().unwrap_or(json!({}));
+    let shown: Map<String, Value> = servers
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), masked(v))).collect())
+        .unwrap_or_default();
+    if ctx.json {
+        print_json(&json!({"path": path, "servers": shown}));
+    } else {
+        out!("# {path}");
+        out!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"servers": shown})).unwrap_or_default()
+        );
+    }
+    Ok(0)
+}
+
+async fn tools_list(ctx: &Ctx, server: &str) -> Result<i32, Error> {
+    let config = stored(ctx, server)?;
+    let corral = open_corral(ctx, None)?;
+    corral.add_server(config).await?;
+    let spinner = progress::Spinner::start(show_progress(ctx), format!("starting `{server}`…"));
+    hook_progress(ctx, &corral, &spinner);
+    let tools = corral.discover_tools(server).await;
+    spinner.stop();
+    corral.close().await;
+    let tools = tools?;
+    if ctx.json {
+        print_json(&serde_json::to_value(&tools).unwrap_or(Value::Null));
+    } else {
+        for t in &tools {
+            let desc = t
+                .description
+                .as_deref()
+                .and_then(|d| d.lines().next())
+                .unwrap_or_default();
+            out!("{}\t{desc}", t.name);
+            out!("\t({})", t.describe_parameters());
+        }
+    }
+    Ok(0)
+}
+
+async fn call(
+    ctx: &Ctx,
+    config: ServerConfig,
+    tool: &str,
+    params: &Params,
+    home: Option<PathBuf>,
+) -> Result<i32, Error> {
+    let arguments = parse_params(params)?;
+    let name = config.name.clone();
+    let corral = open_corral(ctx, home)?;
+    corral.add_server(config).await?;
+    let spinner = progress::Spinner::start(show_progress(ctx), format!("starting `{name}`…"));
+    hook_progress(ctx, &corral, &spinner);
+    let outcome = async {
+        let tools = corral.discover_tools(&name).await?;
+        let spec: &Tool = tools.iter().find(|t| t.name == tool).ok_or_else(|| {
+            let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
+            Error::new(
+                ErrorKind::ToolNotFound,
+                format!(
+                    "server `{name}` has no tool `{tool}` (it offers: {})",
+                    names.join(", ")
+                ),
+            )
+        })?;
+        spec.check_arguments(&arguments)?;
+        spinner.set(format!("calling `{tool}`…"));
+        corral.execute_tool(&name, tool, arguments).await
+    }
+    .await;
+    spinner.stop();
+    corral.close().await;
+    let result: ToolResult = outcome?;
+    if ctx.json {
+        print_json(&result.to_value());
+    } else {
+        let text = result.text();
+        if result.is_error {
+            eprintln!("{text}");
+        } else {
+            out!("{text}");
+            if text.is_empty()
+                && let Some(s) = &result.structured_content
+            {
+                out!("{}", serde_json::to_string_pretty(s).unwrap_or_default());
+            }
+        }
+    }
+    Ok(if result.is_error { EXIT_TOOL_ERROR } else { 0 })
+}
+
+fn open_corral(ctx: &Ctx, home: Option<PathBuf>) -> Result<Corral, Error> {
+    Corral::with_options(CorralOptions {
+        provider: Some(ctx.provider.clone()),
+        home: home.or_else(|| ctx.home.clone()),
+    })
+}
+
+fn stored(ctx: &Ctx, name: &str) -> Result<ServerConfig, Error> {
+    ctx.store
+        .load()?
+        .into_iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::ServerNotFound,
+                format!("no server named `{name}` is stored (see `corral server list`)"),
+            )
+        })
+}
+
+fn show_progress(ctx: &Ctx) -> bool {
+    !ctx.json && std::io::stderr().is_terminal()
+}
+
+fn hook_progress(ctx: &Ctx, corral: &Corral, spinner: &progress::Spinner) {
+    let spinner = spinner.clone();
+    let verbose = ctx.verbose;
+    corral.set_start_callback(Some(Arc::new(move |event| match event {
+        StartEvent::InstallStarted {
+            server,
+            index,
+            total,
+            command,
+        } => {
+            let msg = format!("installing `{server}` ({index}/{total}): {command}");
+            if verbose {
+                spinner.println(&format!("▶ {msg}"));
+            }
+            spinner.set(msg);
+        }
+        StartEvent::InstallFinished { output, status, .. } if verbose => {
+            for line in output.lines() {
+                spinner.println(&format!("  {line}"));
+            }
+            spinner.println(&format!("  ({status})"));
+        }
+        StartEvent::ServerStarting { server } => spinner.set(format!("starting `{server}`…")),
+        StartEvent::ServerReady {
+            server,
+            protocol_version,
+        } if verbose => {
+            spinner.println(&format!("✔ `{server}` ready (MCP {protocol_version})"));
+        }
+        _ => {}
+    })));
+}
+
+fn parse_env(pairs: &[String], server: &str) -> Result<BTreeMap<String, String>, Error> {
+    pairs
+        .iter()
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::ConfigInvalid,
+                        format!("servers.{server}.env: `{p}` is not KEY=VALUE"),
+                    )
+                })
+        })
+        .collect()
+}
+
+fn parse_params(p: &Params) -> Result<Value, Error> {
+    let mut args = match &p.params {
+        None => Map::new(),
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(m)) => m,
+            Ok(_) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "--params must be a JSON object",
+                ));
+            }
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("--params is not valid JSON: {e}"),
+                ));
+            }
+        },
+    };
+    for kv in &p.param {
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("--param `{kv}` is not key=value"),
+            )
+        })?;
+        let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned()));
+        args.insert(k.to_owned(), value);
+    }
+    Ok(Value::Object(args))
+}
+
+/// A config with secret values (env, headers) replaced by `****`.
+fn masked(config: &Value) -> Value {
+    let mut v = config.clone();
+    for key in ["env", "headers"] {
+        if let Some(m) = v.get_mut(key).and_then(Value::as_object_mut) {
+            for val in m.values_mut() {
+                *val = Value::from("****");
+            }
+        }
+    }
+    v
+}
+
+fn print_json(v: &Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut out, v);
+    let _ = writeln!(out);
+}
+
+fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+fn confirm(question: &str) -> Result<bool, Error> {
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}
+
+fn tempfile_dir() -> Result<PathBuf, Error> {
+    let dir = std::env::temp_dir().join(format!(
+        "corral-cli-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
+    Ok(dir)
+}

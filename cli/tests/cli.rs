@@ -1,0 +1,439 @@
+//! Runs the built `corral` binary against the fixture server (and, in `readme_examples`, a real
+//! npm server): every verb, `--json` output, exit codes per error kind, masking of secrets, the
+//! store under 8 concurrent writers, and the interactive confirm prompt through a real PTY.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+};
+
+use serde_json::Value;
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_corral"))
+}
+
+fn fixture() -> String {
+    let p = std::env::var_os("CORRAL_TEST_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| bin().with_file_name("corral-test-server"));
+    assert!(
+        p.is_file(),
+        "{} missing: run `cargo build -p corral-test-server`",
+        p.display()
+    );
+    p.display().to_string()
+}
+
+impl Env {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("config").join("servers.json")
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.args(args)
+            .env("CORRAL_CONFIG", self.config())
+            .env("CORRAL_HOME", self.dir.path().join("home"))
+            .env_remove("CORRAL_PROVIDER")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run corral")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "corral {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let text = self.ok(args);
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("not one JSON document ({e}): {text}"))
+    }
+
+    fn add_fixture(&self, name: &str) {
+        self.ok(&[
+            "server",
+            "add",
+            name,
+            "--command",
+            &fixture(),
+            "--env",
+            "API_TOKEN=s3cr3t-value",
+        ]);
+    }
+}
+
+fn code(out: &Output) -> Option<i32> {
+    out.status.code()
+}
+
+#[test]
+fn server_verbs_and_masking() {
+    let env = Env::new();
+    env.add_fixture("fx");
+    env.ok(&[
+        "server",
+        "add",
+        "other",
+        "--command",
+        "srv --x",
+        "--description",
+        "d",
+        "--timeout",
+        "2",
+        "--network",
+        "none",
+        "--mount",
+        "/tmp:ro",
+        "--install-commands",
+        "echo hi",
+    ]);
+    let list = env.ok(&["server", "list"]);
+    assert!(
+        list.contains("fx") && list.contains("API_TOKEN=****"),
+        "{list}"
+    );
+    let json = env.json(&["server", "list", "--json"]);
+    let names: Vec<&str> = json
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, ["fx", "other"]);
+    assert_eq!(json[0]["env"]["API_TOKEN"], "****");
+    assert_eq!(json[1]["network"], "none");
+    let shown = env.ok(&["config", "--show"]);
+    for text in [&list, &json.to_string(), &shown] {
+        assert!(!text.contains("s3cr3t-value"), "secret printed: {text}");
+    }
+    let stored = std::fs::read_to_string(env.config()).expect("store");
+    assert!(stored.contains("s3cr3t-value"), "the secret is stored");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(env.config())
+        .expect("meta")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    assert_eq!(
+        env.json(&["server", "remove", "other", "--json"])["removed"],
+        "other"
+    );
+    assert_eq!(code(&env.run(&["server", "remove", "other"])), Some(12));
+}
+
+#[test]
+fn tools_list_and_execute() {
+    let env = Env::new();
+    env.add_fixture("fx");
+    let list = env.ok(&["tools", "list", "fx"]);
+    assert!(
+        list.contains("echo") && list.contains("text: string (required)"),
+        "{list}"
+    );
+    let tools = env.json(&["tools", "list", "fx", "--json"]);
+    assert!(
+        tools
+            .as_array()
+            .expect("array")
+            .iter()
+            .any(|t| t["name"] == "add")
+    );
+
+    assert_eq!(
+        env.ok(&["tools", "execute", "fx", "echo", "--param", "text=hello"]),
+        "hello\n"
+    );
+    let r = env.json(&[
+        "tools", "execute", "fx", "add", "--param", "a=2", "--param", "b=40", "--json",
+    ]);
+    assert_eq!(r["structuredContent"]["sum"], 42);
+    assert_eq!(r["isError"], false);
+    // --params and --param merge; --param values that are not JSON are strings.
+    let r = env.json(&[
+        "tools",
+        "execute",
+        "fx",
+        "echo",
+        "--params",
+        r#"{"text": "x"}"#,
+        "--param",
+        "text=not json",
+        "--json",
+    ]);
+    assert_eq!(r["content"][0]["text"], "not json");
+}
+
+#[test]
+fn exit_codes_per_kind() {
+    let env = Env::new();
+    env.add_fixture("fx");
+    let fx = fixture();
+    let cases: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["tools", "execute", "fx", "fail"], 1),
+        (vec!["server", "nonsense"], 2),
+        (
+            vec!["server", "add", "bad", "--command", "x", "--env", "1BAD=v"],
+            10,
+        ),
+        (
+            vec![
+                "tools", "execute", "fx", "add", "--param", "a=x", "--param", "b=1",
+            ],
+            11,
+        ),
+        (
+            vec!["tools", "execute", "fx", "echo", "--params", "[1]"],
+            11,
+        ),
+        (vec!["tools", "execute", "nope", "echo"], 12),
+        (vec!["tools", "execute", "fx", "nope"], 13),
+        (vec!["quick", "/nonexistent/server", "echo"], 16),
+        (vec!["quick", &fx, "crash"], 17),
+        (
+            vec!["quick", &fx, "echo", "--install-commands", "exit 3"],
+            15,
+        ),
+    ];
+    for (args, want) in cases {
+        let out = env.run(&args);
+        assert_eq!(
+            code(&out),
+            Some(want),
+            "corral {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if want >= 10 {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.starts_with("error["), "{err}");
+        }
+    }
+    // With --json an error is still exactly one JSON document on stdout.
+    let out = env.run(&["tools", "execute", "nope", "echo", "--json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["error"]["kind"], "SERVER_NOT_FOUND");
+}
+
+#[test]
+fn quick_import_config_and_completions() {
+    let env = Env::new();
+    let fx = fixture();
+    assert_eq!(
+        env.ok(&["quick", &fx, "echo", "--param", "text=one-shot"]),
+        "one-shot\n"
+    );
+    assert_eq!(
+        env.json(&["server", "list", "--json"]),
+        Value::Array(vec![]),
+        "quick saves nothing"
+    );
+
+    let doc = env.dir.path().join("claude_desktop_config.json");
+    std::fs::write(
+        &doc,
+        format!(r#"{{"mcpServers": {{"a": {{"command": "{fx}", "args": ["--tools", "1"]}}, "b": {{"type": "http", "url": "http://127.0.0.1:9/mcp"}}}}}}"#),
+    )
+    .expect("write");
+    assert_eq!(
+        env.json(&["import", doc.to_str().expect("utf8"), "--json"])["imported"],
+        serde_json::json!(["a", "b"])
+    );
+    assert_eq!(
+        env.ok(&[
+            "tools",
+            "execute",
+            "a",
+            "tool_000",
+            "--param",
+            "text=imported"
+        ]),
+        "imported\n"
+    );
+
+    // --edit: the editor's change is validated and saved; an invalid edit is refused.
+    let editor = env.dir.path().join("editor.sh");
+    std::fs::write(&editor, "#!/bin/sh\nsed -i 's/\"b\"/\"renamed\"/' \"$1\"\n").expect("write");
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let out = env
+        .cmd(&["config", "--edit"])
+        .env("EDITOR", &editor)
+        .output()
+        .expect("run");
+    assert_eq!(
+        code(&out),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let names = env.json(&["server", "list", "--json"]);
+    assert!(names.to_string().contains("renamed"), "{names}");
+    let bad = env.dir.path().join("bad.sh");
+    std::fs::write(
+        &bad,
+        "#!/bin/sh\necho '{\"servers\": {\"x\": {}}}' > \"$1\"\n",
+    )
+    .expect("write");
+    std::fs::set_permissions(&bad, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let out = env
+        .cmd(&["config", "--edit"])
+        .env("EDITOR", &bad)
+        .output()
+        .expect("run");
+    assert_eq!(code(&out), Some(10));
+    assert!(
+        env.ok(&["server", "list"]).contains("renamed"),
+        "a bad edit must not be saved"
+    );
+
+    assert_eq!(
+        code(&env.run(&["config", "--reset"])),
+        Some(11),
+        "needs --yes off a terminal"
+    );
+    env.ok(&["config", "--reset", "--yes"]);
+    assert_eq!(
+        env.json(&["server", "list", "--json"]),
+        Value::Array(vec![])
+    );
+
+    for shell in ["bash", "zsh", "fish"] {
+        assert!(env.ok(&["completions", shell]).contains("corral"));
+    }
+}
+
+#[test]
+fn concurrent_adds_keep_the_store_valid() {
+    let env = Env::new();
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            env.cmd(&[
+                "server",
+                "add",
+                &format!("s{i}"),
+                "--command",
+                "srv",
+                "--env",
+                &format!("K={i}"),
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn")
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().expect("wait").success());
+    }
+    let list = env.json(&["server", "list", "--json"]);
+    assert_eq!(list.as_array().expect("array").len(), 8, "{list}");
+}
+
+/// The confirm prompt, answered through a real pseudo-terminal (`script` from util-linux).
+#[test]
+fn remove_asks_on_a_terminal() {
+    let env = Env::new();
+    env.add_fixture("fx");
+    let through_pty = |answer: &str| -> Output {
+        let cmdline = format!(
+            "CORRAL_CONFIG='{}' '{}' server remove fx",
+            env.config().display(),
+            bin().display()
+        );
+        let mut child = Command::new("script")
+            .args(["-qec", &cmdline, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("script");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(answer.as_bytes()).expect("answer");
+        stdin.flush().expect("flush");
+        let out = child.wait_with_output().expect("wait");
+        drop(stdin);
+        out
+    };
+    let out = through_pty("n\n");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(screen.contains("Remove server `fx`? [y/N]"), "{screen}");
+    assert_eq!(code(&out), Some(19), "declined is CANCELLED: {screen}");
+    assert!(env.ok(&["server", "list"]).contains("fx"));
+    let out = through_pty("y\n");
+    assert_eq!(
+        code(&out),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!env.ok(&["server", "list"]).contains("fx"));
+}
+
+/// Every `corral` example of the README's CLI section, run as written.
+#[test]
+fn readme_examples() {
+    if std::env::var_os("CORRAL_TEST_OFFLINE").is_some() {
+        return;
+    }
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("README.md");
+    let text = std::fs::read_to_string(readme).expect("README");
+    let script: String = text
+        .split("```bash cli-example\n")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .collect();
+    assert!(
+        script.contains("corral server add"),
+        "no CLI examples found in the README"
+    );
+    let env = Env::new();
+    let dir = bin().parent().expect("dir").to_owned();
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(env.dir.path())
+        .env("PATH", path)
+        .env("CORRAL_CONFIG", env.config())
+        .env("CORRAL_HOME", env.dir.path().join("home"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("bash");
+    assert!(
+        out.status.success(),
+        "README examples failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Echo: hello from the README"), "{stdout}");
+}

@@ -1,0 +1,54 @@
+//! A server that takes longer than rmcp's 10 s `server/discover` probe to start (as a server
+//! that `npx` is still downloading does) must still connect: the late answer to the probe is
+//! dropped instead of breaking the `initialize` fallback.
+
+use std::path::PathBuf;
+
+use corral_core::{Corral, CorralOptions, Mount, ServerConfig};
+
+fn fixture() -> PathBuf {
+    std::env::var_os("CORRAL_TEST_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let exe = std::env::current_exe().expect("exe");
+            let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+            dir.join("corral-test-server")
+        })
+}
+
+#[tokio::test]
+async fn a_server_slower_than_the_discover_probe_still_connects() {
+    let fx = fixture();
+    assert!(
+        fx.is_file(),
+        "build corral-test-server first ({})",
+        fx.display()
+    );
+    let home = tempfile::tempdir().expect("tmp");
+    let corral = Corral::with_options(CorralOptions {
+        provider: None,
+        home: Some(home.path().to_owned()),
+    })
+    .expect("corral");
+    let mut config = ServerConfig::argv(
+        "slow",
+        ["sh", "-c", &format!("sleep 11; exec '{}'", fx.display())],
+    );
+    // argv[0] is `sh`, so the fixture's directory is not found automatically: mount it.
+    let dir = fx.parent().expect("dir").to_owned();
+    config.mounts.push(Mount {
+        host: dir.clone(),
+        target: dir,
+        read_only: true,
+    });
+    corral.add_server(config).await.expect("add");
+    let result = corral
+        .execute_tool("slow", "echo", serde_json::json!({"text": "late but fine"}))
+        .await
+        .expect("call");
+    assert_eq!(result.text(), "late but fine");
+    let session = corral.session("slow").await.expect("session");
+    // The probe timed out, so the session fell back to the legacy handshake.
+    assert_eq!(session.protocol_version(), "2025-11-25");
+    corral.close().await;
+}
