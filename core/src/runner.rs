@@ -101,6 +101,9 @@ struct Inner {
 
 struct Slot {
     config: ServerConfig,
+    /// The warm instance, for the lock-free-ish fast path (a short std lock, no await).
+    current: Mutex<Option<Arc<Live>>>,
+    /// Serializes starting and stopping.
     live: tokio::sync::Mutex<Option<Arc<Live>>>,
     tools: Mutex<Option<Arc<Vec<Tool>>>>,
     last_used: Mutex<Instant>,
@@ -208,6 +211,7 @@ impl Corral {
         config.validate()?;
         let slot = Arc::new(Slot {
             config,
+            current: Mutex::new(None),
             live: tokio::sync::Mutex::new(None),
             tools: Mutex::new(None),
             last_used: Mutex::new(Instant::now()),
@@ -457,6 +461,13 @@ impl Corral {
 
     /// The warm instance of a server, started if there is none or it died.
     async fn live(&self, slot: &Arc<Slot>) -> Result<Arc<Live>> {
+        let warm = slot.current.lock().ok().and_then(|c| c.clone());
+        if let Some(live) = warm
+            && live.session.is_alive()
+        {
+            touch(slot);
+            return Ok(live);
+        }
         let mut guard = slot.live.lock().await;
         if let Some(live) = guard.as_ref() {
             if live.session.is_alive() {
@@ -465,6 +476,7 @@ impl Corral {
             }
             live.stop().await;
             *guard = None;
+            set_current(slot, None);
         }
         self.check_open()?;
         let live = self.start(&slot.config, Some(slot)).await?;
@@ -472,6 +484,7 @@ impl Corral {
             *tools = None;
         }
         *guard = Some(live.clone());
+        set_current(slot, Some(live.clone()));
         touch(slot);
         drop(guard);
         self.ensure_reaper();
@@ -483,6 +496,7 @@ impl Corral {
         let mut guard = slot.live.lock().await;
         if guard.as_ref().is_some_and(|cur| Arc::ptr_eq(cur, live)) {
             *guard = None;
+            set_current(slot, None);
         }
         drop(guard);
         live.stop().await;
@@ -606,10 +620,11 @@ impl Corral {
                         let Ok(mut guard) = slot.live.try_lock() else {
                             continue;
                         };
-                        // Only reap when no call holds the instance.
-                        if guard.as_ref().is_some_and(|l| Arc::strong_count(l) == 1)
+                        // Only reap when no call holds the instance (the slot holds two refs).
+                        if guard.as_ref().is_some_and(|l| Arc::strong_count(l) == 2)
                             && let Some(live) = guard.take()
                         {
+                            set_current(&slot, None);
                             drop(guard);
                             tracing::debug!(server = %slot.config.name, "stopping idle server");
                             live.stop().await;
@@ -640,8 +655,17 @@ fn touch(slot: &Slot) {
     }
 }
 
+fn set_current(slot: &Slot, live: Option<Arc<Live>>) {
+    if let Ok(mut c) = slot.current.lock() {
+        *c = live;
+    }
+}
+
 async fn stop_slot(slot: &Slot) {
-    let live = slot.live.lock().await.take();
+    let mut guard = slot.live.lock().await;
+    set_current(slot, None);
+    let live = guard.take();
+    drop(guard);
     if let Some(live) = live {
         live.stop().await;
     }

@@ -100,7 +100,7 @@ impl SessionOptions {
 /// State shared between the session and its notification handler.
 struct Shared {
     server: String,
-    progress: Mutex<HashMap<ProgressToken, ProgressCallback>>,
+    progress: Mutex<HashMap<ProgressToken, Arc<CallWatch>>>,
     on_log: Mutex<Option<LogCallback>>,
     tools_changed: AtomicBool,
 }
@@ -121,18 +121,23 @@ impl ClientHandler for Handler {
         params: ProgressNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
-        let callback = self
+        let watch = self
             .0
             .progress
             .lock()
             .ok()
             .and_then(|m| m.get(&params.progress_token).cloned());
-        if let Some(cb) = callback {
-            cb(Progress {
-                progress: params.progress,
-                total: params.total,
-                message: params.message,
-            });
+        if let Some(watch) = watch {
+            if let Ok(mut last) = watch.last_progress.lock() {
+                *last = tokio::time::Instant::now();
+            }
+            if let Some(cb) = &watch.callback {
+                cb(Progress {
+                    progress: params.progress,
+                    total: params.total,
+                    message: params.message,
+                });
+            }
         }
     }
 
@@ -453,28 +458,51 @@ impl Session {
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         let timeout = options.timeout.unwrap_or(self.call_timeout);
         let max_total = options.max_total.unwrap_or(timeout * 10).max(timeout);
+        let started = tokio::time::Instant::now();
         let handle = self
             .peer
-            .send_request_with_option(
-                request,
-                PeerRequestOptions::with_timeout(timeout)
-                    .reset_timeout_on_progress()
-                    .with_max_total_timeout(max_total),
-            )
+            .send_request_with_option(request, PeerRequestOptions::no_options())
             .await
             .map_err(|e| self.map_error(e))?;
-        let mut inflight = InFlight::new(self, handle.id.clone(), handle.progress_token.clone());
-        if let Some(cb) = options.on_progress
-            && let Ok(mut map) = self.shared.progress.lock()
-        {
-            map.insert(handle.progress_token.clone(), cb);
+        let watch = Arc::new(CallWatch {
+            callback: options.on_progress,
+            last_progress: Mutex::new(started),
+        });
+        if let Ok(mut map) = self.shared.progress.lock() {
+            map.insert(handle.progress_token.clone(), watch.clone());
         }
+        let mut inflight = InFlight::new(self, handle.id.clone(), handle.progress_token.clone());
         let cancel = options.cancel.unwrap_or_default();
-        let response = tokio::select! {
-            r = handle.await_response() => r,
-            _ = cancel.cancelled() => {
-                inflight.cancel("cancelled by the caller").await;
-                return Err(Error::new(ErrorKind::Cancelled, format!("call to `{tool}` was cancelled")));
+        let hard_deadline = started + max_total;
+        let mut deadline = started + timeout;
+        let response = handle.await_response();
+        tokio::pin!(response);
+        // One timer per call: when it fires, it is re-armed from the last progress report,
+        // until the hard deadline.
+        let response = loop {
+            tokio::select! {
+                r = &mut response => break r,
+                _ = cancel.cancelled() => {
+                    inflight.cancel("cancelled by the caller").await;
+                    return Err(Error::new(ErrorKind::Cancelled, format!("call to `{tool}` was cancelled")));
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    let last = watch.last_progress.lock().map(|l| *l).unwrap_or(started);
+                    let next = (last + timeout).min(hard_deadline);
+                    if next > tokio::time::Instant::now() {
+                        deadline = next;
+                        continue;
+                    }
+                    inflight.cancel("request timeout").await;
+                    let limit = if next >= hard_deadline { max_total } else { timeout };
+                    return Err(Error::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "tool `{tool}` of server `{}` did not answer within {limit:?}",
+                            self.shared.server
+                        ),
+                    ));
+                }
             }
         };
         inflight.finished();
@@ -489,13 +517,6 @@ impl Session {
             Ok(other) => Err(Error::new(
                 ErrorKind::Protocol,
                 format!("unexpected answer to tools/call: {other:?}"),
-            )),
-            Err(ServiceError::Timeout { timeout }) => Err(Error::new(
-                ErrorKind::Timeout,
-                format!(
-                    "tool `{tool}` of server `{}` did not answer within {timeout:?}",
-                    self.shared.server
-                ),
             )),
             Err(e) => Err(self.map_error(e)),
         }
@@ -649,6 +670,12 @@ impl Drop for Session {
             p.kill();
         }
     }
+}
+
+/// What the notification handler knows of one call in flight.
+struct CallWatch {
+    callback: Option<ProgressCallback>,
+    last_progress: Mutex<tokio::time::Instant>,
 }
 
 /// Bookkeeping of one call: removes its progress route, and cancels it if abandoned.
