@@ -645,6 +645,21 @@ impl Drop for Inner {
         {
             r.abort();
         }
+        let running = self
+            .servers
+            .lock()
+            .map(|m| {
+                m.values()
+                    .filter(|s| s.current.lock().is_ok_and(|c| c.is_some()))
+                    .count()
+            })
+            .unwrap_or(0);
+        if running > 0 && !self.closed.load(Ordering::SeqCst) {
+            tracing::warn!(
+                running,
+                "a Corral was dropped without close(): its servers are killed now"
+            );
+        }
         // Sessions and sandboxes kill their processes when dropped with the slots.
     }
 }
