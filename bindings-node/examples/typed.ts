@@ -1,0 +1,80 @@
+// A typed example, checked by `tsc --noEmit` against the generated index.d.ts (`make lint`,
+// `npm test`): if the declarations drift from how the API is meant to be used, this breaks.
+
+import {
+  Corral,
+  ServerConfig,
+  type CallOptions,
+  type Content,
+  type ErrorCode,
+  type ExecResult,
+  type Progress,
+  type ServerConfigDict,
+  type Tool,
+  type ToolResult,
+  errorCodes,
+  isRetryable,
+} from 'corral';
+
+function describe(content: Content): string {
+  switch (content.type) {
+    case 'text':
+      return content.text;
+    case 'image':
+    case 'audio':
+      return `${content.type} (${content.mimeType})`;
+    case 'resource':
+      return content.resource.uri;
+    case 'resource_link':
+      return `${content.name} → ${content.uri}`;
+  }
+}
+
+export async function main(fixture: string): Promise<string[]> {
+  await using corral = new Corral({ provider: 'local' });
+  const dict: ServerConfigDict = { command: [fixture], env: { GREETING: 'hi' }, network: 'none' };
+  await corral.addServerFromDict('fx', dict);
+  await corral.addServer(ServerConfig.command('fx2', fixture));
+  const names: string[] = await corral.loadMcpServers({ mcpServers: { fx3: { command: fixture } } });
+
+  const tools: Tool[] = await corral.discoverTools('fx');
+  const openai = tools.map((t) => t.toOpenAI());
+  const anthropic = tools.map((t) => t.toAnthropic().input_schema);
+
+  const seen: Progress[] = [];
+  const controller = new AbortController();
+  const options: CallOptions = {
+    timeoutMs: 5_000,
+    onProgress: (p) => seen.push(p),
+    signal: controller.signal,
+  };
+  const result: ToolResult = await corral.executeTool('fx', 'echo', { text: 'typed' }, options);
+  const texts: string[] = result.content.map(describe);
+
+  {
+    await using session = await corral.session('fx');
+    const uris = (await session.listResources()).map((r) => r.uri);
+    const prompt = await session.getPrompt('greet', { name: 'Ada' });
+    texts.push(...uris, prompt.messages[0]?.role ?? '', session.protocolVersion);
+  }
+
+  await using sandbox = await corral.sandbox({ env: { A: 'b' }, network: 'none' });
+  const out: ExecResult = await sandbox.exec('echo $A');
+  const data: Buffer = await sandbox.readFile('/etc/hostname').catch(() => Buffer.alloc(0));
+
+  try {
+    await corral.executeTool('nope', 'echo', {});
+  } catch (e) {
+    const code = (e as Error & { code: ErrorCode }).code;
+    if (code === 'SERVER_NOT_FOUND' && !isRetryable(code)) texts.push(code);
+  }
+  const codes: ErrorCode[] = errorCodes();
+
+  return [
+    ...names,
+    ...texts,
+    String(openai.length + anthropic.length + seen.length + codes.length + data.length),
+    out.stdout,
+    String(out.exitCode ?? out.signal),
+  ];
+}

@@ -1,0 +1,301 @@
+// The package's own tests: the JS surface of the binding, against the real fixture server in
+// real bubblewrap sandboxes. Errors are checked by `code`, never by message.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { getEventListeners } from 'node:events';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+
+import * as corralEsm from 'corral';
+import { Corral, ServerConfig, Tool, ToolResult, errorCodes, isRetryable } from 'corral';
+
+import { fixtureServer, processesWithEnv, repoRoot, scratchHome } from './helpers.mjs';
+
+const server = fixtureServer();
+let home;
+let corral;
+
+before(async () => {
+  home = scratchHome();
+  corral = new Corral({ home });
+  await corral.addServerFromDict('fx', { command: server, network: 'none' });
+});
+
+after(async () => {
+  await corral.close();
+  fs.rmSync(home, { recursive: true, force: true });
+});
+
+async function rejectsWith(promise, code) {
+  await assert.rejects(promise, (e) => {
+    assert.ok(e instanceof Error, 'rejects with an Error');
+    assert.equal(e.code, code);
+    return true;
+  });
+}
+
+test('ESM and CommonJS load the same binding', () => {
+  const require = createRequire(import.meta.url);
+  const cjs = require('corral');
+  assert.equal(cjs.Corral, corralEsm.Corral);
+  assert.equal(typeof cjs.ServerConfig, 'function');
+  const out = execFileSync(process.execPath, ['-e', "console.log(typeof require('corral').Corral)"], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+  });
+  assert.equal(out.trim(), 'function');
+});
+
+test('every I/O method returns a Promise and the event loop keeps running', async () => {
+  const call = corral.executeTool('fx', 'sleep', { ms: 300 });
+  assert.ok(call instanceof Promise);
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 10);
+  const r = await call;
+  clearInterval(timer);
+  assert.equal(r.text, 'slept 300');
+  assert.ok(ticks > 0, 'timers fired while the call was in flight');
+  assert.ok(corral.discoverTools('fx') instanceof Promise);
+  assert.ok(corral.close instanceof Function);
+});
+
+test('tools, results and schema exports', async () => {
+  const tools = await corral.discoverTools('fx');
+  const add = tools.find((t) => t.name === 'add');
+  assert.ok(add instanceof Tool);
+  assert.equal(add.inputSchema.type, 'object');
+  const openai = add.toOpenAI();
+  assert.equal(openai.type, 'function');
+  assert.equal(openai.function.name, 'add');
+  assert.equal(openai.function.parameters.properties.a.type, 'number');
+  const anthropic = add.toAnthropic();
+  assert.equal(anthropic.name, 'add');
+  assert.equal(anthropic.input_schema.type, 'object');
+  assert.equal(JSON.parse(JSON.stringify(add)).inputSchema.type, 'object');
+
+  const r = await corral.executeTool('fx', 'add', { a: 2, b: 3 });
+  assert.ok(r instanceof ToolResult);
+  assert.equal(r.text, '5');
+  assert.deepEqual(r.structuredContent, { sum: 5 });
+  assert.equal(r.isError, false);
+  assert.deepEqual(r.content, [{ type: 'text', text: '5' }]);
+  assert.deepEqual(JSON.parse(JSON.stringify(r)), {
+    content: [{ type: 'text', text: '5' }],
+    structuredContent: { sum: 5 },
+    isError: false,
+  });
+
+  const failed = await corral.executeTool('fx', 'fail', { message: 'boom' });
+  assert.equal(failed.isError, true);
+  assert.equal(failed.text, 'failed: boom');
+});
+
+test('concurrent calls share one warm session', async () => {
+  const results = await Promise.all(
+    Array.from({ length: 32 }, (_, i) => corral.executeTool('fx', 'echo', { text: `m${i}` })),
+  );
+  assert.deepEqual(
+    results.map((r) => r.text),
+    Array.from({ length: 32 }, (_, i) => `m${i}`),
+  );
+});
+
+test('errors carry the stable kind in code', async () => {
+  await rejectsWith(corral.executeTool('nope', 'echo', {}), 'SERVER_NOT_FOUND');
+  await rejectsWith(corral.executeTool('fx', 'no_such_tool', {}), 'TOOL_NOT_FOUND');
+  await rejectsWith(corral.executeTool('fx', 'echo', [1, 2]), 'INVALID_ARGUMENT');
+  await rejectsWith(corral.executeTool('fx', 'echo', {}, { timeoutMs: -1 }), 'INVALID_ARGUMENT');
+  await rejectsWith(
+    corral.addServerFromDict('bad', { command: 'x', env: { '1BAD': 'v' } }),
+    'CONFIG_INVALID',
+  );
+  await rejectsWith(corral.removeServer('nope'), 'SERVER_NOT_FOUND');
+  await rejectsWith(corral.loadMcpServers('{not json'), 'CONFIG_INVALID');
+  await rejectsWith(corral.sandbox({ bogus: 1 }), 'CONFIG_INVALID');
+  assert.throws(
+    () => new ServerConfig('x', { command: 'x', network: 'sometimes' }),
+    (e) => e instanceof Error && e.code === 'CONFIG_INVALID',
+  );
+  assert.throws(
+    () => new Corral({ provider: 'nope', home }),
+    (e) => e instanceof Error && e.code === 'CONFIG_INVALID',
+  );
+  assert.throws(
+    () => corral.server('nope'),
+    (e) => e.code === 'SERVER_NOT_FOUND',
+  );
+  assert.equal(errorCodes().length, 17);
+  assert.ok(errorCodes().includes('SERVER_CRASHED'));
+  assert.equal(isRetryable('TIMEOUT'), true);
+  assert.equal(isRetryable('CONFIG_INVALID'), false);
+});
+
+test('a crash rejects with SERVER_CRASHED and the next call restarts the server', async () => {
+  const before = await corral.session('fx');
+  await rejectsWith(corral.executeTool('fx', 'crash', {}), 'SERVER_CRASHED');
+  assert.equal((await corral.executeTool('fx', 'echo', { text: 'back' })).text, 'back');
+  const after = await corral.session('fx');
+  assert.notEqual(after.sessionId, before.sessionId);
+  await before.close();
+  await after.close();
+});
+
+test('progress and log callbacks run on the JS thread', async () => {
+  const seen = [];
+  const r = await corral.executeTool('fx', 'sleep', { ms: 400 }, { onProgress: (p) => seen.push(p) });
+  assert.equal(r.text, 'slept 400');
+  assert.ok(seen.length >= 2);
+  assert.equal(typeof seen[0].progress, 'number');
+
+  const logs = [];
+  const c = new Corral({ home });
+  c.setLogCallback((m) => logs.push(m));
+  await c.addServerFromDict('logger', { command: server });
+  await c.executeTool('logger', 'log', { level: 'warning', message: 'hello log' });
+  for (let i = 0; i < 100 && logs.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  await c.close();
+  assert.ok(logs.length > 0, 'a log message arrived');
+  assert.equal(logs[0].server, 'logger');
+  assert.equal(logs[0].level, 'warning');
+});
+
+test('an AbortSignal cancels the call and its listener is removed', async () => {
+  const early = new AbortController();
+  early.abort();
+  await rejectsWith(corral.executeTool('fx', 'echo', { text: 'x' }, { signal: early.signal }), 'CANCELLED');
+
+  const controller = new AbortController();
+  const call = corral.executeTool('fx', 'sleep', { ms: 20000 }, { signal: controller.signal });
+  setTimeout(() => controller.abort(), 100);
+  await rejectsWith(call, 'CANCELLED');
+  assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
+
+  const reused = new AbortController();
+  for (let i = 0; i < 20; i++) {
+    await corral.executeTool('fx', 'echo', { text: 'x' }, { signal: reused.signal });
+  }
+  assert.equal(getEventListeners(reused.signal, 'abort').length, 0);
+  // The session survived the cancellation.
+  assert.equal((await corral.executeTool('fx', 'echo', { text: 'still' })).text, 'still');
+});
+
+test('sessions: resources, prompts, calls; closed handles reject with CLOSED', async () => {
+  const s = await corral.session('fx');
+  assert.equal(s.server, 'fx');
+  assert.match(s.protocolVersion, /^\d{4}-\d{2}-\d{2}$/);
+  assert.equal(typeof s.sandboxId, 'string');
+  assert.ok((await s.listTools()).some((t) => t.name === 'echo'));
+  assert.deepEqual(
+    (await s.listResources()).map((r) => r.uri),
+    ['fixture://hello'],
+  );
+  assert.equal((await s.readResource('fixture://hello'))[0].text, 'Hello from the fixture');
+  assert.ok((await s.listPrompts()).some((p) => p.name === 'greet'));
+  const p = await s.getPrompt('greet', { name: 'Ada' });
+  assert.deepEqual(p.messages[0].content, { type: 'text', text: 'Hello, Ada!' });
+  assert.equal((await s.callTool('echo', { text: 'via session' })).text, 'via session');
+  await s[Symbol.asyncDispose]();
+  await rejectsWith(s.callTool('echo', { text: 'x' }), 'CLOSED');
+  await rejectsWith(s.listTools(), 'CLOSED');
+  // The shared session is still there for others.
+  assert.equal((await corral.executeTool('fx', 'echo', { text: 'shared' })).text, 'shared');
+});
+
+test('Corral.create builds a runner without blocking the event loop', async () => {
+  const pending = Corral.create({ home });
+  assert.ok(pending instanceof Promise);
+  const c = await pending;
+  assert.ok(c instanceof Corral);
+  assert.equal(c.provider, 'local');
+  await c.close();
+  await rejectsWith(Corral.create({ home, provider: 'nope' }), 'CONFIG_INVALID');
+});
+
+test('server configs: classes, dicts, mcpServers documents', async () => {
+  const c = new Corral({ home });
+  const cfg = new ServerConfig('one', { command: [server], env: { A: 'b' }, deny_tools: ['crash'] });
+  assert.equal(cfg.name, 'one');
+  assert.equal(cfg.toJSON().env.A, 'b');
+  await c.addServer(cfg);
+  await c.addServer(ServerConfig.command('two', `'${server}' --tools 2`));
+  const names = await c.loadMcpServers({
+    mcpServers: { three: { command: server, args: [] }, off: { command: server, disabled: true } },
+  });
+  assert.deepEqual(names, ['three']);
+  assert.deepEqual(
+    c.listServers().map((s) => s.name),
+    ['one', 'three', 'two'],
+  );
+  assert.equal((await c.executeTool('two', 'tool_001', { text: 't' })).text, 't');
+  await rejectsWith(c.executeTool('one', 'crash', {}), 'TOOL_NOT_FOUND');
+  const remote = ServerConfig.url('r', 'http://127.0.0.1:9/mcp', { Authorization: 'Bearer x' });
+  assert.equal(remote.isRemote, true);
+  await c.removeServer('three');
+  assert.deepEqual(
+    c.listServers().map((s) => s.name),
+    ['one', 'two'],
+  );
+  await c[Symbol.asyncDispose]();
+  assert.equal(c.closed, true);
+  await rejectsWith(c.discoverTools('one'), 'CLOSED');
+});
+
+test('quick and sandboxes', async () => {
+  assert.equal((await corral.quick(server, 'echo', { text: 'once' })).text, 'once');
+  const sb = await corral.sandbox({ env: { GREETING: 'hi' }, network: 'none' });
+  assert.equal(typeof sb.id, 'string');
+  const out = await sb.exec('echo "$GREETING from $HOME"; echo err >&2; exit 4');
+  assert.deepEqual(out, { exitCode: 4, stdout: 'hi from /home/corral\n', stderr: 'err\n' });
+  const bytes = Buffer.from([0, 1, 2, 255, 254]);
+  await sb.writeFile('/tmp/bin', bytes);
+  assert.deepEqual(await sb.readFile('/tmp/bin'), bytes);
+  await sb.writeFile('/home/corral/t.txt', 'text');
+  assert.equal((await sb.readFile('/home/corral/t.txt')).toString(), 'text');
+  await rejectsWith(sb.readFile('/nonexistent'), 'IO');
+  await rejectsWith(sb.writeFile('/usr/nope', 'x'), 'IO');
+  await sb.close();
+  await sb.close();
+});
+
+// ---- lifecycle: the process exits on its own (child processes) ----
+
+function runScript(source, tag) {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', source], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    env: { ...process.env, FIXTURE: server, TAG: tag, HOME_DIR: home },
+    // A safety net against a hang, not a performance assertion.
+    timeout: 120_000,
+  });
+  return r;
+}
+
+const script = (closeIt) => `
+  import { Corral } from 'corral';
+  const c = new Corral({ home: process.env.HOME_DIR });
+  await c.addServerFromDict('fx', { command: process.env.FIXTURE, env: { CORRAL_SCENARIO_TAG: process.env.TAG } });
+  const r = await c.executeTool('fx', 'echo', { text: 'bye' });
+  const sb = await c.sandbox({ env: { CORRAL_SCENARIO_TAG: process.env.TAG } });
+  await sb.exec('setsid sleep 600 >/dev/null 2>&1 < /dev/null &');
+  c.setLogCallback(() => {});
+  console.log(r.text);
+  ${closeIt ? 'await c.close();' : '// forgets close()'}
+`;
+
+for (const closeIt of [true, false]) {
+  test(`a script exits on its own ${closeIt ? 'after close()' : 'when it forgets close()'}`, async () => {
+    const tag = `node-exit-${closeIt}-${process.pid}`;
+    const r = runScript(script(closeIt), tag);
+    assert.equal(r.error, undefined, `the script ran to its end: ${r.error}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'bye');
+    // No process of the script's sandboxes survives it (a detached grandchild included).
+    const needle = `CORRAL_SCENARIO_TAG=${tag}`;
+    for (let i = 0; i < 100 && processesWithEnv(needle).length > 0; i++) {
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    assert.deepEqual(processesWithEnv(needle), []);
+  });
+}
