@@ -1,1 +1,26 @@
-//! Placeholder: the uniffi binding is being written.
+//! # corral-ffi
+//!
+//! corral for Kotlin (JVM) and Swift, through [UniFFI](https://mozilla.github.io/uniffi-rs/)
+//! proc-macros. Every export is a thin shim over `corral-core`: it converts types and hands
+//! async work to one shared tokio runtime (see `runtime`). The generated Kotlin lives in the
+//! package set in `uniffi.toml`; the Swift module is `Corral`.
+//!
+//! JSON values (tool arguments, schemas, structured content) cross as JSON text: UniFFI has no
+//! JSON type. Everything else is typed.
+
+mod error;
+mod functions;
+mod runner;
+mod runtime;
+mod types;
+
+pub use self::{
+    error::{CorralError, ErrorKind},
+    runner::{
+        Corral, LogListener, ProgressListener, SandboxHandle, ServerSession, StartListener,
+        ToolCall,
+    },
+    types::*,
+};
+
+uniffi::setup_scaffolding!("corral");

@@ -1,0 +1,560 @@
+//! The exported objects: `Corral`, `ServerSession`, `SandboxHandle`, `ToolCall`, and the
+//! foreign-implemented listeners. Each method is a thin shim over `corral_core`: convert the
+//! arguments, hand the work to the shared runtime (`rt::run`), convert the result.
+
+use std::{mem::ManuallyDrop, ops::Deref, path::PathBuf, sync::Arc};
+
+use corral_core as core;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    error::CorralError,
+    runtime as rt,
+    types::{
+        CallOptions, CorralOptions, ExecCommand, ExecOutput, LogMessage, Progress, Prompt,
+        PromptResult, Resource, ResourceContents, SandboxConfig, ServerConfig, StartEvent, Tool,
+        ToolResult, parse_json,
+    },
+};
+
+type Result<T, E = CorralError> = std::result::Result<T, E>;
+
+/// Receives the progress reports of one call. Called on one of corral's threads: return
+/// quickly. An exception thrown here is ignored.
+#[uniffi::export(foreign)]
+pub trait ProgressListener: Send + Sync {
+    fn on_progress(&self, progress: Progress) -> Result<()>;
+}
+
+/// Receives the log messages servers send. Called on one of corral's threads: return quickly.
+/// An exception thrown here is ignored.
+#[uniffi::export(foreign)]
+pub trait LogListener: Send + Sync {
+    fn on_log(&self, message: LogMessage) -> Result<()>;
+}
+
+/// Receives start-up events (install commands, server start) of every server. Called on one
+/// of corral's threads: return quickly. An exception thrown here is ignored.
+#[uniffi::export(foreign)]
+pub trait StartListener: Send + Sync {
+    fn on_start(&self, event: StartEvent) -> Result<()>;
+}
+
+/// Holds a core object and drops it inside the runtime's context (dropping sessions and
+/// sandboxes kills processes, which needs tokio), wherever the foreign side frees it from.
+struct InRuntime<T>(ManuallyDrop<T>);
+
+impl<T> InRuntime<T> {
+    fn new(value: T) -> Self {
+        Self(ManuallyDrop::new(value))
+    }
+}
+
+impl<T> Deref for InRuntime<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> Drop for InRuntime<T> {
+    fn drop(&mut self) {
+        let _guard = rt::enter();
+        // SAFETY: `self.0` is dropped exactly once, here, and never used afterwards.
+        unsafe { ManuallyDrop::drop(&mut self.0) }
+    }
+}
+
+/// The core's call options, with the listener and cancellation wired in.
+fn call_options(
+    options: Option<CallOptions>,
+    on_progress: Option<Arc<dyn ProgressListener>>,
+    cancel: CancellationToken,
+) -> core::CallOptions {
+    let options = options.unwrap_or_default();
+    core::CallOptions {
+        timeout: options.timeout,
+        max_total: options.max_total,
+        on_progress: on_progress.map(|l| -> core::ProgressCallback {
+            Arc::new(move |p: core::Progress| {
+                let _ = l.on_progress(p.into());
+            })
+        }),
+        cancel: Some(cancel),
+    }
+}
+
+/// Runs a tool call on the runtime. If the caller stops waiting, the call is cancelled the MCP
+/// way (`notifications/cancelled`) rather than dropped.
+async fn run_call<F>(cancel: CancellationToken, call: F) -> Result<ToolResult>
+where
+    F: Future<Output = core::Result<core::ToolResult>> + Send + 'static,
+{
+    let _cancel_on_drop = cancel.drop_guard();
+    rt::run_detached(async move { Ok(call.await?.into()) }).await
+}
+
+/// The runner: configure servers, then discover and call their tools. Closing it (`close()`
+/// in Swift, `shutdown()` in Kotlin, or freeing it: Kotlin's `close()` / `use {}`, Swift's
+/// deinit) stops every server and sandbox it started.
+#[derive(uniffi::Object)]
+pub struct Corral {
+    core: InRuntime<core::Corral>,
+}
+
+impl Drop for Corral {
+    fn drop(&mut self) {
+        if !self.core.is_closed() {
+            let core = self.core.clone();
+            rt::block_on_or_spawn(async move { core.close().await });
+        }
+    }
+}
+
+#[uniffi::export]
+impl Corral {
+    /// A runner. `options` picks the provider (`local` bubblewrap by default) and the home.
+    #[uniffi::constructor(default(options = None))]
+    pub fn new(options: Option<CorralOptions>) -> Result<Arc<Self>> {
+        let _guard = rt::enter();
+        let core = core::Corral::with_options(options.unwrap_or_default().into())?;
+        Ok(Arc::new(Self {
+            core: InRuntime::new(core),
+        }))
+    }
+
+    /// corral's home directory.
+    pub fn home(&self) -> String {
+        self.core.home().display().to_string()
+    }
+
+    /// The provider's name (`local`, `unsandboxed`).
+    pub fn provider_name(&self) -> String {
+        self.core.provider_name().to_owned()
+    }
+
+    /// Receives the log messages of every server started from now on (`null` to stop).
+    pub fn set_log_callback(&self, listener: Option<Arc<dyn LogListener>>) {
+        self.core
+            .set_log_callback(listener.map(|l| -> core::LogCallback {
+                Arc::new(move |m: core::LogMessage| {
+                    let _ = l.on_log(m.into());
+                })
+            }));
+    }
+
+    /// Receives start-up events (install commands, server start) of every server (`null` to stop).
+    pub fn set_start_callback(&self, listener: Option<Arc<dyn StartListener>>) {
+        self.core
+            .set_start_callback(listener.map(|l| -> core::StartCallback {
+                Arc::new(move |e: core::StartEvent| {
+                    if let Some(e) = StartEvent::from_core(e) {
+                        let _ = l.on_start(e);
+                    }
+                })
+            }));
+    }
+
+    /// Adds (or replaces) a server. A replaced server's running instance is stopped.
+    pub async fn add_server(&self, config: ServerConfig) -> Result<()> {
+        let core = self.core.clone();
+        rt::run(async move { Ok(core.add_server(config.into()).await?) }).await
+    }
+
+    /// Adds a server from JSON text in any accepted config form (corral's own, the e2b dict,
+    /// an `mcpServers` entry): the `add_server_from_dict` of the other languages.
+    pub async fn add_server_from_json(&self, name: String, config: String) -> Result<()> {
+        let core = self.core.clone();
+        let value = parse_json("config", &config)?;
+        rt::run(async move { Ok(core.add_server_from_dict(&name, &value).await?) }).await
+    }
+
+    /// Adds every server of an `mcpServers` (Claude Desktop, Cursor, Claude Code) or corral
+    /// document, JSON or TOML text. Returns their names.
+    pub async fn load_mcp_servers(&self, document: String) -> Result<Vec<String>> {
+        let core = self.core.clone();
+        rt::run(async move { Ok(core.load_mcp_servers(&document).await?) }).await
+    }
+
+    /// Like `load_mcp_servers`, reading the document from a file.
+    pub async fn load_mcp_servers_file(&self, path: String) -> Result<Vec<String>> {
+        let core = self.core.clone();
+        rt::run(async move { Ok(core.load_mcp_servers_file(&PathBuf::from(path)).await?) }).await
+    }
+
+    /// Removes a server, stopping it if it runs.
+    pub async fn remove_server(&self, name: String) -> Result<()> {
+        let core = self.core.clone();
+        rt::run(async move { Ok(core.remove_server(&name).await?) }).await
+    }
+
+    /// The configured servers, by name.
+    pub fn list_servers(&self) -> Vec<ServerConfig> {
+        self.core
+            .list_servers()
+            .into_iter()
+            .map(Into::into)
+            .collect()
+    }
+
+    /// The config of one server.
+    pub fn server(&self, name: String) -> Result<ServerConfig> {
+        Ok(self.core.server(&name)?.into())
+    }
+
+    /// The server's tools (allowed by its filter); starts it if needed. Cached.
+    pub async fn discover_tools(&self, server: String) -> Result<Vec<Tool>> {
+        let core = self.core.clone();
+        rt::run(async move {
+            Ok(core
+                .discover_tools(&server)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+        .await
+    }
+
+    /// Calls a tool. `arguments` is JSON text of an object. Cancelling the caller (coroutine,
+    /// task) cancels the call.
+    #[uniffi::method(default(arguments = "{}", options = None, on_progress = None))]
+    pub async fn execute_tool(
+        &self,
+        server: String,
+        tool: String,
+        arguments: String,
+        options: Option<CallOptions>,
+        on_progress: Option<Arc<dyn ProgressListener>>,
+    ) -> Result<ToolResult> {
+        let core = self.core.clone();
+        let arguments = parse_json("arguments", &arguments)?;
+        let cancel = CancellationToken::new();
+        let options = call_options(options, on_progress, cancel.clone());
+        run_call(cancel, async move {
+            core.execute_tool_with(&server, &tool, arguments, options)
+                .await
+        })
+        .await
+    }
+
+    /// Starts a tool call and returns its handle at once: `cancel()` it, or await `result()`.
+    #[uniffi::method(default(arguments = "{}", options = None, on_progress = None))]
+    pub fn start_tool(
+        &self,
+        server: String,
+        tool: String,
+        arguments: String,
+        options: Option<CallOptions>,
+        on_progress: Option<Arc<dyn ProgressListener>>,
+    ) -> Result<Arc<ToolCall>> {
+        let core = self.core.clone();
+        let arguments = parse_json("arguments", &arguments)?;
+        ToolCall::start(options, on_progress, move |options| async move {
+            core.execute_tool_with(&server, &tool, arguments, options)
+                .await
+        })
+    }
+
+    /// A handle on the server's warm session (started if needed) for resources, prompts and
+    /// repeated calls. Freeing the handle leaves the shared session running.
+    pub async fn session(&self, server: String) -> Result<Arc<ServerSession>> {
+        let core = self.core.clone();
+        rt::run(async move {
+            let session = core.session(&server).await?;
+            Ok(Arc::new(ServerSession {
+                core: InRuntime::new(session),
+            }))
+        })
+        .await
+    }
+
+    /// One-shot: starts `command` in a fresh sandbox, calls `tool`, stops it. Saves nothing.
+    #[uniffi::method(default(arguments = "{}"))]
+    pub async fn quick(
+        &self,
+        command: String,
+        tool: String,
+        arguments: String,
+    ) -> Result<ToolResult> {
+        let core = self.core.clone();
+        let arguments = parse_json("arguments", &arguments)?;
+        rt::run(async move { Ok(core.quick(&command, &tool, arguments).await?.into()) }).await
+    }
+
+    /// One-shot with a full config.
+    #[uniffi::method(default(arguments = "{}"))]
+    pub async fn quick_with(
+        &self,
+        config: ServerConfig,
+        tool: String,
+        arguments: String,
+    ) -> Result<ToolResult> {
+        let core = self.core.clone();
+        let arguments = parse_json("arguments", &arguments)?;
+        rt::run(async move {
+            Ok(core
+                .quick_with(config.into(), &tool, arguments)
+                .await?
+                .into())
+        })
+        .await
+    }
+
+    /// A sandbox of your own for `exec`, `readFile` and `writeFile`.
+    #[uniffi::method(default(config = None))]
+    pub async fn sandbox(&self, config: Option<SandboxConfig>) -> Result<Arc<SandboxHandle>> {
+        let core = self.core.clone();
+        rt::run(async move {
+            let sandbox = core.sandbox(config.unwrap_or_default().into()).await?;
+            Ok(Arc::new(SandboxHandle {
+                core: InRuntime::new(sandbox),
+            }))
+        })
+        .await
+    }
+
+    /// Stops every server and sandbox. Idempotent; later calls fail with `CLOSED`.
+    /// (`shutdown()` in Kotlin, where `close()` is `AutoCloseable`'s.)
+    pub async fn close(&self) {
+        let core = self.core.clone();
+        let _ = rt::run_detached(async move {
+            core.close().await;
+            Ok(())
+        })
+        .await;
+    }
+
+    /// Whether it was closed.
+    pub fn is_closed(&self) -> bool {
+        self.core.is_closed()
+    }
+}
+
+/// A handle on one server's warm session.
+#[derive(uniffi::Object)]
+pub struct ServerSession {
+    core: InRuntime<core::ServerSession>,
+}
+
+#[uniffi::export]
+impl ServerSession {
+    /// The server's name.
+    pub fn server(&self) -> String {
+        self.core.server().to_owned()
+    }
+
+    /// This server instance's id (changes when the server restarts).
+    pub fn session_id(&self) -> String {
+        self.core.session_id().to_owned()
+    }
+
+    /// The sandbox's id (`null` for remote servers).
+    pub fn sandbox_id(&self) -> Option<String> {
+        self.core.sandbox_id().map(str::to_owned)
+    }
+
+    /// The negotiated MCP protocol version.
+    pub fn protocol_version(&self) -> String {
+        self.core.protocol_version().to_owned()
+    }
+
+    /// The last lines the server wrote to stderr.
+    pub fn stderr_tail(&self) -> String {
+        self.core.stderr_tail()
+    }
+
+    /// The server's tools (filtered by its config).
+    pub async fn list_tools(self: Arc<Self>) -> Result<Vec<Tool>> {
+        rt::run(async move {
+            Ok(self
+                .core
+                .list_tools()
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+        .await
+    }
+
+    /// Calls a tool (`arguments`: JSON text of an object).
+    #[uniffi::method(default(arguments = "{}", options = None, on_progress = None))]
+    pub async fn call_tool(
+        self: Arc<Self>,
+        tool: String,
+        arguments: String,
+        options: Option<CallOptions>,
+        on_progress: Option<Arc<dyn ProgressListener>>,
+    ) -> Result<ToolResult> {
+        let arguments = parse_json("arguments", &arguments)?;
+        let cancel = CancellationToken::new();
+        let options = call_options(options, on_progress, cancel.clone());
+        run_call(cancel, async move {
+            self.core.call_tool_with(&tool, arguments, options).await
+        })
+        .await
+    }
+
+    /// The server's resources.
+    pub async fn list_resources(self: Arc<Self>) -> Result<Vec<Resource>> {
+        rt::run(async move {
+            Ok(self
+                .core
+                .list_resources()
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+        .await
+    }
+
+    /// Reads one resource.
+    pub async fn read_resource(self: Arc<Self>, uri: String) -> Result<Vec<ResourceContents>> {
+        rt::run(async move {
+            Ok(self
+                .core
+                .read_resource(&uri)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+        .await
+    }
+
+    /// The server's prompts.
+    pub async fn list_prompts(self: Arc<Self>) -> Result<Vec<Prompt>> {
+        rt::run(async move {
+            Ok(self
+                .core
+                .list_prompts()
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+        .await
+    }
+
+    /// Renders a prompt (`arguments`: JSON text of an object of strings).
+    #[uniffi::method(default(arguments = "{}"))]
+    pub async fn get_prompt(
+        self: Arc<Self>,
+        name: String,
+        arguments: String,
+    ) -> Result<PromptResult> {
+        let arguments = parse_json("arguments", &arguments)?;
+        rt::run(async move { Ok(self.core.get_prompt(&name, arguments).await?.into()) }).await
+    }
+}
+
+/// A sandbox made by `Corral.sandbox`; killed by `close()` (Swift) / `shutdown()` (Kotlin),
+/// when freed, or when its corral closes.
+#[derive(uniffi::Object)]
+pub struct SandboxHandle {
+    core: InRuntime<core::SandboxHandle>,
+}
+
+#[uniffi::export]
+impl SandboxHandle {
+    /// Its id.
+    pub fn id(&self) -> String {
+        self.core.id().to_owned()
+    }
+
+    /// Runs a shell script (`sh -c`) to completion.
+    pub async fn exec(&self, script: String) -> Result<ExecOutput> {
+        let core = self.core.clone();
+        rt::run(async move { Ok(core.exec(&script).await?.into()) }).await
+    }
+
+    /// Runs a command to completion.
+    pub async fn exec_command(&self, command: ExecCommand) -> Result<ExecOutput> {
+        let core = self.core.clone();
+        rt::run(async move { Ok(core.exec_command(command.into()).await?.into()) }).await
+    }
+
+    /// Reads a file as the sandbox sees it.
+    pub async fn read_file(&self, path: String) -> Result<Vec<u8>> {
+        let core = self.core.clone();
+        rt::run(async move { Ok(core.read_file(&path).await?) }).await
+    }
+
+    /// Writes a file as the sandbox sees it.
+    pub async fn write_file(&self, path: String, data: Vec<u8>) -> Result<()> {
+        let core = self.core.clone();
+        rt::run(async move { Ok(core.write_file(&path, &data).await?) }).await
+    }
+
+    /// Kills everything in it. Idempotent. (`shutdown()` in Kotlin.)
+    pub async fn close(&self) -> Result<()> {
+        let core = self.core.clone();
+        rt::run_detached(async move { Ok(core.close().await?) }).await
+    }
+}
+
+type Outcome = Option<Result<ToolResult>>;
+
+/// A running tool call: `cancel()` it, or await its `result()` (as often as you like).
+#[derive(uniffi::Object)]
+pub struct ToolCall {
+    cancel: CancellationToken,
+    done: watch::Receiver<Outcome>,
+}
+
+impl ToolCall {
+    fn start<C, F>(
+        options: Option<CallOptions>,
+        on_progress: Option<Arc<dyn ProgressListener>>,
+        call: C,
+    ) -> Result<Arc<Self>>
+    where
+        C: FnOnce(core::CallOptions) -> F,
+        F: Future<Output = core::Result<core::ToolResult>> + Send + 'static,
+    {
+        let cancel = CancellationToken::new();
+        let fut = call(call_options(options, on_progress, cancel.clone()));
+        let (tx, done) = watch::channel(None);
+        rt::spawn(async move {
+            let outcome = fut.await.map(Into::into).map_err(Into::into);
+            let _ = tx.send(Some(outcome));
+        })?;
+        Ok(Arc::new(Self { cancel, done }))
+    }
+}
+
+#[uniffi::export]
+impl ToolCall {
+    /// Cancels the call (sends `notifications/cancelled`); its result becomes a `CANCELLED`
+    /// error unless it already finished. Idempotent.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Whether the call has finished.
+    pub fn is_done(&self) -> bool {
+        self.done.borrow().is_some()
+    }
+
+    /// Waits for the call's result. Cancelling the waiter does not cancel the call.
+    pub async fn result(&self) -> Result<ToolResult> {
+        let mut done = self.done.clone();
+        rt::run(async move {
+            match done.wait_for(Option::is_some).await {
+                Ok(outcome) => outcome.clone().unwrap_or_else(unfinished),
+                Err(_) => unfinished(),
+            }
+        })
+        .await
+    }
+}
+
+fn unfinished() -> Result<ToolResult> {
+    Err(CorralError::Internal {
+        detail: "the call ended without a result".into(),
+    })
+}

@@ -1,0 +1,129 @@
+//! The one tokio runtime every export runs on.
+//!
+//! UniFFI polls an exported `async fn` from the foreign side (a Kotlin coroutine, a Swift task),
+//! outside any tokio context, and corral's core needs tokio (processes, sockets, timers). So
+//! every async export hands its body to this shared multi-thread runtime with [`run`] (or
+//! [`run_detached`]) and awaits the result: the foreign side only ever waits on a join handle.
+//!
+//! Panics never cross the FFI boundary: a panicking task is caught by tokio and becomes a
+//! `CorralError::Internal`; synchronous exports are wrapped by UniFFI's own `catch_unwind`.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::LazyLock,
+    task::{Context, Poll},
+};
+
+use tokio::{
+    runtime::{EnterGuard, Runtime},
+    task::{JoinError, JoinHandle},
+};
+
+use crate::error::CorralError;
+
+static RUNTIME: LazyLock<Result<Runtime, String>> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .thread_name("corral-ffi")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start corral's tokio runtime: {e}"))
+});
+
+fn runtime() -> Result<&'static Runtime, CorralError> {
+    RUNTIME
+        .as_ref()
+        .map_err(|e| CorralError::Io { detail: e.clone() })
+}
+
+/// Enters the runtime's context on this thread (for code that must construct or drop core
+/// objects outside an async export). `None` only if the runtime could not be built.
+pub(crate) fn enter() -> Option<EnterGuard<'static>> {
+    runtime().ok().map(Runtime::enter)
+}
+
+/// Runs `fut` on the runtime and waits for it. If the caller stops waiting (the coroutine or
+/// task is cancelled, so UniFFI drops this future), the work is aborted.
+pub(crate) async fn run<T, F>(fut: F) -> Result<T, CorralError>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, CorralError>> + Send + 'static,
+{
+    let handle = runtime()?.spawn(fut);
+    AbortOnDrop(Some(handle)).await
+}
+
+/// Like [`run`], but the work runs to its end even if the caller stops waiting (for `close`,
+/// which must not stop halfway).
+pub(crate) async fn run_detached<T, F>(fut: F) -> Result<T, CorralError>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, CorralError>> + Send + 'static,
+{
+    runtime()?.spawn(fut).await.map_err(joined)?
+}
+
+/// Starts `fut` on the runtime without waiting for it.
+pub(crate) fn spawn<F>(fut: F) -> Result<(), CorralError>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    runtime()?.spawn(fut);
+    Ok(())
+}
+
+/// Runs `fut` to completion from synchronous code (a `Drop`). Never called on a runtime thread:
+/// there it spawns the work instead of blocking.
+pub(crate) fn block_on_or_spawn<F>(fut: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let Ok(rt) = runtime() else { return };
+    if tokio::runtime::Handle::try_current().is_ok() {
+        rt.spawn(fut);
+    } else {
+        rt.block_on(fut);
+    }
+}
+
+/// A spawned task's handle that aborts the task when dropped before it finished.
+struct AbortOnDrop<T>(Option<JoinHandle<Result<T, CorralError>>>);
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = Result<T, CorralError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(handle) = self.0.as_mut() else {
+            return Poll::Ready(Err(CorralError::Internal {
+                detail: "polled after completion".into(),
+            }));
+        };
+        match Pin::new(handle).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(r) => {
+                self.0 = None;
+                Poll::Ready(r.map_err(joined).and_then(|r| r))
+            }
+        }
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            handle.abort();
+        }
+    }
+}
+
+fn joined(e: JoinError) -> CorralError {
+    if e.is_cancelled() {
+        CorralError::Cancelled {
+            detail: "the operation was cancelled".into(),
+        }
+    } else {
+        CorralError::Internal {
+            detail: format!("corral panicked (a bug, please report it): {e}"),
+        }
+    }
+}

@@ -1,0 +1,101 @@
+// The Swift API itself: types, errors, cancellation, lifetimes. Needs CORRAL_TEST_SERVER.
+
+import CorralKit
+import Foundation
+import XCTest
+
+final class ApiTests: XCTestCase {
+    private var home: URL!
+
+    override func setUpWithError() throws {
+        home = FileManager.default.temporaryDirectory.appendingPathComponent("corral-swift-api-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: home)
+    }
+
+    private func fixtureServer() throws -> String {
+        try XCTUnwrap(ProcessInfo.processInfo.environment["CORRAL_TEST_SERVER"], "set CORRAL_TEST_SERVER")
+    }
+
+    private func newCorral() throws -> Corral {
+        try Corral(options: CorralOptions(home: home.path))
+    }
+
+    func testErrorsCarryTheStableKind() async throws {
+        let corral = try newCorral()
+        do {
+            _ = try await corral.executeTool(server: "nope", tool: "echo")
+            XCTFail("expected SERVER_NOT_FOUND")
+        } catch let e as CorralError {
+            XCTAssertEqual(e.kind(), .serverNotFound)
+            XCTAssertEqual(e.code(), "SERVER_NOT_FOUND")
+            XCTAssertFalse(e.isRetryable())
+            guard case .ServerNotFound = e else { return XCTFail("wrong case \(e)") }
+        }
+        XCTAssertThrowsError(try serverConfigFromJson(name: "fs", config: #"{"command": "x", "env": {"1BAD": "v"}}"#)) { error in
+            XCTAssertEqual((error as? CorralError)?.kind(), .configInvalid)
+        }
+        XCTAssertEqual(ErrorKind.e2bApi.code(), "E2B_API")
+        await corral.close()
+    }
+
+    func testConfigsAreTyped() throws {
+        let c = try serverConfigFromCommand(name: "fs", command: #"npx -y '@scope/pkg' "/my data""#)
+        XCTAssertEqual(c.transport, .stdio(argv: ["npx", "-y", "@scope/pkg", "/my data"]))
+        XCTAssertEqual(c.callTimeout, 60)
+        XCTAssertEqual(c.network, .all)
+        var changed = c
+        changed.network = .disabled
+        changed.limits = Limits(memoryMb: 256)
+        XCTAssertEqual(try serverConfigFromJson(name: "fs", config: changed.toJson()), changed)
+    }
+
+    func testToolsResultsAndSessions() async throws {
+        let corral = try newCorral()
+        try await corral.addServer(config: ServerConfig(name: "fx", transport: .stdio(argv: [try fixtureServer()])))
+        let result = try await corral.executeTool(server: "fx", tool: "add", arguments: #"{"a": 2, "b": 3}"#)
+        XCTAssertEqual(result.text(), "5")
+        XCTAssertEqual(result.content, [.text(text: "5")])
+        let tools = try await corral.discoverTools(server: "fx")
+        XCTAssertTrue(tools.contains { $0.name == "echo" })
+        let session = try await corral.session(server: "fx")
+        XCTAssertEqual(session.protocolVersion(), "2026-07-28")
+        let prompt = try await session.getPrompt(name: "greet", arguments: #"{"name": "Ada"}"#)
+        XCTAssertEqual(prompt.messages.first?.content.asText(), "Hello, Ada!")
+        await corral.close()
+        XCTAssertTrue(corral.isClosed())
+    }
+
+    func testStartedCallsCanBeCancelled() async throws {
+        let corral = try newCorral()
+        try await corral.addServer(config: ServerConfig(name: "fx", transport: .stdio(argv: [try fixtureServer()])))
+        let call = try corral.startTool(server: "fx", tool: "sleep", arguments: #"{"ms": 20000}"#)
+        try await Task.sleep(nanoseconds: 200_000_000)
+        call.cancel()
+        do {
+            _ = try await call.result()
+            XCTFail("expected CANCELLED")
+        } catch let e as CorralError {
+            XCTAssertEqual(e.kind(), .cancelled)
+        }
+        let echo = try await corral.executeTool(server: "fx", tool: "echo", arguments: #"{"text": "after"}"#)
+        XCTAssertEqual(echo.text(), "after")
+        await corral.close()
+    }
+
+    func testSandboxes() async throws {
+        let corral = try newCorral()
+        let sandbox = try await corral.sandbox(config: SandboxConfig(env: ["GREETING": "hi"], network: .disabled))
+        let out = try await sandbox.exec(script: "echo $GREETING; exit 4")
+        XCTAssertEqual(out.exitCode, 4)
+        XCTAssertEqual(out.stdoutText(), "hi\n")
+        try await sandbox.writeFile(path: "/home/corral/blob", data: Data([0, 1, 2, 255]))
+        let back = try await sandbox.readFile(path: "/home/corral/blob")
+        XCTAssertEqual(back, Data([0, 1, 2, 255]))
+        try await sandbox.close()
+        await corral.close()
+    }
+}
