@@ -52,3 +52,47 @@ async fn a_server_slower_than_the_discover_probe_still_connects() {
     assert_eq!(session.protocol_version(), "2025-11-25");
     corral.close().await;
 }
+
+/// `--die-with-parent` is per thread: a server first started from a thread that then exits
+/// must keep running (same session afterwards, not a restarted one).
+#[test]
+fn servers_outlive_the_thread_that_started_them() {
+    let fx = fixture();
+    let home = tempfile::tempdir().expect("tmp");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let corral = Corral::with_options(CorralOptions {
+        provider: None,
+        home: Some(home.path().to_owned()),
+    })
+    .expect("corral");
+    rt.block_on(corral.add_server(ServerConfig::argv("fx", [fx.display().to_string()])))
+        .expect("add");
+    let session_id = |c: Corral| async move {
+        let r = c
+            .execute_tool("fx", "echo", serde_json::json!({"text": "x"}))
+            .await
+            .expect("call");
+        assert_eq!(r.text(), "x");
+        c.session("fx")
+            .await
+            .expect("session")
+            .session_id()
+            .to_owned()
+    };
+    // The first call (which starts the server) is polled on a short-lived thread.
+    let (c, handle) = (corral.clone(), rt.handle().clone());
+    let first = std::thread::spawn(move || handle.block_on(session_id(c)))
+        .join()
+        .expect("thread");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let second = rt.block_on(session_id(corral.clone()));
+    assert_eq!(
+        first, second,
+        "the server died with the thread that started it"
+    );
+    rt.block_on(corral.close());
+}

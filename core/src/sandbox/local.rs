@@ -286,7 +286,7 @@ impl LocalSandbox {
         unsafe {
             cmd.pre_exec(move || super::cgroup::join_in_child(&procs, &rlimits));
         }
-        let mut child = cmd.spawn().map_err(|e| {
+        let mut child = super::spawn_child(cmd).map_err(|e| {
             Error::sandbox(format!("cannot start {}: {e}", self.bwrap.display())).with_source(e)
         })?;
         let (Some(stdin), Some(stdout), Some(stderr)) =

@@ -367,6 +367,47 @@ impl Drop for ChildControl {
     }
 }
 
+/// Starts a sandbox child from one long-lived thread.
+///
+/// `--die-with-parent` (and `PR_SET_PDEATHSIG` in general) fires when the *thread* that forked
+/// the child exits, not the process. Forking from a caller's short-lived thread (or tokio's
+/// blocking pool, whose threads retire when idle) would kill its servers with that thread, so
+/// every child is forked by the process-wide `corral-spawner` thread, inside the caller's
+/// runtime (whose reactor drives the pipes).
+pub(crate) fn spawn_child(
+    mut command: tokio::process::Command,
+) -> std::io::Result<tokio::process::Child> {
+    type Job = Box<dyn FnOnce() + Send>;
+    static SPAWNER: std::sync::OnceLock<Option<std::sync::mpsc::Sender<Job>>> =
+        std::sync::OnceLock::new();
+    let handle = tokio::runtime::Handle::try_current().map_err(std::io::Error::other)?;
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("corral-spawner".into())
+            .spawn(move || {
+                for job in rx {
+                    job();
+                }
+            })
+            .ok()
+            .map(|_| tx)
+    });
+    let Some(spawner) = spawner else {
+        // No thread could be started: fork here rather than not at all.
+        return command.spawn();
+    };
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    spawner
+        .send(Box::new(move || {
+            let _runtime = handle.enter();
+            let _ = tx.send(command.spawn());
+        }))
+        .map_err(|_| std::io::Error::other("the corral-spawner thread is gone"))?;
+    rx.recv()
+        .map_err(|_| std::io::Error::other("the corral-spawner thread is gone"))?
+}
+
 /// Runs a spawned process to completion: feeds stdin, collects stdout/stderr, honours a timeout.
 pub(crate) async fn collect_output(
     mut process: Process,

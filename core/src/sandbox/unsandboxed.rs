@@ -114,8 +114,7 @@ impl PlainSandbox {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .process_group(0);
-        let mut child = cmd
-            .spawn()
+        let mut child = super::spawn_child(cmd)
             .map_err(|e| Error::sandbox(format!("cannot start {program}: {e}")).with_source(e))?;
         let pgid = child.id().map(|p| p as i32);
         let (Some(stdin), Some(stdout), Some(stderr)) =
