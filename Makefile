@@ -10,7 +10,7 @@ CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Bindings whose own Makefile (setup/build/test/lint/fmt/bench) is wired into the root recipes.
-BINDINGS := bindings-node bindings-uniffi
+BINDINGS := bindings-python bindings-node bindings-uniffi
 
 .PHONY: setup build demo test test-rust conformance lint fmt bench
 

@@ -1,0 +1,234 @@
+//! `Sandbox`: a sandbox of your own for commands and files. Created by `async with
+//! corral.sandbox(...) as sb`, `with ...`, or `await corral.sandbox(...)`; killed on exit, on
+//! `close()`, or when its corral closes.
+
+use std::{collections::BTreeMap, sync::OnceLock, time::Duration};
+
+use corral_core::{Command, Corral, SandboxConfig, SandboxHandle};
+use pyo3::{
+    exceptions::PyRuntimeError,
+    prelude::*,
+    types::{PyBytes, PyString, PyTuple},
+};
+
+use crate::{
+    errors,
+    runtime::{self, Call, Job, Owned, job},
+    types::PyCommandResult,
+};
+
+#[pyclass(frozen, module = "corral", name = "Sandbox")]
+pub struct PySandbox {
+    corral: Owned<Corral>,
+    config: SandboxConfig,
+    open: OnceLock<Owned<SandboxHandle>>,
+}
+
+/// Bytes as a Python `bytes` object (for `read_file`).
+struct Data(Vec<u8>);
+
+impl<'py> IntoPyObject<'py> for Data {
+    type Target = PyBytes;
+    type Output = Bound<'py, PyBytes>;
+    type Error = std::convert::Infallible;
+
+    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
+        Ok(PyBytes::new(py, &self.0))
+    }
+}
+
+impl PySandbox {
+    pub fn new(corral: Corral, config: SandboxConfig) -> Self {
+        Self {
+            corral: Owned::new(corral),
+            config,
+            open: OnceLock::new(),
+        }
+    }
+
+    fn handle(&self) -> PyResult<SandboxHandle> {
+        match self.open.get() {
+            Some(h) => h.get().cloned(),
+            None => Err(PyRuntimeError::new_err(
+                "the sandbox is not open: use `async with corral.sandbox() as sb` (or `with`, or `await`)",
+            )),
+        }
+    }
+
+    fn open_job(slf: Py<Self>) -> PyResult<Job> {
+        let this = slf.get();
+        let (corral, config) = (this.corral.get()?.clone(), this.config.clone());
+        Ok(job(move |_| async move {
+            if slf.get().open.get().is_none() {
+                let handle = corral.sandbox(config).await?;
+                if let Err(extra) = slf.get().open.set(Owned::new(handle)) {
+                    // Opened twice concurrently: keep the first, kill the other.
+                    if let Ok(h) = extra.get() {
+                        let _ = h.close().await;
+                    }
+                }
+            }
+            Ok(slf)
+        }))
+    }
+
+    fn exec_job(
+        &self,
+        command: &Bound<'_, PyAny>,
+        env: Option<BTreeMap<String, String>>,
+        cwd: Option<String>,
+        stdin: Option<Vec<u8>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Job> {
+        let handle = self.handle()?;
+        let mut command = if command.is_instance_of::<PyString>() {
+            Command::shell(command.extract::<String>()?)
+        } else {
+            Command::new(command.extract::<Vec<String>>()?)
+        };
+        command.env = env.unwrap_or_default();
+        command.cwd = cwd;
+        command.stdin = stdin;
+        command.timeout = timeout
+            .map(|s| {
+                Duration::try_from_secs_f64(s).map_err(|_| {
+                    errors::invalid_argument("timeout must be a positive number of seconds")
+                })
+            })
+            .transpose()?;
+        Ok(job(move |_| async move {
+            handle
+                .exec_command(command)
+                .await
+                .map(PyCommandResult::from)
+        }))
+    }
+
+    fn read_job(&self, path: String) -> PyResult<Job> {
+        let handle = self.handle()?;
+        Ok(job(move |_| async move {
+            handle.read_file(&path).await.map(Data)
+        }))
+    }
+
+    fn write_job(&self, path: String, data: &Bound<'_, PyAny>) -> PyResult<Job> {
+        let handle = self.handle()?;
+        let data: Vec<u8> = match data.cast::<PyString>() {
+            Ok(s) => s.to_str()?.as_bytes().to_vec(),
+            Err(_) => data.extract()?,
+        };
+        Ok(job(move |_| async move {
+            handle.write_file(&path, &data).await
+        }))
+    }
+
+    fn close_job(&self) -> Job {
+        let handle = self.open.get().and_then(|h| h.get().ok().cloned());
+        job(move |_| async move {
+            match handle {
+                Some(h) => h.close().await,
+                None => Ok(()),
+            }
+        })
+    }
+}
+
+#[pymethods]
+impl PySandbox {
+    /// The sandbox's id.
+    #[getter]
+    fn id(&self) -> PyResult<String> {
+        Ok(self.handle()?.id().to_owned())
+    }
+
+    /// Runs a command to completion: a string runs with `sh -c`, a list as program and
+    /// arguments. `timeout` is in seconds.
+    #[pyo3(signature = (command, *, env=None, cwd=None, stdin=None, timeout=None))]
+    fn exec(
+        &self,
+        command: &Bound<'_, PyAny>,
+        env: Option<BTreeMap<String, String>>,
+        cwd: Option<String>,
+        stdin: Option<Vec<u8>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Call> {
+        Ok(Call::new(self.exec_job(command, env, cwd, stdin, timeout)?))
+    }
+
+    #[pyo3(signature = (command, *, env=None, cwd=None, stdin=None, timeout=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn exec_sync(
+        &self,
+        py: Python<'_>,
+        command: &Bound<'_, PyAny>,
+        env: Option<BTreeMap<String, String>>,
+        cwd: Option<String>,
+        stdin: Option<Vec<u8>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Py<PyAny>> {
+        runtime::block_on(py, self.exec_job(command, env, cwd, stdin, timeout)?)
+    }
+
+    /// Reads a file as the sandbox sees it.
+    fn read_file(&self, path: String) -> PyResult<Call> {
+        Ok(Call::new(self.read_job(path)?))
+    }
+
+    fn read_file_sync(&self, py: Python<'_>, path: String) -> PyResult<Py<PyAny>> {
+        runtime::block_on(py, self.read_job(path)?)
+    }
+
+    /// Writes a file (bytes, or str as UTF-8) as the sandbox sees it.
+    fn write_file(&self, path: String, data: &Bound<'_, PyAny>) -> PyResult<Call> {
+        Ok(Call::new(self.write_job(path, data)?))
+    }
+
+    fn write_file_sync(
+        &self,
+        py: Python<'_>,
+        path: String,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        runtime::block_on(py, self.write_job(path, data)?)?;
+        Ok(())
+    }
+
+    /// Kills everything in the sandbox. Idempotent.
+    fn close(&self) -> Call {
+        Call::new(self.close_job())
+    }
+
+    fn close_sync(&self, py: Python<'_>) -> PyResult<()> {
+        runtime::block_on(py, self.close_job())?;
+        Ok(())
+    }
+
+    fn __await__(slf: Py<Self>) -> PyResult<Call> {
+        Ok(Call::new(Self::open_job(slf)?))
+    }
+
+    fn __aenter__(slf: Py<Self>) -> PyResult<Call> {
+        Ok(Call::new(Self::open_job(slf)?))
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __aexit__(&self, _exc: &Bound<'_, PyTuple>) -> Call {
+        self.close()
+    }
+
+    fn __enter__(slf: Py<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        runtime::block_on(py, Self::open_job(slf)?)
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<()> {
+        self.close_sync(py)
+    }
+
+    fn __repr__(&self) -> String {
+        match self.open.get().and_then(|h| h.get().ok()) {
+            Some(h) => format!("Sandbox(id={:?})", h.id()),
+            None => format!("Sandbox(name={:?}, not open)", self.config.name),
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! `ServerSession`: a handle on one server's warm session (resources, prompts, repeated calls).
+//! Opened by `async with corral.session(name) as s`, `with ...`, or `await corral.session(name)`.
+
+use std::sync::{Arc, OnceLock};
+
+use corral_core::{Corral, ServerSession};
+use pyo3::{exceptions::PyRuntimeError, prelude::*, types::PyTuple};
+
+use crate::{
+    convert,
+    runner::CallArgs,
+    runtime::{self, Call, CancelToken, Job, Owned, job},
+    types::{PyPrompt, PyPromptResult, PyResource, PyResourceContents, PyTool, PyToolResult},
+};
+
+/// A handle on a server's warm session; the session stays running after the handle goes.
+#[pyclass(frozen, module = "corral", name = "ServerSession")]
+pub struct PyServerSession {
+    corral: Owned<Corral>,
+    server: String,
+    open: OnceLock<Owned<Arc<ServerSession>>>,
+}
+
+impl PyServerSession {
+    pub fn new(corral: Corral, server: String) -> Self {
+        Self {
+            corral: Owned::new(corral),
+            server,
+            open: OnceLock::new(),
+        }
+    }
+
+    fn handle(&self) -> PyResult<Arc<ServerSession>> {
+        match self.open.get() {
+            Some(s) => s.get().cloned(),
+            None => Err(PyRuntimeError::new_err(format!(
+                "the session of `{}` is not open: use `async with corral.session(...) as s` (or `with`, or `await`)",
+                self.server
+            ))),
+        }
+    }
+
+    fn open_job(slf: Py<Self>) -> PyResult<Job> {
+        let this = slf.get();
+        let corral = this.corral.get()?.clone();
+        let server = this.server.clone();
+        Ok(job(move |_| async move {
+            if slf.get().open.get().is_none() {
+                let session = corral.session(&server).await?;
+                let _ = slf.get().open.set(Owned::new(Arc::new(session)));
+            }
+            Ok(slf)
+        }))
+    }
+
+    fn call_job(
+        &self,
+        tool: String,
+        params: Option<&Bound<'_, PyAny>>,
+        call: CallArgs,
+    ) -> PyResult<Job> {
+        let (session, args) = (self.handle()?, convert::opt_to_json(params)?);
+        Ok(job(move |ctx| async move {
+            session
+                .call_tool_with(&tool, args, call.options(&ctx))
+                .await
+                .map(PyToolResult::from)
+        }))
+    }
+
+    fn list_tools_job(&self) -> PyResult<Job> {
+        let session = self.handle()?;
+        Ok(job(move |_| async move {
+            Ok(session
+                .list_tools()
+                .await?
+                .into_iter()
+                .map(PyTool::from)
+                .collect::<Vec<_>>())
+        }))
+    }
+
+    fn list_resources_job(&self) -> PyResult<Job> {
+        let session = self.handle()?;
+        Ok(job(move |_| async move {
+            Ok(session
+                .list_resources()
+                .await?
+                .into_iter()
+                .map(PyResource::from)
+                .collect::<Vec<_>>())
+        }))
+    }
+
+    fn read_resource_job(&self, uri: String) -> PyResult<Job> {
+        let session = self.handle()?;
+        Ok(job(move |_| async move {
+            Ok(session
+                .read_resource(&uri)
+                .await?
+                .into_iter()
+                .map(PyResourceContents::from)
+                .collect::<Vec<_>>())
+        }))
+    }
+
+    fn list_prompts_job(&self) -> PyResult<Job> {
+        let session = self.handle()?;
+        Ok(job(move |_| async move {
+            Ok(session
+                .list_prompts()
+                .await?
+                .into_iter()
+                .map(PyPrompt::from)
+                .collect::<Vec<_>>())
+        }))
+    }
+
+    fn get_prompt_job(&self, name: String, args: Option<&Bound<'_, PyAny>>) -> PyResult<Job> {
+        let (session, args) = (self.handle()?, convert::opt_to_json(args)?);
+        Ok(job(move |_| async move {
+            session
+                .get_prompt(&name, args)
+                .await
+                .map(PyPromptResult::from)
+        }))
+    }
+}
+
+#[pymethods]
+impl PyServerSession {
+    /// The server's name.
+    #[getter]
+    fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// This server instance's id (it changes when the server restarts).
+    #[getter]
+    fn session_id(&self) -> PyResult<String> {
+        Ok(self.handle()?.session_id().to_owned())
+    }
+
+    /// The sandbox's id (`None` for a remote server).
+    #[getter]
+    fn sandbox_id(&self) -> PyResult<Option<String>> {
+        Ok(self.handle()?.sandbox_id().map(str::to_owned))
+    }
+
+    /// The negotiated MCP protocol version, e.g. `2025-11-25` or `2026-07-28`.
+    #[getter]
+    fn protocol_version(&self) -> PyResult<String> {
+        Ok(self.handle()?.protocol_version().to_owned())
+    }
+
+    /// The last lines the server wrote to stderr.
+    fn stderr_tail(&self) -> PyResult<String> {
+        Ok(self.handle()?.stderr_tail())
+    }
+
+    fn list_tools(&self) -> PyResult<Call> {
+        Ok(Call::new(self.list_tools_job()?))
+    }
+
+    fn list_tools_sync(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        runtime::block_on(py, self.list_tools_job()?)
+    }
+
+    /// Calls a tool on this session (same options as `Corral.execute_tool`).
+    #[pyo3(signature = (tool, params=None, *, timeout=None, max_total=None, on_progress=None, cancel=None))]
+    fn call_tool(
+        &self,
+        tool: String,
+        params: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
+        max_total: Option<f64>,
+        on_progress: Option<Py<PyAny>>,
+        cancel: Option<&Bound<'_, CancelToken>>,
+    ) -> PyResult<Call> {
+        let call = CallArgs::new(timeout, max_total, on_progress, cancel)?;
+        Ok(Call::new(self.call_job(tool, params, call)?))
+    }
+
+    #[pyo3(signature = (tool, params=None, *, timeout=None, max_total=None, on_progress=None, cancel=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn call_tool_sync(
+        &self,
+        py: Python<'_>,
+        tool: String,
+        params: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
+        max_total: Option<f64>,
+        on_progress: Option<Py<PyAny>>,
+        cancel: Option<&Bound<'_, CancelToken>>,
+    ) -> PyResult<Py<PyAny>> {
+        let call = CallArgs::new(timeout, max_total, on_progress, cancel)?;
+        runtime::block_on(py, self.call_job(tool, params, call)?)
+    }
+
+    fn list_resources(&self) -> PyResult<Call> {
+        Ok(Call::new(self.list_resources_job()?))
+    }
+
+    fn list_resources_sync(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        runtime::block_on(py, self.list_resources_job()?)
+    }
+
+    fn read_resource(&self, uri: String) -> PyResult<Call> {
+        Ok(Call::new(self.read_resource_job(uri)?))
+    }
+
+    fn read_resource_sync(&self, py: Python<'_>, uri: String) -> PyResult<Py<PyAny>> {
+        runtime::block_on(py, self.read_resource_job(uri)?)
+    }
+
+    fn list_prompts(&self) -> PyResult<Call> {
+        Ok(Call::new(self.list_prompts_job()?))
+    }
+
+    fn list_prompts_sync(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        runtime::block_on(py, self.list_prompts_job()?)
+    }
+
+    #[pyo3(signature = (name, args=None))]
+    fn get_prompt(&self, name: String, args: Option<&Bound<'_, PyAny>>) -> PyResult<Call> {
+        Ok(Call::new(self.get_prompt_job(name, args)?))
+    }
+
+    #[pyo3(signature = (name, args=None))]
+    fn get_prompt_sync(
+        &self,
+        py: Python<'_>,
+        name: String,
+        args: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        runtime::block_on(py, self.get_prompt_job(name, args)?)
+    }
+
+    fn __await__(slf: Py<Self>) -> PyResult<Call> {
+        Ok(Call::new(Self::open_job(slf)?))
+    }
+
+    fn __aenter__(slf: Py<Self>) -> PyResult<Call> {
+        Ok(Call::new(Self::open_job(slf)?))
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __aexit__(&self, _exc: &Bound<'_, PyTuple>) -> Call {
+        runtime::ready(())
+    }
+
+    fn __enter__(slf: Py<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        runtime::block_on(py, Self::open_job(slf)?)
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) {}
+
+    fn __repr__(&self) -> String {
+        match self.open.get().and_then(|s| s.get().ok()) {
+            Some(s) => format!(
+                "ServerSession(server={:?}, session_id={:?})",
+                self.server,
+                s.session_id()
+            ),
+            None => format!("ServerSession(server={:?}, not open)", self.server),
+        }
+    }
+}
