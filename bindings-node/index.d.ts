@@ -215,6 +215,12 @@ export interface CallOptions {
   signal?: AbortSignal
 }
 
+/**
+ * Runs the `corral` command line with `argv` (program name first) and returns its exit code.
+ * Used by the package's `bin` entry (`bindings-node/cli.js`); it blocks, as a CLI does.
+ */
+export declare function cliMain(argv: Array<string>): number
+
 /** One item of a tool result or prompt message. */
 export type Content =
   | { type: 'text'; text: string }

@@ -841,6 +841,7 @@ module.exports.ServerConfig = nativeBinding.ServerConfig
 module.exports.ServerSession = nativeBinding.ServerSession
 module.exports.Tool = nativeBinding.Tool
 module.exports.ToolResult = nativeBinding.ToolResult
+module.exports.cliMain = nativeBinding.cliMain
 module.exports.ErrorCode = nativeBinding.ErrorCode
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.isRetryable = nativeBinding.isRetryable

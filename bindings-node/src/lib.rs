@@ -13,3 +13,10 @@ mod runner;
 mod runtime;
 mod sandbox;
 mod session;
+
+/// Runs the `corral` command line with `argv` (program name first) and returns its exit code.
+/// Used by the package's `bin` entry (`bindings-node/cli.js`); it blocks, as a CLI does.
+#[napi_derive::napi]
+pub fn cli_main(argv: Vec<String>) -> i32 {
+    corral_cli::main_with_args(argv.into_iter().map(Into::into).collect())
+}

@@ -25,8 +25,16 @@ fn _corral(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<runtime::Call>()?;
     m.add_class::<runtime::Bridge>()?;
     m.add_class::<runtime::CancelToken>()?;
+    m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     types::register(m)?;
     errors::register(m)?;
     runtime::register(m)?;
     Ok(())
+}
+
+/// Runs the `corral` command line with `argv` (program name first) without the GIL, and
+/// returns its exit code. The package's `corral` console script calls it.
+#[pyfunction]
+fn cli_main(py: Python<'_>, argv: Vec<String>) -> i32 {
+    py.detach(|| corral_cli::main_with_args(argv.into_iter().map(Into::into).collect()))
 }
