@@ -378,21 +378,32 @@ pub(crate) fn spawn_child(
     mut command: tokio::process::Command,
 ) -> std::io::Result<tokio::process::Child> {
     type Job = Box<dyn FnOnce() + Send>;
-    static SPAWNER: std::sync::OnceLock<Option<std::sync::mpsc::Sender<Job>>> =
-        std::sync::OnceLock::new();
+    // The spawner of this process: after fork() the child has no spawner thread, so the
+    // sender is keyed by pid and a child starts its own.
+    static SPAWNER: Mutex<Option<(u32, std::sync::mpsc::Sender<Job>)>> = Mutex::new(None);
     let handle = tokio::runtime::Handle::try_current().map_err(std::io::Error::other)?;
-    let spawner = SPAWNER.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("corral-spawner".into())
-            .spawn(move || {
-                for job in rx {
-                    job();
-                }
-            })
-            .ok()
-            .map(|_| tx)
-    });
+    let pid = std::process::id();
+    let spawner = {
+        let mut slot = SPAWNER
+            .lock()
+            .map_err(|_| std::io::Error::other("the corral-spawner lock is poisoned"))?;
+        match slot.as_ref() {
+            Some((owner, tx)) if *owner == pid => Some(tx.clone()),
+            _ => {
+                let (tx, rx) = std::sync::mpsc::channel::<Job>();
+                let started = std::thread::Builder::new()
+                    .name("corral-spawner".into())
+                    .spawn(move || {
+                        for job in rx {
+                            job();
+                        }
+                    })
+                    .is_ok();
+                *slot = started.then(|| (pid, tx.clone()));
+                started.then_some(tx)
+            }
+        }
+    };
     let Some(spawner) = spawner else {
         // No thread could be started: fork here rather than not at all.
         return command.spawn();
