@@ -39,6 +39,9 @@ pub struct Limits {
     /// Maximum number of processes (and threads) in the sandbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_processes: Option<u64>,
+    /// Size limit in MiB of the sandbox's writable layer (enforced, or `SANDBOX_FAILED`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_mb: Option<u64>,
 }
 
 /// A host directory made visible inside the sandbox.
@@ -149,6 +152,11 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Which tools are offered.
     pub tools: ToolFilter,
+    /// Start the sandbox from this template (`corral template build NAME …`); the server's own
+    /// install commands run on top of it.
+    pub template: Option<String>,
+    /// Files written into the sandbox before the server starts: absolute path → text.
+    pub files: BTreeMap<String, String>,
 }
 
 impl ServerConfig {
@@ -199,6 +207,8 @@ impl ServerConfig {
             mounts: Vec::new(),
             limits: Limits::default(),
             tools: ToolFilter::default(),
+            template: None,
+            files: BTreeMap::new(),
         }
     }
 
@@ -307,6 +317,12 @@ impl ServerConfig {
         if !self.tools.deny.is_empty() {
             out.insert("deny_tools".into(), Value::from(self.tools.deny.clone()));
         }
+        if let Some(t) = &self.template {
+            out.insert("template".into(), t.clone().into());
+        }
+        if !self.files.is_empty() {
+            out.insert("files".into(), serde_json::json!(self.files));
+        }
         Value::Object(out)
     }
 
@@ -381,6 +397,28 @@ impl ServerConfig {
                 field(name, "limits.max_processes"),
                 "must be positive",
             ));
+        }
+        if self.limits.disk_mb.is_some_and(|mb| mb < 8) {
+            return Err(Error::config(
+                field(name, "limits.disk_mb"),
+                "must be at least 8",
+            ));
+        }
+        if let Some(t) = &self.template
+            && !valid_server_name(t)
+        {
+            return Err(Error::config(
+                field(name, "template"),
+                "a template name is 1-64 characters of letters, digits, '-', '_' or '.'",
+            ));
+        }
+        for path in self.files.keys() {
+            if !crate::sandbox::machine::check_file_path(path) {
+                return Err(Error::config(
+                    field(name, &format!("files.{path}")),
+                    "must be an absolute path without `..`",
+                ));
+            }
         }
         for (i, m) in self.mounts.iter().enumerate() {
             if !m.host.is_absolute() || !m.target.is_absolute() {
@@ -545,6 +583,8 @@ fn parse_server(name: &str, value: &Value) -> Result<ServerConfig> {
         "limits",
         "allow_tools",
         "deny_tools",
+        "template",
+        "files",
     ];
     for key in obj.keys() {
         if !KNOWN.contains(&key.as_str()) && !FOREIGN_KEYS.contains(&key.as_str()) {
@@ -641,6 +681,7 @@ fn parse_server(name: &str, value: &Value) -> Result<ServerConfig> {
                 match k.as_str() {
                     "memory_mb" => limits.memory_mb = Some(n),
                     "max_processes" => limits.max_processes = Some(n),
+                    "disk_mb" => limits.disk_mb = Some(n),
                     _ => return Err(Error::config(path(&format!("limits.{k}")), "unknown field")),
                 }
             }
@@ -674,6 +715,8 @@ fn parse_server(name: &str, value: &Value) -> Result<ServerConfig> {
             allow,
             deny: strings("deny_tools")?,
         },
+        template: string("template")?,
+        files: string_map("files")?,
     };
     config.validate()?;
     Ok(config)

@@ -6,6 +6,7 @@
 
 mod cgroup;
 pub mod local;
+pub mod machine;
 pub mod unsandboxed;
 
 use std::{
@@ -52,10 +53,15 @@ pub struct SandboxConfig {
     /// example the server command's `argv[0]`. Well-known runtimes (node, python, uv, ...) are
     /// always added.
     pub programs: Vec<String>,
+    /// Start from this template (built with `corral template build`): its layer is mounted
+    /// under the sandbox's own.
+    pub template: Option<String>,
+    /// Where the sandbox's own writable layer lives (default: `<state_dir>/layer`).
+    pub layer_dir: Option<PathBuf>,
 }
 
 impl SandboxConfig {
-    /// Reads `{"name", "env", "network", "mounts", "limits"}` (the server config's names and
+    /// Reads `{"name", "env", "network", "mounts", "limits", "template"}` (the server config's names and
     /// forms); every key is optional. Errors name the offending field under `sandbox.`.
     pub fn from_value(value: &serde_json::Value) -> Result<Self> {
         let obj = match value {
@@ -64,7 +70,7 @@ impl SandboxConfig {
             _ => return Err(Error::config("sandbox", "must be an object")),
         };
         for key in obj.keys() {
-            if !["name", "env", "network", "mounts", "limits"].contains(&key.as_str()) {
+            if !["name", "env", "network", "mounts", "limits", "template"].contains(&key.as_str()) {
                 return Err(Error::config(format!("sandbox.{key}"), "unknown field"));
             }
         }
@@ -76,7 +82,7 @@ impl SandboxConfig {
         // Reuse the server config parser for the shared fields.
         let mut probe = serde_json::Map::new();
         probe.insert("command".into(), "sh".into());
-        for key in ["env", "network", "mounts", "limits"] {
+        for key in ["env", "network", "mounts", "limits", "template"] {
             if let Some(v) = obj.get(key) {
                 probe.insert(key.into(), v.clone());
             }
@@ -96,6 +102,8 @@ impl SandboxConfig {
             mounts: parsed.mounts,
             limits: parsed.limits,
             programs: Vec::new(),
+            template: parsed.template,
+            layer_dir: None,
         })
     }
 }
@@ -238,7 +246,7 @@ pub trait Sandbox: Send + Sync {
     }
 }
 
-fn file_op_result(out: Output, op: &str, path: &str) -> Result<Vec<u8>> {
+pub(crate) fn file_op_result(out: Output, op: &str, path: &str) -> Result<Vec<u8>> {
     if out.status.success() {
         Ok(out.stdout)
     } else {

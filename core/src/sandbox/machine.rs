@@ -1,0 +1,443 @@
+//! The sandbox as a small machine: a writable root made of overlayfs layers, mounted once per
+//! sandbox inside its own user and mount namespaces, with a range of ids mapped so that root
+//! inside can `apt-get install`, `pip install` and `npm install -g` as on a VM.
+//!
+//! One *holder* process per sandbox owns the namespaces: it is started with
+//! `unshare(CLONE_NEWUSER | CLONE_NEWNS)`, corral writes its uid/gid maps, then it mounts the
+//! layers (kernel overlayfs, allowed inside a user namespace since Linux 5.11) and waits. Every
+//! process of the sandbox enters those two namespaces (`setns`, before `exec`) and then runs
+//! under bubblewrap as usual (own pid/ipc/uts/net namespaces, `--die-with-parent`), with the
+//! merged tree as its root. Nothing is copied: a layer is a directory of files and starting a
+//! sandbox mounts them.
+//!
+//! Ids (see the README's "Security" section): inside id 0 is the caller's own host uid (root
+//! when corral runs as root: the host files of the lower layers are owned by it, so overlayfs
+//! can copy them up); inside ids 1..65535 are a subordinate range (`/etc/subuid`, else
+//! [`DEFAULT_SUBID_BASE`]) that no host account uses. All capabilities of root inside are
+//! capabilities in the sandbox's own user namespace only.
+
+use std::{
+    ffi::CString,
+    fs::File,
+    io::Write,
+    os::fd::AsRawFd,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::error::{Error, Result};
+
+/// Where inside id 1 maps to, minus one, when `/etc/subuid` has no range for the caller.
+pub const DEFAULT_SUBID_BASE: u64 = 1_000_000_000;
+/// How many ids are mapped (0 plus 65535 subordinate ids).
+pub const MAPPED_IDS: u64 = 65536;
+
+/// Files in /etc hidden behind an empty file (the sandbox may write its own).
+const MASKED_ETC_FILES: &[&str] = &[
+    "shadow",
+    "shadow-",
+    "gshadow",
+    "gshadow-",
+    "security/opasswd",
+];
+/// Dirs in /etc hidden (a whiteout: the sandbox sees nothing there, and may create its own).
+const MASKED_ETC_DIRS: &[&str] = &["ssh", "sudoers.d", "ssl/private"];
+/// What `/etc/sudoers` says inside (root may do anything: it already is root in there).
+const SUDOERS: &str = "root ALL=(ALL:ALL) NOPASSWD: ALL\n";
+
+/// One directory of the merged root made of an overlay.
+#[derive(Debug, Clone)]
+pub(crate) struct OverlayDir {
+    /// Path inside the sandbox (`/` for the root itself).
+    pub target: PathBuf,
+    /// The host dir that is the lowest layer (`None`: the root's skeleton).
+    pub host: Option<PathBuf>,
+    /// The name of its sub-directory in every layer.
+    pub key: String,
+}
+
+impl OverlayDir {
+    /// The overlay of host dir `path`, seen at the same path inside.
+    pub(crate) fn host(path: &Path) -> Self {
+        let key = path
+            .to_string_lossy()
+            .trim_start_matches('/')
+            .replace(['/', ' '], "_");
+        Self {
+            target: path.to_owned(),
+            host: Some(path.to_owned()),
+            key,
+        }
+    }
+}
+
+/// What to mount.
+#[derive(Debug, Clone)]
+pub(crate) struct MachineSpec {
+    /// The sandbox's own (writable, persisted) layer.
+    pub layer: PathBuf,
+    /// Read-only layers below it (templates), the topmost first.
+    pub lowers: Vec<PathBuf>,
+    /// The overlaid dirs (the root first).
+    pub dirs: Vec<OverlayDir>,
+    /// Symlinks at the root (`/bin -> usr/bin` on merged-/usr systems).
+    pub root_symlinks: Vec<(String, String)>,
+    /// The run dir (not persisted): mount points live here.
+    pub run_dir: PathBuf,
+}
+
+/// The holder of one sandbox's namespaces, with its layers mounted.
+#[derive(Debug)]
+pub(crate) struct Machine {
+    holder: tokio::process::Child,
+    _stdin: Option<tokio::process::ChildStdin>,
+    user_ns: File,
+    mnt_ns: File,
+    root: PathBuf,
+}
+
+impl Machine {
+    /// Starts the holder, maps ids, mounts the layers; `SANDBOX_FAILED` with the reason if this
+    /// kernel or setup cannot.
+    pub(crate) async fn start(spec: &MachineSpec) -> Result<Self> {
+        let skel = spec.run_dir.join("skel");
+        let root = spec.run_dir.join("root");
+        for d in [&skel, &root] {
+            std::fs::create_dir_all(d)
+                .map_err(|e| Error::sandbox(format!("cannot create {}: {e}", d.display())))?;
+        }
+        for dir in &spec.dirs {
+            for sub in ["upper", "work"] {
+                let d = spec.layer.join(&dir.key).join(sub);
+                std::fs::create_dir_all(&d)
+                    .map_err(|e| Error::sandbox(format!("cannot create {}: {e}", d.display())))?;
+            }
+        }
+        let script = holder_script(spec, &skel, &root);
+        let mut cmd = tokio::process::Command::new("/bin/sh");
+        cmd.args(["-c", &script])
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        // SAFETY: only async-signal-safe calls (unshare, prctl) between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0
+                    || libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut holder = super::spawn_child(cmd).map_err(|e| {
+            Error::sandbox(format!(
+                "cannot create the sandbox's user namespace: {e} (user namespaces may be \
+                 disabled: see `sysctl user.max_user_namespaces` and \
+                 `kernel.apparmor_restrict_unprivileged_userns`)"
+            ))
+        })?;
+        let pid = holder
+            .id()
+            .ok_or_else(|| Error::sandbox("the sandbox holder exited at once"))?;
+        let fail = |what: String| Error::sandbox(what);
+        map_ids(pid).map_err(|e| {
+            fail(format!(
+                "cannot map the sandbox's ids: {e}. As a non-root user corral needs \
+                 `newuidmap`/`newgidmap` (package uidmap) and a range in /etc/subuid and \
+                 /etc/subgid"
+            ))
+        })?;
+        let mut stdin = holder.stdin.take();
+        if let Some(s) = stdin.as_mut() {
+            use tokio::io::AsyncWriteExt;
+            let _ = s.write_all(b"go\n").await;
+        }
+        let stdout = holder
+            .stdout
+            .take()
+            .ok_or_else(|| Error::sandbox("holder has no stdout"))?;
+        let mut stderr = holder
+            .stderr
+            .take()
+            .ok_or_else(|| Error::sandbox("holder has no stderr"))?;
+        let mut line = String::new();
+        let read = tokio::time::timeout(
+            Duration::from_secs(30),
+            BufReader::new(stdout).read_line(&mut line),
+        )
+        .await;
+        if !matches!(read, Ok(Ok(_))) || line.trim() != "ready" {
+            let _ = holder.start_kill();
+            let mut err = String::new();
+            use tokio::io::AsyncReadExt;
+            let _ = tokio::time::timeout(Duration::from_secs(2), stderr.read_to_string(&mut err))
+                .await;
+            return Err(Error::sandbox(format!(
+                "cannot mount the sandbox's writable root (kernel overlayfs inside a user \
+                 namespace needs Linux >= 5.11): {}",
+                err.trim()
+            )));
+        }
+        let open = |ns: &str| {
+            File::open(format!("/proc/{pid}/ns/{ns}"))
+                .map_err(|e| Error::sandbox(format!("cannot open the sandbox's {ns} namespace: {e}")))
+        };
+        let user_ns = open("user")?;
+        let mnt_ns = open("mnt")?;
+        // Drain stderr so the holder never blocks on it.
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let mut sink = Vec::new();
+            let _ = stderr.read_to_end(&mut sink).await;
+        });
+        Ok(Self {
+            holder,
+            _stdin: stdin,
+            user_ns,
+            mnt_ns,
+            root,
+        })
+    }
+
+    /// The merged root, as a path in the holder's mount namespace.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The namespace fds a child enters before `exec` (see [`enter`]).
+    pub(crate) fn ns_fds(&self) -> (i32, i32) {
+        (self.user_ns.as_raw_fd(), self.mnt_ns.as_raw_fd())
+    }
+
+    /// Stops the holder (its mounts go with its mount namespace).
+    pub(crate) fn stop(&mut self) {
+        let _ = self.holder.start_kill();
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// In a forked child: joins the sandbox's user and mount namespaces. Async-signal-safe.
+pub(crate) fn enter(user_ns: i32, mnt_ns: i32) -> std::io::Result<()> {
+    // SAFETY: setns on fds that stay open in the parent for the child's lifetime.
+    unsafe {
+        if libc::setns(user_ns, libc::CLONE_NEWUSER) != 0
+            || libc::setns(mnt_ns, libc::CLONE_NEWNS) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The subordinate range of the caller: `/etc/subuid` (or subgid) entry, else the default.
+fn subordinate_base(file: &str, uid: u32) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let name = user_name(uid);
+    text.lines().find_map(|l| {
+        let mut it = l.trim().splitn(3, ':');
+        let (who, start, count) = (it.next()?, it.next()?, it.next()?);
+        let matches = who == uid.to_string() || name.as_deref() == Some(who);
+        let (start, count) = (start.parse().ok()?, count.parse().ok()?);
+        (matches && count >= MAPPED_IDS - 1).then_some((start, count))
+    })
+}
+
+fn user_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut it = l.split(':');
+        let name = it.next()?;
+        let _ = it.next()?;
+        (it.next()? == uid.to_string()).then(|| name.to_owned())
+    })
+}
+
+/// The host ids that inside ids 0 and 1.. map to, for the README and diagnostics.
+pub fn id_mapping() -> (u32, u64) {
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let base = subordinate_base("/etc/subuid", uid)
+        .map(|(s, _)| s.saturating_sub(1))
+        .unwrap_or(DEFAULT_SUBID_BASE);
+    (uid, base)
+}
+
+/// Writes the holder's uid/gid maps: 0 → the caller, 1..65535 → a subordinate range.
+fn map_ids(pid: u32) -> std::result::Result<(), String> {
+    // SAFETY: getuid/getgid have no preconditions.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    if uid == 0 {
+        let (_, base) = id_mapping();
+        let map = format!("0 0 1\n1 {} {}\n", base + 1, MAPPED_IDS - 1);
+        for f in ["uid_map", "gid_map"] {
+            let path = format!("/proc/{pid}/{f}");
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|e| format!("{path}: {e}"))?;
+            file.write_all(map.as_bytes())
+                .map_err(|e| format!("{path}: {e}"))?;
+        }
+        return Ok(());
+    }
+    let sub_u = subordinate_base("/etc/subuid", uid);
+    let sub_g = subordinate_base("/etc/subgid", uid);
+    let (Some((us, _)), Some((gs, _))) = (sub_u, sub_g) else {
+        return Err(format!(
+            "no range of at least {} ids for uid {uid} in /etc/subuid and /etc/subgid",
+            MAPPED_IDS - 1
+        ));
+    };
+    for (tool, own, start) in [("newuidmap", uid, us), ("newgidmap", gid, gs)] {
+        let out = std::process::Command::new(tool)
+            .args([
+                pid.to_string(),
+                "0".into(),
+                own.to_string(),
+                "1".into(),
+                "1".into(),
+                start.to_string(),
+                (MAPPED_IDS - 1).to_string(),
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("{tool}: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "{tool}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Single-quotes `s` for sh.
+fn q(s: impl AsRef<str>) -> String {
+    format!("'{}'", s.as_ref().replace('\'', r"'\''"))
+}
+
+fn qp(p: &Path) -> String {
+    q(p.to_string_lossy())
+}
+
+/// The holder's script: wait for the id maps, mount everything, say `ready`, wait for EOF.
+fn holder_script(spec: &MachineSpec, skel: &Path, root: &Path) -> String {
+    let mut s = String::from("read _go || exit 1\nset -e\nmount --make-rprivate /\n");
+    s += &format!("mount -t tmpfs -o mode=0755 corral-skel {}\n", qp(skel));
+    let sroot = skel.join("root");
+    let etc_mask = skel.join("etc-mask");
+    s += &format!("mkdir -p {} {}\n", qp(&sroot), qp(&etc_mask));
+    // The root's skeleton: mount points, standard dirs, apt's private dirs.
+    let mut dirs: Vec<String> = vec![
+        "tmp", "proc", "dev", "run", "root", "home/corral", "var/tmp", "var/log/apt",
+        "var/cache/apt/archives", "var/lib/apt/lists", "opt", "srv", "mnt", "app",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    for d in spec.dirs.iter().skip(1) {
+        dirs.push(d.target.to_string_lossy().trim_start_matches('/').to_owned());
+    }
+    for d in &dirs {
+        s += &format!("mkdir -p {}\n", qp(&sroot.join(d)));
+    }
+    s += &format!(
+        "chmod 1777 {} {}\n",
+        qp(&sroot.join("tmp")),
+        qp(&sroot.join("var/tmp"))
+    );
+    s += &format!("chmod 0700 {}\n", qp(&sroot.join("root")));
+    for p in ["var/cache/apt/archives/partial", "var/lib/apt/lists/partial"] {
+        let d = qp(&sroot.join(p));
+        s += &format!(
+            "mkdir -p {d}; chmod 0700 {d}; u=$(id -u _apt 2>/dev/null) && chown \"$u:0\" {d} || true\n"
+        );
+    }
+    for (link, target) in &spec.root_symlinks {
+        s += &format!("ln -s {} {}\n", q(target), qp(&sroot.join(link)));
+    }
+    // /etc's mask layer.
+    for f in MASKED_ETC_FILES {
+        let p = etc_mask.join(f);
+        if let Some(parent) = p.parent() {
+            s += &format!("mkdir -p {}\n", qp(parent));
+        }
+        s += &format!(": > {}\n", qp(&p));
+    }
+    s += &format!(
+        "chmod 0640 {}/shadow {}/gshadow\n",
+        qp(&etc_mask),
+        qp(&etc_mask)
+    );
+    for d in MASKED_ETC_DIRS {
+        let p = etc_mask.join(d);
+        if let Some(parent) = p.parent() {
+            s += &format!("mkdir -p {}\n", qp(parent));
+        }
+        s += &format!("mknod {} c 0 0\n", qp(&p));
+    }
+    s += &format!(
+        "printf %s {} > {}/sudoers; chmod 0440 {}/sudoers\n",
+        q(SUDOERS),
+        qp(&etc_mask),
+        qp(&etc_mask)
+    );
+    for (i, dir) in spec.dirs.iter().enumerate() {
+        let mut lowers: Vec<String> = spec
+            .lowers
+            .iter()
+            .map(|l| l.join(&dir.key).join("upper"))
+            .filter(|p| p.is_dir())
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        match &dir.host {
+            None => lowers.push(sroot.to_string_lossy().into_owned()),
+            Some(h) => {
+                if h == Path::new("/etc") {
+                    lowers.push(etc_mask.to_string_lossy().into_owned());
+                }
+                lowers.push(h.to_string_lossy().into_owned());
+            }
+        }
+        let target = if i == 0 {
+            root.to_owned()
+        } else {
+            root.join(dir.target.strip_prefix("/").unwrap_or(&dir.target))
+        };
+        let layer = spec.layer.join(&dir.key);
+        let opts = format!(
+            "userxattr,lowerdir={},upperdir={},workdir={}",
+            lowers
+                .iter()
+                .map(|l| l.replace('\\', "\\\\").replace(',', "\\,").replace(':', "\\:"))
+                .collect::<Vec<_>>()
+                .join(":"),
+            layer.join("upper").display(),
+            layer.join("work").display()
+        );
+        if i > 0 {
+            s += &format!("mkdir -p {}\n", qp(&target));
+        }
+        s += &format!("mount -t overlay corral -o {} {}\n", q(opts), qp(&target));
+    }
+    s += "echo ready\nread _eof || true\n";
+    s
+}
+
+/// Whether `path` is a usable absolute in-sandbox path for `files`.
+pub(crate) fn check_file_path(path: &str) -> bool {
+    path.starts_with('/') && !path.split('/').any(|c| c == "..") && CString::new(path).is_ok()
+}
