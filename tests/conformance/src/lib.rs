@@ -122,6 +122,9 @@ pub async fn run_scenario(scenario: &Scenario, env: &Env) -> Result<(), String> 
     .map_err(|e| format!("cannot create Corral: {e}"))?;
     let mut state = State {
         corral: corral.clone(),
+        home: home.path().to_owned(),
+        provider: env.provider.clone(),
+        servers: Vec::new(),
         tag,
         vars,
         sandboxes: HashMap::new(),
@@ -134,6 +137,7 @@ pub async fn run_scenario(scenario: &Scenario, env: &Env) -> Result<(), String> 
                 .add_server_from_dict(name, &server)
                 .await
                 .map_err(|e| format!("server {name}: {e}"))?;
+            state.servers.push((name.clone(), server));
         }
         for (i, step) in scenario.steps.iter().enumerate() {
             let step = substitute(step, &state.vars);
@@ -145,11 +149,16 @@ pub async fn run_scenario(scenario: &Scenario, env: &Env) -> Result<(), String> 
     }
     .await;
     corral.close().await;
+    state.corral.close().await;
     result
 }
 
 struct State {
     corral: Corral,
+    /// The scenario's corral home and servers, for `reopen`.
+    home: std::path::PathBuf,
+    provider: String,
+    servers: Vec<(String, Value)>,
     tag: String,
     vars: HashMap<String, String>,
     sandboxes: HashMap<String, SandboxHandle>,
@@ -407,6 +416,46 @@ async fn run_step(state: &mut State, step: &Value) -> Result<(), String> {
             let sb = sandbox_of(state, step)?;
             sb.close().await.map_err(|e| e.to_string())
         }
+        "build_template" => {
+            let commands: Vec<String> = step
+                .get("install_commands")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let base = step.get("base").and_then(Value::as_str);
+            let r = corral
+                .build_template(str_field(step, "name")?, &commands, base)
+                .await;
+            check_value(&expect, &r.map(|_| Value::Null), Check::Json)
+        }
+        "list_templates" => {
+            let names: Vec<String> = corral.list_templates().into_iter().map(|t| t.name).collect();
+            check_value(&expect, &Ok(json!(names)), Check::Names)
+        }
+        "remove_template" => {
+            let r = corral.remove_template(str_field(step, "name")?);
+            check_value(&expect, &r.map(|()| Value::Null), Check::Json)
+        }
+        "reopen" => {
+            corral.close().await;
+            let fresh = Corral::with_options(CorralOptions {
+                provider: Some(state.provider.clone()),
+                home: Some(state.home.clone()),
+            })
+            .map_err(|e| format!("cannot create Corral: {e}"))?;
+            for (name, server) in &state.servers {
+                fresh
+                    .add_server_from_dict(name, server)
+                    .await
+                    .map_err(|e| format!("server {name}: {e}"))?;
+            }
+            state.corral = fresh;
+            Ok(())
+        }
         "sleep" => {
             let ms = step.get("ms").and_then(Value::as_u64).unwrap_or(0);
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -452,6 +501,15 @@ fn sandbox_config(cfg: &Value) -> Result<SandboxConfig, String> {
         name: "scenario".into(),
         ..SandboxConfig::default()
     };
+    out.template = cfg
+        .get("template")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    if let Some(limits) = cfg.get("limits").filter(|v| !v.is_null()) {
+        out.limits = SandboxConfig::from_value(&json!({ "limits": limits }))
+            .map_err(|e| e.to_string())?
+            .limits;
+    }
     if let Some(env) = cfg.get("env").and_then(Value::as_object) {
         for (k, v) in env {
             out.env
