@@ -97,6 +97,9 @@ enum Command {
         /// Install commands run first (repeatable).
         #[arg(long = "install-commands", value_name = "CMD")]
         install_commands: Vec<String>,
+        /// Start the sandbox from this template (see `corral template build`).
+        #[arg(long, value_name = "TEMPLATE")]
+        template: Option<String>,
     },
     /// Show, edit or reset the server store file.
     Config {
@@ -113,6 +116,9 @@ enum Command {
         #[arg(long, short)]
         yes: bool,
     },
+    /// Build, list and remove templates (named layers built once from install commands).
+    #[command(subcommand)]
+    Template(TemplateCmd),
     /// Import the servers of a Claude Desktop / Cursor / Claude Code `mcpServers` file.
     Import {
         /// The JSON (or TOML) file.
@@ -152,9 +158,14 @@ enum ServerCmd {
         /// A host path made visible inside, PATH[:TARGET][:ro|:rw] (repeatable; read-only by default).
         #[arg(long = "mount", value_name = "PATH[:ro]")]
         mounts: Vec<String>,
+        /// Start the sandbox from this template (see `corral template build`).
+        #[arg(long, value_name = "TEMPLATE")]
+        template: Option<String>,
     },
     /// List stored servers (secrets masked).
     List,
+    /// Remove layers and state no stored server uses any more (and leftovers of dead runs).
+    Prune,
     /// Remove a server (asks first on a terminal unless --yes).
     Remove {
         /// Its name.
@@ -162,6 +173,28 @@ enum ServerCmd {
         /// Do not ask.
         #[arg(long, short)]
         yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TemplateCmd {
+    /// Build a template from install commands (once per content; again only renames it).
+    Build {
+        /// Its name (servers say `"template": NAME`).
+        name: String,
+        /// Install commands, run in order as root inside (repeatable).
+        #[arg(long = "install-commands", value_name = "CMD", required = true)]
+        install_commands: Vec<String>,
+        /// Build on top of this template.
+        #[arg(long = "from", value_name = "TEMPLATE")]
+        base: Option<String>,
+    },
+    /// List templates with their sizes.
+    List,
+    /// Remove a template.
+    Remove {
+        /// Its name.
+        name: String,
     },
 }
 
@@ -261,6 +294,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
     };
     match cli.command {
         Command::Server(cmd) => server(&ctx, cmd),
+        Command::Template(cmd) => template(&ctx, cmd).await,
         Command::Tools(ToolsCmd::List { server }) => tools_list(&ctx, &server).await,
         Command::Tools(ToolsCmd::Execute {
             server,
@@ -276,10 +310,12 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             params,
             env,
             install_commands,
+            template,
         } => {
             let mut config = ServerConfig::command("quick", &command)?;
             config.env = parse_env(&env, "quick")?;
             config.install_commands = install_commands;
+            config.template = template;
             let scratch = tempfile_dir()?;
             call(&ctx, config, &tool, &params, Some(scratch.clone()))
                 .await
@@ -329,10 +365,12 @@ fn server(ctx: &Ctx, cmd: ServerCmd) -> Result<i32, Error> {
             timeout,
             network,
             mounts,
+            template,
         } => {
             let mut config = ServerConfig::command(&name, &command)?;
             config.env = parse_env(&env, &name)?;
             config.install_commands = install_commands;
+            config.template = template;
             config.description = description;
             if let Some(minutes) = timeout {
                 if !(minutes.is_finite() && minutes > 0.0) {
@@ -364,6 +402,23 @@ fn server(ctx: &Ctx, cmd: ServerCmd) -> Result<i32, Error> {
                 print_json(&json!({"added": name}));
             } else {
                 out!("added server `{name}`");
+            }
+            Ok(0)
+        }
+        ServerCmd::Prune => {
+            let keep: Vec<String> = ctx.store.load()?.into_iter().map(|s| s.name).collect();
+            let home = ctx.home.clone().unwrap_or_else(corral_core::default_home);
+            let report = corral_core::install::prune(&home, Some(&keep))?;
+            if ctx.json {
+                print_json(&json!(report));
+            } else {
+                for p in &report.removed {
+                    out!("removed {}", p.display());
+                }
+                out!(
+                    "freed {:.1} MiB",
+                    report.freed_bytes as f64 / (1024.0 * 1024.0)
+                );
             }
             Ok(0)
         }
@@ -420,6 +475,63 @@ fn server(ctx: &Ctx, cmd: ServerCmd) -> Result<i32, Error> {
             Ok(0)
         }
     }
+}
+
+async fn template(ctx: &Ctx, cmd: TemplateCmd) -> Result<i32, Error> {
+    let corral = open_corral(ctx, None)?;
+    let result = match cmd {
+        TemplateCmd::Build {
+            name,
+            install_commands,
+            base,
+        } => {
+            let spinner = progress::Spinner::start(
+                show_progress(ctx),
+                format!("building template `{name}`…"),
+            );
+            let built = corral
+                .build_template(&name, &install_commands, base.as_deref())
+                .await;
+            spinner.stop();
+            built.map(|t| {
+                if ctx.json {
+                    print_json(&json!(t));
+                } else {
+                    out!("built template `{}` ({})", t.name, t.id);
+                }
+                0
+            })
+        }
+        TemplateCmd::List => {
+            let list = corral.list_templates();
+            if ctx.json {
+                print_json(&json!(list));
+            } else if list.is_empty() {
+                out!("no templates (build one with `corral template build NAME --install-commands CMD`)");
+            } else {
+                for t in &list {
+                    out!(
+                        "{}\t{}\t{:.1} MiB\t{}",
+                        t.name,
+                        t.id,
+                        t.size_bytes as f64 / (1024.0 * 1024.0),
+                        t.install_commands.join(" && ")
+                    );
+                }
+            }
+            Ok(0)
+        }
+        TemplateCmd::Remove { name } => corral.remove_template(&name).map(|()| {
+            if ctx.json {
+                print_json(&json!({"removed": name}));
+            } else {
+                out!("removed template `{name}`");
+            }
+            0
+        }),
+    };
+    corral.close().await;
+    result
 }
 
 fn config_cmd(ctx: &Ctx, edit: bool, reset: bool, yes: bool) -> Result<i32, Error> {
