@@ -315,8 +315,14 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             let mut config = ServerConfig::command("quick", &command)?;
             config.env = parse_env(&env, "quick")?;
             config.install_commands = install_commands;
+            let from_template = template.is_some();
             config.template = template;
             let scratch = tempfile_dir()?;
+            if from_template {
+                // The scratch home keeps nothing, but sees corral's templates.
+                let home = ctx.home.clone().unwrap_or_else(corral_core::default_home);
+                let _ = std::os::unix::fs::symlink(home.join("templates"), scratch.join("templates"));
+            }
             call(&ctx, config, &tool, &params, Some(scratch.clone()))
                 .await
                 .inspect(|_| {
