@@ -12,13 +12,17 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Bindings whose own Makefile (setup/build/test/lint/fmt/bench) is wired into the root recipes.
 BINDINGS := bindings-python bindings-node bindings-uniffi
 
-.PHONY: setup build demo test test-rust conformance lint fmt bench
+.PHONY: setup build demo test test-rust test-nonroot conformance lint fmt bench
 
 ## setup: system packages corral needs (bubblewrap) — idempotent.
 setup:
 	@command -v bwrap >/dev/null 2>&1 || { \
 	  echo "installing bubblewrap…"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bubblewrap; }
+	@command -v mkfs.ext4 >/dev/null 2>&1 || { \
+	  echo "installing e2fsprogs (limits.disk_mb)…"; \
+	  $(SUDO) apt-get -o DPkg::Lock::Timeout=300 update -qq && \
+	  $(SUDO) apt-get -o DPkg::Lock::Timeout=300 install -y -qq e2fsprogs; }
 	@command -v cargo >/dev/null 2>&1 || { echo "Rust is missing: install it from https://rustup.rs" >&2; exit 1; }
 	@command -v node >/dev/null 2>&1 || { echo "Node.js >= 20 is missing" >&2; exit 1; }
 	@command -v python3 >/dev/null 2>&1 || { echo "Python >= 3.10 is missing" >&2; exit 1; }
@@ -33,12 +37,17 @@ demo: setup
 	  echo --param message="hello from a sandbox"
 
 ## test: unit tests, the fixture server's tests and the shared conformance suite (Rust runner).
-test: test-rust
+test: test-rust test-nonroot
 	@for b in $(BINDINGS); do $(MAKE) -C $$b test || exit 1; done
 
 test-rust: setup
 	$(CARGO) build -p corral-test-server
 	$(CARGO) test --workspace
+
+## test-nonroot: as root, also run the sandbox-machine tests as an unprivileged user (created
+## by tests/nonroot/run.sh, with uidmap); a no-op for non-root callers (make test-rust is that).
+test-nonroot: setup
+	@if [ "$$(id -u)" = 0 ]; then bash tests/nonroot/run.sh; fi
 
 conformance: setup
 	$(CARGO) build -p corral-test-server

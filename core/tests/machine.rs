@@ -19,6 +19,11 @@ fn digest(path: &str) -> Option<String> {
     Some(format!("{:x}", Sha256::digest(&data)))
 }
 
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
 fn text(out: &corral_core::Output) -> String {
     format!(
         "{}{}",
@@ -29,6 +34,10 @@ fn text(out: &corral_core::Output) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_land_in_the_layer_never_in_host_files() {
+    if !is_root() {
+        eprintln!("as a non-root user the host's system dirs are read-only inside: see non_root_story");
+        return;
+    }
     let home = tempfile::tempdir().expect("tmp");
     let host_home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
     let bashrc = format!("{host_home}/.bashrc");
@@ -79,6 +88,10 @@ async fn writes_land_in_the_layer_never_in_host_files() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_layers_persist_per_install_hash_and_stay_apart() {
+    if !is_root() {
+        eprintln!("as a non-root user /usr/local is read-only inside: see non_root_story");
+        return;
+    }
     let home = tempfile::tempdir().expect("tmp");
     let c = corral(home.path());
     // A "server" whose install commands write under /usr/local; the layer keeps them.
@@ -165,5 +178,40 @@ async fn disk_limit_is_enforced_or_refused() {
             assert_eq!(e.kind(), ErrorKind::SandboxFailed, "{e}");
         }
     }
+    c.close().await;
+}
+
+/// What a non-root user gets (run as one by `make test-nonroot`): root inside, a writable root
+/// except the host-owned system dirs, host files untouched, `disk_mb` refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_root_story() {
+    if is_root() {
+        eprintln!("runs as a non-root user (make test-nonroot)");
+        return;
+    }
+    let home = tempfile::tempdir().expect("tmp");
+    let c = corral(home.path());
+    let sb = c.sandbox(SandboxConfig::default()).await.expect("sandbox");
+    let out = sb
+        .exec(
+            "set -e; id -u; sudo id -u; mkdir -p /app /opt/x /var/lib/mine; echo a > /app/a; \
+             echo r > /root/r; cat /app/a /root/r; \
+             if echo x > /usr/bin/x 2>/dev/null; then echo usr-writable; else echo usr-read-only; fi",
+        )
+        .await
+        .expect("exec");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "0\n0\na\nr\nusr-read-only\n",
+        "{}",
+        text(&out)
+    );
+    sb.close().await.expect("close");
+    assert!(!Path::new("/usr/bin/x").exists());
+    let mut config = SandboxConfig::default();
+    config.limits.disk_mb = Some(16);
+    let e = c.sandbox(config).await.expect_err("disk_mb needs root");
+    assert_eq!(e.kind(), ErrorKind::SandboxFailed);
     c.close().await;
 }

@@ -147,13 +147,7 @@ impl Machine {
             .id()
             .ok_or_else(|| Error::sandbox("the sandbox holder exited at once"))?;
         let fail = |what: String| Error::sandbox(what);
-        map_ids(pid).map_err(|e| {
-            fail(format!(
-                "cannot map the sandbox's ids: {e}. As a non-root user corral needs \
-                 `newuidmap`/`newgidmap` (package uidmap) and a range in /etc/subuid and \
-                 /etc/subgid"
-            ))
-        })?;
+        map_ids(pid).map_err(|e| fail(format!("cannot map the sandbox's ids: {e}")))?;
         let mut stdin = holder.stdin.take();
         if let Some(s) = stdin.as_mut() {
             use tokio::io::AsyncWriteExt;
@@ -294,14 +288,26 @@ fn map_ids(pid: u32) -> std::result::Result<(), String> {
     }
     let sub_u = subordinate_base("/etc/subuid", uid);
     let sub_g = subordinate_base("/etc/subgid", uid);
-    let (Some((us, _)), Some((gs, _))) = (sub_u, sub_g) else {
-        return Err(format!(
-            "no range of at least {} ids for uid {uid} in /etc/subuid and /etc/subgid",
-            MAPPED_IDS - 1
-        ));
+    let tools = which_tool("newuidmap").zip(which_tool("newgidmap"));
+    let (Some((us, _)), Some((gs, _)), Some((newuidmap, newgidmap))) = (sub_u, sub_g, tools)
+    else {
+        // No subordinate ids: map only the caller (root inside = the caller). Nothing that a
+        // range would make work is lost: as a non-root user the host's system dirs are not
+        // writable inside anyway (see the README).
+        let write = |f: &str, text: &str| {
+            let path = format!("/proc/{pid}/{f}");
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .and_then(|mut file| file.write_all(text.as_bytes()))
+                .map_err(|e| format!("{path}: {e}"))
+        };
+        write("setgroups", "deny")?;
+        write("uid_map", &format!("0 {uid} 1\n"))?;
+        return write("gid_map", &format!("0 {gid} 1\n"));
     };
-    for (tool, own, start) in [("newuidmap", uid, us), ("newgidmap", gid, gs)] {
-        let out = std::process::Command::new(tool)
+    for (tool, own, start) in [(newuidmap, uid, us), (newgidmap, gid, gs)] {
+        let out = std::process::Command::new(&tool)
             .args([
                 pid.to_string(),
                 "0".into(),
@@ -313,15 +319,25 @@ fn map_ids(pid: u32) -> std::result::Result<(), String> {
             ])
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| format!("{tool}: {e}"))?;
+            .map_err(|e| format!("{}: {e}", tool.display()))?;
         if !out.status.success() {
             return Err(format!(
-                "{tool}: {}",
+                "{}: {}",
+                tool.display(),
                 String::from_utf8_lossy(&out.stderr).trim()
             ));
         }
     }
     Ok(())
+}
+
+/// `newuidmap`/`newgidmap` in the usual places (not on the caller's PATH, which may hold
+/// directories this user cannot read).
+fn which_tool(name: &str) -> Option<PathBuf> {
+    ["/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin"]
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
 }
 
 /// Single-quotes `s` for sh.
