@@ -70,6 +70,21 @@ async fn writes_land_in_the_layer_never_in_host_files() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "0\ngone\n");
 
+    // Root inside cannot mount or remount: a read-only mount stays read-only.
+    let out = sb
+        .exec(
+            "mount -o remount,bind,rw /run/corral/bin 2>/dev/null || echo refused; \
+             mount -t tmpfs x /mnt 2>/dev/null || echo refused; \
+             grep NoNewPrivs /proc/self/status",
+        )
+        .await
+        .expect("mount");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "refused\nrefused\nNoNewPrivs:\t1\n",
+        "{}",
+        text(&out)
+    );
     // Another sandbox sees none of it.
     let other = c.sandbox(SandboxConfig::default()).await.expect("sandbox 2");
     let out = other

@@ -131,6 +131,24 @@ struct Policy {
     env: BTreeMap<String, String>,
 }
 
+/// The capabilities root has inside (Docker's default set).
+const ROOT_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_RAW",
+    "CAP_SYS_CHROOT",
+    "CAP_MKNOD",
+    "CAP_AUDIT_WRITE",
+    "CAP_SETFCAP",
+];
+
 /// Where corral's helper programs are seen inside (last on PATH: a real `sudo` wins).
 const HELPERS_DIR: &str = "/run/corral/bin";
 
@@ -589,9 +607,14 @@ fn bwrap_args(policy: &Policy, command: &Command) -> Vec<String> {
         "--new-session",
         "--hostname",
         "corral",
-        "--cap-add",
-        "ALL",
     ]);
+    // Root's capabilities inside (in the sandbox's own user namespace only): Docker's default
+    // set. No CAP_SYS_ADMIN: nothing inside can mount, remount (a read-only mount stays
+    // read-only) or enter namespaces.
+    push(&["--cap-drop", "ALL"]);
+    for cap in ROOT_CAPS {
+        push(&["--cap-add", cap]);
+    }
     if command.network.unwrap_or(policy.network) == NetworkPolicy::None {
         push(&["--unshare-net"]);
     }
