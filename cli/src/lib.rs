@@ -321,7 +321,8 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             if from_template {
                 // The scratch home keeps nothing, but sees corral's templates.
                 let home = ctx.home.clone().unwrap_or_else(corral_core::default_home);
-                let _ = std::os::unix::fs::symlink(home.join("templates"), scratch.join("templates"));
+                let _ =
+                    std::os::unix::fs::symlink(home.join("templates"), scratch.join("templates"));
             }
             call(&ctx, config, &tool, &params, Some(scratch.clone()))
                 .await
@@ -513,7 +514,9 @@ async fn template(ctx: &Ctx, cmd: TemplateCmd) -> Result<i32, Error> {
             if ctx.json {
                 print_json(&json!(list));
             } else if list.is_empty() {
-                out!("no templates (build one with `corral template build NAME --install-commands CMD`)");
+                out!(
+                    "no templates (build one with `corral template build NAME --install-commands CMD`)"
+                );
             } else {
                 for t in &list {
                     out!(

@@ -244,7 +244,11 @@ pub fn list_templates(home: &Path) -> Vec<TemplateInfo> {
     let mut out: Vec<TemplateInfo> = entries
         .flatten()
         .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().strip_suffix(".json")?.to_owned();
+            let name = e
+                .file_name()
+                .to_string_lossy()
+                .strip_suffix(".json")?
+                .to_owned();
             let mut t = template(home, &name)?;
             t.size_bytes = tree_size(&layer_path(home, &t.id));
             Some(t)

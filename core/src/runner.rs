@@ -636,7 +636,11 @@ impl Corral {
                     .map_err(|e| {
                         Error::new(
                             ErrorKind::SandboxFailed,
-                            format!("cannot write files.{path} of `{}`: {}", config.name, e.message()),
+                            format!(
+                                "cannot write files.{path} of `{}`: {}",
+                                config.name,
+                                e.message()
+                            ),
                         )
                     })?;
             }
@@ -864,7 +868,7 @@ async fn run_install_commands(
         }
     }
     if let Some(m) = marker {
-        std::fs::write(&m, &hash).map_err(|e| Error::io(m.display(), e))?;
+        std::fs::write(&m, hash).map_err(|e| Error::io(m.display(), e))?;
     }
     Ok(())
 }

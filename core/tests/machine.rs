@@ -35,13 +35,20 @@ fn text(out: &corral_core::Output) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_land_in_the_layer_never_in_host_files() {
     if !is_root() {
-        eprintln!("as a non-root user the host's system dirs are read-only inside: see non_root_story");
+        eprintln!(
+            "as a non-root user the host's system dirs are read-only inside: see non_root_story"
+        );
         return;
     }
     let home = tempfile::tempdir().expect("tmp");
     let host_home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
     let bashrc = format!("{host_home}/.bashrc");
-    let watched = ["/usr/bin/x", "/etc/passwd", bashrc.as_str(), "/root/.bashrc"];
+    let watched = [
+        "/usr/bin/x",
+        "/etc/passwd",
+        bashrc.as_str(),
+        "/root/.bashrc",
+    ];
     let before: Vec<Option<String>> = watched.iter().map(|p| digest(p)).collect();
 
     let c = corral(home.path());
@@ -59,7 +66,10 @@ async fn writes_land_in_the_layer_never_in_host_files() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "0\nx\nhi\n1\n");
     // sudo works (a shim unless the view has a real one) and root is root inside.
-    let out = sb.exec("sudo -E id -u && sudo sh -c 'whoami'").await.expect("sudo");
+    let out = sb
+        .exec("sudo -E id -u && sudo sh -c 'whoami'")
+        .await
+        .expect("sudo");
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "0\nroot\n");
     // Secrets of the host's /etc are masked, yet /etc/shadow is writable (in the layer).
@@ -86,12 +96,20 @@ async fn writes_land_in_the_layer_never_in_host_files() {
         text(&out)
     );
     // Another sandbox sees none of it.
-    let other = c.sandbox(SandboxConfig::default()).await.expect("sandbox 2");
+    let other = c
+        .sandbox(SandboxConfig::default())
+        .await
+        .expect("sandbox 2");
     let out = other
         .exec("test ! -e /usr/bin/x && test ! -e /app/a && ! grep -q intruder /etc/passwd && echo clean")
         .await
         .expect("exec 2");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "clean\n", "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "clean\n",
+        "{}",
+        text(&out)
+    );
     sb.close().await.expect("close");
     other.close().await.expect("close");
     c.close().await;
@@ -126,7 +144,10 @@ async fn server_layers_persist_per_install_hash_and_stay_apart() {
             .map(|e| e.path().join("usr").join("upper").join(key_glob))
             .find(|p| p.exists())
     };
-    assert!(layer_file("a", "local/marker-a").is_some(), "install wrote into the layer");
+    assert!(
+        layer_file("a", "local/marker-a").is_some(),
+        "install wrote into the layer"
+    );
     assert!(!Path::new("/usr/local/marker-a").exists());
     c.close().await;
 }
@@ -136,11 +157,19 @@ async fn templates_are_built_once_and_mounted() {
     let home = tempfile::tempdir().expect("tmp");
     let c = corral(home.path());
     let t = c
-        .build_template("tools", &["echo from-template > /opt/t.txt".to_owned()], None)
+        .build_template(
+            "tools",
+            &["echo from-template > /opt/t.txt".to_owned()],
+            None,
+        )
         .await
         .expect("build");
     let again = c
-        .build_template("tools", &["echo from-template > /opt/t.txt".to_owned()], None)
+        .build_template(
+            "tools",
+            &["echo from-template > /opt/t.txt".to_owned()],
+            None,
+        )
         .await
         .expect("rebuild");
     assert_eq!(t.id, again.id);
@@ -153,8 +182,16 @@ async fn templates_are_built_once_and_mounted() {
             })
             .await
             .expect("from template");
-        let out = sb.exec("cat /opt/t.txt; echo mine >> /opt/t.txt").await.expect("exec");
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "from-template\n", "{}", text(&out));
+        let out = sb
+            .exec("cat /opt/t.txt; echo mine >> /opt/t.txt")
+            .await
+            .expect("exec");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "from-template\n",
+            "{}",
+            text(&out)
+        );
         sb.close().await.expect("close");
     }
     let missing = c
@@ -184,8 +221,16 @@ async fn disk_limit_is_enforced_or_refused() {
                 .expect("exec");
             let t = text(&out);
             assert!(t.contains("No space left"), "{t}");
-            let out = sb.exec("rm /var/big; echo ok > /var/small && cat /var/small").await.expect("exec");
-            assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n", "{}", text(&out));
+            let out = sb
+                .exec("rm /var/big; echo ok > /var/small && cat /var/small")
+                .await
+                .expect("exec");
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "ok\n",
+                "{}",
+                text(&out)
+            );
             sb.close().await.expect("close");
         }
         Err(e) => {

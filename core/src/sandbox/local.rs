@@ -250,7 +250,13 @@ fn mount_disk(image: &Path, mb: u64, mount_point: &Path) -> Result<()> {
         drop(file);
         run(
             "mkfs.ext4",
-            &["-q".as_ref(), "-F".as_ref(), "-m".as_ref(), "0".as_ref(), image.as_os_str()],
+            &[
+                "-q".as_ref(),
+                "-F".as_ref(),
+                "-m".as_ref(),
+                "0".as_ref(),
+                image.as_os_str(),
+            ],
         )?;
     }
     std::fs::create_dir_all(mount_point)

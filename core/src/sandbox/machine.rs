@@ -171,8 +171,8 @@ impl Machine {
             let _ = holder.start_kill();
             let mut err = String::new();
             use tokio::io::AsyncReadExt;
-            let _ = tokio::time::timeout(Duration::from_secs(2), stderr.read_to_string(&mut err))
-                .await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(2), stderr.read_to_string(&mut err)).await;
             return Err(Error::sandbox(format!(
                 "cannot mount the sandbox's writable root (kernel overlayfs inside a user \
                  namespace needs Linux >= 5.11): {}",
@@ -180,8 +180,9 @@ impl Machine {
             )));
         }
         let open = |ns: &str| {
-            File::open(format!("/proc/{pid}/ns/{ns}"))
-                .map_err(|e| Error::sandbox(format!("cannot open the sandbox's {ns} namespace: {e}")))
+            File::open(format!("/proc/{pid}/ns/{ns}")).map_err(|e| {
+                Error::sandbox(format!("cannot open the sandbox's {ns} namespace: {e}"))
+            })
         };
         let user_ns = open("user")?;
         let mnt_ns = open("mnt")?;
@@ -289,8 +290,7 @@ fn map_ids(pid: u32) -> std::result::Result<(), String> {
     let sub_u = subordinate_base("/etc/subuid", uid);
     let sub_g = subordinate_base("/etc/subgid", uid);
     let tools = which_tool("newuidmap").zip(which_tool("newgidmap"));
-    let (Some((us, _)), Some((gs, _)), Some((newuidmap, newgidmap))) = (sub_u, sub_g, tools)
-    else {
+    let (Some((us, _)), Some((gs, _)), Some((newuidmap, newgidmap))) = (sub_u, sub_g, tools) else {
         // No subordinate ids: map only the caller (root inside = the caller). Nothing that a
         // range would make work is lost: as a non-root user the host's system dirs are not
         // writable inside anyway (see the README).
@@ -358,14 +358,31 @@ fn holder_script(spec: &MachineSpec, skel: &Path, root: &Path) -> String {
     s += &format!("mkdir -p {} {}\n", qp(&sroot), qp(&etc_mask));
     // The root's skeleton: mount points, standard dirs, apt's private dirs.
     let mut dirs: Vec<String> = vec![
-        "tmp", "proc", "dev", "run", "root", "home/corral", "var/tmp", "var/log/apt",
-        "var/cache/apt/archives", "var/lib/apt/lists", "opt", "srv", "mnt", "app",
+        "tmp",
+        "proc",
+        "dev",
+        "run",
+        "root",
+        "home/corral",
+        "var/tmp",
+        "var/log/apt",
+        "var/cache/apt/archives",
+        "var/lib/apt/lists",
+        "opt",
+        "srv",
+        "mnt",
+        "app",
     ]
     .into_iter()
     .map(str::to_owned)
     .collect();
     for d in spec.dirs.iter().skip(1) {
-        dirs.push(d.target.to_string_lossy().trim_start_matches('/').to_owned());
+        dirs.push(
+            d.target
+                .to_string_lossy()
+                .trim_start_matches('/')
+                .to_owned(),
+        );
     }
     for d in &dirs {
         s += &format!("mkdir -p {}\n", qp(&sroot.join(d)));
@@ -376,7 +393,10 @@ fn holder_script(spec: &MachineSpec, skel: &Path, root: &Path) -> String {
         qp(&sroot.join("var/tmp"))
     );
     s += &format!("chmod 0700 {}\n", qp(&sroot.join("root")));
-    for p in ["var/cache/apt/archives/partial", "var/lib/apt/lists/partial"] {
+    for p in [
+        "var/cache/apt/archives/partial",
+        "var/lib/apt/lists/partial",
+    ] {
         let d = qp(&sroot.join(p));
         s += &format!(
             "mkdir -p {d}; chmod 0700 {d}; u=$(id -u _apt 2>/dev/null) && chown \"$u:0\" {d} || true\n"
@@ -438,7 +458,10 @@ fn holder_script(spec: &MachineSpec, skel: &Path, root: &Path) -> String {
             "userxattr,lowerdir={},upperdir={},workdir={}",
             lowers
                 .iter()
-                .map(|l| l.replace('\\', "\\\\").replace(',', "\\,").replace(':', "\\:"))
+                .map(|l| l
+                    .replace('\\', "\\\\")
+                    .replace(',', "\\,")
+                    .replace(':', "\\:"))
                 .collect::<Vec<_>>()
                 .join(":"),
             layer.join("upper").display(),

@@ -433,7 +433,11 @@ async fn run_step(state: &mut State, step: &Value) -> Result<(), String> {
             check_value(&expect, &r.map(|_| Value::Null), Check::Json)
         }
         "list_templates" => {
-            let names: Vec<String> = corral.list_templates().into_iter().map(|t| t.name).collect();
+            let names: Vec<String> = corral
+                .list_templates()
+                .into_iter()
+                .map(|t| t.name)
+                .collect();
             check_value(&expect, &Ok(json!(names)), Check::Names)
         }
         "remove_template" => {
