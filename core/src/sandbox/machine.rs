@@ -116,6 +116,8 @@ impl Machine {
                     .map_err(|e| Error::sandbox(format!("cannot create {}: {e}", d.display())))?;
             }
         }
+        build_skeleton(spec, &skel)
+            .map_err(|e| Error::sandbox(format!("cannot build the sandbox's skeleton: {e}")))?;
         let script = holder_script(spec, &skel, &root);
         let mut cmd = tokio::process::Command::new("/bin/sh");
         cmd.args(["-c", &script])
@@ -349,88 +351,89 @@ fn qp(p: &Path) -> String {
     q(p.to_string_lossy())
 }
 
-/// The holder's script: wait for the id maps, mount everything, say `ready`, wait for EOF.
-fn holder_script(spec: &MachineSpec, skel: &Path, root: &Path) -> String {
-    let mut s = String::from("read _go || exit 1\nset -e\nmount --make-rprivate /\n");
-    s += &format!("mount -t tmpfs -o mode=0755 corral-skel {}\n", qp(skel));
+/// Builds the root's skeleton (mount points, standard dirs, apt's private dirs, the root's
+/// symlinks) and the mask layer of `/etc` as plain files in the run dir, before the holder
+/// starts: the lowest layers of `/` and `/etc`.
+fn build_skeleton(spec: &MachineSpec, skel: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
     let sroot = skel.join("root");
     let etc_mask = skel.join("etc-mask");
-    s += &format!("mkdir -p {} {}\n", qp(&sroot), qp(&etc_mask));
-    // The root's skeleton: mount points, standard dirs, apt's private dirs.
-    let mut dirs: Vec<String> = vec![
-        "tmp",
-        "proc",
-        "dev",
-        "run",
-        "root",
-        "home/corral",
-        "var/tmp",
-        "var/log/apt",
-        "var/cache/apt/archives",
-        "var/lib/apt/lists",
-        "opt",
-        "srv",
-        "mnt",
-        "app",
+    let mut dirs: Vec<String> = [
+        "tmp", "proc", "dev", "run", "root", "home/corral", "var/tmp", "var/log/apt",
+        "var/cache/apt/archives/partial", "var/lib/apt/lists/partial", "opt", "srv", "mnt", "app",
     ]
     .into_iter()
     .map(str::to_owned)
     .collect();
     for d in spec.dirs.iter().skip(1) {
-        dirs.push(
-            d.target
-                .to_string_lossy()
-                .trim_start_matches('/')
-                .to_owned(),
-        );
+        dirs.push(d.target.to_string_lossy().trim_start_matches('/').to_owned());
     }
     for d in &dirs {
-        s += &format!("mkdir -p {}\n", qp(&sroot.join(d)));
+        std::fs::create_dir_all(sroot.join(d))?;
     }
-    s += &format!(
-        "chmod 1777 {} {}\n",
-        qp(&sroot.join("tmp")),
-        qp(&sroot.join("var/tmp"))
-    );
-    s += &format!("chmod 0700 {}\n", qp(&sroot.join("root")));
-    for p in [
-        "var/cache/apt/archives/partial",
-        "var/lib/apt/lists/partial",
-    ] {
-        let d = qp(&sroot.join(p));
-        s += &format!(
-            "mkdir -p {d}; chmod 0700 {d}; u=$(id -u _apt 2>/dev/null) && chown \"$u:0\" {d} || true\n"
-        );
+    mode(&sroot.join("tmp"), 0o1777)?;
+    mode(&sroot.join("var/tmp"), 0o1777)?;
+    mode(&sroot.join("root"), 0o700)?;
+    // apt's download dirs belong to `_apt` (inside id 42 on Debian), mapped when corral is root.
+    // SAFETY: geteuid has no preconditions.
+    let apt = (unsafe { libc::geteuid() } == 0)
+        .then(apt_uid)
+        .flatten()
+        .map(|inside| id_mapping().1 + u64::from(inside));
+    for p in ["var/cache/apt/archives/partial", "var/lib/apt/lists/partial"] {
+        let d = sroot.join(p);
+        mode(&d, 0o700)?;
+        if let Some(host) = apt.and_then(|h| u32::try_from(h).ok()) {
+            std::os::unix::fs::chown(&d, Some(host), Some(0))?;
+        }
     }
     for (link, target) in &spec.root_symlinks {
-        s += &format!("ln -s {} {}\n", q(target), qp(&sroot.join(link)));
+        std::os::unix::fs::symlink(target, sroot.join(link))?;
     }
-    // /etc's mask layer.
+    std::fs::create_dir_all(&etc_mask)?;
     for f in MASKED_ETC_FILES {
         let p = etc_mask.join(f);
         if let Some(parent) = p.parent() {
-            s += &format!("mkdir -p {}\n", qp(parent));
+            std::fs::create_dir_all(parent)?;
         }
-        s += &format!(": > {}\n", qp(&p));
+        std::fs::write(&p, b"")?;
+        mode(&p, 0o640)?;
     }
-    s += &format!(
-        "chmod 0640 {}/shadow {}/gshadow\n",
-        qp(&etc_mask),
-        qp(&etc_mask)
-    );
     for d in MASKED_ETC_DIRS {
         let p = etc_mask.join(d);
         if let Some(parent) = p.parent() {
-            s += &format!("mkdir -p {}\n", qp(parent));
+            std::fs::create_dir_all(parent)?;
         }
-        s += &format!("mknod {} c 0 0\n", qp(&p));
+        // A whiteout (character device 0/0): the host's dir is not there inside.
+        let c = CString::new(p.as_os_str().as_encoded_bytes())
+            .map_err(|_| std::io::Error::other("NUL in path"))?;
+        // SAFETY: a valid NUL-terminated path; creating a whiteout needs no privilege.
+        if unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR, libc::makedev(0, 0)) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
     }
-    s += &format!(
-        "printf %s {} > {}/sudoers; chmod 0440 {}/sudoers\n",
-        q(SUDOERS),
-        qp(&etc_mask),
-        qp(&etc_mask)
-    );
+    let sudoers = etc_mask.join("sudoers");
+    std::fs::write(&sudoers, SUDOERS)?;
+    mode(&sudoers, 0o440)
+}
+
+/// `_apt`'s uid in the host's /etc/passwd (the same inside: /etc is the host's).
+fn apt_uid() -> Option<u32> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut it = l.split(':');
+        (it.next()? == "_apt").then_some(())?;
+        let _ = it.next()?;
+        it.next()?.parse().ok()
+    })
+}
+
+/// The holder's script: wait for the id maps, mount the layers, say `ready`, wait for EOF.
+fn holder_script(spec: &MachineSpec, skel: &Path, root: &Path) -> String {
+    let mut s = String::from("read _go || exit 1\nset -e\nmount --make-rprivate /\n");
+    let sroot = skel.join("root");
+    let etc_mask = skel.join("etc-mask");
     for (i, dir) in spec.dirs.iter().enumerate() {
         let mut lowers: Vec<String> = spec
             .lowers
