@@ -441,7 +441,10 @@ fn readme_examples() {
 #[test]
 fn template_verbs_and_prune() {
     let env = Env::new();
-    assert_eq!(env.json(&["--json", "template", "list"]), serde_json::json!([]));
+    assert_eq!(
+        env.json(&["--json", "template", "list"]),
+        serde_json::json!([])
+    );
     let built = env.json(&[
         "--json",
         "template",
@@ -481,7 +484,10 @@ fn template_verbs_and_prune() {
     assert!(report["freedBytes"].is_u64(), "{report}");
     assert!(!state.exists());
     env.ok(&["template", "remove", "tools"]);
-    assert_eq!(env.json(&["--json", "template", "list"]), serde_json::json!([]));
+    assert_eq!(
+        env.json(&["--json", "template", "list"]),
+        serde_json::json!([])
+    );
     let missing = env.run(&["template", "remove", "tools"]);
     assert_eq!(code(&missing), Some(10), "CONFIG_INVALID");
 }

@@ -23,10 +23,7 @@ use std::{
     os::fd::AsRawFd,
     path::{Path, PathBuf},
     process::Stdio,
-    time::Duration,
 };
-
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::error::{Error, Result};
 
@@ -118,14 +115,13 @@ impl Machine {
         }
         build_skeleton(spec, &skel)
             .map_err(|e| Error::sandbox(format!("cannot build the sandbox's skeleton: {e}")))?;
-        let script = holder_script(spec, &skel, &root);
+        let plan = mount_plan(spec, &skel, &root)?;
         let mut cmd = tokio::process::Command::new("/bin/sh");
-        cmd.args(["-c", &script])
+        cmd.args(["-c", "read _eof || true"])
             .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
             .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .kill_on_drop(true);
         // SAFETY: only async-signal-safe calls (unshare, prctl) between fork and exec.
         unsafe {
@@ -148,39 +144,8 @@ impl Machine {
         let pid = holder
             .id()
             .ok_or_else(|| Error::sandbox("the sandbox holder exited at once"))?;
-        let fail = |what: String| Error::sandbox(what);
-        map_ids(pid).map_err(|e| fail(format!("cannot map the sandbox's ids: {e}")))?;
-        let mut stdin = holder.stdin.take();
-        if let Some(s) = stdin.as_mut() {
-            use tokio::io::AsyncWriteExt;
-            let _ = s.write_all(b"go\n").await;
-        }
-        let stdout = holder
-            .stdout
-            .take()
-            .ok_or_else(|| Error::sandbox("holder has no stdout"))?;
-        let mut stderr = holder
-            .stderr
-            .take()
-            .ok_or_else(|| Error::sandbox("holder has no stderr"))?;
-        let mut line = String::new();
-        let read = tokio::time::timeout(
-            Duration::from_secs(30),
-            BufReader::new(stdout).read_line(&mut line),
-        )
-        .await;
-        if !matches!(read, Ok(Ok(_))) || line.trim() != "ready" {
-            let _ = holder.start_kill();
-            let mut err = String::new();
-            use tokio::io::AsyncReadExt;
-            let _ =
-                tokio::time::timeout(Duration::from_secs(2), stderr.read_to_string(&mut err)).await;
-            return Err(Error::sandbox(format!(
-                "cannot mount the sandbox's writable root (kernel overlayfs inside a user \
-                 namespace needs Linux >= 5.11): {}",
-                err.trim()
-            )));
-        }
+        map_ids(pid).map_err(|e| Error::sandbox(format!("cannot map the sandbox's ids: {e}")))?;
+        let stdin = holder.stdin.take();
         let open = |ns: &str| {
             File::open(format!("/proc/{pid}/ns/{ns}")).map_err(|e| {
                 Error::sandbox(format!("cannot open the sandbox's {ns} namespace: {e}"))
@@ -188,12 +153,63 @@ impl Machine {
         };
         let user_ns = open("user")?;
         let mnt_ns = open("mnt")?;
-        // Drain stderr so the holder never blocks on it.
-        tokio::spawn(async move {
-            use tokio::io::AsyncReadExt;
-            let mut sink = Vec::new();
-            let _ = stderr.read_to_end(&mut sink).await;
-        });
+        // One short-lived child enters the namespaces and mounts every layer (syscalls between
+        // fork and exec: no shell, no `mount` per layer).
+        let (ufd, mfd) = (user_ns.as_raw_fd(), mnt_ns.as_raw_fd());
+        let mut mounter = tokio::process::Command::new("/bin/true");
+        mounter
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let plan_for_child = plan.clone();
+        // SAFETY: setns and mount on data prepared before fork; async-signal-safe.
+        unsafe {
+            mounter.pre_exec(move || {
+                enter(ufd, mfd)?;
+                let root = c"/";
+                if libc::mount(
+                    std::ptr::null(),
+                    root.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                for (target, data) in &plan_for_child {
+                    if libc::mount(
+                        c"corral".as_ptr(),
+                        target.as_ptr(),
+                        c"overlay".as_ptr(),
+                        0,
+                        data.as_ptr().cast(),
+                    ) != 0
+                    {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let mounted = match super::spawn_child(mounter) {
+            Ok(mut child) => child.wait().await.map_err(|e| e.to_string()).and_then(|s| {
+                if s.success() {
+                    Ok(())
+                } else {
+                    Err(format!("the mounter ended with {s}"))
+                }
+            }),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = mounted {
+            let _ = holder.start_kill();
+            return Err(Error::sandbox(format!(
+                "cannot mount the sandbox's writable root (kernel overlayfs inside a user \
+                 namespace needs Linux >= 5.11): {e}"
+            )));
+        }
         Ok(Self {
             holder,
             _stdin: stdin,
@@ -342,15 +358,6 @@ fn which_tool(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Single-quotes `s` for sh.
-fn q(s: impl AsRef<str>) -> String {
-    format!("'{}'", s.as_ref().replace('\'', r"'\''"))
-}
-
-fn qp(p: &Path) -> String {
-    q(p.to_string_lossy())
-}
-
 /// Builds the root's skeleton (mount points, standard dirs, apt's private dirs, the root's
 /// symlinks) and the mask layer of `/etc` as plain files in the run dir, before the holder
 /// starts: the lowest layers of `/` and `/etc`.
@@ -360,14 +367,31 @@ fn build_skeleton(spec: &MachineSpec, skel: &Path) -> std::io::Result<()> {
     let sroot = skel.join("root");
     let etc_mask = skel.join("etc-mask");
     let mut dirs: Vec<String> = [
-        "tmp", "proc", "dev", "run", "root", "home/corral", "var/tmp", "var/log/apt",
-        "var/cache/apt/archives/partial", "var/lib/apt/lists/partial", "opt", "srv", "mnt", "app",
+        "tmp",
+        "proc",
+        "dev",
+        "run",
+        "root",
+        "home/corral",
+        "var/tmp",
+        "var/log/apt",
+        "var/cache/apt/archives/partial",
+        "var/lib/apt/lists/partial",
+        "opt",
+        "srv",
+        "mnt",
+        "app",
     ]
     .into_iter()
     .map(str::to_owned)
     .collect();
     for d in spec.dirs.iter().skip(1) {
-        dirs.push(d.target.to_string_lossy().trim_start_matches('/').to_owned());
+        dirs.push(
+            d.target
+                .to_string_lossy()
+                .trim_start_matches('/')
+                .to_owned(),
+        );
     }
     for d in &dirs {
         std::fs::create_dir_all(sroot.join(d))?;
@@ -381,7 +405,10 @@ fn build_skeleton(spec: &MachineSpec, skel: &Path) -> std::io::Result<()> {
         .then(apt_uid)
         .flatten()
         .map(|inside| id_mapping().1 + u64::from(inside));
-    for p in ["var/cache/apt/archives/partial", "var/lib/apt/lists/partial"] {
+    for p in [
+        "var/cache/apt/archives/partial",
+        "var/lib/apt/lists/partial",
+    ] {
         let d = sroot.join(p);
         mode(&d, 0o700)?;
         if let Some(host) = apt.and_then(|h| u32::try_from(h).ok()) {
@@ -429,11 +456,16 @@ fn apt_uid() -> Option<u32> {
     })
 }
 
-/// The holder's script: wait for the id maps, mount the layers, say `ready`, wait for EOF.
-fn holder_script(spec: &MachineSpec, skel: &Path, root: &Path) -> String {
-    let mut s = String::from("read _go || exit 1\nset -e\nmount --make-rprivate /\n");
+/// The overlay mounts, in order: (target in the holder's mount namespace, mount data).
+fn mount_plan(spec: &MachineSpec, skel: &Path, root: &Path) -> Result<Vec<(CString, CString)>> {
     let sroot = skel.join("root");
     let etc_mask = skel.join("etc-mask");
+    let escape = |p: &str| {
+        p.replace('\\', "\\\\")
+            .replace(',', "\\,")
+            .replace(':', "\\:")
+    };
+    let mut out = Vec::new();
     for (i, dir) in spec.dirs.iter().enumerate() {
         let mut lowers: Vec<String> = spec
             .lowers
@@ -457,26 +489,23 @@ fn holder_script(spec: &MachineSpec, skel: &Path, root: &Path) -> String {
             root.join(dir.target.strip_prefix("/").unwrap_or(&dir.target))
         };
         let layer = spec.layer.join(&dir.key);
-        let opts = format!(
+        let data = format!(
             "userxattr,lowerdir={},upperdir={},workdir={}",
             lowers
                 .iter()
-                .map(|l| l
-                    .replace('\\', "\\\\")
-                    .replace(',', "\\,")
-                    .replace(':', "\\:"))
+                .map(|l| escape(l))
                 .collect::<Vec<_>>()
                 .join(":"),
-            layer.join("upper").display(),
-            layer.join("work").display()
+            escape(&layer.join("upper").to_string_lossy()),
+            escape(&layer.join("work").to_string_lossy()),
         );
-        if i > 0 {
-            s += &format!("mkdir -p {}\n", qp(&target));
-        }
-        s += &format!("mount -t overlay corral -o {} {}\n", q(opts), qp(&target));
+        let bad = |_| Error::sandbox("a layer path contains a NUL byte");
+        out.push((
+            CString::new(target.as_os_str().as_encoded_bytes()).map_err(bad)?,
+            CString::new(data).map_err(bad)?,
+        ));
     }
-    s += "echo ready\nread _eof || true\n";
-    s
+    Ok(out)
 }
 
 /// Whether `path` is a usable absolute in-sandbox path for `files`.
