@@ -2,10 +2,11 @@
 //! sandbox inside its own user and mount namespaces, with a range of ids mapped so that root
 //! inside can `apt-get install`, `pip install` and `npm install -g` as on a VM.
 //!
-//! One *holder* process per sandbox owns the namespaces: it is started with
-//! `unshare(CLONE_NEWUSER | CLONE_NEWNS)`, corral writes its uid/gid maps, then it mounts the
-//! layers (kernel overlayfs, allowed inside a user namespace since Linux 5.11) and waits. Every
-//! process of the sandbox enters those two namespaces (`setns`, before `exec`) and then runs
+//! One idle *holder* process per sandbox owns the namespaces: it is started with
+//! `unshare(CLONE_NEWUSER | CLONE_NEWNS)` and corral writes its uid/gid maps; one short-lived
+//! child then enters them and mounts the layers (kernel overlayfs, allowed inside a user
+//! namespace since Linux 5.11). Every process of the sandbox enters those two namespaces
+//! (`setns`, before `exec`) and then runs
 //! under bubblewrap as usual (own pid/ipc/uts/net namespaces, `--die-with-parent`), with the
 //! merged tree as its root. Nothing is copied: a layer is a directory of files and starting a
 //! sandbox mounts them.
