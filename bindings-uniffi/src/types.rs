@@ -67,9 +67,6 @@ pub struct Limits {
     /// Maximum number of processes (and threads).
     #[uniffi(default = None)]
     pub max_processes: Option<u64>,
-    /// Size limit in MiB of the sandbox's writable layer.
-    #[uniffi(default = None)]
-    pub disk_mb: Option<u64>,
 }
 
 impl From<Limits> for core::Limits {
@@ -77,7 +74,7 @@ impl From<Limits> for core::Limits {
         Self {
             memory_mb: l.memory_mb,
             max_processes: l.max_processes,
-            disk_mb: l.disk_mb,
+            disk_mb: None,
         }
     }
 }
@@ -87,7 +84,6 @@ impl From<core::Limits> for Limits {
         Self {
             memory_mb: l.memory_mb,
             max_processes: l.max_processes,
-            disk_mb: l.disk_mb,
         }
     }
 }
@@ -273,9 +269,6 @@ pub struct SandboxConfig {
     /// Memory and process limits.
     #[uniffi(default = None)]
     pub limits: Option<Limits>,
-    /// Start from this template (built with `corral template build`).
-    #[uniffi(default = None)]
-    pub template: Option<String>,
 }
 
 impl From<SandboxConfig> for core::SandboxConfig {
@@ -288,7 +281,7 @@ impl From<SandboxConfig> for core::SandboxConfig {
             mounts: c.mounts.into_iter().map(Into::into).collect(),
             limits: c.limits.map(Into::into).unwrap_or_default(),
             programs: Vec::new(),
-            template: c.template,
+            template: None,
             layer_dir: None,
         }
     }
@@ -302,7 +295,6 @@ impl From<core::SandboxConfig> for SandboxConfig {
             network: Some(c.network.into()),
             mounts: c.mounts.into_iter().map(Into::into).collect(),
             limits: Some(c.limits.into()),
-            template: c.template,
         }
     }
 }
