@@ -582,6 +582,7 @@ fn open_corral(ctx: &Ctx, home: Option<PathBuf>) -> Result<Corral, Error> {
     Corral::with_options(CorralOptions {
         provider: Some(ctx.provider.clone()),
         home: home.or_else(|| ctx.home.clone()),
+        ..CorralOptions::default()
     })
 }
 

@@ -118,6 +118,7 @@ pub async fn run_scenario(scenario: &Scenario, env: &Env) -> Result<(), String> 
     let corral = Corral::with_options(CorralOptions {
         provider: Some(env.provider.clone()),
         home: Some(home.path().to_owned()),
+        ..CorralOptions::default()
     })
     .map_err(|e| format!("cannot create Corral: {e}"))?;
     let mut state = State {
