@@ -758,8 +758,15 @@ async fn e2b_cmd(ctx: &Ctx, cmd: E2bCmd) -> Result<i32, Error> {
             if ctx.json {
                 print_json(&json!({"killed": killed}));
             } else {
-                out!("killed {} E2B sandbox(es){}", killed.len(),
-                    if killed.is_empty() { String::new() } else { format!(": {}", killed.join(", ")) });
+                out!(
+                    "killed {} E2B sandbox(es){}",
+                    killed.len(),
+                    if killed.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", killed.join(", "))
+                    }
+                );
             }
             Ok(0)
         }
