@@ -153,6 +153,13 @@ class Env:
         threading.Thread(target=self._accept, daemon=True).start()
         self.provider = os.environ.get("CORRAL_TEST_PROVIDER", "local")
         present = ["fixture"]
+        # `sandbox`: stdio servers run in the provider's sandboxes (local bwrap, or E2B: the
+        # E2B double on 127.0.0.1 unless E2B_API_URL points at the live service).
+        if self.provider in ("local", "e2b"):
+            present.append("sandbox")
+        self._double: subprocess.Popen[bytes] | None = None
+        if self.provider == "e2b" and "E2B_API_URL" not in os.environ:
+            self._double = self._start_e2b_double()
         if self.provider == "local":
             present.append("local-sandbox")
             if cgroups_writable():
@@ -194,6 +201,29 @@ class Env:
         self._http = child
         return line.removeprefix("listening ")
 
+    def _start_e2b_double(self) -> subprocess.Popen[bytes]:
+        """Starts the E2B double (`CORRAL_E2B_DOUBLE`, default next to the fixture) and points
+        the e2b provider at it."""
+        binary = os.environ.get("CORRAL_E2B_DOUBLE") or str(self.server.with_name("corral-e2b-double"))
+        key = "e2b_conformance_0123456789"
+        child = subprocess.Popen(
+            [binary, "--api-key", key, "--expose", str(self.server)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert child.stdout is not None
+        words = dict(
+            w.split("=", 1) for w in child.stdout.readline().decode().split() if "=" in w
+        )
+        if "api" not in words or "envd" not in words:
+            child.kill()
+            child.wait()
+            raise RuntimeError(f"the E2B double did not start: {words}")
+        os.environ["E2B_API_URL"] = words["api"]
+        os.environ["E2B_SANDBOX_URL"] = words["envd"]
+        os.environ["E2B_API_KEY"] = key
+        return child
+
     def missing(self, required: list[str]) -> list[str]:
         return [r for r in required if r not in self.capabilities]
 
@@ -220,6 +250,9 @@ class Env:
         if self._http is not None:
             self._http.kill()
             self._http.wait()
+        if self._double is not None:
+            self._double.kill()
+            self._double.wait()
         self._work_dir.cleanup()
 
 
