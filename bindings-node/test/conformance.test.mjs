@@ -111,6 +111,8 @@ before(async () => {
   env.listenerPort = env.listener.address().port;
   env.workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-work-'));
   env.present.push('fixture');
+  // `sandbox`: stdio servers run in the provider's sandboxes (tests/conformance/README.md).
+  if (env.provider === 'local' || env.provider === 'e2b') env.present.push('sandbox');
   if (env.provider === 'local') {
     env.present.push('local-sandbox');
     if (cgroupsWritable()) env.present.push('limits');

@@ -40,6 +40,8 @@ final class Env {
         listenerPort = listener.1
         provider = ProcessInfo.processInfo.environment["CORRAL_TEST_PROVIDER"] ?? "local"
         var present = ["fixture"]
+        // `sandbox`: stdio servers run in the provider's sandboxes (tests/conformance/README.md).
+        if provider == "local" || provider == "e2b" { present.append("sandbox") }
         if provider == "local" {
             present.append("local-sandbox")
             if cgroupsWritable() { present.append("limits") }

@@ -62,6 +62,8 @@ class Env(
             start()
         }
         val present = mutableListOf("fixture")
+        // `sandbox`: stdio servers run in the provider's sandboxes (tests/conformance/README.md).
+        if (provider == "local" || provider == "e2b") present += "sandbox"
         if (provider == "local") {
             present += "local-sandbox"
             if (cgroupsWritable()) present += "limits"
