@@ -194,6 +194,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         keepalive: Duration::from_secs(60),
         request_timeout: Duration::from_secs(30),
         home_id: "bench".into(),
+        user: None,
     })?;
     let corral = Corral::with_provider(home.clone(), Arc::new(provider));
     corral

@@ -701,6 +701,25 @@ async fn envd_route(State(d): State<Shared>, req: Request) -> Response {
             json!({"code": 401, "message": "unauthorized access, please provide a valid access token or method signing if supported"}),
         );
     }
+    // P§2.2 `Authorization: Basic base64("<user>:")` picks the Linux user (`username=` on
+    // /files); an unknown user is `unauthenticated` "invalid username". The double knows
+    // E2B's two: `user` and `root`.
+    let basic_user = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .map(|u| String::from_utf8_lossy(&u).trim_end_matches(':').to_owned());
+    let user = basic_user.or_else(|| query(&uri).get("username").cloned());
+    if user.as_deref().is_some_and(|u| u != "user" && u != "root") {
+        return if path.starts_with("/files") {
+            api_error(StatusCode::UNAUTHORIZED, "invalid username")
+        } else if path.ends_with("/Start") || path.ends_with("/Connect") {
+            stream_error("unauthenticated", "invalid username")
+        } else {
+            connect_error("unauthenticated", "invalid username")
+        };
+    }
     let body = axum::body::to_bytes(req.into_body(), 256 << 20)
         .await
         .unwrap_or_default();

@@ -118,6 +118,7 @@ impl Double {
             keepalive: Duration::from_secs(5),
             request_timeout: Duration::from_secs(20),
             home_id: home_id.into(),
+            user: None,
         }
     }
 
@@ -345,6 +346,32 @@ async fn direct_sandboxes_exec_and_files_through_envd() {
     sb.close().await.expect("close");
     assert_eq!(live_sandboxes(&d), 0);
     corral.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_header_picks_the_linux_user() {
+    let d = start_double();
+    let home = tempfile::tempdir().expect("tmp");
+    let ok = d.corral(home.path(), |c| c.user = Some("user".into()));
+    let sb = ok
+        .sandbox(corral_core::SandboxConfig::default())
+        .await
+        .expect("sandbox");
+    assert!(sb.exec("true").await.expect("exec").status.success());
+    sb.write_file("f", b"x").await.expect("write as user");
+    assert!(
+        sb.inner().id().starts_with('i'),
+        "E2B sandbox ids are `i` + 20 alphanumerics"
+    );
+    ok.close().await;
+    let bad = d.corral(home.path(), |c| c.user = Some("nobody".into()));
+    let sb = bad
+        .sandbox(corral_core::SandboxConfig::default())
+        .await
+        .expect("sandbox");
+    let err = sb.exec("true").await.expect_err("unknown user");
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    bad.close().await;
 }
 
 struct Peer {

@@ -75,6 +75,7 @@ pub struct Envd {
     base: String,
     sandbox_id: String,
     token: Option<String>,
+    user: Option<String>,
     request_timeout: Duration,
 }
 
@@ -93,8 +94,17 @@ impl Envd {
             base: base.trim_end_matches('/').to_owned(),
             sandbox_id: sandbox_id.to_owned(),
             token,
+            user: None,
             request_timeout,
         }
+    }
+
+    /// Runs processes and file operations as `user` (envd's `Authorization: Basic
+    /// base64("<user>:")` header, and `username=` on `/files`, §2.2/§2.6); `None`: the
+    /// sandbox's default user.
+    pub fn with_user(mut self, user: Option<String>) -> Self {
+        self.user = user.filter(|u| !u.is_empty());
+        self
     }
 
     /// The sandbox id.
@@ -112,6 +122,12 @@ impl Envd {
             .header("E2b-Sandbox-Port", ENVD_PORT.to_string());
         if let Some(t) = &self.token {
             r = r.header("X-Access-Token", t);
+        }
+        if let Some(u) = &self.user {
+            r = r.header(
+                "Authorization",
+                format!("Basic {}", b64(format!("{u}:").as_bytes())),
+            );
         }
         r
     }
@@ -168,6 +184,15 @@ impl Envd {
         })
     }
 
+    /// `process.Process/List`: the running processes (`{config, pid, tag?}` each, §2.4).
+    pub async fn list_processes(&self) -> Result<Vec<Value>, RpcError> {
+        let v = self.unary("process.Process/List", &json!({})).await?;
+        Ok(v.get("processes")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default())
+    }
+
     /// `GET /health` with a 5-s bound (§2.6).
     pub async fn health(&self) -> Health {
         let resp = self
@@ -198,7 +223,7 @@ impl Envd {
         body.extend_from_slice(data);
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
         let resp = self
-            .request(reqwest::Method::POST, &files_path(path))
+            .request(reqwest::Method::POST, &self.files_path(path))
             .header(
                 "Content-Type",
                 format!("multipart/form-data; boundary={boundary}"),
@@ -219,7 +244,7 @@ impl Envd {
     /// `GET /files?path=`.
     pub async fn download(&self, path: &str) -> Result<Vec<u8>> {
         let resp = self
-            .request(reqwest::Method::GET, &files_path(path))
+            .request(reqwest::Method::GET, &self.files_path(path))
             .timeout(self.request_timeout.max(Duration::from_secs(60)))
             .send()
             .await
@@ -237,9 +262,15 @@ impl Envd {
     }
 }
 
-fn files_path(path: &str) -> String {
-    let enc: String = form_urlencoded::byte_serialize(path.as_bytes()).collect();
-    format!("/files?path={enc}")
+impl Envd {
+    fn files_path(&self, path: &str) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("path", path);
+        if let Some(u) = &self.user {
+            q.append_pair("username", u);
+        }
+        format!("/files?{}", q.finish())
+    }
 }
 
 fn file_error(op: &str, path: &str, status: u16, body: &[u8]) -> Error {

@@ -7,7 +7,8 @@
 //! default `https://49983-<id>.<domain>`), `CORRAL_E2B_TEMPLATE` (default `base`),
 //! `CORRAL_E2B_TIMEOUT` (seconds a sandbox outlives its last use, default 300),
 //! `CORRAL_E2B_KEEPALIVE_SECS`, `CORRAL_E2B_REQUEST_TIMEOUT` (default 60),
-//! `CORRAL_E2B_HOME_ID` (default: a random id kept in corral's home).
+//! `CORRAL_E2B_HOME_ID` (default: a random id kept in corral's home), `CORRAL_E2B_USER` (the
+//! Linux user processes run as; default the template's).
 //!
 //! Lifetime: a sandbox is created with the timeout, and a keepalive task re-sets that timeout
 //! while corral holds the sandbox (open streams do not keep an E2B sandbox alive), so it ends at
@@ -99,6 +100,9 @@ pub struct E2bConfig {
     pub request_timeout: Duration,
     /// corral's home id (scale-out: corrals with one home id share sandboxes).
     pub home_id: String,
+    /// The Linux user processes and files run as (`CORRAL_E2B_USER`; `None`: the template's
+    /// default user).
+    pub user: Option<String>,
 }
 
 fn env_secs(name: &str) -> Option<Duration> {
@@ -147,6 +151,9 @@ impl E2bConfig {
             Ok(id) if !id.is_empty() => id,
             _ => home_id(home)?,
         };
+        let user = std::env::var("CORRAL_E2B_USER")
+            .ok()
+            .filter(|u| !u.is_empty());
         Ok(Self {
             api_key,
             api_url,
@@ -157,6 +164,7 @@ impl E2bConfig {
             keepalive,
             request_timeout,
             home_id,
+            user,
         })
     }
 
@@ -257,6 +265,7 @@ impl E2bProvider {
             token,
             self.config.request_timeout,
         )
+        .with_user(self.config.user.clone())
     }
 
     /// The sandboxes of this home id (every state).
