@@ -497,8 +497,8 @@ pub struct ExecResult {
     pub stderr: String,
 }
 
-impl From<core::Output> for ExecResult {
-    fn from(o: core::Output) -> Self {
+impl From<core::ExecOutput> for ExecResult {
+    fn from(o: core::ExecOutput) -> Self {
         Self {
             exit_code: o.status.code,
             signal: o.status.signal,

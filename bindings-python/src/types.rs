@@ -3,7 +3,7 @@
 //! value; JSON fields come out as Python objects.
 
 use corral_core::{
-    Content, LogMessage, Output, Progress, Prompt, PromptMessage, PromptResult, Resource,
+    Content, ExecOutput, LogMessage, Progress, Prompt, PromptMessage, PromptResult, Resource,
     ResourceContents, ServerConfig, Tool, ToolResult,
 };
 use pyo3::{
@@ -847,10 +847,10 @@ impl PyLogMessage {
 
 /// How a command in a sandbox ended, and what it wrote.
 #[pyclass(frozen, module = "corral", name = "CommandResult")]
-pub struct PyCommandResult(pub Output);
+pub struct PyCommandResult(pub ExecOutput);
 
-impl From<Output> for PyCommandResult {
-    fn from(o: Output) -> Self {
+impl From<ExecOutput> for PyCommandResult {
+    fn from(o: ExecOutput) -> Self {
         Self(o)
     }
 }

@@ -776,8 +776,8 @@ impl ExecOutput {
     }
 }
 
-impl From<core::Output> for ExecOutput {
-    fn from(o: core::Output) -> Self {
+impl From<core::ExecOutput> for ExecOutput {
+    fn from(o: core::ExecOutput) -> Self {
         Self {
             exit_code: o.status.code,
             signal: o.status.signal,

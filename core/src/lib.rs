@@ -37,7 +37,7 @@ pub use self::{
         Corral, CorralOptions, SandboxHandle, ServerSession, StartCallback, StartEvent,
         default_home,
     },
-    sandbox::{Command, ExitStatus, Output, Provider, Sandbox, SandboxConfig},
+    sandbox::{Command, ExecOutput, ExitStatus, Provider, Sandbox, SandboxConfig},
     store::Store,
     tool::{
         Content, LogMessage, Progress, Prompt, PromptMessage, PromptResult, Resource,
