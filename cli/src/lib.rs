@@ -35,11 +35,8 @@ pub const EXIT_TOOL_ERROR: i32 = 1;
 /// Exit code of a usage error (bad flags).
 pub const EXIT_USAGE: i32 = 2;
 
-/// The exit code of an error kind: 10 + its position in [`ErrorKind::ALL`]
-/// (CONFIG_INVALID = 10, INVALID_ARGUMENT = 11, SERVER_NOT_FOUND = 12, TOOL_NOT_FOUND = 13,
-/// SANDBOX_FAILED = 14, INSTALL_FAILED = 15, SERVER_START_FAILED = 16, SERVER_CRASHED = 17,
-/// TIMEOUT = 18, CANCELLED = 19, PROTOCOL = 20, MCP_ERROR = 21, AUTH = 22, TRANSPORT = 23,
-/// IO = 24, E2B_API = 25, CLOSED = 26).
+/// The exit code of an error kind: 10 + its position in [`ErrorKind::ALL`] (CONFIG_INVALID =
+/// 10, INVALID_ARGUMENT = 11, …; the README's table lists them all).
 pub fn exit_code(kind: ErrorKind) -> i32 {
     ErrorKind::ALL
         .iter()
