@@ -2,6 +2,10 @@
 //! npm server): every verb, `--json` output, exit codes per error kind, masking of secrets, the
 //! store under 8 concurrent writers, and the interactive confirm prompt through a real PTY.
 
+// Test code: helpers outside `#[test]` functions may `expect` too (clippy.toml allows it
+// only inside them).
+#![allow(clippy::expect_used)]
+
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output, Stdio},

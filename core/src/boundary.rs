@@ -165,7 +165,6 @@
 
 #[allow(unused_imports)] // for the intra-doc links above
 use crate::{
-    CallOptions, Content, Error, ErrorKind, ExecOutput, LogMessage, Progress, Prompt,
-    PromptResult, Resource, ResourceContents, SandboxConfig, ServerConfig, StartEvent, Tool,
-    ToolResult,
+    CallOptions, Content, Error, ErrorKind, ExecOutput, LogMessage, Progress, Prompt, PromptResult,
+    Resource, ResourceContents, SandboxConfig, ServerConfig, StartEvent, Tool, ToolResult,
 };
