@@ -82,9 +82,9 @@ def test_every_kind_has_its_own_class() -> None:
 
 
 def test_config_errors_are_value_errors_with_a_kind() -> None:
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(corral.ConfigInvalidError) as info:
         corral.ServerConfig("fs", command="x", env={"1BAD": "v"})
-    assert isinstance(info.value, corral.ConfigInvalidError)
+    assert isinstance(info.value, ValueError)
     assert info.value.kind == "CONFIG_INVALID"
     assert info.value.field == "servers.fs.env.1BAD"
     with pytest.raises(corral.ConfigInvalidError) as info:
