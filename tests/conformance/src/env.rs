@@ -1,6 +1,6 @@
-//! What a scenario may refer to: `${VAR}` values and runner-side fixtures (a canary file in the
-//! host home, a canary variable in the runner's env, a TCP listener, the fixture over HTTP),
-//! plus the capabilities this machine has.
+//! What a scenario may refer to: `${VAR}` values and the fixtures around a run (a canary file in
+//! the host home, a canary variable the runner sets in its own env, a TCP listener, the fixture
+//! over HTTP), plus the capabilities this machine has.
 
 use std::{
     collections::HashMap,
@@ -10,33 +10,17 @@ use std::{
     process::{Child, Stdio},
 };
 
-/// The name of the canary variable set in the runner's own environment.
+/// The name of the canary variable the runner sets in its own environment (told by `setenv`).
 pub const CANARY_VAR: &str = "CORRAL_CANARY_SECRET";
-
-/// What this machine can do; scenarios name what they need in `requires`.
-#[derive(Debug, Clone, Default)]
-pub struct Capabilities {
-    /// Names of the capabilities present.
-    pub present: Vec<String>,
-}
-
-impl Capabilities {
-    /// The missing ones of `required`.
-    pub fn missing<'a>(&self, required: &'a [String]) -> Vec<&'a str> {
-        required
-            .iter()
-            .filter(|r| !self.present.contains(r))
-            .map(String::as_str)
-            .collect()
-    }
-}
+/// Its value: no sandbox may see it.
+pub const CANARY_VALUE: &str = "the-runner-secret-must-not-leak";
 
 /// The runner's environment, shared by all scenarios.
 pub struct Env {
     /// The provider under test (`CORRAL_TEST_PROVIDER`, default `local`).
     pub provider: String,
-    /// What this machine can do.
-    pub capabilities: Capabilities,
+    /// What this machine can do; scenarios name what they need in `requires`.
+    pub capabilities: Vec<String>,
     server: PathBuf,
     canary_file: PathBuf,
     listener_port: u16,
@@ -48,11 +32,8 @@ pub struct Env {
 const HTTP_TOKEN: &str = "conformance-token";
 
 impl Env {
-    /// Sets up the runner-side fixtures. Call before any other thread starts (it sets the
-    /// canary variable in this process's environment).
+    /// Sets up the fixtures.
     pub fn new(server: PathBuf) -> Result<Self, String> {
-        // SAFETY: called at start-up, before the test threads exist.
-        unsafe { std::env::set_var(CANARY_VAR, "the-runner-secret-must-not-leak") };
         let home = std::env::var_os("HOME")
             .map(PathBuf::from)
             .unwrap_or("/tmp".into());
@@ -83,7 +64,7 @@ impl Env {
         }
         Ok(Self {
             provider,
-            capabilities: Capabilities { present },
+            capabilities: present,
             server,
             canary_file,
             listener_port,
@@ -171,7 +152,7 @@ fn cgroups_writable() -> bool {
 }
 
 /// Pids of processes whose environment contains `needle` (`KEY=VALUE`).
-pub fn processes_with_env(needle: &str) -> Vec<u32> {
+pub(crate) fn processes_with_env(needle: &str) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
