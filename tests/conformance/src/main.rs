@@ -1,7 +1,7 @@
 //! `corral-conformance <language>`: the checker as a child process of a language's runner,
 //! speaking JSON lines on stdin/stdout (protocol in the README). It prints
 //! `{"scenarios": [names]}`, then for each `{"run": name, "variant"?}` it drives the
-//! scenario with `{"id", "op", …}` requests, reads each `{"id", "ok"}` / `{"id", "error"}`
+//! scenario with `{"seq", "op", …}` requests, reads each `{"seq", "ok"}` / `{"seq", "error"}`
 //! answer, and ends with `{"done": name, "outcome", "message"}`. It exits when stdin closes.
 
 use std::io::{BufRead, Write};
@@ -33,11 +33,11 @@ fn receive() -> Option<Value> {
 impl Executor for Wire {
     async fn call(&mut self, mut request: Value) -> Result<Value, Value> {
         self.next_id += 1;
-        request["id"] = json!(self.next_id);
+        request["seq"] = json!(self.next_id);
         send(&request);
         let answer =
             receive().ok_or_else(|| json!({"kind": "RUNNER_GONE", "message": "stdin closed"}))?;
-        if answer["id"] != json!(self.next_id) {
+        if answer["seq"] != json!(self.next_id) {
             return Err(
                 json!({"kind": "RUNNER_PROTOCOL", "message": format!("answer {answer} to {request}")}),
             );
