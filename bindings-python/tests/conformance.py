@@ -29,16 +29,16 @@ def checker_path() -> Path:
     """``CORRAL_CONFORMANCE``, else ``$CARGO_TARGET_DIR/debug/corral-conformance``."""
     if "CORRAL_CONFORMANCE" in os.environ:
         return Path(os.environ["CORRAL_CONFORMANCE"])
-    return Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug" / "corral-conformance"
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    return target / "debug" / "corral-conformance"
 
 
 class Checker:
     """The checker process, one per test session; ``run`` plays one scenario through it."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [str(checker_path()), "python"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
+        pipe = subprocess.PIPE
+        self.proc = subprocess.Popen([checker_path(), "python"], stdin=pipe, stdout=pipe, text=True)
         self.scenarios: list[str] = self.receive()["scenarios"]
 
     def receive(self) -> dict[str, Any]:
@@ -75,7 +75,11 @@ def error_of(e: BaseException) -> dict[str, Any]:
 
 
 def ids(s: corral.ServerSession) -> dict[str, Any]:
-    return {"sessionId": s.session_id, "sandboxId": s.sandbox_id, "protocolVersion": s.protocol_version}
+    return {
+        "sessionId": s.session_id,
+        "sandboxId": s.sandbox_id,
+        "protocolVersion": s.protocol_version,
+    }
 
 
 def camel(d: dict[str, Any]) -> dict[str, Any]:
@@ -168,7 +172,7 @@ class Runner:
         if op == "open":
             self.c = corral.Corral(r["provider"], home=r["home"])
             return None
-        c = self.c
+        c, sb = self.c, self.sandboxes.get(r.get("id", ""))
         assert c is not None
         match op:
             case "close":
@@ -183,20 +187,23 @@ class Runner:
                 return [s.name for s in c.list_servers()]
             case "load_mcp_servers":
                 doc = r.get("document")
-                text = isinstance(doc, str)
-                return await self.call(c, "load_mcp_servers_text" if text else "load_mcp_servers", doc)
+                method = "load_mcp_servers_text" if isinstance(doc, str) else "load_mcp_servers"
+                return await self.call(c, method, doc)
             case "discover_tools":
-                return [camel(t.to_dict()) for t in await self.call(c, "discover_tools", r["server"])]
+                tools = await self.call(c, "discover_tools", r["server"])
+                return [camel(t.to_dict()) for t in tools]
             case "tool_schema":
                 tools = await self.call(c, "discover_tools", r["server"])
                 t = next(t for t in tools if t.name == r["tool"])
-                return {**camel(t.to_dict()), "openai": t.to_openai(), "anthropic": t.to_anthropic()}
+                exports = {"openai": t.to_openai(), "anthropic": t.to_anthropic()}
+                return {**camel(t.to_dict()), **exports}
             case "execute_tool":
                 return await self.execute(r)
             case "concurrent":
                 return await self.concurrent(r["calls"])
             case "quick":
-                return (await self.call(c, "quick", r["command"], r["tool"], r.get("args", {}))).to_dict()
+                result = await self.call(c, "quick", r["command"], r["tool"], r.get("args", {}))
+                return result.to_dict()
             case "session_info":
                 return await self.on_session(r["server"], "")
             case "list_resources" | "list_prompts":
@@ -210,14 +217,14 @@ class Runner:
                 self.sandboxes[r["id"]] = await self.call(c, "sandbox", **config)
                 return None
             case "sandbox_exec":
-                o = await self.call(self.sandboxes[r["id"]], "exec", r["script"])
+                o = await self.call(sb, "exec", r["script"])
                 # TEMP until canonical serde lands: CommandResult has no to_dict() today.
                 return {"exitCode": o.exit_code, "stdout": o.stdout, "stderr": o.stderr}
             case "sandbox_write":
-                return await self.call(self.sandboxes[r["id"]], "write_file", r["path"], r["data"].encode())
+                return await self.call(sb, "write_file", r["path"], r["data"].encode())
             case "sandbox_read":
-                data = await self.call(self.sandboxes[r["id"]], "read_file", r["path"])
+                data = await self.call(sb, "read_file", r["path"])
                 return data.decode(errors="replace")
             case "sandbox_close":
-                return await self.call(self.sandboxes[r["id"]], "close")
+                return await self.call(sb, "close")
         raise ValueError(f"unknown op {op}")

@@ -76,38 +76,26 @@ impl Env {
 
     /// The `${VAR}` values of one scenario run.
     pub fn vars(&self, tag: &str) -> HashMap<String, String> {
-        let mut v = HashMap::new();
-        v.insert(
-            "CORRAL_TEST_SERVER".into(),
-            self.server.display().to_string(),
-        );
-        v.insert("SCENARIO_TAG".into(), tag.to_owned());
-        v.insert("CANARY_FILE".into(), self.canary_file.display().to_string());
-        v.insert(
-            "CANARY_NAME".into(),
-            self.canary_file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
-        v.insert(
-            "HOST_HOME".into(),
-            self.canary_file
-                .parent()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-        );
-        v.insert("CANARY_VAR".into(), CANARY_VAR.into());
-        v.insert("LISTENER_PORT".into(), self.listener_port.to_string());
-        v.insert(
-            "WORK_DIR".into(),
-            self.work_dir.path().display().to_string(),
-        );
-        v.insert("HTTP_FIXTURE_TOKEN".into(), HTTP_TOKEN.into());
+        let path =
+            |p: Option<&std::path::Path>| p.map(|p| p.display().to_string()).unwrap_or_default();
+        let mut v = HashMap::from([
+            ("CORRAL_TEST_SERVER", path(Some(&self.server))),
+            ("SCENARIO_TAG", tag.to_owned()),
+            ("CANARY_FILE", path(Some(&self.canary_file))),
+            (
+                "CANARY_NAME",
+                path(self.canary_file.file_name().map(std::path::Path::new)),
+            ),
+            ("HOST_HOME", path(self.canary_file.parent())),
+            ("CANARY_VAR", CANARY_VAR.to_owned()),
+            ("LISTENER_PORT", self.listener_port.to_string()),
+            ("WORK_DIR", path(Some(self.work_dir.path()))),
+            ("HTTP_FIXTURE_TOKEN", HTTP_TOKEN.to_owned()),
+        ]);
         if let Some((_, url)) = &self.http {
-            v.insert("HTTP_FIXTURE_URL".into(), url.clone());
+            v.insert("HTTP_FIXTURE_URL", url.clone());
         }
-        v
+        v.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     }
 }
 

@@ -49,27 +49,9 @@ pub trait Executor {
 }
 
 /// The ops a runner performs through its binding; the checker does every other op itself.
-const RUNNER_OPS: &[&str] = &[
-    "add_server",
-    "remove_server",
-    "restart_server",
-    "list_servers",
-    "load_mcp_servers",
-    "discover_tools",
-    "tool_schema",
-    "execute_tool",
-    "quick",
-    "session_info",
-    "list_resources",
-    "read_resource",
-    "list_prompts",
-    "get_prompt",
-    "sandbox_open",
-    "sandbox_exec",
-    "sandbox_write",
-    "sandbox_read",
-    "sandbox_close",
-];
+const RUNNER_OPS: &str = "add_server remove_server restart_server list_servers load_mcp_servers \
+    discover_tools tool_schema execute_tool quick session_info list_resources read_resource \
+    list_prompts get_prompt sandbox_open sandbox_exec sandbox_write sandbox_read sandbox_close";
 
 /// How one scenario ended, with the baseline applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,26 +174,43 @@ impl Checker {
         };
         let mut vars = self.env.vars(&tag);
         let home = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
-        let mut setup = vec![
-            json!({"op": "setenv", "name": CANARY_VAR, "value": CANARY_VALUE}),
-            json!({"op": "open", "provider": self.env.provider, "home": home.path()}),
-        ];
-        setup.extend(s.servers.iter().map(|(name, config)| {
-            json!({"op": "add_server", "name": name, "config": substitute(config, &vars)})
-        }));
+        // `open` and the servers: at the start, and again for `reopen` (same home, so what
+        // corral keeps on disk must persist).
+        let open = |vars: &HashMap<String, String>| {
+            let open = json!({"op": "open", "provider": self.env.provider, "home": home.path()});
+            let servers = s.servers.iter().map(|(name, config)| {
+                json!({"op": "add_server", "name": name, "config": substitute(config, vars)})
+            });
+            std::iter::once(open).chain(servers).collect::<Vec<_>>()
+        };
+        let setenv = json!({"op": "setenv", "name": CANARY_VAR, "value": CANARY_VALUE});
         let result = async {
-            for request in setup {
-                let what = request["name"].as_str().unwrap_or_default().to_owned();
-                exec.call(request)
-                    .await
-                    .map_err(|e| format!("setting up {what}: {}", expect::describe(&e)))?;
-            }
-            for (i, step) in s.steps.iter().enumerate() {
+            for (i, step) in std::iter::once(&json!({"op": "start"}))
+                .chain(&s.steps)
+                .enumerate()
+            {
                 let step = substitute(step, &vars);
                 let op = step["op"].as_str().unwrap_or("?").to_owned();
-                self.step(exec, &tag, &mut vars, &step)
-                    .await
-                    .map_err(|e| format!("step {} ({op}): {e}", i + 1))?;
+                let fail = |e: String| format!("step {i} ({op}): {e}");
+                let setup = match op.as_str() {
+                    "start" => std::iter::once(setenv.clone()).chain(open(&vars)).collect(),
+                    "reopen" => std::iter::once(json!({"op": "close"}))
+                        .chain(open(&vars))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                if setup.is_empty() {
+                    self.step(exec, &tag, &mut vars, &step)
+                        .await
+                        .map_err(fail)?;
+                }
+                for request in setup {
+                    let what = [&request["op"], &request["name"]]
+                        .map(|v| v.as_str().unwrap_or_default())
+                        .join(" ");
+                    let done = exec.call(request).await;
+                    done.map_err(|e| fail(format!("{what}: {}", expect::describe(&e))))?;
+                }
             }
             Ok(())
         }
@@ -273,7 +272,9 @@ impl Checker {
                 }
                 return Ok(());
             }
-            op if RUNNER_OPS.contains(&op) => exec.call(request_of(step)).await,
+            op if RUNNER_OPS.split_whitespace().any(|o| o == op) => {
+                exec.call(request_of(step)).await
+            }
             other => return Err(format!("unknown op `{other}`")),
         };
         let view = expect::check(op, &expect, &result)?;
@@ -388,5 +389,104 @@ pub fn substitute(value: &Value, vars: &HashMap<String, String>) -> Value {
                 .collect(),
         ),
         other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(op: &str, expect: Value, result: Result<Value, Value>) -> Result<Value, String> {
+        expect::check(op, &expect, &result)
+    }
+
+    #[test]
+    fn the_matcher_fails_what_does_not_hold() {
+        let tool = json!({"result": {"content": [{"type": "text", "text": "hi"}], "isError": false}, "progress": [{}]});
+        assert!(
+            check(
+                "execute_tool",
+                json!({"text": "hi", "progress_min": 1}),
+                Ok(tool.clone())
+            )
+            .is_ok()
+        );
+        assert!(check("execute_tool", json!({"text": "ho"}), Ok(tool.clone())).is_err());
+        assert!(check("execute_tool", json!({"progress_min": 2}), Ok(tool.clone())).is_err());
+        assert!(
+            check("execute_tool", json!({"txet": "hi"}), Ok(tool)).is_err(),
+            "unknown key"
+        );
+        let error = json!({"kind": "TIMEOUT", "message": "slow", "field": null});
+        assert!(
+            check(
+                "execute_tool",
+                json!({"error": "TIMEOUT"}),
+                Err(error.clone())
+            )
+            .is_ok()
+        );
+        assert!(
+            check(
+                "execute_tool",
+                json!({"error": "CANCELLED"}),
+                Err(error.clone())
+            )
+            .is_err()
+        );
+        assert!(check("execute_tool", json!({}), Err(error)).is_err());
+        assert!(
+            check(
+                "list_servers",
+                json!({"names_include": ["a"], "count": 1}),
+                Ok(json!(["a"]))
+            )
+            .is_ok()
+        );
+        assert!(
+            check(
+                "list_servers",
+                json!({"names_exclude": ["a"]}),
+                Ok(json!(["a"]))
+            )
+            .is_err()
+        );
+        let info = json!({"sessionId": "s1", "protocolVersion": "v"});
+        assert!(
+            check(
+                "session_info",
+                json!({"json_differs": {"sessionId": "s1"}}),
+                Ok(info.clone())
+            )
+            .is_err()
+        );
+        assert!(
+            check(
+                "session_info",
+                json!({"json_at": {"/protocolVersion": "v"}}),
+                Ok(info)
+            )
+            .is_ok()
+        );
+        let http = json!({"status": 401, "headers": {}, "body": "no", "json": null});
+        assert!(check("http", json!({"status": 200}), Ok(http.clone())).is_err());
+        assert!(check("http", json!({"status": 401, "text": "no"}), Ok(http)).is_ok());
+    }
+
+    #[test]
+    fn saved_values_become_placeholders() {
+        let mut vars = HashMap::new();
+        let obs = json!({"sessionId": "s1", "n": 3});
+        save(
+            Some(&json!({"ID": "/sessionId", "N": "/n"})),
+            &obs,
+            &mut vars,
+        )
+        .unwrap_or_default();
+        save(Some(&json!("ALL")), &obs, &mut vars).unwrap_or_default();
+        assert!(save(Some(&json!({"X": "/missing"})), &obs, &mut vars).is_err());
+        let step = json!({"a": "${ID}", "b": "${N:int}", "c": "${ALL}", "d": "${UNKNOWN}"});
+        let want = json!({"a": "s1", "b": 3, "c": obs.to_string(), "d": "${UNKNOWN}"});
+        assert_eq!(substitute(&step, &vars), want);
     }
 }

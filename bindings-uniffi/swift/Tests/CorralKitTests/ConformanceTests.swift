@@ -28,6 +28,8 @@ private func parse(_ json: String?) throws -> Any {
     return try JSONSerialization.jsonObject(with: Data(json.utf8), options: [.fragmentsAllowed])
 }
 
+private func orNull(_ value: Any?) -> Any { value ?? NSNull() }
+
 private func errorOf(_ error: Error) -> Obj {
     if let e = error as? CorralError { return ["kind": e.code(), "message": e.detail()] }
     return ["kind": "NOT_A_CORRAL_ERROR (\(type(of: error)))", "message": "\(error)"]
@@ -124,7 +126,7 @@ final class Runner {
         case "list_servers": return c.listServers().map(\.name)
         case "load_mcp_servers":
             // A JSON object is passed as its text: the document parser reads JSON first.
-            return try await c.loadMcpServers(document: r["document"] as? String ?? (try json("document")))
+            return try await c.loadMcpServers(document: r["document"] as? String ?? json("document"))
         case "discover_tools": return try await c.discoverTools(server: str("server")).map(toolJSON)
         case "tool_schema":
             let tools = try await c.discoverTools(server: str("server"))
@@ -147,14 +149,14 @@ final class Runner {
             return try parse(try await c.quick(command: str("command"), tool: str("tool"), arguments: try json("args")).toJson())
         case "session_info":
             let s = try await session()
-            return ["sessionId": s.sessionId(), "sandboxId": s.sandboxId() ?? NSNull(), "protocolVersion": s.protocolVersion()] as Obj
+            return ["sessionId": s.sessionId(), "sandboxId": orNull(s.sandboxId()), "protocolVersion": s.protocolVersion()] as Obj
         // TEMP until canonical serde lands: these records have no toJson() today.
         case "list_resources": return try await session().listResources().map { ["uri": $0.uri, "name": $0.name] as Obj }
-        case "read_resource": return try await session().readResource(uri: str("uri")).map { ["uri": $0.uri, "text": $0.text ?? NSNull()] as Obj }
+        case "read_resource": return try await session().readResource(uri: str("uri")).map { ["uri": $0.uri, "text": orNull($0.text)] as Obj }
         case "list_prompts": return try await session().listPrompts().map { ["name": $0.name] as Obj }
         case "get_prompt":
             let p = try await session().getPrompt(name: str("name"), arguments: try json("args"))
-            return ["messages": p.messages.map { ["role": $0.role, "content": ["type": "text", "text": $0.content.asText() ?? NSNull()]] as Obj }] as Obj
+            return ["messages": p.messages.map { ["role": $0.role, "content": ["type": "text", "text": orNull($0.content.asText())]] as Obj }] as Obj
         case "sandbox_open":
             let cfg = r["config"] as? Obj ?? [:]
             let mounts = try (cfg["mounts"] as? [String] ?? []).map { try parseMount(spec: $0) }
@@ -164,7 +166,7 @@ final class Runner {
         case "sandbox_exec":
             // TEMP until canonical serde lands: ExecOutput has no toJson() today.
             let o = try await sandbox().exec(script: str("script"))
-            return ["exitCode": o.exitCode.map { Int($0) as Any } ?? NSNull(), "stdout": o.stdoutText(), "stderr": o.stderrText()] as Obj
+            return ["exitCode": orNull(o.exitCode.map { Int($0) }), "stdout": o.stdoutText(), "stderr": o.stderrText()] as Obj
         case "sandbox_write": try await sandbox().writeFile(path: str("path"), data: Data(str("data").utf8))
         case "sandbox_read": return String(decoding: try await sandbox().readFile(path: str("path")), as: UTF8.self)
         case "sandbox_close": try await sandbox().close()
@@ -183,7 +185,9 @@ final class Runner {
         let collector = ProgressCollector()
         let seconds = { (key: String) in (r[key] as? Double).map { $0 / 1000 } }
         let options = CallOptions(timeout: seconds("timeout_ms"), maxTotal: seconds("max_total_ms"))
-        let (server, tool, args) = (r["server"] as? String ?? "", r["tool"] as? String ?? "", try text(r["args"] ?? Obj()))
+        let server = r["server"] as? String ?? ""
+        let tool = r["tool"] as? String ?? ""
+        let args = try text(r["args"] ?? Obj())
         let result: ToolResult
         if let after = seconds("cancel_after_ms") {
             let call = try c.startTool(server: server, tool: tool, arguments: args, options: options, onProgress: collector)

@@ -9,6 +9,7 @@ import io.github.corralmcp.corral.CorralOptions
 import io.github.corralmcp.corral.NetworkPolicy
 import io.github.corralmcp.corral.Progress
 import io.github.corralmcp.corral.ProgressListener
+import io.github.corralmcp.corral.PromptMessage
 import io.github.corralmcp.corral.SandboxConfig
 import io.github.corralmcp.corral.SandboxHandle
 import io.github.corralmcp.corral.Tool
@@ -86,11 +87,7 @@ class ConformanceTest {
         while (true) {
             val request = receive()
             val seq = request["seq"] ?: return request
-            try {
-                send("seq" to seq, "ok" to runner.perform(request))
-            } catch (e: Exception) {
-                send("seq" to seq, "error" to errorOf(e))
-            }
+            send("seq" to seq, *answer { runner.perform(request) }.toList().toTypedArray())
         }
     }
 
@@ -135,90 +132,97 @@ private fun parse(text: String?): JsonElement = text?.let { Json.parseToJsonElem
 private fun toolJson(t: Tool) =
     obj("name" to t.name, "description" to t.description, "inputSchema" to parse(t.inputSchema), "outputSchema" to parse(t.outputSchema))
 
+private fun JsonObject.str(key: String) = (this[key] as? JsonPrimitive)?.content ?: ""
+
+/** The JSON text of a value (a string: the string itself, when `raw`). */
+private fun JsonObject.text(
+    key: String,
+    raw: Boolean = false,
+) = (this[key] as? JsonPrimitive)?.takeIf { raw && it.isString }?.content ?: (this[key] ?: JsonObject(emptyMap())).toString()
+
+private infix fun String.does(f: suspend (JsonObject) -> Any?) = this to f
+
 private class Runner : AutoCloseable {
     private var corral: Corral? = null
+    private val c get() = corral ?: error("no open Corral")
     private val sandboxes = mutableMapOf<String, SandboxHandle>()
 
-    suspend fun perform(r: JsonObject): JsonElement {
-        val str = { key: String -> (r[key] as? JsonPrimitive)?.content ?: "" }
-        when (str("op")) {
-            "setenv" -> check(Native.load("c", LibC::class.java).setenv(str("name"), str("value"), 1) == 0) { "setenv failed" }
-            "open" -> corral = Corral(CorralOptions(provider = str("provider"), home = str("home")))
-        }
-        val c = corral ?: error("no open Corral")
-        val sandbox = { sandboxes[str("id")] ?: error("no sandbox ${str("id")}") }
-        val session = { c.session(str("server")) }
-        return when (str("op")) {
-            "setenv", "open" -> JsonNull
-            "close" -> c.shutdown().let { JsonNull }
-            "add_server" -> c.addServerFromJson(str("name"), (r["config"] ?: JsonNull).toString()).let { JsonNull }
-            "remove_server" -> c.removeServer(str("server")).let { JsonNull }
-            "restart_server" -> c.addServer(c.server(str("server"))).let { JsonNull }
-            "list_servers" -> JsonArray(c.listServers().map { JsonPrimitive(it.name) })
-            "load_mcp_servers" -> {
-                // A JSON object is passed as its text: the document parser reads JSON first.
-                val doc = r["document"] ?: JsonNull
-                val text = (doc as? JsonPrimitive)?.takeIf { it.isString }?.content ?: doc.toString()
-                JsonArray(c.loadMcpServers(text).map { JsonPrimitive(it) })
-            }
-            "discover_tools" -> JsonArray(c.discoverTools(str("server")).map(::toolJson))
-            "tool_schema" -> {
-                val t = c.discoverTools(str("server")).first { it.name == str("tool") }
+    private fun sandbox(r: JsonObject) = sandboxes[r.str("id")] ?: error("no sandbox ${r.str("id")}")
+
+    private suspend fun session(r: JsonObject) = c.session(r.str("server"))
+
+    // TEMP until canonical serde lands: Resource, ResourceContents, Prompt, PromptResult and
+    // ExecOutput have no toJson() today; these build the canonical fields the suite reads.
+    private val ops =
+        mapOf(
+            "setenv" does { check(Native.load("c", LibC::class.java).setenv(it.str("name"), it.str("value"), 1) == 0) },
+            "open" does { Corral(CorralOptions(provider = it.str("provider"), home = it.str("home"))).also { made -> corral = made } },
+            "close" does { c.shutdown() },
+            "add_server" does { c.addServerFromJson(it.str("name"), it.text("config")) },
+            "remove_server" does { c.removeServer(it.str("server")) },
+            "restart_server" does { c.addServer(c.server(it.str("server"))) },
+            "list_servers" does { JsonArray(c.listServers().map { s -> JsonPrimitive(s.name) }) },
+            // A JSON object is passed as its text: the document parser reads JSON first.
+            "load_mcp_servers" does { JsonArray(c.loadMcpServers(it.text("document", raw = true)).map { s -> JsonPrimitive(s) }) },
+            "discover_tools" does { JsonArray(c.discoverTools(it.str("server")).map(::toolJson)) },
+            "tool_schema" does { r ->
+                val t = c.discoverTools(r.str("server")).first { it.name == r.str("tool") }
                 JsonObject(toolJson(t) + mapOf("openai" to parse(t.toOpenai()), "anthropic" to parse(t.toAnthropic())))
-            }
-            "execute_tool" -> execute(c, r)
-            "concurrent" ->
+            },
+            "execute_tool" does { execute(it) },
+            "concurrent" does { r ->
                 coroutineScope {
-                    val calls = r["calls"]!!.jsonArray.map { call ->
-                        async {
-                            try {
-                                obj("ok" to execute(c, call.jsonObject))
-                            } catch (e: Exception) {
-                                obj("error" to errorOf(e))
-                            }
-                        }
-                    }
+                    val calls = r["calls"]!!.jsonArray.map { async { answer { execute(it.jsonObject) } } }
                     JsonArray(calls.awaitAll())
                 }
-            "quick" -> parse(c.quick(str("command"), str("tool"), (r["args"] ?: JsonObject(emptyMap())).toString()).toJson())
-            "session_info" ->
-                session().use { obj("sessionId" to it.sessionId(), "sandboxId" to it.sandboxId(), "protocolVersion" to it.protocolVersion()) }
-            // TEMP until canonical serde lands: these records have no toJson() today.
-            "list_resources" -> session().use { s -> JsonArray(s.listResources().map { obj("uri" to it.uri, "name" to it.name) }) }
-            "read_resource" -> session().use { s -> JsonArray(s.readResource(str("uri")).map { obj("uri" to it.uri, "text" to it.text) }) }
-            "list_prompts" -> session().use { s -> JsonArray(s.listPrompts().map { obj("name" to it.name) }) }
-            "get_prompt" ->
-                session().use { s ->
-                    val p = s.getPrompt(str("name"), (r["args"] ?: JsonNull).toString())
-                    val messages = p.messages.map { obj("role" to it.role, "content" to obj("type" to "text", "text" to it.content.asText())) }
-                    obj("messages" to JsonArray(messages))
+            },
+            "quick" does { parse(c.quick(it.str("command"), it.str("tool"), it.text("args")).toJson()) },
+            "session_info" does {
+                session(it).use { s ->
+                    obj(
+                        "sessionId" to s.sessionId(),
+                        "sandboxId" to s.sandboxId(),
+                        "protocolVersion" to s.protocolVersion(),
+                    )
                 }
-            "sandbox_open" -> {
-                val cfg = r["config"] as? JsonObject
+            },
+            "list_resources" does
+                { session(it).use { s -> JsonArray(s.listResources().map { x -> obj("uri" to x.uri, "name" to x.name) }) } },
+            "read_resource" does
+                { r -> session(r).use { s -> JsonArray(s.readResource(r.str("uri")).map { obj("uri" to it.uri, "text" to it.text) }) } },
+            "list_prompts" does { session(it).use { s -> JsonArray(s.listPrompts().map { p -> obj("name" to p.name) }) } },
+            "get_prompt" does { r ->
+                val p = session(r).use { it.getPrompt(r.str("name"), r.text("args")) }
+                val content = { m: PromptMessage -> obj("type" to "text", "text" to m.content.asText()) }
+                obj("messages" to JsonArray(p.messages.map { obj("role" to it.role, "content" to content(it)) }))
+            },
+            "sandbox_open" does { r ->
+                val cfg = r["config"] as? JsonObject ?: JsonObject(emptyMap())
                 val config =
                     SandboxConfig(
                         name = "scenario",
-                        env = cfg?.get("env")?.jsonObject?.mapValues { it.value.jsonPrimitive.content } ?: emptyMap(),
-                        network = if ((cfg?.get("network") as? JsonPrimitive)?.content == "none") NetworkPolicy.NONE else null,
-                        mounts = cfg?.get("mounts")?.jsonArray?.map { parseMount(it.jsonPrimitive.content) } ?: emptyList(),
+                        env = cfg["env"]?.jsonObject?.mapValues { it.value.jsonPrimitive.content } ?: emptyMap(),
+                        network = if (cfg.str("network") == "none") NetworkPolicy.NONE else null,
+                        mounts = cfg["mounts"]?.jsonArray?.map { parseMount(it.jsonPrimitive.content) } ?: emptyList(),
                     )
-                sandboxes[str("id")] = c.sandbox(config)
-                JsonNull
-            }
-            // TEMP until canonical serde lands: ExecOutput has no toJson() today.
-            "sandbox_exec" -> sandbox().exec(str("script")).let { obj("exitCode" to it.exitCode, "stdout" to it.stdoutText(), "stderr" to it.stderrText()) }
-            "sandbox_write" -> sandbox().writeFile(str("path"), str("data").toByteArray()).let { JsonNull }
-            "sandbox_read" -> JsonPrimitive(String(sandbox().readFile(str("path")), Charsets.UTF_8))
-            "sandbox_close" -> sandbox().shutdown().let { JsonNull }
-            else -> error("unknown op ${str("op")}")
-        }
+                c.sandbox(config).also { sandboxes[r.str("id")] = it }
+            },
+            "sandbox_exec" does {
+                val o = sandbox(it).exec(it.str("script"))
+                obj("exitCode" to o.exitCode, "stdout" to o.stdoutText(), "stderr" to o.stderrText())
+            },
+            "sandbox_write" does { sandbox(it).writeFile(it.str("path"), it.str("data").toByteArray()) },
+            "sandbox_read" does { JsonPrimitive(String(sandbox(it).readFile(it.str("path")), Charsets.UTF_8)) },
+            "sandbox_close" does { sandbox(it).shutdown() },
+        )
+
+    suspend fun perform(r: JsonObject): JsonElement {
+        val op = ops[r.str("op")] ?: error("unknown op ${r.str("op")}")
+        return op(r) as? JsonElement ?: JsonNull
     }
 
     /** `{result, progress}` of an `execute_tool` request; `cancel_after_ms` cancels its handle. */
-    private suspend fun execute(
-        c: Corral,
-        r: JsonObject,
-    ): JsonElement {
+    private suspend fun execute(r: JsonObject): JsonElement {
         val seen = Collections.synchronizedList(mutableListOf<Progress>())
         val listener =
             object : ProgressListener {
@@ -228,18 +232,18 @@ private class Runner : AutoCloseable {
             }
         val ms = { key: String -> (r[key] as? JsonPrimitive)?.longOrNull?.let { Duration.ofMillis(it) } }
         val options = CallOptions(timeout = ms("timeout_ms"), maxTotal = ms("max_total_ms"))
-        val args = listOf((r["server"] as JsonPrimitive).content, (r["tool"] as JsonPrimitive).content, (r["args"] ?: JsonObject(emptyMap())).toString())
         val after = ms("cancel_after_ms")
         val result =
             if (after == null) {
-                c.executeTool(args[0], args[1], args[2], options, listener)
+                c.executeTool(r.str("server"), r.str("tool"), r.text("args"), options, listener)
             } else {
-                c.startTool(args[0], args[1], args[2], options, listener).use { call ->
+                c.startTool(r.str("server"), r.str("tool"), r.text("args"), options, listener).use { call ->
                     coroutineScope {
-                        val trigger = launch {
-                            delay(after.toMillis())
-                            call.cancel()
-                        }
+                        val trigger =
+                            launch {
+                                delay(after.toMillis())
+                                call.cancel()
+                            }
                         try {
                             call.result()
                         } finally {
@@ -257,3 +261,11 @@ private class Runner : AutoCloseable {
         corral?.close()
     }
 }
+
+/** `{"ok": …}` or `{"error": …}` of one call. */
+private suspend fun answer(f: suspend () -> JsonElement): JsonObject =
+    try {
+        obj("ok" to f())
+    } catch (e: Exception) {
+        obj("error" to errorOf(e))
+    }
