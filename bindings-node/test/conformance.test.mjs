@@ -93,7 +93,12 @@ class Runner {
         return this.execute(r);
       case 'concurrent':
         return Promise.all(
-          r.calls.map((call) => this.execute(call).then((ok) => ({ ok }), (e) => ({ error: errorOf(e) }))),
+          r.calls.map((call) =>
+            this.execute(call).then(
+              (ok) => ({ ok }),
+              (e) => ({ error: errorOf(e) }),
+            ),
+          ),
         );
       case 'quick':
         return c.quick(r.command, r.tool, r.args ?? {});
