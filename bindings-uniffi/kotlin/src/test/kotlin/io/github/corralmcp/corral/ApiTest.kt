@@ -1,6 +1,5 @@
 package io.github.corralmcp.corral
 
-import io.github.corralmcp.corral.conformance.processesWithEnv
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.TimeoutCancellationException
 import kotlinx.coroutines.async
@@ -427,3 +426,16 @@ fun fixtureServer(): String =
     System.getenv("CORRAL_TEST_SERVER")
         ?: System.getProperty("corral.test.server")
         ?: error("set CORRAL_TEST_SERVER or -Dcorral.test.server")
+
+/** Pids of live (non-zombie) processes whose environment contains `needle` (`KEY=VALUE`). */
+fun processesWithEnv(needle: String): List<Long> =
+    (java.io.File("/proc").listFiles() ?: emptyArray())
+        .mapNotNull { it.name.toLongOrNull() }
+        .filter { it != ProcessHandle.current().pid() }
+        .filter { pid ->
+            val stat = runCatching { java.io.File("/proc/$pid/stat").readText() }.getOrDefault("")
+            val environ = runCatching { java.io.File("/proc/$pid/environ").readBytes() }.getOrNull()
+            !stat.substringAfterLast(')').trimStart().startsWith("Z") &&
+                environ != null &&
+                String(environ, Charsets.ISO_8859_1).split('\u0000').contains(needle)
+        }
