@@ -1,6 +1,6 @@
-//! What a scenario may refer to: `${VAR}` values and runner-side fixtures (a canary file in the
-//! host home, a canary variable in the runner's env, a TCP listener, the fixture over HTTP),
-//! plus the capabilities this machine has.
+//! What a scenario may refer to: `${VAR}` values and the fixtures around a run (a canary file in
+//! the host home, a canary variable the runner sets in its own env, a TCP listener, the fixture
+//! over HTTP), plus the capabilities this machine has.
 
 use std::{
     collections::HashMap,
@@ -10,37 +10,22 @@ use std::{
     process::{Child, Stdio},
 };
 
-/// The name of the canary variable set in the runner's own environment.
+/// The name of the canary variable the runner sets in its own environment (told by `setenv`).
 pub const CANARY_VAR: &str = "CORRAL_CANARY_SECRET";
-
-/// What this machine can do; scenarios name what they need in `requires`.
-#[derive(Debug, Clone, Default)]
-pub struct Capabilities {
-    /// Names of the capabilities present.
-    pub present: Vec<String>,
-}
-
-impl Capabilities {
-    /// The missing ones of `required`.
-    pub fn missing<'a>(&self, required: &'a [String]) -> Vec<&'a str> {
-        required
-            .iter()
-            .filter(|r| !self.present.contains(r))
-            .map(String::as_str)
-            .collect()
-    }
-}
+/// Its value: no sandbox may see it.
+pub const CANARY_VALUE: &str = "the-runner-secret-must-not-leak";
 
 /// The runner's environment, shared by all scenarios.
 pub struct Env {
     /// The provider under test (`CORRAL_TEST_PROVIDER`, default `local`).
     pub provider: String,
-    /// What this machine can do.
-    pub capabilities: Capabilities,
+    /// What this machine can do; scenarios name what they need in `requires`.
+    pub capabilities: Vec<String>,
     server: PathBuf,
     canary_file: PathBuf,
     listener_port: u16,
     http: Option<(Child, String)>,
+    double: Option<Child>,
     work_dir: tempfile::TempDir,
     _listener: TcpListener,
 }
@@ -48,11 +33,8 @@ pub struct Env {
 const HTTP_TOKEN: &str = "conformance-token";
 
 impl Env {
-    /// Sets up the runner-side fixtures. Call before any other thread starts (it sets the
-    /// canary variable in this process's environment).
+    /// Sets up the fixtures.
     pub fn new(server: PathBuf) -> Result<Self, String> {
-        // SAFETY: called at start-up, before the test threads exist.
-        unsafe { std::env::set_var(CANARY_VAR, "the-runner-secret-must-not-leak") };
         let home = std::env::var_os("HOME")
             .map(PathBuf::from)
             .unwrap_or("/tmp".into());
@@ -68,6 +50,16 @@ impl Env {
         });
         let provider = std::env::var("CORRAL_TEST_PROVIDER").unwrap_or_else(|_| "local".into());
         let mut present = vec!["fixture".to_owned()];
+        // `sandbox`: stdio servers run in sandboxes of the provider (local bwrap, or E2B — here
+        // the E2B double on 127.0.0.1). `local-sandbox`: isolation only a local sandbox shows.
+        if provider == "local" || provider == "e2b" {
+            present.push("sandbox".into());
+        }
+        let double = if provider == "e2b" {
+            start_e2b_double(&server)?
+        } else {
+            None
+        };
         if provider == "local" {
             present.push("local-sandbox".into());
             if cgroups_writable() {
@@ -83,11 +75,12 @@ impl Env {
         }
         Ok(Self {
             provider,
-            capabilities: Capabilities { present },
+            capabilities: present,
             server,
             canary_file,
             listener_port,
             http,
+            double,
             work_dir: tempfile::tempdir().map_err(|e| e.to_string())?,
             _listener: listener,
         })
@@ -95,38 +88,26 @@ impl Env {
 
     /// The `${VAR}` values of one scenario run.
     pub fn vars(&self, tag: &str) -> HashMap<String, String> {
-        let mut v = HashMap::new();
-        v.insert(
-            "CORRAL_TEST_SERVER".into(),
-            self.server.display().to_string(),
-        );
-        v.insert("SCENARIO_TAG".into(), tag.to_owned());
-        v.insert("CANARY_FILE".into(), self.canary_file.display().to_string());
-        v.insert(
-            "CANARY_NAME".into(),
-            self.canary_file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
-        v.insert(
-            "HOST_HOME".into(),
-            self.canary_file
-                .parent()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-        );
-        v.insert("CANARY_VAR".into(), CANARY_VAR.into());
-        v.insert("LISTENER_PORT".into(), self.listener_port.to_string());
-        v.insert(
-            "WORK_DIR".into(),
-            self.work_dir.path().display().to_string(),
-        );
-        v.insert("HTTP_FIXTURE_TOKEN".into(), HTTP_TOKEN.into());
+        let path =
+            |p: Option<&std::path::Path>| p.map(|p| p.display().to_string()).unwrap_or_default();
+        let mut v = HashMap::from([
+            ("CORRAL_TEST_SERVER", path(Some(&self.server))),
+            ("SCENARIO_TAG", tag.to_owned()),
+            ("CANARY_FILE", path(Some(&self.canary_file))),
+            (
+                "CANARY_NAME",
+                path(self.canary_file.file_name().map(std::path::Path::new)),
+            ),
+            ("HOST_HOME", path(self.canary_file.parent())),
+            ("CANARY_VAR", CANARY_VAR.to_owned()),
+            ("LISTENER_PORT", self.listener_port.to_string()),
+            ("WORK_DIR", path(Some(self.work_dir.path()))),
+            ("HTTP_FIXTURE_TOKEN", HTTP_TOKEN.to_owned()),
+        ]);
         if let Some((_, url)) = &self.http {
-            v.insert("HTTP_FIXTURE_URL".into(), url.clone());
+            v.insert("HTTP_FIXTURE_URL", url.clone());
         }
-        v
+        v.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     }
 }
 
@@ -134,6 +115,10 @@ impl Drop for Env {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.canary_file);
         if let Some((child, _)) = &mut self.http {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(child) = &mut self.double {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -160,6 +145,56 @@ fn start_http_fixture(server: &PathBuf) -> Result<(Child, String), String> {
     Ok((child, url))
 }
 
+/// With `CORRAL_TEST_PROVIDER=e2b` and no `E2B_API_URL` (the live service), starts the E2B
+/// double (`CORRAL_E2B_DOUBLE`, default next to the fixture binary) and points the provider at
+/// it. Called before any other thread exists (it sets this process's environment).
+fn start_e2b_double(server: &std::path::Path) -> Result<Option<Child>, String> {
+    if std::env::var_os("E2B_API_URL").is_some() {
+        return Ok(None);
+    }
+    let bin = std::env::var_os("CORRAL_E2B_DOUBLE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| server.with_file_name("corral-e2b-double"));
+    let key = "e2b_conformance_0123456789";
+    let mut child = std::process::Command::new(&bin)
+        .args(["--api-key", key, "--expose"])
+        .arg(server)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "cannot start the E2B double {}: {e} (cargo build -p corral-e2b-double)",
+                bin.display()
+            )
+        })?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let mut api = None;
+    let mut envd = None;
+    for word in line.split_whitespace() {
+        if let Some(v) = word.strip_prefix("api=") {
+            api = Some(v.to_owned());
+        } else if let Some(v) = word.strip_prefix("envd=") {
+            envd = Some(v.to_owned());
+        }
+    }
+    let (Some(api), Some(envd)) = (api, envd) else {
+        let _ = child.kill();
+        return Err(format!("unexpected first line of the E2B double: {line:?}"));
+    };
+    // SAFETY: called from Env::new, before the test threads exist.
+    unsafe {
+        std::env::set_var("E2B_API_URL", api);
+        std::env::set_var("E2B_SANDBOX_URL", envd);
+        std::env::set_var("E2B_API_KEY", key);
+    }
+    Ok(Some(child))
+}
+
 fn cgroups_writable() -> bool {
     let probe = |dir: &str| {
         let p = PathBuf::from(dir).join(format!("corral-probe-{}", std::process::id()));
@@ -171,7 +206,7 @@ fn cgroups_writable() -> bool {
 }
 
 /// Pids of processes whose environment contains `needle` (`KEY=VALUE`).
-pub fn processes_with_env(needle: &str) -> Vec<u32> {
+pub(crate) fn processes_with_env(needle: &str) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
