@@ -20,6 +20,9 @@ pub struct CorralOptions {
     /// corral's home (state, caches). Default: `$CORRAL_HOME`, else `<data dir>/corral`.
     #[uniffi(default = None)]
     pub home: Option<String>,
+    /// The API key of a remote provider (`e2b`). Default: `$E2B_API_KEY`.
+    #[uniffi(default = None)]
+    pub api_key: Option<String>,
 }
 
 impl From<CorralOptions> for core::CorralOptions {
@@ -27,6 +30,7 @@ impl From<CorralOptions> for core::CorralOptions {
         Self {
             provider: o.provider,
             home: o.home.map(PathBuf::from),
+            api_key: o.api_key,
         }
     }
 }
@@ -177,11 +181,14 @@ pub struct ServerConfig {
     /// These tools are never offered (deny wins over allow).
     #[uniffi(default)]
     pub deny_tools: Vec<String>,
+    /// Free labels for grouping servers.
+    #[uniffi(default)]
+    pub tags: Vec<String>,
 }
 
 #[uniffi::export]
 impl ServerConfig {
-    /// This config in corral's own JSON form (what `serverConfigFromJson` reads back).
+    /// This config in the canonical camelCase JSON form (what `serverConfigFromJson` reads back).
     pub fn to_json(&self) -> String {
         core::ServerConfig::from(self.clone())
             .to_value()
@@ -220,6 +227,7 @@ impl From<ServerConfig> for core::ServerConfig {
             allow: c.allow_tools,
             deny: c.deny_tools,
         };
+        config.tags = c.tags;
         config
     }
 }
@@ -246,6 +254,7 @@ impl From<core::ServerConfig> for ServerConfig {
             limits: Some(c.limits.into()),
             allow_tools: c.tools.allow,
             deny_tools: c.tools.deny,
+            tags: c.tags,
         }
     }
 }
@@ -280,6 +289,7 @@ impl From<SandboxConfig> for core::SandboxConfig {
             mounts: c.mounts.into_iter().map(Into::into).collect(),
             limits: c.limits.map(Into::into).unwrap_or_default(),
             programs: Vec::new(),
+            reuse_key: None,
         }
     }
 }
@@ -776,8 +786,8 @@ impl ExecOutput {
     }
 }
 
-impl From<core::Output> for ExecOutput {
-    fn from(o: core::Output) -> Self {
+impl From<core::ExecOutput> for ExecOutput {
+    fn from(o: core::ExecOutput) -> Self {
         Self {
             exit_code: o.status.code,
             signal: o.status.signal,
@@ -801,7 +811,7 @@ mod tests {
         let json = serde_json::json!({"command": ["srv", "a b"], "network": "none",
             "mounts": ["/data:/mnt:rw"], "limits": {"max_processes": 8}, "allow_tools": ["echo"],
             "deny_tools": ["x"], "call_timeout_seconds": 2.5, "cwd": "/tmp", "env": {"A": "1"},
-            "install_commands": ["true"], "description": "d", "timeout_minutes": 2});
+            "install_commands": ["true"], "description": "d", "timeout_minutes": 2, "tags": ["t"]});
         let core = core::ServerConfig::from_value("fx", &json).expect("valid");
         let ffi = ServerConfig::from(core.clone());
         assert_eq!(core::ServerConfig::from(ffi.clone()), core);
@@ -827,6 +837,7 @@ mod tests {
             limits: None,
             allow_tools: None,
             deny_tools: Vec::new(),
+            tags: Vec::new(),
         };
         assert_eq!(
             core::ServerConfig::from(c),

@@ -18,7 +18,7 @@ use crate::{
     config::{self, NetworkPolicy, ServerConfig, Transport},
     error::{Error, ErrorKind, Result},
     mcp::{CallOptions, LogCallback, Session, SessionOptions},
-    sandbox::{self, Command, Output, Provider, Sandbox, SandboxConfig},
+    sandbox::{self, Command, ExecOutput, Provider, Sandbox, SandboxConfig},
     tool::{Prompt, PromptResult, Resource, ResourceContents, Tool, ToolResult},
 };
 
@@ -27,8 +27,15 @@ const INSTALL_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 /// Lines of install output quoted in an `INSTALL_FAILED` error.
 const INSTALL_TAIL_LINES: usize = 30;
 
-/// What happens while a server starts, for progress displays.
-#[derive(Debug, Clone)]
+/// What happens while a server starts, for progress displays. Canonical form: an object
+/// tagged by `type` (`installStarted`, `installFinished`, `serverStarting`, `serverReady`)
+/// with camelCase fields, e.g. `{"type": "serverReady", "server": "fx", "protocolVersion": "…"}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 #[non_exhaustive]
 pub enum StartEvent {
     /// Install command `index` (1-based) of `total` is starting.
@@ -73,8 +80,11 @@ pub type StartCallback = Arc<dyn Fn(StartEvent) + Send + Sync>;
 /// Options of a [`Corral`].
 #[derive(Debug, Clone, Default)]
 pub struct CorralOptions {
-    /// `local` (bubblewrap, the default) or `unsandboxed`.
+    /// `local` (bubblewrap, the default), `unsandboxed` or `e2b`. Default: `$CORRAL_PROVIDER`,
+    /// else `local`.
     pub provider: Option<String>,
+    /// The API key of a remote provider (`e2b`; default `$E2B_API_KEY`).
+    pub api_key: Option<String>,
     /// corral's home (state, caches). Default: `$CORRAL_HOME`, else `<data dir>/corral`.
     pub home: Option<PathBuf>,
 }
@@ -153,8 +163,15 @@ impl Corral {
         let home = options.home.unwrap_or_else(default_home);
         std::fs::create_dir_all(&home)
             .map_err(|e| Error::io(format!("cannot create corral home {}", home.display()), e))?;
-        let provider =
-            sandbox::provider_by_name(options.provider.as_deref().unwrap_or("local"), &home)?;
+        let name = options
+            .provider
+            .or_else(|| {
+                std::env::var("CORRAL_PROVIDER")
+                    .ok()
+                    .filter(|p| !p.is_empty())
+            })
+            .unwrap_or_else(|| "local".into());
+        let provider = sandbox::provider_with_key(&name, &home, options.api_key)?;
         Ok(Self::with_provider(home, provider))
     }
 
@@ -239,9 +256,8 @@ impl Corral {
     /// Like [`Corral::load_mcp_servers`], reading the document from a file (for example
     /// `~/.cursor/mcp.json` or `claude_desktop_config.json`).
     pub async fn load_mcp_servers_file(&self, path: &Path) -> Result<Vec<String>> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::new(ErrorKind::ConfigInvalid, format!("{}: {e}", path.display()))
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::config(path.display(), &e).with_source(e))?;
         self.load_mcp_servers(&text).await
     }
 
@@ -343,11 +359,16 @@ impl Corral {
                 self.retire(slot, live).await;
                 Err(e)
             }
-            Err(e) if matches!(e.kind(), ErrorKind::ServerCrashed | ErrorKind::Protocol) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::ServerCrashed | ErrorKind::Protocol | ErrorKind::SandboxFailed
+                ) =>
+            {
                 let diagnosis = live.sandbox.as_ref().and_then(|s| s.diagnose());
                 self.retire(slot, live).await;
                 Err(match diagnosis {
-                    Some(d) => Error::new(e.kind(), format!("{} ({d})", e.message())),
+                    Some(d) => e.context(d),
                     None => e,
                 })
             }
@@ -550,6 +571,7 @@ impl Corral {
                 mounts: config.mounts.clone(),
                 limits: config.limits.clone(),
                 programs: argv.first().cloned().into_iter().collect(),
+                reuse_key: slot.map(|_| config_hash(config)),
             })
             .await?;
         let started = async {
@@ -581,7 +603,7 @@ impl Corral {
                 let diagnosis = sandbox.diagnose();
                 let _ = sandbox.kill().await;
                 Err(match diagnosis {
-                    Some(d) => Error::new(e.kind(), format!("{} ({d})", e.message())),
+                    Some(d) => e.context(d),
                     None => e,
                 })
             }
@@ -737,9 +759,19 @@ async fn run_install_commands(
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let marker = state_dir.map(|d| d.join("installed"));
+    // A remote sandbox keeps the marker inside itself (a new sandbox has nothing installed).
+    let remote = !sandbox.state_is_local();
+    let marker = state_dir.filter(|_| !remote).map(|d| d.join("installed"));
     if let Some(m) = &marker
         && std::fs::read_to_string(m).is_ok_and(|s| s.trim() == hash)
+    {
+        return Ok(());
+    }
+    if remote
+        && sandbox
+            .read_file(REMOTE_INSTALL_MARKER)
+            .await
+            .is_ok_and(|s| String::from_utf8_lossy(&s).trim() == hash)
     {
         return Ok(());
     }
@@ -755,16 +787,14 @@ async fn run_install_commands(
             total,
             command: script.clone(),
         });
-        let out: Output = sandbox.exec(command).await.map_err(|e| {
-            Error::new(
-                ErrorKind::InstallFailed,
-                format!(
-                    "install command {} of {total} for `{}` (`{script}`) failed: {}",
-                    i + 1,
-                    config.name,
-                    e.message()
-                ),
-            )
+        let out: ExecOutput = sandbox.exec(command).await.map_err(|e| {
+            let message = format!(
+                "install command {} of {total} for `{}` (`{script}`) failed: {}",
+                i + 1,
+                config.name,
+                e.message()
+            );
+            Error::new(ErrorKind::InstallFailed, message).with_source(e)
         })?;
         let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
         text.push_str(&String::from_utf8_lossy(&out.stderr));
@@ -791,7 +821,28 @@ async fn run_install_commands(
     if let Some(m) = marker {
         std::fs::write(&m, &hash).map_err(|e| Error::io(m.display(), e))?;
     }
+    if remote {
+        sandbox
+            .write_file(REMOTE_INSTALL_MARKER, hash.as_bytes())
+            .await?;
+    }
     Ok(())
+}
+
+/// Where a remote sandbox keeps the hash of its completed install commands.
+const REMOTE_INSTALL_MARKER: &str = ".corral/installed";
+
+/// A stable hash of everything that makes a server instance (remote sandboxes are shared by
+/// it between corrals of one home).
+fn config_hash(config: &ServerConfig) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(format!("{config:?}").as_bytes());
+    hasher
+        .finalize()
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A handle on one server's warm session.
@@ -912,12 +963,12 @@ impl SandboxHandle {
     }
 
     /// Runs a shell command (`sh -c`) to completion.
-    pub async fn exec(&self, script: &str) -> Result<Output> {
+    pub async fn exec(&self, script: &str) -> Result<ExecOutput> {
         self.sandbox.exec(Command::shell(script)).await
     }
 
     /// Runs a command to completion.
-    pub async fn exec_command(&self, command: Command) -> Result<Output> {
+    pub async fn exec_command(&self, command: Command) -> Result<ExecOutput> {
         self.sandbox.exec(command).await
     }
 

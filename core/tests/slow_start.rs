@@ -2,6 +2,10 @@
 //! that `npx` is still downloading does) must still connect: the late answer to the probe is
 //! dropped instead of breaking the `initialize` fallback.
 
+// Test code: helpers outside `#[test]` functions may `expect` too (clippy.toml allows it
+// only inside them).
+#![allow(clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use corral_core::{Corral, CorralOptions, Mount, ServerConfig};
@@ -28,6 +32,7 @@ async fn a_server_slower_than_the_discover_probe_still_connects() {
     let corral = Corral::with_options(CorralOptions {
         provider: None,
         home: Some(home.path().to_owned()),
+        ..CorralOptions::default()
     })
     .expect("corral");
     let mut config = ServerConfig::argv(
@@ -67,6 +72,7 @@ fn servers_outlive_the_thread_that_started_them() {
     let corral = Corral::with_options(CorralOptions {
         provider: None,
         home: Some(home.path().to_owned()),
+        ..CorralOptions::default()
     })
     .expect("corral");
     rt.block_on(corral.add_server(ServerConfig::argv("fx", [fx.display().to_string()])))

@@ -16,7 +16,7 @@ _T = TypeVar("_T")
 JSON: TypeAlias = Any
 """A JSON value as Python objects: dict, list, str, int, float, bool or None."""
 
-Provider: TypeAlias = Literal["local", "unsandboxed"]
+Provider: TypeAlias = Literal["local", "unsandboxed", "e2b"]
 Network: TypeAlias = Literal["all", "none"]
 
 # --------------------------------------------------------------------------------------------
@@ -28,6 +28,8 @@ class CorralError(Exception):
     kind: str | None
     """The stable code, e.g. `SERVER_NOT_FOUND`."""
     message: str
+    field: str | None
+    """The config path the error concerns, e.g. `servers.fs.env.1BAD`, or `None`."""
     retryable: bool
     """Whether retrying may succeed (`SERVER_CRASHED`, `TIMEOUT`, `TRANSPORT`)."""
 
@@ -132,6 +134,7 @@ class ServerConfig:
         limits: Mapping[str, int] | None = None,
         allow_tools: Sequence[str] | None = None,
         deny_tools: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
     ) -> None: ...
     @staticmethod
     def from_dict(name: str, config: Mapping[str, Any]) -> ServerConfig: ...
@@ -166,6 +169,8 @@ class ServerConfig:
     def allow_tools(self) -> list[str] | None: ...
     @property
     def deny_tools(self) -> list[str]: ...
+    @property
+    def tags(self) -> list[str]: ...
     @property
     def is_remote(self) -> bool: ...
 
@@ -469,9 +474,10 @@ class Corral:
 
     def __init__(
         self,
-        provider: Provider | str = "local",
+        provider: Provider | str | None = None,
         *,
         home: str | os.PathLike[str] | None = None,
+        api_key: str | None = None,
         on_log: LogCallback | None = None,
     ) -> None: ...
     async def __aenter__(self) -> Self: ...

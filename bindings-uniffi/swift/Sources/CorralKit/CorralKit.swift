@@ -2683,6 +2683,10 @@ public struct CorralOptions: Equatable, Hashable {
      * corral's home (state, caches). Default: `$CORRAL_HOME`, else `<data dir>/corral`.
      */
     public var home: String?
+    /**
+     * The API key of a remote provider (`e2b`). Default: `$E2B_API_KEY`.
+     */
+    public var apiKey: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2692,9 +2696,13 @@ public struct CorralOptions: Equatable, Hashable {
          */provider: String? = nil, 
         /**
          * corral's home (state, caches). Default: `$CORRAL_HOME`, else `<data dir>/corral`.
-         */home: String? = nil) {
+         */home: String? = nil, 
+        /**
+         * The API key of a remote provider (`e2b`). Default: `$E2B_API_KEY`.
+         */apiKey: String? = nil) {
         self.provider = provider
         self.home = home
+        self.apiKey = apiKey
     }
 
     
@@ -2714,13 +2722,15 @@ public struct FfiConverterTypeCorralOptions: FfiConverterRustBuffer {
         return
             try CorralOptions(
                 provider: FfiConverterOptionString.read(from: &buf), 
-                home: FfiConverterOptionString.read(from: &buf)
+                home: FfiConverterOptionString.read(from: &buf), 
+                apiKey: FfiConverterOptionString.read(from: &buf)
         )
     }
 
     public static func write(_ value: CorralOptions, into buf: inout [UInt8]) {
         FfiConverterOptionString.write(value.provider, into: &buf)
         FfiConverterOptionString.write(value.home, into: &buf)
+        FfiConverterOptionString.write(value.apiKey, into: &buf)
     }
 }
 
@@ -3678,6 +3688,10 @@ public struct ServerConfig: Equatable, Hashable {
      * These tools are never offered (deny wins over allow).
      */
     public var denyTools: [String]
+    /**
+     * Free labels for grouping servers.
+     */
+    public var tags: [String]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3720,7 +3734,10 @@ public struct ServerConfig: Equatable, Hashable {
          */allowTools: [String]? = nil, 
         /**
          * These tools are never offered (deny wins over allow).
-         */denyTools: [String] = []) {
+         */denyTools: [String] = [], 
+        /**
+         * Free labels for grouping servers.
+         */tags: [String] = []) {
         self.name = name
         self.transport = transport
         self.env = env
@@ -3734,11 +3751,12 @@ public struct ServerConfig: Equatable, Hashable {
         self.limits = limits
         self.allowTools = allowTools
         self.denyTools = denyTools
+        self.tags = tags
     }
 
     
     /**
-     * This config in corral's own JSON form (what `serverConfigFromJson` reads back).
+     * This config in the canonical camelCase JSON form (what `serverConfigFromJson` reads back).
      */
 public func toJson() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
@@ -3776,7 +3794,8 @@ public struct FfiConverterTypeServerConfig: FfiConverterRustBuffer {
                 mounts: FfiConverterSequenceTypeMount.read(from: &buf), 
                 limits: FfiConverterOptionTypeLimits.read(from: &buf), 
                 allowTools: FfiConverterOptionSequenceString.read(from: &buf), 
-                denyTools: FfiConverterSequenceString.read(from: &buf)
+                denyTools: FfiConverterSequenceString.read(from: &buf), 
+                tags: FfiConverterSequenceString.read(from: &buf)
         )
     }
 
@@ -3794,6 +3813,7 @@ public struct FfiConverterTypeServerConfig: FfiConverterRustBuffer {
         FfiConverterOptionTypeLimits.write(value.limits, into: &buf)
         FfiConverterOptionSequenceString.write(value.allowTools, into: &buf)
         FfiConverterSequenceString.write(value.denyTools, into: &buf)
+        FfiConverterSequenceString.write(value.tags, into: &buf)
     }
 }
 

@@ -9,6 +9,7 @@ import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeout
 import kotlinx.serialization.json.Json
+import kotlinx.serialization.json.jsonArray
 import kotlinx.serialization.json.jsonObject
 import kotlinx.serialization.json.jsonPrimitive
 import org.junit.jupiter.api.AfterEach
@@ -110,9 +111,12 @@ class ApiTest {
                 allowTools = listOf("read_file"),
                 denyTools = listOf("write_file"),
                 callTimeout = Duration.ofMillis(2500),
+                tags = listOf("prod"),
             )
         assertFalse(full.mounts[0].readOnly)
         assertEquals(full, serverConfigFromJson("fs", full.toJson()))
+        val tags = Json.parseToJsonElement(full.toJson()).jsonObject["tags"]!!.jsonArray
+        assertEquals(listOf("prod"), tags.map { it.jsonPrimitive.content })
         val remote = serverConfigFromUrl("r", "https://example.com/mcp", mapOf("Authorization" to "Bearer x"))
         assertEquals(Transport.Http("https://example.com/mcp", mapOf("Authorization" to "Bearer x")), remote.transport)
         val servers = parseMcpServers("[servers.fx]\ncommand = \"srv --flag\"\nnetwork = \"none\"\n")
