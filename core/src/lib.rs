@@ -23,6 +23,7 @@
 
 pub mod config;
 pub mod error;
+pub mod gateway;
 pub mod mcp;
 pub mod runner;
 pub mod sandbox;
@@ -32,6 +33,7 @@ pub mod tool;
 pub use self::{
     config::{Limits, Mount, NetworkPolicy, ServerConfig, ToolFilter, Transport},
     error::{Error, ErrorKind, Result},
+    gateway::{Gateway, GatewayOptions, ServerHealth, ServerState},
     mcp::{CallOptions, LogCallback, ProgressCallback, Session, SessionOptions},
     runner::{
         Corral, CorralOptions, SandboxHandle, ServerSession, StartCallback, StartEvent,
