@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Bindings whose own Makefile (setup/build/test/lint/fmt/bench) is wired into the root recipes.
 BINDINGS := bindings-python bindings-node bindings-uniffi
 
-.PHONY: setup build demo test test-rust conformance lint fmt bench
+.PHONY: setup build demo test test-rust test-gateway conformance lint fmt bench
 
 ## setup: system packages corral needs (bubblewrap) — idempotent.
 setup:
@@ -33,12 +33,19 @@ demo: setup
 	  echo --param message="hello from a sandbox"
 
 ## test: unit tests, the fixture server's tests and the shared conformance suite (Rust runner).
-test: test-rust
+test: test-rust test-gateway
 	@for b in $(BINDINGS); do $(MAKE) -C $$b test || exit 1; done
 
 test-rust: setup
 	$(CARGO) build -p corral-test-server
 	$(CARGO) test --workspace
+
+## test-gateway: real MCP clients (Python SDK, TypeScript SDK, MCP Inspector CLI, OpenAI Agents
+## SDK) and the official conformance suite against `corral gateway` (pinned, cached in ~/.cache).
+test-gateway: setup
+	bash tests/gateway/setup.sh
+	$(CARGO) build -p corral-cli -p corral-test-server
+	bash tests/gateway/run.sh
 
 conformance: setup
 	$(CARGO) build -p corral-test-server

