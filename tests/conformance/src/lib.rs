@@ -7,6 +7,7 @@
 
 mod env;
 mod expect;
+mod gateway;
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -126,6 +127,7 @@ pub async fn run_scenario(scenario: &Scenario, env: &Env) -> Result<(), String> 
         vars,
         sandboxes: HashMap::new(),
         saved: HashMap::new(),
+        gateway: None,
     };
     let result = async {
         for (name, server) in &scenario.servers {
@@ -144,6 +146,9 @@ pub async fn run_scenario(scenario: &Scenario, env: &Env) -> Result<(), String> 
         Ok(())
     }
     .await;
+    if let Some(gw) = state.gateway.take() {
+        gw.close().await;
+    }
     corral.close().await;
     result
 }
@@ -154,6 +159,8 @@ struct State {
     vars: HashMap<String, String>,
     sandboxes: HashMap<String, SandboxHandle>,
     saved: HashMap<String, String>,
+    /// The gateway of `start_gateway` (see `gateway.rs`).
+    gateway: Option<gateway::Live>,
 }
 
 fn op_of(step: &Value) -> String {
@@ -176,6 +183,9 @@ fn expect_of(step: &Value) -> Value {
 async fn run_step(state: &mut State, step: &Value) -> Result<(), String> {
     let expect = expect_of(step);
     let corral = state.corral.clone();
+    if let Some(r) = gateway::step(state, &op_of(step), step).await {
+        return r;
+    }
     match op_of(step).as_str() {
         "execute_tool" => {
             let (result, progress) = execute(&corral, step).await;
