@@ -46,6 +46,7 @@ test-gateway: setup
 	bash tests/gateway/setup.sh
 	$(CARGO) build -p corral-cli -p corral-test-server
 	bash tests/gateway/run.sh
+	bash tests/gateway/official-conformance.sh
 
 conformance: setup
 	$(CARGO) build -p corral-test-server

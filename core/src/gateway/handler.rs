@@ -304,7 +304,11 @@ impl GatewayHandler {
         let elapsed = started.elapsed();
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
         match result {
-            Ok(r) => {
+            Ok(mut r) => {
+                // A legacy-era upstream sends no `resultType`; 2026-07-28 clients need it
+                // (rmcp strips it again for legacy clients).
+                r.result_type
+                    .get_or_insert(rmcp::model::ResultType::COMPLETE);
                 let is_error = r.is_error.unwrap_or(false);
                 st.metrics.record(server, elapsed, !is_error);
                 tracing::info!(target: "corral::gateway", server, tool = upstream, published, duration_ms, outcome = if is_error { "tool_error" } else { "ok" }, "call");
@@ -579,11 +583,10 @@ impl ServerHandler for GatewayHandler {
             .read_resource(params)
             .await
             .map_err(upstream_error)?;
-        Ok(ReadResourceResponse::Complete(remap(
-            response,
-            "uri",
-            &|u| self.publish_uri(&server, u),
-        )))
+        let mut r = remap(response, "uri", &|u| self.publish_uri(&server, u));
+        r.result_type
+            .get_or_insert(rmcp::model::ResultType::COMPLETE);
+        Ok(ReadResourceResponse::Complete(r))
     }
 
     async fn subscribe(
@@ -600,14 +603,13 @@ impl ServerHandler for GatewayHandler {
                 None,
             ));
         };
-        let s = self.peer_of(&server).await?;
-        let mut params = request.clone();
-        params.uri = inner;
-        s.mcp()
-            .peer()
-            .subscribe(params)
-            .await
-            .map_err(upstream_error)
+        // Best effort: an upstream on the 2026-07-28 era has no resources/subscribe.
+        if let Ok(s) = self.peer_of(&server).await {
+            let mut params = request.clone();
+            params.uri = inner;
+            let _ = s.mcp().peer().subscribe(params).await;
+        }
+        Ok(())
     }
 
     async fn unsubscribe(
@@ -621,14 +623,13 @@ impl ServerHandler for GatewayHandler {
         let Some((server, inner)) = self.resolve_uri(&request.uri) else {
             return Ok(());
         };
-        let s = self.peer_of(&server).await?;
-        let mut params = request.clone();
-        params.uri = inner;
-        s.mcp()
-            .peer()
-            .unsubscribe(params)
-            .await
-            .map_err(upstream_error)
+        // Best effort: an upstream on the 2026-07-28 era has no resources/unsubscribe.
+        if let Ok(s) = self.peer_of(&server).await {
+            let mut params = request.clone();
+            params.uri = inner;
+            let _ = s.mcp().peer().unsubscribe(params).await;
+        }
+        Ok(())
     }
 
     async fn list_prompts(
@@ -669,12 +670,14 @@ impl ServerHandler for GatewayHandler {
         let s = self.peer_of(&server).await?;
         let mut params = request.clone();
         params.name = prompt.name;
-        let r = s
+        let mut r = s
             .mcp()
             .peer()
             .get_prompt(params)
             .await
             .map_err(upstream_error)?;
+        r.result_type
+            .get_or_insert(rmcp::model::ResultType::COMPLETE);
         Ok(r.into())
     }
 
@@ -716,11 +719,15 @@ impl ServerHandler for GatewayHandler {
         {
             return Ok(CompleteResult::default());
         }
-        s.mcp()
+        let mut r = s
+            .mcp()
             .peer()
             .complete(params)
             .await
-            .map_err(upstream_error)
+            .map_err(upstream_error)?;
+        r.result_type
+            .get_or_insert(rmcp::model::ResultType::COMPLETE);
+        Ok(r)
     }
 
     async fn set_level(
