@@ -61,5 +61,7 @@ fmt:
 	$(CARGO) fmt --all
 
 bench: setup
-	$(CARGO) build --release -p corral-test-server -p corral-bench
+	$(CARGO) build --release -p corral-test-server -p corral-bench -p corral-cli
 	$(CARGO) run --release -q -p corral-bench
+	bash bench/gateway/setup.sh
+	python3 bench/gateway/bench.py

@@ -708,3 +708,42 @@ async fn watch(state: &std::sync::Weak<State>, name: &str, session: ServerSessio
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_camel_case_and_accept_snake_case() {
+        let o: GatewayOptions =
+            serde_json::from_value(serde_json::json!({"toolBudget": 10, "discovery_deadline_ms": 5}))
+                .expect("options");
+        assert_eq!(o.tool_budget, 10);
+        assert_eq!(o.discovery_deadline_ms, 5);
+        assert_eq!(o.host, "127.0.0.1");
+        assert!(serde_json::from_value::<GatewayOptions>(serde_json::json!({"nope": 1})).is_err());
+        let v = serde_json::to_value(GatewayOptions::default()).expect("json");
+        assert!(v.get("maxBodyBytes").is_some() && v.get("max_body_bytes").is_none());
+        let h = ServerHealth {
+            name: "a".into(),
+            state: ServerState::Failed,
+            tool_count: 0,
+            last_error: Some("x".into()),
+            restart_in_ms: Some(500),
+            restarts: 1,
+        };
+        let v = serde_json::to_value(&h).expect("json");
+        assert_eq!(v["state"], "failed");
+        assert_eq!(v["restartInMs"], 500);
+        assert_eq!(v["toolCount"], 0);
+    }
+
+    #[test]
+    fn tokens_are_random_and_url_safe() {
+        let a = random_token().expect("token");
+        let b = random_token().expect("token");
+        assert_ne!(a, b);
+        assert!(a.len() >= 43);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+    }
+}
