@@ -114,8 +114,10 @@ export declare class ServerConfig {
   get name(): string
   /** Whether it is a remote (`url`) server. */
   get isRemote(): boolean
-  /** The config in corral's own form (what the constructor reads back). */
-  toJSON(): ServerConfigDict
+  /** Its free labels. */
+  get tags(): Array<string>
+  /** The config in the canonical camelCase form (what the constructor reads back). */
+  toJSON(): ServerConfigJson
 }
 
 /** A handle on one server's warm session, from `corral.session(server)`. */
@@ -169,7 +171,10 @@ export declare class Tool {
   toOpenAI(): OpenAITool
   /** The Anthropic Messages API tool form: `{name, description, input_schema}`. */
   toAnthropic(): AnthropicTool
-  /** `{name, title?, description?, inputSchema, outputSchema?, annotations?}`. */
+  /**
+   * `{name, title?, description?, inputSchema, outputSchema?, annotations?}`: the core's
+   * canonical form.
+   */
   toJSON(): Record<string, any>
 }
 
@@ -378,4 +383,31 @@ export interface ServerConfigDict {
   headers?: Record<string, string>
   /** `stdio` or `http` (the `mcpServers` form). */
   type?: string
+  /** Free labels for grouping servers. */
+  tags?: Array<string>
+}
+
+/**
+ * A server config in the canonical JSON form that `toJSON()` returns (the same as Python's
+ * `to_dict()` and the CLI's `--json`); the constructor reads it back.
+ */
+export interface ServerConfigJson {
+  name: string
+  /** Program and arguments (a stdio server). */
+  command?: Array<string>
+  /** The endpoint (a remote server). */
+  url?: string
+  headers?: Record<string, string>
+  env?: Record<string, string>
+  installCommands?: Array<string>
+  cwd?: string
+  description?: string
+  timeoutMinutes: number
+  callTimeoutSeconds: number
+  network: 'all' | 'none'
+  mounts?: Array<string>
+  limits?: { memoryMb?: number; maxProcesses?: number }
+  allowTools?: Array<string>
+  denyTools?: Array<string>
+  tags?: Array<string>
 }

@@ -102,6 +102,7 @@ async fn corral_figures(corral: &Corral, server: &str, args: Value) -> Figures {
     .await
 }
 
+#[allow(clippy::expect_used, reason = "a benchmark stops on a failed setup")]
 async fn rmcp_figures(argv: Vec<String>, cwd: PathBuf, args: Value) -> Figures {
     let (program, rest) = argv.split_first().expect("argv");
     let transport = TokioChildProcess::new(tokio::process::Command::new(program).configure(|c| {

@@ -82,6 +82,35 @@ pub struct ServerConfigDict {
     /// `stdio` or `http` (the `mcpServers` form).
     #[napi(js_name = "type")]
     pub kind: Option<String>,
+    /// Free labels for grouping servers.
+    pub tags: Option<Vec<String>>,
+}
+
+/// A server config in the canonical JSON form that `toJSON()` returns (the same as Python's
+/// `to_dict()` and the CLI's `--json`); the constructor reads it back.
+#[napi(object, object_from_js = false, js_name = "ServerConfigJson")]
+#[allow(dead_code)] // only its TypeScript declaration is used
+pub struct ServerConfigJson {
+    pub name: String,
+    /// Program and arguments (a stdio server).
+    pub command: Option<Vec<String>>,
+    /// The endpoint (a remote server).
+    pub url: Option<String>,
+    pub headers: Option<HashMap<String, String>>,
+    pub env: Option<HashMap<String, String>>,
+    pub install_commands: Option<Vec<String>>,
+    pub cwd: Option<String>,
+    pub description: Option<String>,
+    pub timeout_minutes: f64,
+    pub call_timeout_seconds: f64,
+    #[napi(ts_type = "'all' | 'none'")]
+    pub network: String,
+    pub mounts: Option<Vec<String>>,
+    #[napi(ts_type = "{ memoryMb?: number; maxProcesses?: number }")]
+    pub limits: Option<Value>,
+    pub allow_tools: Option<Vec<String>>,
+    pub deny_tools: Option<Vec<String>>,
+    pub tags: Option<Vec<String>>,
 }
 
 /// A validated server config. `new ServerConfig(name, dict)` throws `CONFIG_INVALID` naming the
@@ -134,8 +163,14 @@ impl ServerConfig {
         self.inner.is_remote()
     }
 
-    /// The config in corral's own form (what the constructor reads back).
-    #[napi(catch_unwind, js_name = "toJSON", ts_return_type = "ServerConfigDict")]
+    /// Its free labels.
+    #[napi(catch_unwind, getter)]
+    pub fn tags(&self) -> Vec<String> {
+        self.inner.tags.clone()
+    }
+
+    /// The config in the canonical camelCase form (what the constructor reads back).
+    #[napi(catch_unwind, js_name = "toJSON", ts_return_type = "ServerConfigJson")]
     pub fn to_json(&self) -> Value {
         self.inner.to_value()
     }
@@ -205,29 +240,15 @@ impl Tool {
         self.inner.to_anthropic()
     }
 
-    /// `{name, title?, description?, inputSchema, outputSchema?, annotations?}`.
+    /// `{name, title?, description?, inputSchema, outputSchema?, annotations?}`: the core's
+    /// canonical form.
     #[napi(
         catch_unwind,
         js_name = "toJSON",
         ts_return_type = "Record<string, any>"
     )]
     pub fn to_json(&self) -> Value {
-        let mut m = serde_json::Map::new();
-        m.insert("name".into(), self.inner.name.clone().into());
-        if let Some(t) = &self.inner.title {
-            m.insert("title".into(), t.clone().into());
-        }
-        if let Some(d) = &self.inner.description {
-            m.insert("description".into(), d.clone().into());
-        }
-        m.insert("inputSchema".into(), self.inner.input_schema.clone());
-        if let Some(s) = &self.inner.output_schema {
-            m.insert("outputSchema".into(), s.clone());
-        }
-        if let Some(a) = &self.inner.annotations {
-            m.insert("annotations".into(), a.clone());
-        }
-        Value::Object(m)
+        serde_json::to_value(&self.inner).unwrap_or(Value::Null)
     }
 }
 
@@ -497,8 +518,8 @@ pub struct ExecResult {
     pub stderr: String,
 }
 
-impl From<core::Output> for ExecResult {
-    fn from(o: core::Output) -> Self {
+impl From<core::ExecOutput> for ExecResult {
+    fn from(o: core::ExecOutput) -> Self {
         Self {
             exit_code: o.status.code,
             signal: o.status.signal,
@@ -567,18 +588,11 @@ pub(crate) fn call_options(
         return Ok((out, None));
     };
     let ms = |key: &str| -> JsResult<Option<Duration>> {
-        match options
+        options
             .get::<f64>(key)
             .map_err(|_| errors::invalid(format!("{key} must be a number")))?
-        {
-            Some(ms) if ms.is_finite() && ms >= 0.0 => {
-                Ok(Some(Duration::from_secs_f64(ms / 1000.0)))
-            }
-            Some(_) => Err(errors::invalid(format!(
-                "{key} must be a non-negative number"
-            ))),
-            None => Ok(None),
-        }
+            .map(|ms| core::config::duration_from_millis(ms, key).map_err(errors::to_js))
+            .transpose()
     };
     out.timeout = ms("timeoutMs")?;
     out.max_total = ms("maxTotalMs")?;

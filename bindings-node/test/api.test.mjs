@@ -213,6 +213,28 @@ test('Corral.create builds a runner without blocking the event loop', async () =
   await rejectsWith(Corral.create({ home, provider: 'nope' }), 'CONFIG_INVALID');
 });
 
+test('toJSON is the canonical form (the same as Python to_dict and the CLI --json)', () => {
+  const cfg = new ServerConfig('fx', {
+    command: 'srv --x',
+    install_commands: ['true'],
+    timeout_minutes: 2,
+    limits: { memory_mb: 64 },
+    tags: ['prod'],
+  });
+  assert.deepEqual(cfg.tags, ['prod']);
+  assert.deepEqual(cfg.toJSON(), {
+    name: 'fx',
+    command: ['srv', '--x'],
+    installCommands: ['true'],
+    timeoutMinutes: 2,
+    callTimeoutSeconds: 60,
+    network: 'all',
+    limits: { memoryMb: 64 },
+    tags: ['prod'],
+  });
+  assert.deepEqual(new ServerConfig('fx', cfg.toJSON()).toJSON(), cfg.toJSON());
+});
+
 test('server configs: classes, dicts, mcpServers documents', async () => {
   const c = new Corral({ home });
   const cfg = new ServerConfig('one', { command: [server], env: { A: 'b' }, deny_tools: ['crash'] });

@@ -1,5 +1,6 @@
 //! corral's error kinds as Python exceptions: one class per kind, all subclasses of
-//! `CorralError`, each with `.kind` (the stable code), `.message` and `.retryable`.
+//! `CorralError`, each with `.kind` (the stable code), `.message`, `.field` (the config path,
+//! or `None`) and `.retryable`.
 //! `TimeoutError` is also a builtin `TimeoutError`; the config and argument errors are also
 //! `ValueError`s; not-found errors are `LookupError`s; `TransportError` is a
 //! `ConnectionError` and `IoError` an `OSError`.
@@ -137,6 +138,7 @@ fn new_class<'py>(
     namespace.set_item("kind", kind.map(ErrorKind::code))?;
     namespace.set_item("retryable", kind.is_some_and(ErrorKind::is_retryable))?;
     namespace.set_item("message", "")?;
+    namespace.set_item("field", py.None())?;
     let class = py.get_type::<PyType>().call1((name, bases, namespace))?;
     Ok(class.cast_into::<PyType>()?)
 }
@@ -191,6 +193,7 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
         instance.setattr("kind", e.kind().code())?;
         instance.setattr("message", e.message())?;
         instance.setattr("retryable", e.is_retryable())?;
+        instance.setattr("field", e.field())?;
         Ok(PyErr::from_value(instance))
     };
     build().unwrap_or_else(|err| err)

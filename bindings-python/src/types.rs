@@ -3,7 +3,7 @@
 //! value; JSON fields come out as Python objects.
 
 use corral_core::{
-    Content, LogMessage, Output, Progress, Prompt, PromptMessage, PromptResult, Resource,
+    Content, ExecOutput, LogMessage, Progress, Prompt, PromptMessage, PromptResult, Resource,
     ResourceContents, ServerConfig, Tool, ToolResult,
 };
 use pyo3::{
@@ -93,7 +93,7 @@ impl PyServerConfig {
     #[pyo3(signature = (
         name, *, command=None, args=None, url=None, headers=None, env=None, install_commands=None,
         cwd=None, description=None, timeout_minutes=None, call_timeout_seconds=None, network=None,
-        mounts=None, limits=None, allow_tools=None, deny_tools=None
+        mounts=None, limits=None, allow_tools=None, deny_tools=None, tags=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn py_new(
@@ -114,6 +114,7 @@ impl PyServerConfig {
         limits: Option<&Bound<'_, PyAny>>,
         allow_tools: Option<&Bound<'_, PyAny>>,
         deny_tools: Option<&Bound<'_, PyAny>>,
+        tags: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let fields = [
             ("command", command),
@@ -131,6 +132,7 @@ impl PyServerConfig {
             ("limits", limits),
             ("allow_tools", allow_tools),
             ("deny_tools", deny_tools),
+            ("tags", tags),
         ];
         let mut form = Map::new();
         for (key, value) in fields {
@@ -152,8 +154,8 @@ impl PyServerConfig {
             .map_err(|e| errors::to_py(config.py(), e))
     }
 
-    /// This config in corral's own form (what `from_dict` reads back). It holds `env` and
-    /// `headers` values: treat it as secret.
+    /// This config in the canonical camelCase form (what `from_dict` reads back). It holds
+    /// `env` and `headers` values: treat it as secret.
     fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         Ok(convert::to_py(py, &self.form)?.unbind())
     }
@@ -227,6 +229,10 @@ impl PyServerConfig {
     #[getter]
     fn deny_tools(&self) -> Vec<String> {
         self.config.tools.deny.clone()
+    }
+    #[getter]
+    fn tags(&self) -> Vec<String> {
+        self.config.tags.clone()
     }
     /// Whether this is a remote (URL) server.
     #[getter]
@@ -847,10 +853,10 @@ impl PyLogMessage {
 
 /// How a command in a sandbox ended, and what it wrote.
 #[pyclass(frozen, module = "corral", name = "CommandResult")]
-pub struct PyCommandResult(pub Output);
+pub struct PyCommandResult(pub ExecOutput);
 
-impl From<Output> for PyCommandResult {
-    fn from(o: Output) -> Self {
+impl From<ExecOutput> for PyCommandResult {
+    fn from(o: ExecOutput) -> Self {
         Self(o)
     }
 }

@@ -82,10 +82,14 @@ def test_every_kind_has_its_own_class() -> None:
 
 
 def test_config_errors_are_value_errors_with_a_kind() -> None:
-    with pytest.raises(ValueError, match=r"env\.1BAD") as info:
+    with pytest.raises(corral.ConfigInvalidError) as info:
         corral.ServerConfig("fs", command="x", env={"1BAD": "v"})
-    assert isinstance(info.value, corral.ConfigInvalidError)
+    assert isinstance(info.value, ValueError)
     assert info.value.kind == "CONFIG_INVALID"
+    assert info.value.field == "servers.fs.env.1BAD"
+    with pytest.raises(corral.ConfigInvalidError) as info:
+        corral.ServerConfig("fs", command="x", timeout_minutes=1e300)
+    assert info.value.field == "servers.fs.timeoutMinutes"
     with pytest.raises(corral.ConfigInvalidError):
         corral.ServerConfig("fs")  # neither command nor url
     with pytest.raises(corral.ConfigInvalidError):
@@ -125,19 +129,29 @@ def test_server_config_fields_and_round_trip(fixture_server: Path) -> None:
         limits={"memory_mb": 256},
         mounts=["/srv:/data:ro"],
         deny_tools=["crash"],
+        tags=["prod", "fs"],
     )
     assert cfg.name == "fx"
     assert cfg.command == [str(fixture_server), "--tools", "2"]
     assert cfg.network == "none"
     assert cfg.call_timeout_seconds == 2.5
     assert cfg.timeout_minutes == 3
-    assert cfg.limits == {"memory_mb": 256}
+    assert cfg.limits == {"memoryMb": 256}
+    assert cfg.tags == ["prod", "fs"]
     assert cfg.mounts == ["/srv:/data:ro"]
     assert cfg.deny_tools == ["crash"]
     assert cfg.allow_tools is None
     assert cfg.env == {"API_KEY": "secret-value"}
     assert not cfg.is_remote
     assert corral.ServerConfig.from_dict("fx", cfg.to_dict()) == cfg
+    # The canonical camelCase form, the same as Node's toJSON() and the CLI's --json.
+    d = cfg.to_dict()
+    assert d["name"] == "fx"
+    assert d["callTimeoutSeconds"] == 2.5
+    assert d["timeoutMinutes"] == 3
+    assert d["denyTools"] == ["crash"]
+    assert d["tags"] == ["prod", "fs"]
+    assert d["limits"] == {"memoryMb": 256}
     assert "secret-value" not in repr(cfg)
     remote = corral.ServerConfig(
         "r", url="https://example.com/mcp", headers={"Authorization": "Bearer t"}
@@ -146,6 +160,29 @@ def test_server_config_fields_and_round_trip(fixture_server: Path) -> None:
     assert remote.url == "https://example.com/mcp"
     assert remote.command is None
     assert "Bearer" not in repr(remote)
+
+
+def test_to_dict_is_the_canonical_form() -> None:
+    # The same object and the same dict as Node's toJSON() test (api.test.mjs).
+    cfg = corral.ServerConfig(
+        "fx",
+        command="srv --x",
+        install_commands=["true"],
+        timeout_minutes=2,
+        limits={"memory_mb": 64},
+        tags=["prod"],
+    )
+    assert cfg.to_dict() == {
+        "name": "fx",
+        "command": ["srv", "--x"],
+        "installCommands": ["true"],
+        "timeoutMinutes": 2,
+        "callTimeoutSeconds": 60,
+        "network": "all",
+        "limits": {"memoryMb": 64},
+        "tags": ["prod"],
+    }
+    assert corral.ServerConfig.from_dict("fx", cfg.to_dict()) == cfg
 
 
 async def test_tools_and_results_are_python_objects(ac: corral.Corral) -> None:
@@ -158,6 +195,8 @@ async def test_tools_and_results_are_python_objects(ac: corral.Corral) -> None:
     assert add.to_openai()["function"]["name"] == "add"
     assert add.to_anthropic()["input_schema"]["properties"]["a"]["type"] == "number"
     assert add.to_dict()["name"] == "add"
+    assert add.to_dict()["inputSchema"] == add.input_schema
+    assert "input_schema" not in add.to_dict()
 
     r = await ac.execute_tool("fx", "structured", {})
     assert r.structured_content == {"greeting": "hello", "count": 3, "tags": ["a", "b"]}

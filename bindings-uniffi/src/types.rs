@@ -177,11 +177,14 @@ pub struct ServerConfig {
     /// These tools are never offered (deny wins over allow).
     #[uniffi(default)]
     pub deny_tools: Vec<String>,
+    /// Free labels for grouping servers.
+    #[uniffi(default)]
+    pub tags: Vec<String>,
 }
 
 #[uniffi::export]
 impl ServerConfig {
-    /// This config in corral's own JSON form (what `serverConfigFromJson` reads back).
+    /// This config in the canonical camelCase JSON form (what `serverConfigFromJson` reads back).
     pub fn to_json(&self) -> String {
         core::ServerConfig::from(self.clone())
             .to_value()
@@ -220,6 +223,7 @@ impl From<ServerConfig> for core::ServerConfig {
             allow: c.allow_tools,
             deny: c.deny_tools,
         };
+        config.tags = c.tags;
         config
     }
 }
@@ -246,6 +250,7 @@ impl From<core::ServerConfig> for ServerConfig {
             limits: Some(c.limits.into()),
             allow_tools: c.tools.allow,
             deny_tools: c.tools.deny,
+            tags: c.tags,
         }
     }
 }
@@ -776,8 +781,8 @@ impl ExecOutput {
     }
 }
 
-impl From<core::Output> for ExecOutput {
-    fn from(o: core::Output) -> Self {
+impl From<core::ExecOutput> for ExecOutput {
+    fn from(o: core::ExecOutput) -> Self {
         Self {
             exit_code: o.status.code,
             signal: o.status.signal,
@@ -801,7 +806,7 @@ mod tests {
         let json = serde_json::json!({"command": ["srv", "a b"], "network": "none",
             "mounts": ["/data:/mnt:rw"], "limits": {"max_processes": 8}, "allow_tools": ["echo"],
             "deny_tools": ["x"], "call_timeout_seconds": 2.5, "cwd": "/tmp", "env": {"A": "1"},
-            "install_commands": ["true"], "description": "d", "timeout_minutes": 2});
+            "install_commands": ["true"], "description": "d", "timeout_minutes": 2, "tags": ["t"]});
         let core = core::ServerConfig::from_value("fx", &json).expect("valid");
         let ffi = ServerConfig::from(core.clone());
         assert_eq!(core::ServerConfig::from(ffi.clone()), core);
@@ -827,6 +832,7 @@ mod tests {
             limits: None,
             allow_tools: None,
             deny_tools: Vec::new(),
+            tags: Vec::new(),
         };
         assert_eq!(
             core::ServerConfig::from(c),

@@ -25,8 +25,8 @@ use std::{
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use corral_core::{
-    Corral, CorralOptions, Error, ErrorKind, Mount, NetworkPolicy, ServerConfig, StartEvent, Store,
-    Tool, ToolResult,
+    Corral, CorralOptions, Error, ErrorKind, NetworkPolicy, ServerConfig, StartEvent, Store, Tool,
+    ToolResult,
 };
 use serde_json::{Map, Value, json};
 
@@ -35,11 +35,8 @@ pub const EXIT_TOOL_ERROR: i32 = 1;
 /// Exit code of a usage error (bad flags).
 pub const EXIT_USAGE: i32 = 2;
 
-/// The exit code of an error kind: 10 + its position in [`ErrorKind::ALL`]
-/// (CONFIG_INVALID = 10, INVALID_ARGUMENT = 11, SERVER_NOT_FOUND = 12, TOOL_NOT_FOUND = 13,
-/// SANDBOX_FAILED = 14, INSTALL_FAILED = 15, SERVER_START_FAILED = 16, SERVER_CRASHED = 17,
-/// TIMEOUT = 18, CANCELLED = 19, PROTOCOL = 20, MCP_ERROR = 21, AUTH = 22, TRANSPORT = 23,
-/// IO = 24, E2B_API = 25, CLOSED = 26).
+/// The exit code of an error kind: 10 + its position in [`ErrorKind::ALL`] (CONFIG_INVALID =
+/// 10, INVALID_ARGUMENT = 11, …; the README's table lists them all).
 pub fn exit_code(kind: ErrorKind) -> i32 {
     ErrorKind::ALL
         .iter()
@@ -195,9 +192,17 @@ enum ServerCmd {
         /// A host path made visible inside, PATH[:TARGET][:ro|:rw] (repeatable; read-only by default).
         #[arg(long = "mount", value_name = "PATH[:ro]")]
         mounts: Vec<String>,
+        /// A free label for grouping servers (repeatable).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
     },
     /// List stored servers (secrets masked).
     List,
+    /// Show one stored server in the canonical JSON form (secrets masked).
+    Show {
+        /// Its name.
+        name: String,
+    },
     /// Remove a server (asks first on a terminal unless --yes).
     Remove {
         /// Its name.
@@ -278,7 +283,7 @@ fn run_blocking(cli: Cli) -> i32 {
         Ok(code) => code,
         Err(e) => {
             if json {
-                print_json(&json!({"error": {"kind": e.kind().code(), "message": e.message()}}));
+                print_json(&json!({ "error": e.to_value() }));
             }
             eprintln!("error[{}]: {}", e.kind().code(), e.message());
             exit_code(e.kind())
@@ -334,9 +339,8 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             edit, reset, yes, ..
         } => config_cmd(&ctx, edit, reset, yes),
         Command::Import { file } => {
-            let text = std::fs::read_to_string(&file).map_err(|e| {
-                Error::new(ErrorKind::ConfigInvalid, format!("{}: {e}", file.display()))
-            })?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| Error::config(file.display(), &e).with_source(e))?;
             let servers = corral_core::config::parse_servers_document(&text)?;
             let names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
             ctx.store.update(|all| {
@@ -373,36 +377,34 @@ fn server(ctx: &Ctx, cmd: ServerCmd) -> Result<i32, Error> {
             timeout,
             network,
             mounts,
+            tags,
         } => {
-            let mut config = ServerConfig::command(&name, &command)?;
-            config.env = parse_env(&env, &name)?;
-            config.install_commands = install_commands;
-            config.description = description;
-            if let Some(minutes) = timeout {
-                if !(minutes.is_finite() && minutes > 0.0) {
-                    return Err(Error::new(
-                        ErrorKind::ConfigInvalid,
-                        format!("servers.{name}.timeout_minutes: must be a positive number"),
-                    ));
-                }
-                config.idle_timeout = std::time::Duration::from_secs_f64(minutes * 60.0);
+            // The flags become the canonical form, read by the one config parser.
+            let mut form = json!({
+                "command": command,
+                "env": parse_env(&env, &name)?,
+                "installCommands": install_commands,
+                "network": match network {
+                    Network::All => NetworkPolicy::All,
+                    Network::None => NetworkPolicy::None,
+                },
+                "mounts": mounts,
+                "tags": tags,
+            });
+            if let Some(d) = description {
+                form["description"] = d.into();
             }
-            config.network = match network {
-                Network::All => NetworkPolicy::All,
-                Network::None => NetworkPolicy::None,
-            };
-            config.mounts = mounts
-                .iter()
-                .enumerate()
-                .map(|(i, m)| {
-                    Mount::parse(m).map_err(|e| {
-                        Error::new(
-                            ErrorKind::ConfigInvalid,
-                            format!("servers.{name}.mounts.{i}: {e}"),
+            if let Some(minutes) = timeout {
+                form["timeoutMinutes"] = serde_json::Number::from_f64(minutes)
+                    .ok_or_else(|| {
+                        Error::config(
+                            format!("servers.{name}.timeoutMinutes"),
+                            "must be a positive number",
                         )
-                    })
-                })
-                .collect::<Result<_, _>>()?;
+                    })?
+                    .into();
+            }
+            let config = ServerConfig::from_value(&name, &form)?;
             ctx.store.put(&config)?;
             if ctx.json {
                 print_json(&json!({"added": name}));
@@ -414,16 +416,7 @@ fn server(ctx: &Ctx, cmd: ServerCmd) -> Result<i32, Error> {
         ServerCmd::List => {
             let servers = ctx.store.load()?;
             if ctx.json {
-                let list: Vec<Value> = servers
-                    .iter()
-                    .map(|s| {
-                        let mut v = masked(&s.to_value());
-                        if let Some(o) = v.as_object_mut() {
-                            o.insert("name".into(), s.name.clone().into());
-                        }
-                        v
-                    })
-                    .collect();
+                let list: Vec<Value> = servers.iter().map(|s| masked(&s.to_value())).collect();
                 print_json(&Value::from(list));
             } else if servers.is_empty() {
                 out!("no servers (add one with `corral server add NAME --command CMD`)");
@@ -441,7 +434,22 @@ fn server(ctx: &Ctx, cmd: ServerCmd) -> Result<i32, Error> {
                         let keys: Vec<String> = s.env.keys().map(|k| format!("{k}=****")).collect();
                         out!("\tenv: {}", keys.join(" "));
                     }
+                    if !s.tags.is_empty() {
+                        out!("\ttags: {}", s.tags.join(" "));
+                    }
                 }
+            }
+            Ok(0)
+        }
+        ServerCmd::Show { name } => {
+            let shown = masked(&stored(ctx, &name)?.to_value());
+            if ctx.json {
+                print_json(&shown);
+            } else {
+                out!(
+                    "{}",
+                    serde_json::to_string_pretty(&shown).unwrap_or_default()
+                );
             }
             Ok(0)
         }
@@ -800,9 +808,9 @@ fn parse_env(pairs: &[String], server: &str) -> Result<BTreeMap<String, String>,
             p.split_once('=')
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::ConfigInvalid,
-                        format!("servers.{server}.env: `{p}` is not KEY=VALUE"),
+                    Error::config(
+                        format!("servers.{server}.env"),
+                        format!("`{p}` is not KEY=VALUE"),
                     )
                 })
         })

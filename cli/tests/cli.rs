@@ -2,6 +2,10 @@
 //! npm server): every verb, `--json` output, exit codes per error kind, masking of secrets, the
 //! store under 8 concurrent writers, and the interactive confirm prompt through a real PTY.
 
+// Test code: helpers outside `#[test]` functions may `expect` too (clippy.toml allows it
+// only inside them).
+#![allow(clippy::expect_used)]
+
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output, Stdio},
@@ -108,6 +112,10 @@ fn server_verbs_and_masking() {
         "/tmp:ro",
         "--install-commands",
         "echo hi",
+        "--tag",
+        "prod",
+        "--tag",
+        "fs",
     ]);
     let list = env.ok(&["server", "list"]);
     assert!(
@@ -124,6 +132,14 @@ fn server_verbs_and_masking() {
     assert_eq!(names, ["fx", "other"]);
     assert_eq!(json[0]["env"]["API_TOKEN"], "****");
     assert_eq!(json[1]["network"], "none");
+    // The canonical form: camelCase keys, the tags as given.
+    let other = env.json(&["server", "show", "other", "--json"]);
+    assert_eq!(other, json[1]);
+    assert_eq!(other["tags"], serde_json::json!(["prod", "fs"]));
+    assert_eq!(other["installCommands"], serde_json::json!(["echo hi"]));
+    assert_eq!(other["timeoutMinutes"], 2.0);
+    assert_eq!(other["mounts"], serde_json::json!(["/tmp:/tmp:ro"]));
+    assert_eq!(code(&env.run(&["server", "show", "nope"])), Some(12));
     let shown = env.ok(&["config", "--show"]);
     for text in [&list, &json.to_string(), &shown] {
         assert!(!text.contains("s3cr3t-value"), "secret printed: {text}");
@@ -159,7 +175,7 @@ fn tools_list_and_execute() {
             .as_array()
             .expect("array")
             .iter()
-            .any(|t| t["name"] == "add")
+            .any(|t| t["name"] == "add" && t["inputSchema"]["type"] == "object")
     );
 
     assert_eq!(
@@ -234,6 +250,34 @@ fn exit_codes_per_kind() {
     let out = env.run(&["tools", "execute", "nope", "echo", "--json"]);
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(doc["error"]["kind"], "SERVER_NOT_FOUND");
+    assert_eq!(doc["error"]["retryable"], false);
+    // A config error names its field as data.
+    let out = env.run(&[
+        "server",
+        "add",
+        "bad",
+        "--command",
+        "x",
+        "--env",
+        "1BAD=v",
+        "--json",
+    ]);
+    assert_eq!(code(&out), Some(10));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["error"]["kind"], "CONFIG_INVALID");
+    assert_eq!(doc["error"]["field"], "servers.bad.env.1BAD");
+    let out = env.run(&[
+        "server",
+        "add",
+        "bad",
+        "--command",
+        "x",
+        "--timeout",
+        "1e300",
+        "--json",
+    ]);
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["error"]["field"], "servers.bad.timeoutMinutes");
 }
 
 #[test]

@@ -1,16 +1,28 @@
-//! Server configuration: the typed [`ServerConfig`], and parsing of the three forms users write —
-//! corral's own JSON/TOML form, the e2b-mcp dict form, and the `{"mcpServers": {...}}` documents
-//! of Claude Desktop, Cursor and Claude Code.
+//! Server configuration: the typed [`ServerConfig`], its one canonical serde form, and the
+//! parser of the three forms users write — corral's own JSON/TOML form, the e2b-mcp dict form,
+//! and the `{"mcpServers": {...}}` documents of Claude Desktop, Cursor and Claude Code.
 //!
-//! One lenient-but-checked parser handles all three: every known key of any form is accepted,
-//! keys that other MCP clients add for their own use (`disabled`, `autoApprove`, ...) are
-//! ignored, and anything else is an error that names the offending field, e.g.
-//! `servers.fs.env.1BAD: not a valid variable name`.
+//! There is one parser: the `Deserialize` impl (through a private raw form and `TryFrom`).
+//! It accepts every known key of any form, in its canonical camelCase spelling
+//! (`installCommands`, `timeoutMinutes`) and in the snake_case spelling of corral's own files
+//! and the e2b-mcp dict (`install_commands`, `timeout_minutes`); keys that other MCP clients
+//! add for their own use (`disabled`, `autoApprove`, ...) are ignored, and anything else is an
+//! error. [`ServerConfig::from_value`] runs the same parser and keeps the error's structure:
+//! kind `CONFIG_INVALID` and [`Error::field`], the path of the offending field, e.g.
+//! `servers.fs.env.1BAD`. Paths name keys as the input spelled them when the input has the
+//! wrong type, and by their canonical name when a value is out of range. No input panics: numbers
+//! are range-checked before they become durations.
+//!
+//! Serializing gives the canonical form (documented in [`crate::boundary`]); deserializing it
+//! gives the same value back.
 
-use std::{collections::BTreeMap, path::PathBuf, time::Duration};
+use std::{collections::BTreeMap, fmt, marker::PhantomData, path::PathBuf, time::Duration};
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde::{
+    Deserialize, Deserializer, Serialize, Serializer,
+    de::{self, IgnoredAny, value::MapAccessDeserializer},
+};
+use serde_json::Value;
 
 use crate::error::{Error, Result};
 
@@ -18,6 +30,9 @@ use crate::error::{Error, Result};
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// Default timeout of one tool call (extended while the server reports progress).
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest timeout a config may give (one year). Longer values are rejected, so no
+/// arithmetic on deadlines can overflow.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(366 * 24 * 60 * 60);
 
 /// Network access of a sandboxed server.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,19 +45,39 @@ pub enum NetworkPolicy {
     None,
 }
 
-/// Resource limits of a sandbox. `None` means unlimited.
+/// Resource limits of a sandbox. `None` means unlimited. Canonical form
+/// `{"memoryMb"?, "maxProcesses"?}`; `memory_mb`/`max_processes` are accepted too.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Limits {
     /// Memory limit in MiB for all processes of the sandbox together.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, alias = "memory_mb", skip_serializing_if = "Option::is_none")]
     pub memory_mb: Option<u64>,
     /// Maximum number of processes (and threads) in the sandbox.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "max_processes",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_processes: Option<u64>,
 }
 
-/// A host directory made visible inside the sandbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+impl Limits {
+    fn check(&self) -> Result<()> {
+        if self.memory_mb == Some(0) {
+            return Err(Error::config("limits.memoryMb", "must be positive"));
+        }
+        if self.max_processes == Some(0) {
+            return Err(Error::config("limits.maxProcesses", "must be positive"));
+        }
+        Ok(())
+    }
+}
+
+/// A host directory made visible inside the sandbox. Canonical form: the spec string
+/// `"HOST:TARGET:ro|rw"`; an object `{"host", "target"?, "readOnly"?}` is accepted too (and
+/// written for paths that hold a `:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mount {
     /// Absolute host path.
     pub host: PathBuf,
@@ -69,19 +104,93 @@ impl Mount {
             [host, target] => (*host, *target),
             _ => return Err("expected HOST[:TARGET][:ro|:rw]".into()),
         };
-        if !host.starts_with('/') || !target.starts_with('/') {
-            return Err("mount paths must be absolute".into());
-        }
-        Ok(Self {
+        let mount = Self {
             host: host.into(),
             target: target.into(),
             read_only,
-        })
+        };
+        mount.check()?;
+        Ok(mount)
+    }
+
+    fn check(&self) -> std::result::Result<(), String> {
+        if !self.host.is_absolute() || !self.target.is_absolute() {
+            return Err("mount paths must be absolute".into());
+        }
+        Ok(())
+    }
+
+    /// `HOST:TARGET:ro|rw`, or `None` when a path holds a `:` (or is not UTF-8).
+    fn spec(&self) -> Option<String> {
+        let host = self.host.to_str().filter(|p| !p.contains(':'))?;
+        let target = self.target.to_str().filter(|p| !p.contains(':'))?;
+        let mode = if self.read_only { "ro" } else { "rw" };
+        Some(format!("{host}:{target}:{mode}"))
+    }
+}
+
+impl Serialize for Mount {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Full<'a> {
+            host: &'a PathBuf,
+            target: &'a PathBuf,
+            read_only: bool,
+        }
+        match self.spec() {
+            Some(spec) => s.serialize_str(&spec),
+            None => Full {
+                host: &self.host,
+                target: &self.target,
+                read_only: self.read_only,
+            }
+            .serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Mount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct Full {
+            host: PathBuf,
+            #[serde(default)]
+            target: Option<PathBuf>,
+            #[serde(default, alias = "read_only")]
+            read_only: Option<bool>,
+        }
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Mount;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mount `HOST[:TARGET][:ro|:rw]` or {host, target, readOnly}")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<Mount, E> {
+                Mount::parse(s).map_err(E::custom)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<Mount, A::Error> {
+                let full = Full::deserialize(MapAccessDeserializer::new(map))?;
+                let mount = Mount {
+                    target: full.target.unwrap_or_else(|| full.host.clone()),
+                    host: full.host,
+                    read_only: full.read_only.unwrap_or(true),
+                };
+                mount.check().map_err(de::Error::custom)?;
+                Ok(mount)
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
 /// Which tools of a server are offered. Deny wins over allow.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ToolFilter {
     /// If set, only these tools are offered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -103,9 +212,9 @@ impl ToolFilter {
     }
 }
 
-/// How corral reaches the server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// How corral reaches the server. In the canonical form it is flattened into the server's
+/// object: `command` (the argv) for stdio, `url` and `headers` for HTTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transport {
     /// A command started inside a sandbox, spoken to over its stdio.
     Stdio {
@@ -121,8 +230,11 @@ pub enum Transport {
     },
 }
 
-/// Everything corral needs to run one MCP server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Everything corral needs to run one MCP server. Serde gives the canonical camelCase form
+/// (see [`crate::boundary`]); `Deserialize` is the one validating parser of every accepted form.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "RawServer")]
+#[non_exhaustive]
 pub struct ServerConfig {
     /// The server's name (unique within one [`Corral`](crate::Corral)).
     pub name: String,
@@ -137,9 +249,10 @@ pub struct ServerConfig {
     pub cwd: Option<String>,
     /// Free text shown to users.
     pub description: Option<String>,
-    /// Idle time after which a warm server is stopped.
+    /// Idle time after which a warm server is stopped (millisecond precision in JSON).
     pub idle_timeout: Duration,
-    /// Timeout of one tool call; it is extended while progress notifications arrive.
+    /// Timeout of one tool call; it is extended while progress notifications arrive
+    /// (millisecond precision in JSON).
     pub call_timeout: Duration,
     /// Network access.
     pub network: NetworkPolicy,
@@ -149,6 +262,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Which tools are offered.
     pub tools: ToolFilter,
+    /// Free labels for grouping and selecting servers (corral itself does not interpret them).
+    pub tags: Vec<String>,
 }
 
 impl ServerConfig {
@@ -199,6 +314,7 @@ impl ServerConfig {
             mounts: Vec::new(),
             limits: Limits::default(),
             tools: ToolFilter::default(),
+            tags: Vec::new(),
         }
     }
 
@@ -232,165 +348,609 @@ impl ServerConfig {
         self
     }
 
+    /// Adds a tag.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
+
     /// Whether the server runs in a sandbox (a command) rather than remotely (a URL).
     pub fn is_remote(&self) -> bool {
         matches!(self.transport, Transport::Http { .. })
     }
 
-    /// Parses one server from any of the accepted forms (see the module docs).
+    /// Parses one server from any of the accepted forms (see the module docs). `name` is the
+    /// server's name; a `name` key in `value` is ignored. Errors carry the field's path under
+    /// `servers.<name>`.
     pub fn from_value(name: &str, value: &Value) -> Result<Self> {
-        parse_server(name, value)
+        let prefix = format!("servers.{name}");
+        let raw: RawServer = deserialize_at(value).map_err(|e| e.under(&prefix))?;
+        raw.into_config(name.to_owned())
     }
 
     /// Parses one server from a JSON text in any of the accepted forms.
     pub fn from_json(name: &str, json: &str) -> Result<Self> {
         let value: Value = serde_json::from_str(json)
             .map_err(|e| Error::config(format!("servers.{name}"), format!("invalid JSON: {e}")))?;
-        parse_server(name, &value)
+        Self::from_value(name, &value)
     }
 
-    /// This config in corral's own JSON form (what [`ServerConfig::from_value`] reads back).
+    /// The canonical JSON form (its `Serialize` output; what [`ServerConfig::from_value`] and
+    /// `Deserialize` read back). It holds `env` and `headers` values: treat it as secret.
     pub fn to_value(&self) -> Value {
-        let mut out = Map::new();
-        match &self.transport {
-            Transport::Stdio { argv } => {
-                out.insert("command".into(), Value::from(argv.clone()));
-            }
-            Transport::Http { url, headers } => {
-                out.insert("url".into(), url.clone().into());
-                if !headers.is_empty() {
-                    out.insert("headers".into(), serde_json::json!(headers));
-                }
-            }
-        }
-        if !self.env.is_empty() {
-            out.insert("env".into(), serde_json::json!(self.env));
-        }
-        if !self.install_commands.is_empty() {
-            out.insert(
-                "install_commands".into(),
-                Value::from(self.install_commands.clone()),
-            );
-        }
-        if let Some(cwd) = &self.cwd {
-            out.insert("cwd".into(), cwd.clone().into());
-        }
-        if let Some(d) = &self.description {
-            out.insert("description".into(), d.clone().into());
-        }
-        out.insert(
-            "timeout_minutes".into(),
-            serde_json::json!(self.idle_timeout.as_secs_f64() / 60.0),
-        );
-        out.insert(
-            "call_timeout_seconds".into(),
-            serde_json::json!(self.call_timeout.as_secs_f64()),
-        );
-        out.insert("network".into(), serde_json::json!(self.network));
-        if !self.mounts.is_empty() {
-            let mounts: Vec<Value> = self
-                .mounts
-                .iter()
-                .map(|m| {
-                    let mode = if m.read_only { "ro" } else { "rw" };
-                    format!("{}:{}:{mode}", m.host.display(), m.target.display()).into()
-                })
-                .collect();
-            out.insert("mounts".into(), mounts.into());
-        }
-        if self.limits != Limits::default() {
-            out.insert("limits".into(), serde_json::json!(self.limits));
-        }
-        if let Some(allow) = &self.tools.allow {
-            out.insert("allow_tools".into(), Value::from(allow.clone()));
-        }
-        if !self.tools.deny.is_empty() {
-            out.insert("deny_tools".into(), Value::from(self.tools.deny.clone()));
-        }
-        Value::Object(out)
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
-    /// Checks every field; the error names the first offending one.
+    /// Checks every field; the error's [`Error::field`] names the first offending one.
     pub fn validate(&self) -> Result<()> {
-        let name = &self.name;
-        if !valid_server_name(name) {
+        self.check()
+            .map_err(|e| e.under(&format!("servers.{}", self.name)))
+    }
+
+    /// [`ServerConfig::validate`] with fields relative to the server.
+    fn check(&self) -> Result<()> {
+        if !valid_server_name(&self.name) {
             return Err(Error::config(
-                format!("servers.{name}"),
+                "",
                 "a server name is 1-64 characters of letters, digits, '-', '_' or '.'",
             ));
         }
         match &self.transport {
             Transport::Stdio { argv } => {
                 if argv.first().is_none_or(|p| p.is_empty()) {
-                    return Err(Error::config(field(name, "command"), "must not be empty"));
+                    return Err(Error::config("command", "must not be empty"));
                 }
             }
             Transport::Http { url, headers } => {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(Error::config(
-                        field(name, "url"),
-                        "must start with http:// or https://",
-                    ));
+                    return Err(Error::config("url", "must start with http:// or https://"));
                 }
                 for key in headers.keys() {
                     if key.is_empty() || !key.bytes().all(is_header_char) {
                         return Err(Error::config(
-                            field(name, &format!("headers.{key}")),
+                            format!("headers.{key}"),
                             "not a valid HTTP header name",
                         ));
                     }
                 }
             }
         }
-        for key in self.env.keys() {
-            if !valid_env_name(key) {
-                return Err(Error::config(
-                    field(name, &format!("env.{key}")),
-                    "not a valid variable name",
-                ));
-            }
-        }
+        check_env(&self.env)?;
         for (i, cmd) in self.install_commands.iter().enumerate() {
             if cmd.trim().is_empty() {
                 return Err(Error::config(
-                    field(name, &format!("install_commands.{i}")),
+                    format!("installCommands.{i}"),
                     "must not be empty",
                 ));
             }
         }
-        if self.call_timeout.is_zero() {
-            return Err(Error::config(
-                field(name, "call_timeout_seconds"),
-                "must be positive",
-            ));
-        }
-        if self.idle_timeout.is_zero() {
-            return Err(Error::config(
-                field(name, "timeout_minutes"),
-                "must be positive",
-            ));
-        }
-        if self.limits.memory_mb == Some(0) {
-            return Err(Error::config(
-                field(name, "limits.memory_mb"),
-                "must be positive",
-            ));
-        }
-        if self.limits.max_processes == Some(0) {
-            return Err(Error::config(
-                field(name, "limits.max_processes"),
-                "must be positive",
-            ));
-        }
-        for (i, m) in self.mounts.iter().enumerate() {
-            if !m.host.is_absolute() || !m.target.is_absolute() {
-                return Err(Error::config(
-                    field(name, &format!("mounts.{i}")),
-                    "mount paths must be absolute",
-                ));
+        check_timeout(self.call_timeout, "callTimeoutSeconds")?;
+        check_timeout(self.idle_timeout, "timeoutMinutes")?;
+        self.limits.check()?;
+        check_mounts(&self.mounts)?;
+        for (i, tag) in self.tags.iter().enumerate() {
+            if tag.trim().is_empty() {
+                return Err(Error::config(format!("tags.{i}"), "must not be empty"));
             }
         }
         Ok(())
+    }
+}
+
+fn check_timeout(timeout: Duration, key: &str) -> Result<()> {
+    if timeout.is_zero() {
+        return Err(Error::config(key, "must be positive"));
+    }
+    if timeout > MAX_TIMEOUT {
+        return Err(Error::config(key, "must be at most 366 days"));
+    }
+    Ok(())
+}
+
+fn check_env(env: &BTreeMap<String, String>) -> Result<()> {
+    for key in env.keys() {
+        if !valid_env_name(key) {
+            return Err(Error::config(
+                format!("env.{key}"),
+                "not a valid variable name",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_mounts(mounts: &[Mount]) -> Result<()> {
+    for (i, m) in mounts.iter().enumerate() {
+        m.check()
+            .map_err(|e| Error::config(format!("mounts.{i}"), e))?;
+    }
+    Ok(())
+}
+
+/// Milliseconds in a minute / a second, the units of `timeoutMinutes` / `callTimeoutSeconds`.
+const MS_PER_MINUTE: f64 = 60_000.0;
+const MS_PER_SECOND: f64 = 1_000.0;
+
+/// A duration of `amount` units of `ms_per_unit` milliseconds, rounded to the millisecond
+/// (at least 1 ms for a positive amount). Non-finite, negative and too large amounts are
+/// errors: no input reaches a panicking conversion.
+fn to_duration(amount: f64, ms_per_unit: f64) -> std::result::Result<Duration, &'static str> {
+    if !amount.is_finite() || amount < 0.0 {
+        return Err("must be a non-negative number");
+    }
+    let ms = amount * ms_per_unit;
+    if !ms.is_finite() || ms > MAX_TIMEOUT.as_millis() as f64 {
+        return Err("must be at most 366 days");
+    }
+    let ms = if amount > 0.0 {
+        ms.round().max(1.0)
+    } else {
+        0.0
+    };
+    // In range: 0 ≤ ms ≤ 3.2e10, so the cast is exact.
+    Ok(Duration::from_millis(ms as u64))
+}
+
+/// A positive config duration (`timeoutMinutes`, `callTimeoutSeconds`).
+fn config_duration(amount: f64, ms_per_unit: f64, key: &str) -> Result<Duration> {
+    if amount.is_finite() && amount <= 0.0 {
+        return Err(Error::config(key, "must be a positive number"));
+    }
+    to_duration(amount, ms_per_unit).map_err(|m| Error::config(key, m))
+}
+
+/// Seconds as a duration, for API options such as a call's timeout: 0 or more, at most
+/// [`MAX_TIMEOUT`], millisecond precision. Otherwise `INVALID_ARGUMENT` with `key` as field.
+pub fn duration_from_secs(seconds: f64, key: &str) -> Result<Duration> {
+    to_duration(seconds, MS_PER_SECOND).map_err(|m| invalid_argument(key, m))
+}
+
+/// Milliseconds as a duration, checked like [`duration_from_secs`].
+pub fn duration_from_millis(ms: f64, key: &str) -> Result<Duration> {
+    to_duration(ms, 1.0).map_err(|m| invalid_argument(key, m))
+}
+
+/// Serde of an optional duration as a number of milliseconds, checked like
+/// [`duration_from_millis`] (for [`CallOptions`](crate::CallOptions)).
+pub(crate) mod millis_opt {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        d: &Option<Duration>,
+        s: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_f64(super::millis_in(*d, 1.0)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<Option<Duration>, D::Error> {
+        Option::<f64>::deserialize(d)?
+            .map(|ms| super::to_duration(ms, 1.0).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+fn invalid_argument(key: &str, message: &str) -> Error {
+    Error::new(
+        crate::error::ErrorKind::InvalidArgument,
+        format!("{key}: {message}"),
+    )
+    .with_field(key)
+}
+
+fn millis_in(d: Duration, ms_per_unit: f64) -> f64 {
+    d.as_millis() as f64 / ms_per_unit
+}
+
+/// The canonical form of a [`ServerConfig`] (see [`crate::boundary`]).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CanonicalServer<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    headers: Option<&'a BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    env: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    install_commands: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cwd: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    timeout_minutes: f64,
+    call_timeout_seconds: f64,
+    network: NetworkPolicy,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    mounts: &'a [Mount],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limits: Option<&'a Limits>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allow_tools: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    deny_tools: &'a [String],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    tags: &'a [String],
+}
+
+impl Serialize for ServerConfig {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let (command, url, headers) = match &self.transport {
+            Transport::Stdio { argv } => (Some(argv.as_slice()), None, None),
+            Transport::Http { url, headers } => (
+                None,
+                Some(url.as_str()),
+                Some(headers).filter(|h| !h.is_empty()),
+            ),
+        };
+        CanonicalServer {
+            name: &self.name,
+            command,
+            url,
+            headers,
+            env: &self.env,
+            install_commands: &self.install_commands,
+            cwd: self.cwd.as_deref(),
+            description: self.description.as_deref(),
+            timeout_minutes: millis_in(self.idle_timeout, MS_PER_MINUTE),
+            call_timeout_seconds: millis_in(self.call_timeout, MS_PER_SECOND),
+            network: self.network,
+            mounts: &self.mounts,
+            limits: Some(&self.limits).filter(|l| **l != Limits::default()),
+            allow_tools: self.tools.allow.as_deref(),
+            deny_tools: &self.tools.deny,
+            tags: &self.tags,
+        }
+        .serialize(s)
+    }
+}
+
+/// Keys other MCP clients put in their server entries for their own use; accepted and ignored.
+const FOREIGN_KEYS: &[&str] = &[
+    "disabled",
+    "autoApprove",
+    "alwaysAllow",
+    "disabledTools",
+    "envFile",
+    "timeout",
+    "trust",
+    "includeTools",
+    "excludeTools",
+];
+
+/// Every accepted spelling of every field of every accepted form, type-checked by serde but not
+/// yet validated. `into_config` maps it onto [`ServerConfig`] and validates.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawServer {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    command: Option<OneOrMany<String>>,
+    #[serde(default)]
+    args: Option<OneOrMany<String>>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    headers: Option<BTreeMap<String, Scalar>>,
+    #[serde(default)]
+    env: Option<BTreeMap<String, Scalar>>,
+    #[serde(default, alias = "install_commands")]
+    install_commands: Option<OneOrMany<String>>,
+    #[serde(default)]
+    cwd: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default, alias = "timeout_minutes")]
+    timeout_minutes: Option<f64>,
+    #[serde(default, alias = "call_timeout_seconds")]
+    call_timeout_seconds: Option<f64>,
+    #[serde(default)]
+    network: Option<NetworkPolicy>,
+    #[serde(default)]
+    mounts: Option<OneOrMany<Mount>>,
+    #[serde(default)]
+    limits: Option<Limits>,
+    #[serde(default, alias = "allow_tools")]
+    allow_tools: Option<OneOrMany<String>>,
+    #[serde(default, alias = "deny_tools")]
+    deny_tools: Option<OneOrMany<String>>,
+    #[serde(default)]
+    tags: Option<OneOrMany<String>>,
+    /// Everything else: foreign keys (ignored) or unknown fields (errors).
+    #[serde(flatten)]
+    other: BTreeMap<String, IgnoredAny>,
+}
+
+impl TryFrom<RawServer> for ServerConfig {
+    type Error = Error;
+
+    fn try_from(raw: RawServer) -> Result<Self> {
+        let name = raw
+            .name
+            .clone()
+            .ok_or_else(|| Error::config("name", "missing"))?;
+        raw.into_config(name)
+    }
+}
+
+impl RawServer {
+    fn into_config(self, name: String) -> Result<ServerConfig> {
+        let prefix = format!("servers.{name}");
+        self.build(name).map_err(|e| e.under(&prefix))
+    }
+
+    /// The config, with error fields relative to the server.
+    fn build(self, name: String) -> Result<ServerConfig> {
+        if let Some(key) = self
+            .other
+            .keys()
+            .find(|k| !FOREIGN_KEYS.contains(&k.as_str()))
+        {
+            return Err(Error::config(key, "unknown field"));
+        }
+        let kind = self.kind.as_deref();
+        let transport = match (self.command, self.url) {
+            (Some(_), Some(_)) => {
+                return Err(Error::config(
+                    "",
+                    "give either `command` or `url`, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(Error::config(
+                    "",
+                    "needs a `command` (local server) or a `url` (remote server)",
+                ));
+            }
+            (Some(command), None) => {
+                if let Some(k) = kind
+                    && k != "stdio"
+                {
+                    return Err(Error::config(
+                        "type",
+                        format!("`{k}` does not go with `command` (use \"stdio\")"),
+                    ));
+                }
+                if self.headers.is_some() {
+                    return Err(Error::config("headers", "only goes with `url`"));
+                }
+                let mut argv = match command {
+                    OneOrMany::One(line) => {
+                        split_command(&line).map_err(|m| Error::config("command", m))?
+                    }
+                    OneOrMany::Many(argv) => argv,
+                };
+                argv.extend(self.args.map(OneOrMany::into_vec).unwrap_or_default());
+                Transport::Stdio { argv }
+            }
+            (None, Some(url)) => {
+                match kind {
+                    None
+                    | Some("http" | "streamable-http" | "streamableHttp" | "streamable_http") => {}
+                    Some("sse") => {
+                        return Err(Error::config(
+                            "type",
+                            "the legacy SSE transport is not supported; use the server's Streamable HTTP endpoint",
+                        ));
+                    }
+                    Some(k) => {
+                        return Err(Error::config(
+                            "type",
+                            format!("`{k}` does not go with `url` (use \"http\")"),
+                        ));
+                    }
+                }
+                if self.args.is_some() {
+                    return Err(Error::config("args", "only goes with `command`"));
+                }
+                Transport::Http {
+                    url,
+                    headers: strings_of(self.headers),
+                }
+            }
+        };
+        let config = ServerConfig {
+            name,
+            transport,
+            env: strings_of(self.env),
+            install_commands: vec_of(self.install_commands),
+            cwd: self.cwd,
+            description: self.description,
+            idle_timeout: self
+                .timeout_minutes
+                .map(|m| config_duration(m, MS_PER_MINUTE, "timeoutMinutes"))
+                .transpose()?
+                .unwrap_or(DEFAULT_IDLE_TIMEOUT),
+            call_timeout: self
+                .call_timeout_seconds
+                .map(|s| config_duration(s, MS_PER_SECOND, "callTimeoutSeconds"))
+                .transpose()?
+                .unwrap_or(DEFAULT_CALL_TIMEOUT),
+            network: self.network.unwrap_or_default(),
+            mounts: vec_of(self.mounts),
+            limits: self.limits.unwrap_or_default(),
+            tools: ToolFilter {
+                allow: self.allow_tools.map(OneOrMany::into_vec),
+                deny: vec_of(self.deny_tools),
+            },
+            tags: vec_of(self.tags),
+        };
+        config.check()?;
+        Ok(config)
+    }
+}
+
+/// Deserializes `T` from a JSON value; a failure is `CONFIG_INVALID` with the path of the
+/// offending key as its field (`env.A`, `installCommands.1`, or `""` for the value itself).
+pub(crate) fn deserialize_at<'de, T: Deserialize<'de>>(value: &'de Value) -> Result<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e
+            .path()
+            .iter()
+            .map(|seg| match seg {
+                serde_path_to_error::Segment::Seq { index } => index.to_string(),
+                serde_path_to_error::Segment::Map { key }
+                | serde_path_to_error::Segment::Enum { variant: key } => key.clone(),
+                serde_path_to_error::Segment::Unknown => "?".into(),
+            })
+            .collect::<Vec<_>>()
+            .join(".");
+        let inner = e.into_inner();
+        Error::config(&path, &inner).with_source(inner)
+    })
+}
+
+/// One value or a list of them (`"command": "srv --x"` or `["srv", "--x"]`).
+enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> OneOrMany<T> {
+    fn into_vec(self) -> Vec<T> {
+        match self {
+            Self::One(t) => vec![t],
+            Self::Many(v) => v,
+        }
+    }
+}
+
+fn vec_of<T>(v: Option<OneOrMany<T>>) -> Vec<T> {
+    v.map(OneOrMany::into_vec).unwrap_or_default()
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> de::Visitor<'de> for V<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a list")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<Self::Value, E> {
+                T::deserialize(de::value::StrDeserializer::<E>::new(s)).map(OneOrMany::One)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(OneOrMany::One)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+                while let Some(item) = seq.next_element()? {
+                    out.push(item);
+                }
+                Ok(OneOrMany::Many(out))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// An env or header value: a string, or a number or boolean taken as its text.
+struct Scalar(String);
+
+fn strings_of(map: Option<BTreeMap<String, Scalar>>) -> BTreeMap<String, String> {
+    map.unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect()
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<Scalar, E> {
+                Ok(Scalar(s.to_owned()))
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> std::result::Result<Scalar, E> {
+                Ok(Scalar(b.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> std::result::Result<Scalar, E> {
+                Ok(Scalar(n.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> std::result::Result<Scalar, E> {
+                Ok(Scalar(n.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> std::result::Result<Scalar, E> {
+                Ok(Scalar(
+                    serde_json::Number::from_f64(n)
+                        .map_or_else(|| n.to_string(), |n| n.to_string()),
+                ))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// What a sandbox made directly (not for a server) is made of, in its canonical form
+/// `{"name"?, "env"?, "network"?, "mounts"?, "limits"?}` — the server config's names and forms.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RawSandbox {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    env: Option<BTreeMap<String, Scalar>>,
+    #[serde(default)]
+    network: Option<NetworkPolicy>,
+    #[serde(default)]
+    mounts: Option<OneOrMany<Mount>>,
+    #[serde(default)]
+    limits: Option<Limits>,
+    #[serde(flatten)]
+    other: BTreeMap<String, IgnoredAny>,
+}
+
+/// The validated parts of a [`RawSandbox`]: name, env, network, mounts, limits.
+pub(crate) type SandboxParts = (
+    Option<String>,
+    BTreeMap<String, String>,
+    NetworkPolicy,
+    Vec<Mount>,
+    Limits,
+);
+
+impl RawSandbox {
+    /// Validates; error fields are relative to the sandbox object.
+    pub(crate) fn build(self) -> Result<SandboxParts> {
+        if let Some(key) = self.other.keys().next() {
+            return Err(Error::config(key, "unknown field"));
+        }
+        let env = strings_of(self.env);
+        check_env(&env)?;
+        let mounts = vec_of(self.mounts);
+        check_mounts(&mounts)?;
+        let limits = self.limits.unwrap_or_default();
+        limits.check()?;
+        Ok((
+            self.name,
+            env,
+            self.network.unwrap_or_default(),
+            mounts,
+            limits,
+        ))
     }
 }
 
@@ -443,240 +1003,13 @@ pub fn parse_servers_value(value: &Value) -> Result<Vec<ServerConfig>> {
         if server.get("disabled").and_then(Value::as_bool) == Some(true) {
             continue;
         }
-        out.push(parse_server(name, server)?);
+        out.push(ServerConfig::from_value(name, server)?);
     }
     Ok(out)
 }
 
-/// Keys other MCP clients put in their server entries for their own use; accepted and ignored.
-const FOREIGN_KEYS: &[&str] = &[
-    "disabled",
-    "autoApprove",
-    "alwaysAllow",
-    "disabledTools",
-    "envFile",
-    "timeout",
-    "trust",
-    "includeTools",
-    "excludeTools",
-];
-
 fn field(name: &str, key: &str) -> String {
     format!("servers.{name}.{key}")
-}
-
-fn parse_server(name: &str, value: &Value) -> Result<ServerConfig> {
-    let path = |key: &str| field(name, key);
-    let obj = value
-        .as_object()
-        .ok_or_else(|| Error::config(format!("servers.{name}"), "must be an object"))?;
-
-    let string = |key: &str| -> Result<Option<String>> {
-        match obj.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(Error::config(path(key), "must be a string")),
-        }
-    };
-    let strings = |key: &str| -> Result<Vec<String>> {
-        match obj.get(key) {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::String(s)) => Ok(vec![s.clone()]),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    v.as_str().map(str::to_owned).ok_or_else(|| {
-                        Error::config(path(&format!("{key}.{i}")), "must be a string")
-                    })
-                })
-                .collect(),
-            Some(_) => Err(Error::config(path(key), "must be a list of strings")),
-        }
-    };
-    let string_map = |key: &str| -> Result<BTreeMap<String, String>> {
-        match obj.get(key) {
-            None | Some(Value::Null) => Ok(BTreeMap::new()),
-            Some(Value::Object(m)) => m
-                .iter()
-                .map(|(k, v)| {
-                    let v = match v {
-                        Value::String(s) => s.clone(),
-                        Value::Number(n) => n.to_string(),
-                        Value::Bool(b) => b.to_string(),
-                        _ => {
-                            return Err(Error::config(
-                                path(&format!("{key}.{k}")),
-                                "must be a string",
-                            ));
-                        }
-                    };
-                    Ok((k.clone(), v))
-                })
-                .collect(),
-            Some(_) => Err(Error::config(path(key), "must be an object of strings")),
-        }
-    };
-    let number = |key: &str| -> Result<Option<f64>> {
-        match obj.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => match v.as_f64() {
-                Some(n) if n.is_finite() && n > 0.0 => Ok(Some(n)),
-                _ => Err(Error::config(path(key), "must be a positive number")),
-            },
-        }
-    };
-
-    const KNOWN: &[&str] = &[
-        "name",
-        "type",
-        "command",
-        "args",
-        "url",
-        "headers",
-        "env",
-        "install_commands",
-        "cwd",
-        "description",
-        "timeout_minutes",
-        "call_timeout_seconds",
-        "network",
-        "mounts",
-        "limits",
-        "allow_tools",
-        "deny_tools",
-    ];
-    for key in obj.keys() {
-        if !KNOWN.contains(&key.as_str()) && !FOREIGN_KEYS.contains(&key.as_str()) {
-            return Err(Error::config(path(key), "unknown field"));
-        }
-    }
-
-    let kind = string("type")?;
-    let url = string("url")?;
-    let transport = match (obj.get("command"), url) {
-        (Some(_), Some(_)) => {
-            return Err(Error::config(
-                format!("servers.{name}"),
-                "give either `command` or `url`, not both",
-            ));
-        }
-        (None, None) => {
-            return Err(Error::config(
-                format!("servers.{name}"),
-                "needs a `command` (local server) or a `url` (remote server)",
-            ));
-        }
-        (Some(command), None) => {
-            if let Some(k) = kind.as_deref()
-                && k != "stdio"
-            {
-                return Err(Error::config(
-                    path("type"),
-                    format!("`{k}` does not go with `command` (use \"stdio\")"),
-                ));
-            }
-            let mut argv = match command {
-                Value::String(s) => {
-                    split_command(s).map_err(|m| Error::config(path("command"), m))?
-                }
-                Value::Array(_) => strings("command")?,
-                _ => return Err(Error::config(path("command"), "must be a string or a list")),
-            };
-            argv.extend(strings("args")?);
-            Transport::Stdio { argv }
-        }
-        (None, Some(url)) => {
-            match kind.as_deref() {
-                None | Some("http" | "streamable-http" | "streamableHttp" | "streamable_http") => {}
-                Some("sse") => {
-                    return Err(Error::config(
-                        path("type"),
-                        "the legacy SSE transport is not supported; use the server's Streamable HTTP endpoint",
-                    ));
-                }
-                Some(k) => {
-                    return Err(Error::config(
-                        path("type"),
-                        format!("`{k}` does not go with `url` (use \"http\")"),
-                    ));
-                }
-            }
-            if obj.contains_key("args") {
-                return Err(Error::config(path("args"), "only goes with `command`"));
-            }
-            Transport::Http {
-                url,
-                headers: string_map("headers")?,
-            }
-        }
-    };
-    if !matches!(transport, Transport::Http { .. }) && obj.contains_key("headers") {
-        return Err(Error::config(path("headers"), "only goes with `url`"));
-    }
-
-    let network = match string("network")?.as_deref() {
-        None | Some("all") => NetworkPolicy::All,
-        Some("none") => NetworkPolicy::None,
-        Some(_) => {
-            return Err(Error::config(
-                path("network"),
-                "must be \"all\" or \"none\"",
-            ));
-        }
-    };
-    let mounts = strings("mounts")?
-        .iter()
-        .enumerate()
-        .map(|(i, m)| Mount::parse(m).map_err(|e| Error::config(path(&format!("mounts.{i}")), e)))
-        .collect::<Result<Vec<_>>>()?;
-    let limits = match obj.get("limits") {
-        None | Some(Value::Null) => Limits::default(),
-        Some(Value::Object(m)) => {
-            let mut limits = Limits::default();
-            for (k, v) in m {
-                let n = v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
-                    Error::config(path(&format!("limits.{k}")), "must be a positive integer")
-                })?;
-                match k.as_str() {
-                    "memory_mb" => limits.memory_mb = Some(n),
-                    "max_processes" => limits.max_processes = Some(n),
-                    _ => return Err(Error::config(path(&format!("limits.{k}")), "unknown field")),
-                }
-            }
-            limits
-        }
-        Some(_) => return Err(Error::config(path("limits"), "must be an object")),
-    };
-    let allow = if obj.get("allow_tools").is_some_and(|v| !v.is_null()) {
-        Some(strings("allow_tools")?)
-    } else {
-        None
-    };
-
-    let config = ServerConfig {
-        name: name.to_owned(),
-        transport,
-        env: string_map("env")?,
-        install_commands: strings("install_commands")?,
-        cwd: string("cwd")?,
-        description: string("description")?,
-        idle_timeout: number("timeout_minutes")?
-            .map(|m| Duration::from_secs_f64(m * 60.0))
-            .unwrap_or(DEFAULT_IDLE_TIMEOUT),
-        call_timeout: number("call_timeout_seconds")?
-            .map(Duration::from_secs_f64)
-            .unwrap_or(DEFAULT_CALL_TIMEOUT),
-        network,
-        mounts,
-        limits,
-        tools: ToolFilter {
-            allow,
-            deny: strings("deny_tools")?,
-        },
-    };
-    config.validate()?;
-    Ok(config)
 }
 
 fn valid_server_name(name: &str) -> bool {
@@ -706,10 +1039,11 @@ mod tests {
     use super::*;
     use crate::ErrorKind;
 
+    /// The field of the `CONFIG_INVALID` error parsing `v` gives.
     fn err(name: &str, v: Value) -> String {
         let e = ServerConfig::from_value(name, &v).expect_err("should fail");
         assert_eq!(e.kind(), ErrorKind::ConfigInvalid);
-        e.message().to_owned()
+        e.field().expect("has a field").to_owned()
     }
 
     #[test]
@@ -737,13 +1071,29 @@ mod tests {
         let c = ServerConfig::from_value(
             "time",
             &json!({"command": "mcp-server-time", "install_commands": ["pip install mcp-server-time"],
-                    "env": {"TZ": "UTC"}, "description": "Time", "timeout_minutes": 2}),
+                    "env": {"TZ": "UTC", "N": 3}, "description": "Time", "timeout_minutes": 2}),
         )
         .expect("valid");
         assert_eq!(c.install_commands.len(), 1);
         assert_eq!(c.idle_timeout, Duration::from_secs(120));
         assert_eq!(c.description.as_deref(), Some("Time"));
         assert_eq!(c.env["TZ"], "UTC");
+        assert_eq!(c.env["N"], "3");
+    }
+
+    #[test]
+    fn camel_and_snake_spellings_are_the_same() {
+        let snake = json!({"command": "x", "install_commands": ["a"], "timeout_minutes": 1.5,
+                           "call_timeout_seconds": 2, "allow_tools": ["t"], "deny_tools": "u",
+                           "limits": {"memory_mb": 64, "max_processes": 4}});
+        let camel = json!({"command": "x", "installCommands": ["a"], "timeoutMinutes": 1.5,
+                           "callTimeoutSeconds": 2, "allowTools": ["t"], "denyTools": "u",
+                           "limits": {"memoryMb": 64, "maxProcesses": 4}});
+        let a = ServerConfig::from_value("s", &snake).expect("valid");
+        let b = ServerConfig::from_value("s", &camel).expect("valid");
+        assert_eq!(a, b);
+        assert_eq!(a.idle_timeout, Duration::from_secs(90));
+        assert_eq!(a.tools.deny, vec!["u".to_owned()]);
     }
 
     #[test]
@@ -760,52 +1110,193 @@ mod tests {
 
     #[test]
     fn toml_document() {
-        let doc = "[servers.fx]\ncommand = \"srv --flag\"\nnetwork = \"none\"\nlimits = { memory_mb = 256 }\n";
+        let doc = "[servers.fx]\ncommand = \"srv --flag\"\nnetwork = \"none\"\nlimits = { memory_mb = 256 }\ntags = [\"a\"]\n";
         let servers = parse_servers_document(doc).expect("valid");
         assert_eq!(servers[0].network, NetworkPolicy::None);
         assert_eq!(servers[0].limits.memory_mb, Some(256));
+        assert_eq!(servers[0].tags, vec!["a".to_owned()]);
     }
 
     #[test]
     fn errors_name_the_field() {
+        for (name, v, want) in [
+            (
+                "fs",
+                json!({"command": "x", "env": {"1BAD": "v"}}),
+                "servers.fs.env.1BAD",
+            ),
+            (
+                "fs",
+                json!({"command": "x", "env": {"A": [1]}}),
+                "servers.fs.env.A",
+            ),
+            (
+                "fs",
+                json!({"command": "x", "netwrk": "none"}),
+                "servers.fs.netwrk",
+            ),
+            (
+                "fs",
+                json!({"command": "x", "network": "some"}),
+                "servers.fs.network",
+            ),
+            ("fs", json!({}), "servers.fs"),
+            ("fs", json!([1]), "servers.fs"),
+            (
+                "fs",
+                json!({"command": "'unbalanced"}),
+                "servers.fs.command",
+            ),
+            ("fs", json!({"command": ["a", 1]}), "servers.fs.command.1"),
+            (
+                "fs",
+                json!({"command": "x", "limits": {"memory_mb": 0}}),
+                "servers.fs.limits.memoryMb",
+            ),
+            (
+                "fs",
+                json!({"command": "x", "limits": {"memory_mb": -1}}),
+                "servers.fs.limits.memory_mb",
+            ),
+            (
+                "fs",
+                json!({"command": "x", "limits": {"cpu": 1}}),
+                "servers.fs.limits.cpu",
+            ),
+            (
+                "fs",
+                json!({"command": "x", "mounts": ["rel"]}),
+                "servers.fs.mounts.0",
+            ),
+            (
+                "fs",
+                json!({"command": "x", "install_commands": [" "]}),
+                "servers.fs.installCommands.0",
+            ),
+            (
+                "fs",
+                json!({"command": "x", "tags": [""]}),
+                "servers.fs.tags.0",
+            ),
+            (
+                "fs",
+                json!({"command": "x", "headers": {}}),
+                "servers.fs.headers",
+            ),
+            ("bad name", json!({"command": "x"}), "servers.bad name"),
+            ("r", json!({"url": "ftp://x"}), "servers.r.url"),
+            (
+                "r",
+                json!({"url": "http://x", "type": "sse"}),
+                "servers.r.type",
+            ),
+            (
+                "r",
+                json!({"url": "http://x", "headers": {"a b": "1"}}),
+                "servers.r.headers.a b",
+            ),
+        ] {
+            assert_eq!(err(name, v.clone()), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn extreme_numbers_are_errors_not_panics() {
+        for (v, want) in [
+            (
+                json!({"command": "x", "timeout_minutes": 1e300}),
+                "servers.t.timeoutMinutes",
+            ),
+            (
+                json!({"command": "x", "timeout_minutes": -1}),
+                "servers.t.timeoutMinutes",
+            ),
+            (
+                json!({"command": "x", "timeout_minutes": 0}),
+                "servers.t.timeoutMinutes",
+            ),
+            (
+                json!({"command": "x", "timeout_minutes": "NaN"}),
+                "servers.t.timeout_minutes",
+            ),
+            (
+                json!({"command": "x", "callTimeoutSeconds": u64::MAX}),
+                "servers.t.callTimeoutSeconds",
+            ),
+            (json!({"command": "x", "callTimeoutSeconds": 1e-300}), ""),
+            (
+                json!({"command": "x", "limits": {"memoryMb": 1e300}}),
+                "servers.t.limits.memoryMb",
+            ),
+        ] {
+            match ServerConfig::from_value("t", &v) {
+                Ok(c) => {
+                    assert_eq!(want, "", "{v} should fail");
+                    assert_eq!(c.call_timeout, Duration::from_millis(1));
+                }
+                Err(e) => {
+                    assert_eq!(e.kind(), ErrorKind::ConfigInvalid);
+                    assert_eq!(e.field(), Some(want), "{v}");
+                }
+            }
+        }
+        for bad in [f64::NAN, f64::INFINITY, -1.0, 1e300] {
+            let e = duration_from_millis(bad, "timeoutMs").expect_err("out of range");
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+            assert_eq!(e.field(), Some("timeoutMs"));
+        }
         assert_eq!(
-            err("fs", json!({"command": "x", "env": {"1BAD": "v"}})),
-            "servers.fs.env.1BAD: not a valid variable name"
+            duration_from_secs(0.0, "timeout").expect("valid"),
+            Duration::ZERO
         );
         assert_eq!(
-            err("fs", json!({"command": "x", "netwrk": "none"})),
-            "servers.fs.netwrk: unknown field"
+            duration_from_secs(2.5, "timeout").expect("valid"),
+            Duration::from_millis(2500)
         );
-        assert_eq!(
-            err("fs", json!({"command": "x", "network": "some"})),
-            "servers.fs.network: must be \"all\" or \"none\""
-        );
-        assert!(err("fs", json!({})).starts_with("servers.fs: needs"));
-        assert_eq!(
-            err("fs", json!({"command": "'unbalanced"})),
-            "servers.fs.command: unbalanced quotes"
-        );
-        assert_eq!(
-            err("fs", json!({"command": "x", "limits": {"memory_mb": 0}})),
-            "servers.fs.limits.memory_mb: must be a positive integer"
-        );
-        assert!(err("bad name", json!({"command": "x"})).starts_with("servers.bad name:"));
-        assert!(err("r", json!({"url": "ftp://x"})).starts_with("servers.r.url:"));
-        assert!(err("r", json!({"url": "http://x", "type": "sse"})).starts_with("servers.r.type:"));
     }
 
     #[test]
     fn own_form_round_trips() {
         let c = ServerConfig::from_value(
             "fx",
-            &json!({"command": ["srv", "a b"], "network": "none", "mounts": ["/data:/mnt:rw"],
+            &json!({"command": ["srv", "a b"], "network": "none", "mounts": ["/data:/mnt:rw", {"host": "/a:b"}],
                     "limits": {"max_processes": 8}, "allow_tools": ["echo"], "deny_tools": ["x"],
-                    "call_timeout_seconds": 2.5, "cwd": "/tmp"}),
+                    "call_timeout_seconds": 2.5, "timeout_minutes": 0.1234, "cwd": "/tmp",
+                    "tags": ["prod", "fs"], "env": {"A": "1"}}),
         )
         .expect("valid");
-        let back = ServerConfig::from_value("fx", &c.to_value()).expect("valid");
+        let v = serde_json::to_value(&c).expect("serializes");
+        assert_eq!(v["name"], "fx");
+        assert_eq!(v["callTimeoutSeconds"], 2.5);
+        assert_eq!(v["limits"], json!({"maxProcesses": 8}));
+        assert_eq!(v["mounts"][0], "/data:/mnt:rw");
+        assert_eq!(
+            v["mounts"][1],
+            json!({"host": "/a:b", "target": "/a:b", "readOnly": true})
+        );
+        let back: ServerConfig = serde_json::from_value(v.clone()).expect("valid");
         assert_eq!(c, back);
+        assert_eq!(ServerConfig::from_value("fx", &v).expect("valid"), c);
         assert!(c.tools.permits("echo") && !c.tools.permits("x") && !c.tools.permits("y"));
         assert!(!c.mounts[0].read_only);
+
+        let remote = ServerConfig::url("r", "https://example.com/mcp");
+        let v = serde_json::to_value(&remote).expect("serializes");
+        assert_eq!(
+            v,
+            json!({"name": "r", "url": "https://example.com/mcp", "timeoutMinutes": 10.0,
+                   "callTimeoutSeconds": 60.0, "network": "all"})
+        );
+        assert_eq!(
+            serde_json::from_value::<ServerConfig>(v).expect("valid"),
+            remote
+        );
+    }
+
+    #[test]
+    fn deserialize_without_name_fails() {
+        let e = serde_json::from_value::<ServerConfig>(json!({"command": "x"}))
+            .expect_err("needs a name");
+        assert!(e.to_string().contains("name"));
     }
 }

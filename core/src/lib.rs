@@ -3,6 +3,10 @@
 //! Run any MCP server inside a sandbox and talk MCP to it. This crate is the one place with
 //! logic; the Python, Node and UniFFI bindings only translate types.
 //!
+//! Every type that crosses into another language has one canonical JSON form, its serde form:
+//! see [`boundary`] for the shapes, with an example of each. Errors carry a stable
+//! [`ErrorKind`], the config [`field`](Error::field) they concern, and their source chain.
+//!
 //! ```no_run
 //! # async fn demo() -> corral_core::Result<()> {
 //! use corral_core::{Corral, ServerConfig};
@@ -21,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod boundary;
 pub mod config;
 pub mod error;
 pub mod gateway;
@@ -39,10 +44,14 @@ pub use self::{
         Corral, CorralOptions, SandboxHandle, ServerSession, StartCallback, StartEvent,
         default_home,
     },
-    sandbox::{Command, ExitStatus, Output, Provider, Sandbox, SandboxConfig},
+    sandbox::{Command, ExecOutput, ExitStatus, Provider, Sandbox, SandboxConfig},
     store::Store,
     tool::{
         Content, LogMessage, Progress, Prompt, PromptMessage, PromptResult, Resource,
         ResourceContents, Tool, ToolResult,
     },
 };
+
+/// The old name of [`ExecOutput`].
+#[deprecated(note = "renamed to ExecOutput")]
+pub type Output = ExecOutput;

@@ -18,7 +18,7 @@ use crate::{
     config::{self, NetworkPolicy, ServerConfig, Transport},
     error::{Error, ErrorKind, Result},
     mcp::{CallOptions, LogCallback, Session, SessionOptions},
-    sandbox::{self, Command, Output, Provider, Sandbox, SandboxConfig},
+    sandbox::{self, Command, ExecOutput, Provider, Sandbox, SandboxConfig},
     tool::{Prompt, PromptResult, Resource, ResourceContents, Tool, ToolResult},
 };
 
@@ -27,8 +27,15 @@ const INSTALL_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 /// Lines of install output quoted in an `INSTALL_FAILED` error.
 const INSTALL_TAIL_LINES: usize = 30;
 
-/// What happens while a server starts, for progress displays.
-#[derive(Debug, Clone)]
+/// What happens while a server starts, for progress displays. Canonical form: an object
+/// tagged by `type` (`installStarted`, `installFinished`, `serverStarting`, `serverReady`)
+/// with camelCase fields, e.g. `{"type": "serverReady", "server": "fx", "protocolVersion": "…"}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 #[non_exhaustive]
 pub enum StartEvent {
     /// Install command `index` (1-based) of `total` is starting.
@@ -244,9 +251,8 @@ impl Corral {
     /// Like [`Corral::load_mcp_servers`], reading the document from a file (for example
     /// `~/.cursor/mcp.json` or `claude_desktop_config.json`).
     pub async fn load_mcp_servers_file(&self, path: &Path) -> Result<Vec<String>> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::new(ErrorKind::ConfigInvalid, format!("{}: {e}", path.display()))
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::config(path.display(), &e).with_source(e))?;
         self.load_mcp_servers(&text).await
     }
 
@@ -370,7 +376,7 @@ impl Corral {
                 let diagnosis = live.sandbox.as_ref().and_then(|s| s.diagnose());
                 self.retire(slot, live).await;
                 Err(match diagnosis {
-                    Some(d) => Error::new(e.kind(), format!("{} ({d})", e.message())),
+                    Some(d) => e.context(d),
                     None => e,
                 })
             }
@@ -604,7 +610,7 @@ impl Corral {
                 let diagnosis = sandbox.diagnose();
                 let _ = sandbox.kill().await;
                 Err(match diagnosis {
-                    Some(d) => Error::new(e.kind(), format!("{} ({d})", e.message())),
+                    Some(d) => e.context(d),
                     None => e,
                 })
             }
@@ -778,16 +784,14 @@ async fn run_install_commands(
             total,
             command: script.clone(),
         });
-        let out: Output = sandbox.exec(command).await.map_err(|e| {
-            Error::new(
-                ErrorKind::InstallFailed,
-                format!(
-                    "install command {} of {total} for `{}` (`{script}`) failed: {}",
-                    i + 1,
-                    config.name,
-                    e.message()
-                ),
-            )
+        let out: ExecOutput = sandbox.exec(command).await.map_err(|e| {
+            let message = format!(
+                "install command {} of {total} for `{}` (`{script}`) failed: {}",
+                i + 1,
+                config.name,
+                e.message()
+            );
+            Error::new(ErrorKind::InstallFailed, message).with_source(e)
         })?;
         let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
         text.push_str(&String::from_utf8_lossy(&out.stderr));
@@ -957,12 +961,12 @@ impl SandboxHandle {
     }
 
     /// Runs a shell command (`sh -c`) to completion.
-    pub async fn exec(&self, script: &str) -> Result<Output> {
+    pub async fn exec(&self, script: &str) -> Result<ExecOutput> {
         self.sandbox.exec(Command::shell(script)).await
     }
 
     /// Runs a command to completion.
-    pub async fn exec_command(&self, command: Command) -> Result<Output> {
+    pub async fn exec_command(&self, command: Command) -> Result<ExecOutput> {
         self.sandbox.exec(command).await
     }
 

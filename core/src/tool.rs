@@ -1,11 +1,14 @@
 //! What servers offer and return: [`Tool`], [`ToolResult`] and its [`Content`] items, plus the
-//! resource and prompt types. Plain data, serializable, with schema exports for LLM APIs.
+//! resource and prompt types. Plain data with schema exports for LLM APIs. Serde gives each its
+//! canonical form, MCP's own camelCase shapes (see [`crate::boundary`]); snake_case spellings
+//! (`input_schema`, `is_error`, ...) are accepted on input.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-/// A tool a server offers.
+/// A tool a server offers: `{name, title?, description?, inputSchema, outputSchema?, annotations?}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Tool {
     /// The tool's name, unique within its server.
     pub name: String,
@@ -16,9 +19,14 @@ pub struct Tool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// JSON Schema of its arguments (an object schema).
+    #[serde(alias = "input_schema")]
     pub input_schema: Value,
     /// JSON Schema of its `structured_content`, if it declares one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "output_schema",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub output_schema: Option<Value>,
     /// Hints such as `readOnlyHint`, as the server sent them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -259,17 +267,24 @@ impl Content {
     }
 }
 
-/// The result of a tool call. A tool that runs and reports failure is a result with
-/// `is_error = true`, not an [`Error`](crate::Error).
+/// The result of a tool call: `{content, structuredContent?, isError}` (`isError` always
+/// present). A tool that runs and reports failure is a result with `is_error = true`, not an
+/// [`Error`](crate::Error).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ToolResult {
     /// The content items.
+    #[serde(default)]
     pub content: Vec<Content>,
     /// Structured output (matches the tool's output schema when it declares one).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "structured_content",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub structured_content: Option<Value>,
     /// Whether the tool reported failure.
-    #[serde(default)]
+    #[serde(default, alias = "is_error")]
     pub is_error: bool,
 }
 
@@ -288,18 +303,10 @@ impl ToolResult {
         out
     }
 
-    /// The MCP JSON form (`content`, `structuredContent`, `isError`).
+    /// The canonical (MCP) JSON form, `{content, structuredContent?, isError}`: its
+    /// `Serialize` output.
     pub fn to_value(&self) -> Value {
-        let mut m = Map::new();
-        m.insert(
-            "content".into(),
-            serde_json::to_value(&self.content).unwrap_or(Value::Null),
-        );
-        if let Some(s) = &self.structured_content {
-            m.insert("structuredContent".into(), s.clone());
-        }
-        m.insert("isError".into(), self.is_error.into());
-        Value::Object(m)
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
     pub(crate) fn from_mcp(r: rmcp::model::CallToolResult) -> Self {
@@ -346,6 +353,7 @@ pub struct ResourceContents {
 
 /// A prompt template a server offers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Prompt {
     /// Its name.
     pub name: String,
@@ -359,6 +367,7 @@ pub struct Prompt {
 
 /// One message of a rendered prompt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PromptMessage {
     /// `user` or `assistant`.
     pub role: String,
@@ -368,6 +377,7 @@ pub struct PromptMessage {
 
 /// A rendered prompt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PromptResult {
     /// Its description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -378,6 +388,7 @@ pub struct PromptResult {
 
 /// A progress report of a running call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Progress {
     /// Progress so far (increases).
     pub progress: f64,
@@ -391,6 +402,7 @@ pub struct Progress {
 
 /// A log message a server sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LogMessage {
     /// The server it came from.
     pub server: String,
@@ -455,11 +467,6 @@ mod tests {
         ] {
             let e = t.check_arguments(&bad).expect_err("invalid");
             assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
-            assert!(
-                e.message().contains("a: integer (required)"),
-                "{}",
-                e.message()
-            );
         }
     }
 
@@ -479,5 +486,48 @@ mod tests {
         };
         assert_eq!(r.text(), "a\nb");
         assert_eq!(r.to_value()["content"][1]["mimeType"], "image/png");
+        assert_eq!(r.to_value()["isError"], false);
+        let back: ToolResult = serde_json::from_value(r.to_value()).expect("parses");
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn canonical_forms_are_camel_case_and_round_trip() {
+        let t = Tool {
+            name: "add".into(),
+            title: None,
+            description: None,
+            input_schema: json!({"type": "object"}),
+            output_schema: Some(json!({"type": "object"})),
+            annotations: None,
+        };
+        let v = serde_json::to_value(&t).expect("serializes");
+        assert_eq!(
+            v,
+            json!({"name": "add", "inputSchema": {"type": "object"}, "outputSchema": {"type": "object"}})
+        );
+        assert_eq!(serde_json::from_value::<Tool>(v).expect("parses"), t);
+        let snake: Tool =
+            serde_json::from_value(json!({"name": "add", "input_schema": {"type": "object"},
+                                          "output_schema": {"type": "object"}}))
+            .expect("parses");
+        assert_eq!(snake, t);
+        let r: ToolResult = serde_json::from_value(
+            json!({"content": [{"type": "resource_link", "uri": "u", "name": "n", "mimeType": "m"}],
+                   "structured_content": {"a": 1}, "is_error": true}),
+        )
+        .expect("parses");
+        assert!(r.is_error);
+        let v = r.to_value();
+        assert_eq!(v["structuredContent"], json!({"a": 1}));
+        assert_eq!(serde_json::from_value::<ToolResult>(v).expect("parses"), r);
+        let p = Progress {
+            progress: 1.0,
+            total: Some(2.0),
+            message: None,
+        };
+        let v = serde_json::to_value(&p).expect("serializes");
+        assert_eq!(v, json!({"progress": 1.0, "total": 2.0}));
+        assert_eq!(serde_json::from_value::<Progress>(v).expect("parses"), p);
     }
 }

@@ -2,6 +2,10 @@
 //! that `npx` is still downloading does) must still connect: the late answer to the probe is
 //! dropped instead of breaking the `initialize` fallback.
 
+// Test code: helpers outside `#[test]` functions may `expect` too (clippy.toml allows it
+// only inside them).
+#![allow(clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use corral_core::{Corral, CorralOptions, Mount, ServerConfig};

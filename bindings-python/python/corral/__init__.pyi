@@ -28,6 +28,8 @@ class CorralError(Exception):
     kind: str | None
     """The stable code, e.g. `SERVER_NOT_FOUND`."""
     message: str
+    field: str | None
+    """The config path the error concerns, e.g. `servers.fs.env.1BAD`, or `None`."""
     retryable: bool
     """Whether retrying may succeed (`SERVER_CRASHED`, `TIMEOUT`, `TRANSPORT`)."""
 
@@ -132,6 +134,7 @@ class ServerConfig:
         limits: Mapping[str, int] | None = None,
         allow_tools: Sequence[str] | None = None,
         deny_tools: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
     ) -> None: ...
     @staticmethod
     def from_dict(name: str, config: Mapping[str, Any]) -> ServerConfig: ...
@@ -166,6 +169,8 @@ class ServerConfig:
     def allow_tools(self) -> list[str] | None: ...
     @property
     def deny_tools(self) -> list[str]: ...
+    @property
+    def tags(self) -> list[str]: ...
     @property
     def is_remote(self) -> bool: ...
 

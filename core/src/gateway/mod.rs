@@ -339,6 +339,12 @@ impl Gateway {
         let app = http::router(state.clone(), &token, addr);
         let shutdown = state.shutdown.clone();
         let server = tokio::spawn(async move {
+            use axum::serve::ListenerExt as _;
+            // Responses go out in several writes (headers, SSE events): without TCP_NODELAY,
+            // Nagle's algorithm and the client's delayed ACK add ~40 ms to a call.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
                 shutdown.cancelled().await;
             });
@@ -715,9 +721,10 @@ mod tests {
 
     #[test]
     fn options_are_camel_case_and_accept_snake_case() {
-        let o: GatewayOptions =
-            serde_json::from_value(serde_json::json!({"toolBudget": 10, "discovery_deadline_ms": 5}))
-                .expect("options");
+        let o: GatewayOptions = serde_json::from_value(
+            serde_json::json!({"toolBudget": 10, "discovery_deadline_ms": 5}),
+        )
+        .expect("options");
         assert_eq!(o.tool_budget, 10);
         assert_eq!(o.discovery_deadline_ms, 5);
         assert_eq!(o.host, "127.0.0.1");
@@ -744,6 +751,9 @@ mod tests {
         let b = random_token().expect("token");
         assert_ne!(a, b);
         assert!(a.len() >= 43);
-        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
     }
 }

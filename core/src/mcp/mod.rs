@@ -50,16 +50,34 @@ pub type ProgressCallback = Arc<dyn Fn(Progress) + Send + Sync>;
 /// Called with each log message of a server.
 pub type LogCallback = Arc<dyn Fn(LogMessage) + Send + Sync>;
 
-/// Options of one call.
-#[derive(Clone, Default)]
+/// Options of one call. Its data crosses as `{"timeoutMs"?, "maxTotalMs"?}` (checked: 0 to
+/// [`MAX_TIMEOUT`](crate::config::MAX_TIMEOUT)); the callback and the token are not data.
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CallOptions {
     /// Overrides the server's per-call timeout (extended while progress arrives).
+    #[serde(
+        rename = "timeoutMs",
+        alias = "timeout_ms",
+        default,
+        with = "crate::config::millis_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub timeout: Option<Duration>,
     /// Hard cap on the call however much progress arrives (default: 10 × the timeout).
+    #[serde(
+        rename = "maxTotalMs",
+        alias = "max_total_ms",
+        default,
+        with = "crate::config::millis_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_total: Option<Duration>,
     /// Receives progress notifications of this call.
+    #[serde(skip)]
     pub on_progress: Option<ProgressCallback>,
     /// Cancels the call (sends `notifications/cancelled`) when triggered.
+    #[serde(skip)]
     pub cancel: Option<CancellationToken>,
 }
 
@@ -484,8 +502,15 @@ impl Session {
         let tool = params.name.to_string();
         let tool = tool.as_str();
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-        let timeout = options.timeout.unwrap_or(self.call_timeout);
-        let max_total = options.max_total.unwrap_or(timeout * 10).max(timeout);
+        // Capped, so that no deadline arithmetic below can overflow whatever a caller passes.
+        let timeout = options
+            .timeout
+            .unwrap_or(self.call_timeout)
+            .min(crate::config::MAX_TIMEOUT);
+        let max_total = options
+            .max_total
+            .unwrap_or(timeout.saturating_mul(10))
+            .clamp(timeout, crate::config::MAX_TIMEOUT.saturating_mul(10));
         let started = tokio::time::Instant::now();
         let handle = self
             .peer

@@ -20,7 +20,7 @@ use std::{
 };
 
 use super::{
-    BoxFuture, ChildControl, Command, Output, Process, ProcessControl, Provider, Sandbox,
+    BoxFuture, ChildControl, Command, ExecOutput, Process, ProcessControl, Provider, Sandbox,
     SandboxConfig, cgroup::Cgroup, collect_output, new_id,
 };
 use crate::{
@@ -330,7 +330,7 @@ impl Sandbox for LocalSandbox {
         &self.id
     }
 
-    fn exec(&self, command: Command) -> BoxFuture<'_, Result<Output>> {
+    fn exec(&self, command: Command) -> BoxFuture<'_, Result<ExecOutput>> {
         Box::pin(async move {
             let process = self.spawn_process(&command)?;
             collect_output(process, command.stdin, command.timeout).await

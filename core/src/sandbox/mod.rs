@@ -24,16 +24,21 @@ use tokio::{
 };
 
 pub use self::{local::LocalProvider, unsandboxed::UnsandboxedProvider};
+use serde::{Deserialize, Serialize};
+
 use crate::{
-    config::{Limits, Mount, NetworkPolicy},
+    config::{Limits, Mount, NetworkPolicy, RawSandbox, deserialize_at},
     error::{Error, ErrorKind, Result},
 };
 
 /// A boxed, sendable future (the traits are object-safe so providers can be chosen at run time).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// What a sandbox is made of.
-#[derive(Debug, Clone, Default)]
+/// What a sandbox is made of. Serde gives the canonical form
+/// `{"name", "env"?, "network", "mounts"?, "limits"?}` (the server config's names and forms);
+/// `state_dir` and `programs` are set by corral itself and are not part of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "RawSandbox")]
 pub struct SandboxConfig {
     /// A label for ids and logs (the server's name).
     pub name: String,
@@ -55,48 +60,55 @@ pub struct SandboxConfig {
 }
 
 impl SandboxConfig {
-    /// Reads `{"name", "env", "network", "mounts", "limits"}` (the server config's names and
-    /// forms); every key is optional. Errors name the offending field under `sandbox.`.
+    /// Reads `{"name", "env", "network", "mounts", "limits"}`; every key is optional (`null`
+    /// is the default config). Errors name the offending field under `sandbox.`.
     pub fn from_value(value: &serde_json::Value) -> Result<Self> {
-        let obj = match value {
-            serde_json::Value::Null => return Ok(Self::default()),
-            serde_json::Value::Object(m) => m,
-            _ => return Err(Error::config("sandbox", "must be an object")),
-        };
-        for key in obj.keys() {
-            if !["name", "env", "network", "mounts", "limits"].contains(&key.as_str()) {
-                return Err(Error::config(format!("sandbox.{key}"), "unknown field"));
-            }
+        if value.is_null() {
+            return Ok(Self::default());
         }
-        let name = match obj.get("name") {
-            None | Some(serde_json::Value::Null) => "sandbox".to_owned(),
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(_) => return Err(Error::config("sandbox.name", "must be a string")),
-        };
-        // Reuse the server config parser for the shared fields.
-        let mut probe = serde_json::Map::new();
-        probe.insert("command".into(), "sh".into());
-        for key in ["env", "network", "mounts", "limits"] {
-            if let Some(v) = obj.get(key) {
-                probe.insert(key.into(), v.clone());
-            }
-        }
-        let parsed =
-            crate::config::ServerConfig::from_value("sandbox", &probe.into()).map_err(|e| {
-                Error::new(
-                    ErrorKind::ConfigInvalid,
-                    e.message().replacen("servers.sandbox", "sandbox", 1),
-                )
-            })?;
+        let raw: RawSandbox = deserialize_at(value).map_err(|e| e.under("sandbox"))?;
+        Self::try_from(raw).map_err(|e| e.under("sandbox"))
+    }
+}
+
+impl TryFrom<RawSandbox> for SandboxConfig {
+    type Error = Error;
+
+    fn try_from(raw: RawSandbox) -> Result<Self> {
+        let (name, env, network, mounts, limits) = raw.build()?;
         Ok(Self {
-            name,
+            name: name.unwrap_or_else(|| "sandbox".to_owned()),
             state_dir: None,
-            env: parsed.env,
-            network: parsed.network,
-            mounts: parsed.mounts,
-            limits: parsed.limits,
+            env,
+            network,
+            mounts,
+            limits,
             programs: Vec::new(),
         })
+    }
+}
+
+impl Serialize for SandboxConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Canonical<'a> {
+            name: &'a str,
+            #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+            env: &'a BTreeMap<String, String>,
+            network: NetworkPolicy,
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            mounts: &'a [Mount],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            limits: Option<&'a Limits>,
+        }
+        Canonical {
+            name: &self.name,
+            env: &self.env,
+            network: self.network,
+            mounts: &self.mounts,
+            limits: Some(&self.limits).filter(|l| **l != Limits::default()),
+        }
+        .serialize(s)
     }
 }
 
@@ -132,8 +144,8 @@ impl Command {
     }
 }
 
-/// How a process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a process ended: `{"code", "signal"}` (each `null` when it does not apply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExitStatus {
     /// The exit code, if it exited.
     pub code: Option<i32>,
@@ -159,15 +171,74 @@ impl fmt::Display for ExitStatus {
     }
 }
 
-/// The result of [`Sandbox::exec`].
-#[derive(Debug, Clone)]
-pub struct Output {
+/// The result of [`Sandbox::exec`]. Canonical form `{"exitCode", "signal"?, "stdout", "stderr"}`:
+/// `exitCode` is `null` when a signal killed the command; stdout and stderr are decoded as
+/// UTF-8 (invalid bytes replaced), so only valid UTF-8 output round-trips exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOutput {
     /// How the command ended.
     pub status: ExitStatus,
     /// Everything it wrote to stdout.
     pub stdout: Vec<u8>,
     /// Everything it wrote to stderr.
     pub stderr: Vec<u8>,
+}
+
+/// The old name of [`ExecOutput`].
+#[deprecated(note = "renamed to ExecOutput")]
+pub type Output = ExecOutput;
+
+impl ExecOutput {
+    /// The exit code, or `None` when a signal killed the command.
+    pub fn exit_code(&self) -> Option<i32> {
+        self.status.code
+    }
+
+    /// stdout, decoded as UTF-8 (invalid bytes replaced).
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// stderr, decoded as UTF-8 (invalid bytes replaced).
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CanonicalExec {
+    exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    signal: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Serialize for ExecOutput {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        CanonicalExec {
+            exit_code: self.status.code,
+            signal: self.status.signal,
+            stdout: self.stdout_text(),
+            stderr: self.stderr_text(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ExecOutput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let c = CanonicalExec::deserialize(d)?;
+        Ok(Self {
+            status: ExitStatus {
+                code: c.exit_code,
+                signal: c.signal,
+            },
+            stdout: c.stdout.into_bytes(),
+            stderr: c.stderr.into_bytes(),
+        })
+    }
 }
 
 /// Control of a running process.
@@ -207,7 +278,7 @@ pub trait Sandbox: Send + Sync {
     /// Unique id.
     fn id(&self) -> &str;
     /// Runs a command to completion and collects its output.
-    fn exec(&self, command: Command) -> BoxFuture<'_, Result<Output>>;
+    fn exec(&self, command: Command) -> BoxFuture<'_, Result<ExecOutput>>;
     /// Starts a long-running process with piped stdio.
     fn spawn(&self, command: Command) -> BoxFuture<'_, Result<Process>>;
     /// Writes a file inside the sandbox (as the sandbox sees its filesystem).
@@ -238,7 +309,7 @@ pub trait Sandbox: Send + Sync {
     }
 }
 
-fn file_op_result(out: Output, op: &str, path: &str) -> Result<Vec<u8>> {
+fn file_op_result(out: ExecOutput, op: &str, path: &str) -> Result<Vec<u8>> {
     if out.status.success() {
         Ok(out.stdout)
     } else {
@@ -424,7 +495,7 @@ pub(crate) async fn collect_output(
     mut process: Process,
     stdin: Option<Vec<u8>>,
     timeout: Option<Duration>,
-) -> Result<Output> {
+) -> Result<ExecOutput> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let writer = async move {
         if let Some(data) = stdin {
@@ -447,7 +518,7 @@ pub(crate) async fn collect_output(
         r1.map_err(|e| Error::io("reading stdout", e))?;
         r2.map_err(|e| Error::io("reading stderr", e))?;
         let status = control.wait().await;
-        Ok::<_, Error>(Output {
+        Ok::<_, Error>(ExecOutput {
             status,
             stdout: out,
             stderr: err,
@@ -498,9 +569,50 @@ mod tests {
         assert_eq!(c.network, NetworkPolicy::None);
         assert_eq!(c.env["A"], "1");
         assert_eq!(c.limits.memory_mb, Some(64));
-        let e = SandboxConfig::from_value(&json!({"env": {"1X": "v"}})).expect_err("invalid");
-        assert_eq!(e.kind(), ErrorKind::ConfigInvalid);
-        assert!(e.message().starts_with("sandbox.env.1X"), "{}", e.message());
-        assert!(SandboxConfig::from_value(&json!({"nope": 1})).is_err());
+        assert_eq!(c.name, "sandbox");
+        let v = serde_json::to_value(&c).expect("serializes");
+        assert_eq!(
+            v,
+            json!({"name": "sandbox", "env": {"A": "1"}, "network": "none", "limits": {"memoryMb": 64}})
+        );
+        assert_eq!(
+            serde_json::from_value::<SandboxConfig>(v).expect("valid"),
+            c
+        );
+        for (v, field) in [
+            (json!({"env": {"1X": "v"}}), "sandbox.env.1X"),
+            (json!({"nope": 1}), "sandbox.nope"),
+            (
+                json!({"limits": {"maxProcesses": 0}}),
+                "sandbox.limits.maxProcesses",
+            ),
+            (json!({"mounts": "relative"}), "sandbox.mounts"),
+            (json!(3), "sandbox"),
+        ] {
+            let e = SandboxConfig::from_value(&v).expect_err("invalid");
+            assert_eq!(e.kind(), ErrorKind::ConfigInvalid);
+            assert_eq!(e.field(), Some(field), "{v}");
+        }
+    }
+
+    #[test]
+    fn exec_output_round_trips() {
+        let out = ExecOutput {
+            status: ExitStatus {
+                code: None,
+                signal: Some(9),
+            },
+            stdout: b"hi".to_vec(),
+            stderr: Vec::new(),
+        };
+        let v = serde_json::to_value(&out).expect("serializes");
+        assert_eq!(
+            v,
+            json!({"exitCode": null, "signal": 9, "stdout": "hi", "stderr": ""})
+        );
+        assert_eq!(
+            serde_json::from_value::<ExecOutput>(v).expect("parses"),
+            out
+        );
     }
 }

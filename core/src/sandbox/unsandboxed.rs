@@ -14,7 +14,7 @@ use std::{
 };
 
 use super::{
-    BoxFuture, ChildControl, Command, Output, Process, ProcessControl, Provider, Sandbox,
+    BoxFuture, ChildControl, Command, ExecOutput, Process, ProcessControl, Provider, Sandbox,
     SandboxConfig, collect_output, new_id,
 };
 use crate::error::{Error, Result};
@@ -165,7 +165,7 @@ impl Sandbox for PlainSandbox {
         &self.id
     }
 
-    fn exec(&self, command: Command) -> BoxFuture<'_, Result<Output>> {
+    fn exec(&self, command: Command) -> BoxFuture<'_, Result<ExecOutput>> {
         Box::pin(async move {
             let process = self.spawn_process(&command)?;
             collect_output(process, command.stdin, command.timeout).await

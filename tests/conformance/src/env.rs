@@ -1,6 +1,6 @@
-//! What a scenario may refer to: `${VAR}` values and runner-side fixtures (a canary file in the
-//! host home, a canary variable in the runner's env, a TCP listener, the fixture over HTTP),
-//! plus the capabilities this machine has.
+//! What a scenario may refer to: `${VAR}` values and the fixtures around a run (a canary file in
+//! the host home, a canary variable the runner sets in its own env, a TCP listener, the fixture
+//! over HTTP), plus the capabilities this machine has.
 
 use std::{
     collections::HashMap,
@@ -10,33 +10,17 @@ use std::{
     process::{Child, Stdio},
 };
 
-/// The name of the canary variable set in the runner's own environment.
+/// The name of the canary variable the runner sets in its own environment (told by `setenv`).
 pub const CANARY_VAR: &str = "CORRAL_CANARY_SECRET";
-
-/// What this machine can do; scenarios name what they need in `requires`.
-#[derive(Debug, Clone, Default)]
-pub struct Capabilities {
-    /// Names of the capabilities present.
-    pub present: Vec<String>,
-}
-
-impl Capabilities {
-    /// The missing ones of `required`.
-    pub fn missing<'a>(&self, required: &'a [String]) -> Vec<&'a str> {
-        required
-            .iter()
-            .filter(|r| !self.present.contains(r))
-            .map(String::as_str)
-            .collect()
-    }
-}
+/// Its value: no sandbox may see it.
+pub const CANARY_VALUE: &str = "the-runner-secret-must-not-leak";
 
 /// The runner's environment, shared by all scenarios.
 pub struct Env {
     /// The provider under test (`CORRAL_TEST_PROVIDER`, default `local`).
     pub provider: String,
-    /// What this machine can do.
-    pub capabilities: Capabilities,
+    /// What this machine can do; scenarios name what they need in `requires`.
+    pub capabilities: Vec<String>,
     server: PathBuf,
     canary_file: PathBuf,
     listener_port: u16,
@@ -48,11 +32,8 @@ pub struct Env {
 const HTTP_TOKEN: &str = "conformance-token";
 
 impl Env {
-    /// Sets up the runner-side fixtures. Call before any other thread starts (it sets the
-    /// canary variable in this process's environment).
+    /// Sets up the fixtures.
     pub fn new(server: PathBuf) -> Result<Self, String> {
-        // SAFETY: called at start-up, before the test threads exist.
-        unsafe { std::env::set_var(CANARY_VAR, "the-runner-secret-must-not-leak") };
         let home = std::env::var_os("HOME")
             .map(PathBuf::from)
             .unwrap_or("/tmp".into());
@@ -83,7 +64,7 @@ impl Env {
         }
         Ok(Self {
             provider,
-            capabilities: Capabilities { present },
+            capabilities: present,
             server,
             canary_file,
             listener_port,
@@ -95,38 +76,26 @@ impl Env {
 
     /// The `${VAR}` values of one scenario run.
     pub fn vars(&self, tag: &str) -> HashMap<String, String> {
-        let mut v = HashMap::new();
-        v.insert(
-            "CORRAL_TEST_SERVER".into(),
-            self.server.display().to_string(),
-        );
-        v.insert("SCENARIO_TAG".into(), tag.to_owned());
-        v.insert("CANARY_FILE".into(), self.canary_file.display().to_string());
-        v.insert(
-            "CANARY_NAME".into(),
-            self.canary_file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
-        v.insert(
-            "HOST_HOME".into(),
-            self.canary_file
-                .parent()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-        );
-        v.insert("CANARY_VAR".into(), CANARY_VAR.into());
-        v.insert("LISTENER_PORT".into(), self.listener_port.to_string());
-        v.insert(
-            "WORK_DIR".into(),
-            self.work_dir.path().display().to_string(),
-        );
-        v.insert("HTTP_FIXTURE_TOKEN".into(), HTTP_TOKEN.into());
+        let path =
+            |p: Option<&std::path::Path>| p.map(|p| p.display().to_string()).unwrap_or_default();
+        let mut v = HashMap::from([
+            ("CORRAL_TEST_SERVER", path(Some(&self.server))),
+            ("SCENARIO_TAG", tag.to_owned()),
+            ("CANARY_FILE", path(Some(&self.canary_file))),
+            (
+                "CANARY_NAME",
+                path(self.canary_file.file_name().map(std::path::Path::new)),
+            ),
+            ("HOST_HOME", path(self.canary_file.parent())),
+            ("CANARY_VAR", CANARY_VAR.to_owned()),
+            ("LISTENER_PORT", self.listener_port.to_string()),
+            ("WORK_DIR", path(Some(self.work_dir.path()))),
+            ("HTTP_FIXTURE_TOKEN", HTTP_TOKEN.to_owned()),
+        ]);
         if let Some((_, url)) = &self.http {
-            v.insert("HTTP_FIXTURE_URL".into(), url.clone());
+            v.insert("HTTP_FIXTURE_URL", url.clone());
         }
-        v
+        v.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     }
 }
 
@@ -171,7 +140,7 @@ fn cgroups_writable() -> bool {
 }
 
 /// Pids of processes whose environment contains `needle` (`KEY=VALUE`).
-pub fn processes_with_env(needle: &str) -> Vec<u32> {
+pub(crate) fn processes_with_env(needle: &str) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };

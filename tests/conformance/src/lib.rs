@@ -1,30 +1,27 @@
-//! The Rust runner of corral's shared conformance suite.
+//! corral's conformance checker: the one implementation of the shared suite's meaning.
 //!
-//! Scenarios are data (`tests/conformance/scenarios/*.json`, format in the README next to
-//! them); this crate loads them, fills in `${VAR}` placeholders from the [`Env`], executes
-//! each step against a real [`Corral`] and checks the expectations. `tests/conformance.rs`
-//! turns every scenario into one test.
+//! Scenarios are data (`scenarios/*.json`, format in the README next to them). This crate loads
+//! them, sets up the environment they refer to ([`Env`]), expands `${VAR}` placeholders, drives
+//! each step and checks the expectations against the observations, and applies the language's
+//! strict expected-failures baseline. A language runner only performs ops through its binding:
+//! it implements [`Executor`] — in process (the Rust runner, `tests/conformance.rs`) or over JSON
+//! lines on the stdin/stdout of the `corral-conformance` binary (every other language).
 
 mod env;
 mod expect;
 mod gateway;
+mod http;
 
 use std::{
     collections::{BTreeMap, HashMap},
     path::{Path, PathBuf},
-    sync::{Arc, Mutex},
     time::Duration,
 };
 
-use corral_core::{
-    CallOptions, Corral, CorralOptions, Error, Mount, NetworkPolicy, Progress, SandboxConfig,
-    SandboxHandle, ToolResult,
-};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-pub use self::env::{Capabilities, Env};
-use self::expect::{Check, check_tool_result, check_value};
+pub use self::env::{CANARY_VALUE, CANARY_VAR, Env};
 
 /// One scenario file.
 #[derive(Debug, Clone, Deserialize)]
@@ -35,7 +32,7 @@ pub struct Scenario {
     /// What it shows.
     #[serde(default)]
     pub description: String,
-    /// Capabilities it needs; a runner without one skips the scenario.
+    /// Capabilities it needs; without one the scenario is skipped (failed with REQUIRE_ALL).
     #[serde(default)]
     pub requires: Vec<String>,
     /// Servers configured before the first step (any accepted config form).
@@ -43,6 +40,345 @@ pub struct Scenario {
     pub servers: BTreeMap<String, Value>,
     /// The steps, in order.
     pub steps: Vec<Value>,
+}
+
+/// Performs ops through one binding. `request` is `{"op", …args}`; the answer is the
+/// observation (canonical camelCase JSON) or the error as `{kind, message, field?}`.
+pub trait Executor {
+    /// Performs one op.
+    fn call(&mut self, request: Value) -> impl Future<Output = Result<Value, Value>>;
+}
+
+/// The ops a runner performs through its binding; the checker does every other op itself.
+const RUNNER_OPS: &str = "add_server remove_server restart_server list_servers load_mcp_servers \
+    discover_tools tool_schema execute_tool quick session_info list_resources read_resource \
+    list_prompts get_prompt sandbox_open sandbox_exec sandbox_write sandbox_read sandbox_close \
+    start_gateway gateway_close";
+
+/// How one scenario ended, with the baseline applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// It ran and held.
+    Passed,
+    /// A step failed (not listed), or a listed scenario passed, or a capability is missing
+    /// under `CORRAL_TEST_REQUIRE_ALL`.
+    Failed(String),
+    /// A capability is missing.
+    Skipped(String),
+    /// It failed and the language's baseline lists it.
+    ExpectedFailure(String),
+}
+
+impl Outcome {
+    /// The wire form: `{"done", "outcome": passed|failed|skipped|expected_failure, "message"}`.
+    pub fn to_json(&self, name: &str) -> Value {
+        let (outcome, message) = match self {
+            Self::Passed => ("passed", ""),
+            Self::Failed(m) => ("failed", m.as_str()),
+            Self::Skipped(m) => ("skipped", m.as_str()),
+            Self::ExpectedFailure(m) => ("expected_failure", m.as_str()),
+        };
+        json!({"done": name, "outcome": outcome, "message": message})
+    }
+}
+
+/// The suite for one language: scenarios, baseline and environment.
+pub struct Checker {
+    /// The environment the scenarios refer to.
+    pub env: Env,
+    /// Every scenario, sorted by name.
+    pub scenarios: Vec<Scenario>,
+    language: String,
+    expected: Vec<String>,
+    require_all: bool,
+}
+
+impl Checker {
+    /// Loads the suite and its `expected-failures/<language>.txt` and sets up the environment.
+    /// The fixture server is `CORRAL_TEST_SERVER`, else `corral-test-server` in the target dir
+    /// this binary was built into.
+    pub fn new(language: &str) -> Result<Self, String> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let scenarios = load_scenarios(&root.join("scenarios"))?;
+        let baseline = root.join(format!("expected-failures/{language}.txt"));
+        let expected: Vec<String> = std::fs::read_to_string(&baseline)
+            .map_err(|e| format!("{}: {e}", baseline.display()))?
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or_default().trim().to_owned())
+            .filter(|l| !l.is_empty())
+            .collect();
+        if let Some(bad) = expected
+            .iter()
+            .find(|n| !scenarios.iter().any(|s| &s.name == *n))
+        {
+            return Err(format!("{}: no scenario named {bad}", baseline.display()));
+        }
+        let server = fixture_server();
+        if !server.is_file() {
+            return Err(format!(
+                "the fixture server {} is missing: run `cargo build -p corral-test-server` \
+                 (or set CORRAL_TEST_SERVER)",
+                server.display()
+            ));
+        }
+        Ok(Self {
+            env: Env::new(server)?,
+            scenarios,
+            language: language.to_owned(),
+            expected,
+            require_all: std::env::var_os("CORRAL_TEST_REQUIRE_ALL").is_some(),
+        })
+    }
+
+    /// Runs scenario `name` through `exec`; `variant` tells runs of one language apart (Python's
+    /// `async` and `sync`).
+    pub async fn run(&self, name: &str, variant: &str, exec: &mut impl Executor) -> Outcome {
+        let Some(scenario) = self.scenarios.iter().find(|s| s.name == name) else {
+            return Outcome::Failed(format!("no scenario named {name}"));
+        };
+        let missing: Vec<&String> = scenario
+            .requires
+            .iter()
+            .filter(|r| !self.env.capabilities.contains(r))
+            .collect();
+        if !missing.is_empty() {
+            let why = format!("missing capabilities: {missing:?}");
+            return if self.require_all {
+                Outcome::Failed(why)
+            } else {
+                Outcome::Skipped(why)
+            };
+        }
+        let result = self.drive(scenario, variant, exec).await;
+        let listed = self.expected.contains(&scenario.name);
+        match (result, listed) {
+            (Ok(()), false) => Outcome::Passed,
+            (Err(e), false) => Outcome::Failed(e),
+            (Err(e), true) => Outcome::ExpectedFailure(e),
+            (Ok(()), true) => Outcome::Failed(format!(
+                "listed in expected-failures/{}.txt but passes: remove it from the list",
+                self.language
+            )),
+        }
+    }
+
+    async fn drive(
+        &self,
+        s: &Scenario,
+        variant: &str,
+        exec: &mut impl Executor,
+    ) -> Result<(), String> {
+        let pid = std::process::id();
+        let tag = if variant.is_empty() {
+            format!("{}-{pid}", s.name)
+        } else {
+            format!("{}-{variant}-{pid}", s.name)
+        };
+        let mut vars = self.env.vars(&tag);
+        let home = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
+        // `open` and the servers: at the start, and again for `reopen` (same home, so what
+        // corral keeps on disk must persist).
+        let open = |vars: &HashMap<String, String>| {
+            let open = json!({"op": "open", "provider": self.env.provider, "home": home.path()});
+            let servers = s.servers.iter().map(|(name, config)| {
+                json!({"op": "add_server", "name": name, "config": substitute(config, vars)})
+            });
+            std::iter::once(open).chain(servers).collect::<Vec<_>>()
+        };
+        let setenv = json!({"op": "setenv", "name": CANARY_VAR, "value": CANARY_VALUE});
+        // The checker's MCP session on a gateway the runner started (see gateway.rs).
+        let mut gw: Option<gateway::Live> = None;
+        let result = async {
+            for (i, step) in std::iter::once(&json!({"op": "start"}))
+                .chain(&s.steps)
+                .enumerate()
+            {
+                let step = substitute(step, &vars);
+                let op = step["op"].as_str().unwrap_or("?").to_owned();
+                let fail = |e: String| format!("step {i} ({op}): {e}");
+                let setup = match op.as_str() {
+                    "start" => std::iter::once(setenv.clone()).chain(open(&vars)).collect(),
+                    "reopen" => std::iter::once(json!({"op": "close"}))
+                        .chain(open(&vars))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                if setup.is_empty() {
+                    self.step(exec, &tag, &mut vars, &mut gw, &step)
+                        .await
+                        .map_err(fail)?;
+                }
+                for request in setup {
+                    let what = [&request["op"], &request["name"]]
+                        .map(|v| v.as_str().unwrap_or_default())
+                        .join(" ");
+                    let done = exec.call(request).await;
+                    done.map_err(|e| fail(format!("{what}: {}", expect::describe(&e))))?;
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if let Some(l) = gw.take() {
+            l.close().await;
+        }
+        let closed = exec.call(json!({"op": "close"})).await;
+        result.and(
+            closed
+                .map(drop)
+                .map_err(|e| format!("close: {}", expect::describe(&e))),
+        )
+    }
+
+    async fn step(
+        &self,
+        exec: &mut impl Executor,
+        tag: &str,
+        vars: &mut HashMap<String, String>,
+        gw: &mut Option<gateway::Live>,
+        step: &Value,
+    ) -> Result<(), String> {
+        let op = step["op"].as_str().unwrap_or_default();
+        let expect = step.get("expect").cloned().unwrap_or_else(|| json!({}));
+        let result = match op {
+            "start_gateway" => {
+                let mut request = request_of(step);
+                let connect = step["connect"].as_bool() != Some(false);
+                if let Some(m) = request.as_object_mut() {
+                    m.remove("connect");
+                }
+                let r = exec.call(request).await;
+                if let Ok(obs) = &r {
+                    for (var, key) in [("GATEWAY_URL", "url"), ("GATEWAY_TOKEN", "token")] {
+                        vars.insert(var.into(), obs[key].as_str().unwrap_or_default().into());
+                    }
+                    *gw = Some(gateway::Live::open(obs, connect).await?);
+                }
+                r
+            }
+            "gateway_close" => {
+                if let Some(l) = gw.take() {
+                    l.close().await;
+                }
+                exec.call(request_of(step)).await
+            }
+            op if gateway::OPS.split_whitespace().any(|o| o == op) => {
+                let (as_op, r) = gateway::step(gw, op, step).await;
+                let view = expect::check(as_op, &expect, &r)?;
+                return save(step.get("save_as"), &view, vars);
+            }
+            "sleep" => {
+                tokio::time::sleep(Duration::from_millis(step["ms"].as_u64().unwrap_or(0))).await;
+                Ok(Value::Null)
+            }
+            "expect_no_processes" => return expect_no_processes(tag).await,
+            "http" => http::request(step).await,
+            "close" => {
+                // Twice: closing must be idempotent.
+                exec.call(json!({"op": "close"}))
+                    .await
+                    .map_err(|e| expect::describe(&e))?;
+                exec.call(json!({"op": "close"})).await
+            }
+            "concurrent" => {
+                let inner = step.get("step").ok_or("missing `step`")?;
+                let calls: Vec<Value> = (0..step["count"].as_u64().unwrap_or(1))
+                    .map(|i| substitute(inner, &HashMap::from([("i".into(), i.to_string())])))
+                    .collect();
+                let request = json!({"op": "concurrent", "calls": calls.iter().map(request_of).collect::<Vec<_>>()});
+                let replies = exec.call(request).await.map_err(|e| expect::describe(&e))?;
+                let replies = replies.as_array().ok_or("`concurrent` answered no list")?;
+                if replies.len() != calls.len() {
+                    return Err(format!(
+                        "{} answers to {} calls",
+                        replies.len(),
+                        calls.len()
+                    ));
+                }
+                for (i, (call, reply)) in calls.iter().zip(replies).enumerate() {
+                    let outcome = reply
+                        .get("error")
+                        .cloned()
+                        .map_or_else(|| Ok(reply["ok"].clone()), Err);
+                    let want = call.get("expect").cloned().unwrap_or_else(|| json!({}));
+                    expect::check("execute_tool", &want, &outcome)
+                        .map_err(|e| format!("call {i}: {e}"))?;
+                }
+                return Ok(());
+            }
+            op if RUNNER_OPS.split_whitespace().any(|o| o == op) => {
+                exec.call(request_of(step)).await
+            }
+            other => return Err(format!("unknown op `{other}`")),
+        };
+        let view = expect::check(op, &expect, &result)?;
+        save(step.get("save_as"), &view, vars)
+    }
+}
+
+/// The request a runner gets for a step: the step without the checker's own keys.
+fn request_of(step: &Value) -> Value {
+    let mut request = step.clone();
+    if let Some(m) = request.as_object_mut() {
+        m.remove("expect");
+        m.remove("save_as");
+    }
+    request
+}
+
+/// `save_as`: `"NAME"` saves the whole observation, `{"NAME": "/json/pointer", …}` parts of it,
+/// as `${NAME}` for later steps (a string as it is, other JSON as its text).
+fn save(
+    spec: Option<&Value>,
+    view: &Value,
+    vars: &mut HashMap<String, String>,
+) -> Result<(), String> {
+    let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+    match spec {
+        None => {}
+        Some(Value::String(name)) => {
+            vars.insert(name.clone(), text(view));
+        }
+        Some(Value::Object(m)) => {
+            for (name, pointer) in m {
+                let pointer = pointer.as_str().unwrap_or_default();
+                let v = view
+                    .pointer(pointer)
+                    .ok_or(format!("save_as {name}: nothing at {pointer} in {view}"))?;
+                vars.insert(name.clone(), text(v));
+            }
+        }
+        Some(other) => return Err(format!("save_as must be a name or an object, not {other}")),
+    }
+    Ok(())
+}
+
+async fn expect_no_processes(tag: &str) -> Result<(), String> {
+    let needle = format!("CORRAL_SCENARIO_TAG={tag}");
+    for _ in 0..100 {
+        if env::processes_with_env(&needle).is_empty() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!(
+        "processes of the scenario survived: {:?}",
+        env::processes_with_env(&needle)
+    ))
+}
+
+fn fixture_server() -> PathBuf {
+    if let Some(p) = std::env::var_os("CORRAL_TEST_SERVER") {
+        return p.into();
+    }
+    // target/<profile>/corral-conformance, or target/<profile>/deps/conformance-<hash>.
+    let exe = std::env::current_exe().unwrap_or_default();
+    exe.ancestors()
+        .skip(1)
+        .take(2)
+        .map(|d| d.join("corral-test-server"))
+        .find(|p| p.is_file())
+        .unwrap_or_default()
 }
 
 /// Loads every `*.json` scenario in `dir`, sorted by name.
@@ -59,8 +395,7 @@ pub fn load_scenarios(dir: &Path) -> Result<Vec<Scenario>, String> {
             let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
             let s: Scenario =
                 serde_json::from_str(&text).map_err(|e| format!("{}: {e}", f.display()))?;
-            let stem = f.file_stem().map(|s| s.to_string_lossy().into_owned());
-            if stem.as_deref() != Some(s.name.as_str()) {
+            if f.file_stem().is_none_or(|stem| *stem != *s.name) {
                 return Err(format!("{}: name must equal the file name", f.display()));
             }
             Ok(s)
@@ -68,456 +403,124 @@ pub fn load_scenarios(dir: &Path) -> Result<Vec<Scenario>, String> {
         .collect()
 }
 
-/// Reads an expected-failures file: one scenario name per line, `#` comments.
-pub fn load_expected_failures(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or_default().trim().to_owned())
-        .filter(|l| !l.is_empty())
-        .collect()
-}
-
-/// Replaces `${VAR}` in every string of `value`.
-/// A string that is exactly `${VAR:int}` becomes a JSON number.
+/// Replaces `${VAR}` in every string of `value`; a string that is exactly `${VAR:int}` becomes
+/// a JSON number. Unknown names stay as they are.
 pub fn substitute(value: &Value, vars: &HashMap<String, String>) -> Value {
+    let text = |s: &str| {
+        vars.iter()
+            .fold(s.to_owned(), |s, (k, v)| s.replace(&format!("${{{k}}}"), v))
+    };
     match value {
-        Value::String(s) => {
-            if let Some(name) = s.strip_prefix("${").and_then(|r| r.strip_suffix(":int}"))
-                && let Some(n) = vars.get(name).and_then(|v| v.parse::<i64>().ok())
-            {
-                return Value::from(n);
-            }
-            Value::String(substitute_str(s, vars))
-        }
+        Value::String(s) => s
+            .strip_prefix("${")
+            .and_then(|r| r.strip_suffix(":int}"))
+            .and_then(|name| vars.get(name)?.parse::<i64>().ok())
+            .map_or_else(|| Value::String(text(s)), Value::from),
         Value::Array(a) => Value::Array(a.iter().map(|v| substitute(v, vars)).collect()),
         Value::Object(m) => Value::Object(
             m.iter()
-                .map(|(k, v)| (substitute_str(k, vars), substitute(v, vars)))
+                .map(|(k, v)| (text(k), substitute(v, vars)))
                 .collect(),
         ),
         other => other.clone(),
     }
 }
 
-fn substitute_str(s: &str, vars: &HashMap<String, String>) -> String {
-    let mut out = s.to_owned();
-    for (k, v) in vars {
-        let pattern = format!("${{{k}}}");
-        if out.contains(&pattern) {
-            out = out.replace(&pattern, v);
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(op: &str, expect: Value, result: Result<Value, Value>) -> Result<Value, String> {
+        expect::check(op, &expect, &result)
     }
-    out
-}
 
-/// Runs one scenario to the end; `Err` describes the first failed step.
-pub async fn run_scenario(scenario: &Scenario, env: &Env) -> Result<(), String> {
-    let tag = format!("{}-{}", scenario.name, std::process::id());
-    let vars = env.vars(&tag);
-    let home = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
-    let corral = Corral::with_options(CorralOptions {
-        provider: Some(env.provider.clone()),
-        home: Some(home.path().to_owned()),
-    })
-    .map_err(|e| format!("cannot create Corral: {e}"))?;
-    let mut state = State {
-        corral: corral.clone(),
-        tag,
-        vars,
-        sandboxes: HashMap::new(),
-        saved: HashMap::new(),
-        gateway: None,
-    };
-    let result = async {
-        for (name, server) in &scenario.servers {
-            let server = substitute(server, &state.vars);
-            corral
-                .add_server_from_dict(name, &server)
-                .await
-                .map_err(|e| format!("server {name}: {e}"))?;
-        }
-        for (i, step) in scenario.steps.iter().enumerate() {
-            let step = substitute(step, &state.vars);
-            run_step(&mut state, &step)
-                .await
-                .map_err(|e| format!("step {} ({}): {e}", i + 1, op_of(&step)))?;
-        }
-        Ok(())
-    }
-    .await;
-    if let Some(gw) = state.gateway.take() {
-        gw.close().await;
-    }
-    corral.close().await;
-    result
-}
-
-struct State {
-    corral: Corral,
-    tag: String,
-    vars: HashMap<String, String>,
-    sandboxes: HashMap<String, SandboxHandle>,
-    saved: HashMap<String, String>,
-    /// The gateway of `start_gateway` (see `gateway.rs`).
-    gateway: Option<gateway::Live>,
-}
-
-fn op_of(step: &Value) -> String {
-    step.get("op")
-        .and_then(Value::as_str)
-        .unwrap_or("?")
-        .to_owned()
-}
-
-fn str_field<'a>(step: &'a Value, key: &str) -> Result<&'a str, String> {
-    step.get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("missing string field `{key}`"))
-}
-
-fn expect_of(step: &Value) -> Value {
-    step.get("expect").cloned().unwrap_or(json!({}))
-}
-
-async fn run_step(state: &mut State, step: &Value) -> Result<(), String> {
-    let expect = expect_of(step);
-    let corral = state.corral.clone();
-    if let Some(r) = gateway::step(state, &op_of(step), step).await {
-        return r;
-    }
-    match op_of(step).as_str() {
-        "execute_tool" => {
-            let (result, progress) = execute(&corral, step).await;
-            check_tool_result(&expect, &result, &progress)
-        }
-        "concurrent" => {
-            let count = step.get("count").and_then(Value::as_u64).unwrap_or(1);
-            let inner = step.get("step").cloned().ok_or("missing `step`")?;
-            let mut tasks = Vec::new();
-            for i in 0..count {
-                let mut vars = HashMap::new();
-                vars.insert("i".to_owned(), i.to_string());
-                let inner = substitute(&inner, &vars);
-                let corral = corral.clone();
-                tasks.push(tokio::spawn(async move {
-                    let (result, progress) = execute(&corral, &inner).await;
-                    check_tool_result(&expect_of(&inner), &result, &progress)
-                        .map_err(|e| format!("call {i}: {e}"))
-                }));
-            }
-            for t in tasks {
-                t.await.map_err(|e| format!("task failed: {e}"))??;
-            }
-            Ok(())
-        }
-        "discover_tools" => {
-            let r = corral.discover_tools(str_field(step, "server")?).await;
-            let names =
-                r.map(|tools| json!(tools.iter().map(|t| t.name.clone()).collect::<Vec<_>>()));
-            check_value(&expect, &names, Check::Names)
-        }
-        "tool_schema" => {
-            let tools = corral
-                .discover_tools(str_field(step, "server")?)
-                .await
-                .map_err(|e| e.to_string())?;
-            let name = str_field(step, "tool")?;
-            let tool = tools
-                .iter()
-                .find(|t| t.name == name)
-                .ok_or(format!("no tool {name}"))?;
-            let exported = json!({"openai": tool.to_openai(), "anthropic": tool.to_anthropic(),
-                                  "input_schema": tool.input_schema, "output_schema": tool.output_schema});
-            check_value(&expect, &Ok(exported), Check::Json)
-        }
-        "add_server" => {
-            let name = str_field(step, "name")?;
-            let config = step.get("config").cloned().unwrap_or(Value::Null);
-            let r = corral.add_server_from_dict(name, &config).await;
-            check_value(&expect, &r.map(|()| Value::Null), Check::Json)
-        }
-        "remove_server" => {
-            let r = corral.remove_server(str_field(step, "server")?).await;
-            check_value(&expect, &r.map(|()| Value::Null), Check::Json)
-        }
-        "list_servers" => {
-            let names: Vec<String> = corral.list_servers().into_iter().map(|s| s.name).collect();
-            check_value(&expect, &Ok(json!(names)), Check::Names)
-        }
-        "load_mcp_servers" => {
-            let doc = step.get("document").cloned().unwrap_or(Value::Null);
-            let r = match &doc {
-                Value::String(text) => corral.load_mcp_servers(text).await,
-                other => corral.load_mcp_servers_value(other).await,
-            };
-            check_value(&expect, &r.map(|n| json!(n)), Check::Names)
-        }
-        "restart_server" => {
-            let name = str_field(step, "server")?;
-            let config = corral.server(name).map_err(|e| e.to_string())?;
-            corral.add_server(config).await.map_err(|e| e.to_string())
-        }
-        "session_info" => {
-            let r = corral.session(str_field(step, "server")?).await;
-            let info = r.map(|s| {
-                json!({"session_id": s.session_id(), "sandbox_id": s.sandbox_id(),
-                       "protocol_version": s.protocol_version()})
-            });
-            if let (Some(save), Ok(info)) = (step.get("save_as").and_then(Value::as_str), &info) {
-                state.saved.insert(
-                    save.to_owned(),
-                    info["session_id"].as_str().unwrap_or_default().to_owned(),
-                );
-            }
-            if let (Some(other), Ok(info)) = (
-                expect.get("session_differs_from").and_then(Value::as_str),
-                &info,
-            ) {
-                let before = state
-                    .saved
-                    .get(other)
-                    .ok_or(format!("nothing saved as {other}"))?;
-                if info["session_id"].as_str() == Some(before.as_str()) {
-                    return Err(format!("session id is still {before}"));
-                }
-            }
-            if let (Some(other), Ok(info)) =
-                (expect.get("session_same_as").and_then(Value::as_str), &info)
-            {
-                let before = state
-                    .saved
-                    .get(other)
-                    .ok_or(format!("nothing saved as {other}"))?;
-                if info["session_id"].as_str() != Some(before.as_str()) {
-                    return Err(format!("session id changed from {before}"));
-                }
-            }
-            check_value(&expect, &info, Check::Json)
-        }
-        "list_resources" => {
-            let r = async {
-                let s = corral
-                    .session(str_field(step, "server").map_err(err_cfg)?)
-                    .await?;
-                s.list_resources().await
-            }
-            .await;
-            check_value(
-                &expect,
-                &r.map(|v| json!(v.iter().map(|r| r.uri.clone()).collect::<Vec<_>>())),
-                Check::Names,
+    #[test]
+    fn the_matcher_fails_what_does_not_hold() {
+        let tool = json!({"result": {"content": [{"type": "text", "text": "hi"}], "isError": false}, "progress": [{}]});
+        assert!(
+            check(
+                "execute_tool",
+                json!({"text": "hi", "progress_min": 1}),
+                Ok(tool.clone())
             )
-        }
-        "read_resource" => {
-            let r = async {
-                let s = corral
-                    .session(str_field(step, "server").map_err(err_cfg)?)
-                    .await?;
-                s.read_resource(str_field(step, "uri").map_err(err_cfg)?)
-                    .await
-            }
-            .await;
-            let text = r.map(|c| {
-                json!(
-                    c.iter()
-                        .filter_map(|c| c.text.clone())
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                )
-            });
-            check_value(&expect, &text, Check::Text)
-        }
-        "list_prompts" => {
-            let r = async {
-                let s = corral
-                    .session(str_field(step, "server").map_err(err_cfg)?)
-                    .await?;
-                s.list_prompts().await
-            }
-            .await;
-            check_value(
-                &expect,
-                &r.map(|v| json!(v.iter().map(|p| p.name.clone()).collect::<Vec<_>>())),
-                Check::Names,
+            .is_ok()
+        );
+        assert!(check("execute_tool", json!({"text": "ho"}), Ok(tool.clone())).is_err());
+        assert!(check("execute_tool", json!({"progress_min": 2}), Ok(tool.clone())).is_err());
+        assert!(
+            check("execute_tool", json!({"txet": "hi"}), Ok(tool)).is_err(),
+            "unknown key"
+        );
+        let error = json!({"kind": "TIMEOUT", "message": "slow", "field": null});
+        assert!(
+            check(
+                "execute_tool",
+                json!({"error": "TIMEOUT"}),
+                Err(error.clone())
             )
-        }
-        "get_prompt" => {
-            let r = async {
-                let s = corral
-                    .session(str_field(step, "server").map_err(err_cfg)?)
-                    .await?;
-                s.get_prompt(
-                    str_field(step, "name").map_err(err_cfg)?,
-                    step.get("args").cloned().unwrap_or(Value::Null),
-                )
-                .await
-            }
-            .await;
-            let text = r.map(|p| {
-                json!(
-                    p.messages
-                        .iter()
-                        .filter_map(|m| m.content.as_text().map(str::to_owned))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                )
-            });
-            check_value(&expect, &text, Check::Text)
-        }
-        "quick" => {
-            let r = corral
-                .quick(
-                    str_field(step, "command")?,
-                    str_field(step, "tool")?,
-                    step.get("args").cloned().unwrap_or(json!({})),
-                )
-                .await;
-            check_tool_result(&expect, &r, &[])
-        }
-        "sandbox_open" => {
-            let id = str_field(step, "id")?.to_owned();
-            let cfg = step.get("config").cloned().unwrap_or(json!({}));
-            let r = corral.sandbox(sandbox_config(&cfg)?).await;
-            match r {
-                Ok(h) => {
-                    state.sandboxes.insert(id, h);
-                    check_value(&expect, &Ok(Value::Null), Check::Json)
-                }
-                Err(e) => check_value(&expect, &Err(e), Check::Json),
-            }
-        }
-        "sandbox_exec" => {
-            let sb = sandbox_of(state, step)?;
-            let r = sb.exec(str_field(step, "script")?).await.map(|o| {
-                json!({"exit_code": o.status.code, "stdout": String::from_utf8_lossy(&o.stdout),
-                       "stderr": String::from_utf8_lossy(&o.stderr)})
-            });
-            check_value(&expect, &r, Check::Json)
-        }
-        "sandbox_write" => {
-            let sb = sandbox_of(state, step)?;
-            let r = sb
-                .write_file(
-                    str_field(step, "path")?,
-                    str_field(step, "data")?.as_bytes(),
-                )
-                .await;
-            check_value(&expect, &r.map(|()| Value::Null), Check::Json)
-        }
-        "sandbox_read" => {
-            let sb = sandbox_of(state, step)?;
-            let r = sb
-                .read_file(str_field(step, "path")?)
-                .await
-                .map(|d| json!(String::from_utf8_lossy(&d)));
-            check_value(&expect, &r, Check::Text)
-        }
-        "sandbox_close" => {
-            let sb = sandbox_of(state, step)?;
-            sb.close().await.map_err(|e| e.to_string())
-        }
-        "sleep" => {
-            let ms = step.get("ms").and_then(Value::as_u64).unwrap_or(0);
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-            Ok(())
-        }
-        "close" => {
-            corral.close().await;
-            corral.close().await; // idempotent
-            Ok(())
-        }
-        "expect_no_processes" => {
-            let needle = format!("CORRAL_SCENARIO_TAG={}", state.tag);
-            for _ in 0..100 {
-                if env::processes_with_env(&needle).is_empty() {
-                    return Ok(());
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(format!(
-                "processes of the scenario survived: {:?}",
-                env::processes_with_env(&needle)
-            ))
-        }
-        other => Err(format!("unknown op `{other}`")),
+            .is_ok()
+        );
+        assert!(
+            check(
+                "execute_tool",
+                json!({"error": "CANCELLED"}),
+                Err(error.clone())
+            )
+            .is_err()
+        );
+        assert!(check("execute_tool", json!({}), Err(error)).is_err());
+        assert!(
+            check(
+                "list_servers",
+                json!({"names_include": ["a"], "count": 1}),
+                Ok(json!(["a"]))
+            )
+            .is_ok()
+        );
+        assert!(
+            check(
+                "list_servers",
+                json!({"names_exclude": ["a"]}),
+                Ok(json!(["a"]))
+            )
+            .is_err()
+        );
+        let info = json!({"sessionId": "s1", "protocolVersion": "v"});
+        assert!(
+            check(
+                "session_info",
+                json!({"json_differs": {"sessionId": "s1"}}),
+                Ok(info.clone())
+            )
+            .is_err()
+        );
+        assert!(
+            check(
+                "session_info",
+                json!({"json_at": {"/protocolVersion": "v"}}),
+                Ok(info)
+            )
+            .is_ok()
+        );
+        let http = json!({"status": 401, "headers": {}, "body": "no", "json": null});
+        assert!(check("http", json!({"status": 200}), Ok(http.clone())).is_err());
+        assert!(check("http", json!({"status": 401, "text": "no"}), Ok(http)).is_ok());
     }
-}
 
-fn err_cfg(msg: String) -> Error {
-    Error::new(corral_core::ErrorKind::InvalidArgument, msg)
-}
-
-fn sandbox_of(state: &State, step: &Value) -> Result<SandboxHandle, String> {
-    let id = str_field(step, "id")?;
-    state
-        .sandboxes
-        .get(id)
-        .cloned()
-        .ok_or_else(|| format!("no sandbox `{id}` opened"))
-}
-
-fn sandbox_config(cfg: &Value) -> Result<SandboxConfig, String> {
-    let mut out = SandboxConfig {
-        name: "scenario".into(),
-        ..SandboxConfig::default()
-    };
-    if let Some(env) = cfg.get("env").and_then(Value::as_object) {
-        for (k, v) in env {
-            out.env
-                .insert(k.clone(), v.as_str().unwrap_or_default().to_owned());
-        }
-    }
-    if cfg.get("network").and_then(Value::as_str) == Some("none") {
-        out.network = NetworkPolicy::None;
-    }
-    if let Some(mounts) = cfg.get("mounts").and_then(Value::as_array) {
-        for m in mounts {
-            out.mounts
-                .push(Mount::parse(m.as_str().unwrap_or_default())?);
-        }
-    }
-    Ok(out)
-}
-
-/// Runs an `execute_tool` step; returns the result and the progress seen.
-async fn execute(corral: &Corral, step: &Value) -> (Result<ToolResult, Error>, Vec<Progress>) {
-    let progress: Arc<Mutex<Vec<Progress>>> = Arc::default();
-    let seen = progress.clone();
-    let options = CallOptions {
-        timeout: step
-            .get("timeout_ms")
-            .and_then(Value::as_u64)
-            .map(Duration::from_millis),
-        max_total: step
-            .get("max_total_ms")
-            .and_then(Value::as_u64)
-            .map(Duration::from_millis),
-        on_progress: Some(Arc::new(move |p| {
-            if let Ok(mut v) = seen.lock() {
-                v.push(p);
-            }
-        })),
-        cancel: step
-            .get("cancel_after_ms")
-            .and_then(Value::as_u64)
-            .map(|ms| {
-                let token = tokio_util::sync::CancellationToken::new();
-                let trigger = token.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_millis(ms)).await;
-                    trigger.cancel();
-                });
-                token
-            }),
-    };
-    let server = step
-        .get("server")
-        .and_then(Value::as_str)
+    #[test]
+    fn saved_values_become_placeholders() {
+        let mut vars = HashMap::new();
+        let obs = json!({"sessionId": "s1", "n": 3});
+        save(
+            Some(&json!({"ID": "/sessionId", "N": "/n"})),
+            &obs,
+            &mut vars,
+        )
         .unwrap_or_default();
-    let tool = step.get("tool").and_then(Value::as_str).unwrap_or_default();
-    let args = step.get("args").cloned().unwrap_or(json!({}));
-    let result = corral.execute_tool_with(server, tool, args, options).await;
-    let progress = progress.lock().map(|v| v.clone()).unwrap_or_default();
-    (result, progress)
+        save(Some(&json!("ALL")), &obs, &mut vars).unwrap_or_default();
+        assert!(save(Some(&json!({"X": "/missing"})), &obs, &mut vars).is_err());
+        let step = json!({"a": "${ID}", "b": "${N:int}", "c": "${ALL}", "d": "${UNKNOWN}"});
+        let want = json!({"a": "s1", "b": 3, "c": obs.to_string(), "d": "${UNKNOWN}"});
+        assert_eq!(substitute(&step, &vars), want);
+    }
 }

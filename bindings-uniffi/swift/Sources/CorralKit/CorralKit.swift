@@ -3678,6 +3678,10 @@ public struct ServerConfig: Equatable, Hashable {
      * These tools are never offered (deny wins over allow).
      */
     public var denyTools: [String]
+    /**
+     * Free labels for grouping servers.
+     */
+    public var tags: [String]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3720,7 +3724,10 @@ public struct ServerConfig: Equatable, Hashable {
          */allowTools: [String]? = nil, 
         /**
          * These tools are never offered (deny wins over allow).
-         */denyTools: [String] = []) {
+         */denyTools: [String] = [], 
+        /**
+         * Free labels for grouping servers.
+         */tags: [String] = []) {
         self.name = name
         self.transport = transport
         self.env = env
@@ -3734,11 +3741,12 @@ public struct ServerConfig: Equatable, Hashable {
         self.limits = limits
         self.allowTools = allowTools
         self.denyTools = denyTools
+        self.tags = tags
     }
 
     
     /**
-     * This config in corral's own JSON form (what `serverConfigFromJson` reads back).
+     * This config in the canonical camelCase JSON form (what `serverConfigFromJson` reads back).
      */
 public func toJson() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
@@ -3776,7 +3784,8 @@ public struct FfiConverterTypeServerConfig: FfiConverterRustBuffer {
                 mounts: FfiConverterSequenceTypeMount.read(from: &buf), 
                 limits: FfiConverterOptionTypeLimits.read(from: &buf), 
                 allowTools: FfiConverterOptionSequenceString.read(from: &buf), 
-                denyTools: FfiConverterSequenceString.read(from: &buf)
+                denyTools: FfiConverterSequenceString.read(from: &buf), 
+                tags: FfiConverterSequenceString.read(from: &buf)
         )
     }
 
@@ -3794,6 +3803,7 @@ public struct FfiConverterTypeServerConfig: FfiConverterRustBuffer {
         FfiConverterOptionTypeLimits.write(value.limits, into: &buf)
         FfiConverterOptionSequenceString.write(value.allowTools, into: &buf)
         FfiConverterSequenceString.write(value.denyTools, into: &buf)
+        FfiConverterSequenceString.write(value.tags, into: &buf)
     }
 }
 

@@ -1,6 +1,5 @@
 package io.github.corralmcp.corral
 
-import io.github.corralmcp.corral.conformance.processesWithEnv
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.TimeoutCancellationException
 import kotlinx.coroutines.async
@@ -10,6 +9,7 @@ import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeout
 import kotlinx.serialization.json.Json
+import kotlinx.serialization.json.jsonArray
 import kotlinx.serialization.json.jsonObject
 import kotlinx.serialization.json.jsonPrimitive
 import org.junit.jupiter.api.AfterEach
@@ -111,9 +111,12 @@ class ApiTest {
                 allowTools = listOf("read_file"),
                 denyTools = listOf("write_file"),
                 callTimeout = Duration.ofMillis(2500),
+                tags = listOf("prod"),
             )
         assertFalse(full.mounts[0].readOnly)
         assertEquals(full, serverConfigFromJson("fs", full.toJson()))
+        val tags = Json.parseToJsonElement(full.toJson()).jsonObject["tags"]!!.jsonArray
+        assertEquals(listOf("prod"), tags.map { it.jsonPrimitive.content })
         val remote = serverConfigFromUrl("r", "https://example.com/mcp", mapOf("Authorization" to "Bearer x"))
         assertEquals(Transport.Http("https://example.com/mcp", mapOf("Authorization" to "Bearer x")), remote.transport)
         val servers = parseMcpServers("[servers.fx]\ncommand = \"srv --flag\"\nnetwork = \"none\"\n")
@@ -423,3 +426,16 @@ fun fixtureServer(): String =
     System.getenv("CORRAL_TEST_SERVER")
         ?: System.getProperty("corral.test.server")
         ?: error("set CORRAL_TEST_SERVER or -Dcorral.test.server")
+
+/** Pids of live (non-zombie) processes whose environment contains `needle` (`KEY=VALUE`). */
+fun processesWithEnv(needle: String): List<Long> =
+    (java.io.File("/proc").listFiles() ?: emptyArray())
+        .mapNotNull { it.name.toLongOrNull() }
+        .filter { it != ProcessHandle.current().pid() }
+        .filter { pid ->
+            val stat = runCatching { java.io.File("/proc/$pid/stat").readText() }.getOrDefault("")
+            val environ = runCatching { java.io.File("/proc/$pid/environ").readBytes() }.getOrNull()
+            !stat.substringAfterLast(')').trimStart().startsWith("Z") &&
+                environ != null &&
+                String(environ, Charsets.ISO_8859_1).split('\u0000').contains(needle)
+        }

@@ -1,103 +1,271 @@
 package io.github.corralmcp.corral.conformance
 
+import com.sun.jna.Library
+import com.sun.jna.Native
+import io.github.corralmcp.corral.CallOptions
+import io.github.corralmcp.corral.Corral
+import io.github.corralmcp.corral.CorralException
+import io.github.corralmcp.corral.CorralOptions
+import io.github.corralmcp.corral.NetworkPolicy
+import io.github.corralmcp.corral.Progress
+import io.github.corralmcp.corral.ProgressListener
+import io.github.corralmcp.corral.PromptMessage
+import io.github.corralmcp.corral.SandboxConfig
+import io.github.corralmcp.corral.SandboxHandle
+import io.github.corralmcp.corral.Tool
+import io.github.corralmcp.corral.parseMount
+import kotlinx.coroutines.async
+import kotlinx.coroutines.awaitAll
+import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
+import kotlinx.serialization.json.Json
+import kotlinx.serialization.json.JsonArray
+import kotlinx.serialization.json.JsonElement
+import kotlinx.serialization.json.JsonNull
+import kotlinx.serialization.json.JsonObject
+import kotlinx.serialization.json.JsonPrimitive
+import kotlinx.serialization.json.jsonArray
+import kotlinx.serialization.json.jsonObject
+import kotlinx.serialization.json.jsonPrimitive
+import kotlinx.serialization.json.longOrNull
 import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.Assumptions
 import org.junit.jupiter.api.DynamicTest
 import org.junit.jupiter.api.TestFactory
 import org.junit.jupiter.api.TestInstance
-import java.nio.file.Files
-import java.nio.file.Path
-import java.nio.file.Paths
+import java.time.Duration
+import java.util.Collections
 import kotlin.test.fail
 
 /**
- * Every scenario of the shared conformance suite (tests/conformance/scenarios) as one test, run
- * through the Kotlin binding. Skips by capability (never by language); with
- * `CORRAL_TEST_REQUIRE_ALL=1` a missing capability fails. A failure listed in
- * tests/conformance/expected-failures/kotlin.txt is skipped; a listed scenario that passes fails.
- *
- * Environment: `CORRAL_TEST_SERVER` (the fixture binary; default: the `corral.test.server`
- * property the Makefile sets), `CORRAL_TEST_PROVIDER` (default `local`), `CORRAL_TEST_OFFLINE=1`.
+ * The Kotlin runner of the shared conformance suite (tests/conformance/README.md), one JUnit test
+ * per scenario. The checker (`corral-conformance kotlin`, a child process) owns the suite's
+ * meaning: it sets up the environment, expands placeholders, sends each step's op as a JSON line,
+ * checks the answers and applies the expected-failures baseline. This class only performs each op
+ * through the Kotlin API and answers with the observation (canonical camelCase JSON).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ConformanceTest {
-    private val root: Path = Paths.get(System.getProperty("corral.repo.root") ?: "../..").toAbsolutePath().normalize()
-    private var env: Env? = null
-    private val outcomes = mutableListOf<String>()
+    private val checker: Process =
+        ProcessBuilder(
+            System.getenv("CORRAL_CONFORMANCE") ?: System.getProperty("corral.conformance")
+                ?: fail("set CORRAL_CONFORMANCE or -Dcorral.conformance to the corral-conformance binary"),
+            "kotlin",
+        ).redirectError(ProcessBuilder.Redirect.INHERIT).start()
+    private val input = checker.inputStream.bufferedReader()
+    private val output = checker.outputStream.bufferedWriter()
 
-    private fun fixtureServer(): Path =
-        Paths.get(
-            System.getenv("CORRAL_TEST_SERVER")
-                ?: System.getProperty("corral.test.server")
-                ?: fail("set CORRAL_TEST_SERVER or -Dcorral.test.server to the corral-test-server binary"),
-        )
+    private fun receive(): JsonObject =
+        Json.parseToJsonElement(input.readLine() ?: fail("the checker exited (its stderr says why)")).jsonObject
+
+    private fun send(vararg fields: Pair<String, JsonElement>) {
+        output.write(JsonObject(mapOf(*fields)).toString())
+        output.newLine()
+        output.flush()
+    }
 
     @TestFactory
-    fun scenarios(): List<DynamicTest> {
-        val server = fixtureServer()
-        check(Files.isRegularFile(server)) {
-            "the fixture server $server is missing: run `cargo build -p corral-test-server` first (or set CORRAL_TEST_SERVER)"
-        }
-        val env = Env(server).also { this.env = it }
-        val conformance = root.resolve("tests/conformance")
-        val expected = loadExpectedFailures(conformance.resolve("expected-failures/kotlin.txt"))
-        val requireAll = System.getenv("CORRAL_TEST_REQUIRE_ALL") != null
-        return loadScenarios(conformance.resolve("scenarios")).map { scenario ->
-            DynamicTest.dynamicTest(scenario.name) {
-                val missing = env.missing(scenario.requires)
-                if (missing.isNotEmpty()) {
-                    if (requireAll) fail("missing capabilities: $missing")
-                    record(scenario.name, "skipped (needs $missing)")
-                    Assumptions.abort<Unit>("needs $missing")
-                }
-                val error =
-                    try {
-                        runBlocking { runScenario(scenario, env) }
-                        null
-                    } catch (e: StepFailure) {
-                        e.message ?: "failed"
-                    } catch (e: Exception) {
-                        e.toString()
-                    }
-                val expectedFailure = scenario.name in expected
-                when {
-                    error == null && !expectedFailure -> {
-                        record(scenario.name, "passed")
-                    }
-
-                    error != null && !expectedFailure -> {
-                        record(scenario.name, "FAILED: $error")
-                        fail(error)
-                    }
-
-                    error != null -> {
-                        record(scenario.name, "expected failure")
-                        Assumptions.abort<Unit>("expected failure")
-                    }
-
-                    else -> {
-                        record(scenario.name, "FAILED: listed as an expected failure but passes")
-                        fail("listed in expected-failures/kotlin.txt but passes: remove it from the list")
-                    }
+    fun scenarios(): List<DynamicTest> =
+        receive()["scenarios"]!!.jsonArray.map { it.jsonPrimitive.content }.map { name ->
+            DynamicTest.dynamicTest(name) {
+                send("run" to JsonPrimitive(name))
+                val verdict = Runner().use { runBlocking { serve(it) } }
+                val message = verdict["message"]?.jsonPrimitive?.content ?: ""
+                val outcome = verdict["outcome"]?.jsonPrimitive?.content
+                println("conformance (kotlin): $name ... $outcome")
+                when (outcome) {
+                    "passed" -> Unit
+                    "skipped", "expected_failure" -> Assumptions.abort<Unit>(message)
+                    else -> fail(message)
                 }
             }
         }
-    }
 
-    private fun record(
-        name: String,
-        what: String,
-    ) {
-        println("conformance (kotlin): $name ... $what")
-        synchronized(outcomes) { outcomes += what }
+    private suspend fun serve(runner: Runner): JsonObject {
+        while (true) {
+            val request = receive()
+            val seq = request["seq"] ?: return request
+            send("seq" to seq, *answer { runner.perform(request) }.toList().toTypedArray())
+        }
     }
 
     @AfterAll
     fun tearDown() {
-        env?.close()
-        val passed = outcomes.count { it == "passed" }
-        val failed = outcomes.count { it.startsWith("FAILED") }
-        println("conformance (kotlin): $passed passed, $failed failed, ${outcomes.size - passed - failed} skipped")
+        output.close()
+        checker.waitFor()
     }
 }
+
+/** libc's setenv: the JVM cannot change its own environment, the C library can. */
+private interface LibC : Library {
+    fun setenv(
+        name: String,
+        value: String,
+        overwrite: Int,
+    ): Int
+}
+
+private fun obj(vararg fields: Pair<String, Any?>): JsonObject =
+    JsonObject(
+        fields.associate { (k, v) ->
+            k to
+                when (v) {
+                    is JsonElement -> v
+                    is Number -> JsonPrimitive(v)
+                    else -> JsonPrimitive(v as String?)
+                }
+        },
+    )
+
+private fun errorOf(e: Exception): JsonObject =
+    if (e is CorralException) {
+        obj("kind" to e.code(), "message" to e.detail())
+    } else {
+        obj("kind" to "NOT_A_CORRAL_ERROR (${e::class.simpleName})", "message" to e.toString())
+    }
+
+private fun parse(text: String?): JsonElement = text?.let { Json.parseToJsonElement(it) } ?: JsonNull
+
+// TEMP until canonical serde lands: only ToolResult has toJson() in the Kotlin binding today.
+private fun toolJson(t: Tool) =
+    obj("name" to t.name, "description" to t.description, "inputSchema" to parse(t.inputSchema), "outputSchema" to parse(t.outputSchema))
+
+private fun JsonObject.str(key: String) = (this[key] as? JsonPrimitive)?.content ?: ""
+
+/** The JSON text of a value (a string: the string itself, when `raw`). */
+private fun JsonObject.text(
+    key: String,
+    raw: Boolean = false,
+) = (this[key] as? JsonPrimitive)?.takeIf { raw && it.isString }?.content ?: (this[key] ?: JsonObject(emptyMap())).toString()
+
+private infix fun String.does(f: suspend (JsonObject) -> Any?) = this to f
+
+private class Runner : AutoCloseable {
+    private var corral: Corral? = null
+    private val c get() = corral ?: error("no open Corral")
+    private val sandboxes = mutableMapOf<String, SandboxHandle>()
+
+    private fun sandbox(r: JsonObject) = sandboxes[r.str("id")] ?: error("no sandbox ${r.str("id")}")
+
+    private suspend fun session(r: JsonObject) = c.session(r.str("server"))
+
+    // TEMP until canonical serde lands: Resource, ResourceContents, Prompt, PromptResult and
+    // ExecOutput have no toJson() today; these build the canonical fields the suite reads.
+    private val ops =
+        mapOf(
+            "setenv" does { check(Native.load("c", LibC::class.java).setenv(it.str("name"), it.str("value"), 1) == 0) },
+            "open" does { Corral(CorralOptions(provider = it.str("provider"), home = it.str("home"))).also { made -> corral = made } },
+            "close" does { c.shutdown() },
+            "add_server" does { c.addServerFromJson(it.str("name"), it.text("config")) },
+            "remove_server" does { c.removeServer(it.str("server")) },
+            "restart_server" does { c.addServer(c.server(it.str("server"))) },
+            "list_servers" does { JsonArray(c.listServers().map { s -> JsonPrimitive(s.name) }) },
+            // A JSON object is passed as its text: the document parser reads JSON first.
+            "load_mcp_servers" does { JsonArray(c.loadMcpServers(it.text("document", raw = true)).map { s -> JsonPrimitive(s) }) },
+            "discover_tools" does { JsonArray(c.discoverTools(it.str("server")).map(::toolJson)) },
+            "tool_schema" does { r ->
+                val t = c.discoverTools(r.str("server")).first { it.name == r.str("tool") }
+                JsonObject(toolJson(t) + mapOf("openai" to parse(t.toOpenai()), "anthropic" to parse(t.toAnthropic())))
+            },
+            "execute_tool" does { execute(it) },
+            "concurrent" does { r ->
+                coroutineScope {
+                    val calls = r["calls"]!!.jsonArray.map { async { answer { execute(it.jsonObject) } } }
+                    JsonArray(calls.awaitAll())
+                }
+            },
+            "quick" does { parse(c.quick(it.str("command"), it.str("tool"), it.text("args")).toJson()) },
+            "session_info" does {
+                session(it).use { s ->
+                    obj(
+                        "sessionId" to s.sessionId(),
+                        "sandboxId" to s.sandboxId(),
+                        "protocolVersion" to s.protocolVersion(),
+                    )
+                }
+            },
+            "list_resources" does
+                { session(it).use { s -> JsonArray(s.listResources().map { x -> obj("uri" to x.uri, "name" to x.name) }) } },
+            "read_resource" does
+                { r -> session(r).use { s -> JsonArray(s.readResource(r.str("uri")).map { obj("uri" to it.uri, "text" to it.text) }) } },
+            "list_prompts" does { session(it).use { s -> JsonArray(s.listPrompts().map { p -> obj("name" to p.name) }) } },
+            "get_prompt" does { r ->
+                val p = session(r).use { it.getPrompt(r.str("name"), r.text("args")) }
+                val content = { m: PromptMessage -> obj("type" to "text", "text" to m.content.asText()) }
+                obj("messages" to JsonArray(p.messages.map { obj("role" to it.role, "content" to content(it)) }))
+            },
+            "sandbox_open" does { r ->
+                val cfg = r["config"] as? JsonObject ?: JsonObject(emptyMap())
+                val config =
+                    SandboxConfig(
+                        name = "scenario",
+                        env = cfg["env"]?.jsonObject?.mapValues { it.value.jsonPrimitive.content } ?: emptyMap(),
+                        network = if (cfg.str("network") == "none") NetworkPolicy.NONE else null,
+                        mounts = cfg["mounts"]?.jsonArray?.map { parseMount(it.jsonPrimitive.content) } ?: emptyList(),
+                    )
+                c.sandbox(config).also { sandboxes[r.str("id")] = it }
+            },
+            "sandbox_exec" does {
+                val o = sandbox(it).exec(it.str("script"))
+                obj("exitCode" to o.exitCode, "stdout" to o.stdoutText(), "stderr" to o.stderrText())
+            },
+            "sandbox_write" does { sandbox(it).writeFile(it.str("path"), it.str("data").toByteArray()) },
+            "sandbox_read" does { JsonPrimitive(String(sandbox(it).readFile(it.str("path")), Charsets.UTF_8)) },
+            "sandbox_close" does { sandbox(it).shutdown() },
+        )
+
+    suspend fun perform(r: JsonObject): JsonElement {
+        val op = ops[r.str("op")] ?: error("unknown op ${r.str("op")}")
+        return op(r) as? JsonElement ?: JsonNull
+    }
+
+    /** `{result, progress}` of an `execute_tool` request; `cancel_after_ms` cancels its handle. */
+    private suspend fun execute(r: JsonObject): JsonElement {
+        val seen = Collections.synchronizedList(mutableListOf<Progress>())
+        val listener =
+            object : ProgressListener {
+                override fun onProgress(progress: Progress) {
+                    seen.add(progress)
+                }
+            }
+        val ms = { key: String -> (r[key] as? JsonPrimitive)?.longOrNull?.let { Duration.ofMillis(it) } }
+        val options = CallOptions(timeout = ms("timeout_ms"), maxTotal = ms("max_total_ms"))
+        val after = ms("cancel_after_ms")
+        val result =
+            if (after == null) {
+                c.executeTool(r.str("server"), r.str("tool"), r.text("args"), options, listener)
+            } else {
+                c.startTool(r.str("server"), r.str("tool"), r.text("args"), options, listener).use { call ->
+                    coroutineScope {
+                        val trigger =
+                            launch {
+                                delay(after.toMillis())
+                                call.cancel()
+                            }
+                        try {
+                            call.result()
+                        } finally {
+                            trigger.cancel()
+                        }
+                    }
+                }
+            }
+        val progress = synchronized(seen) { seen.map { obj("progress" to it.progress, "total" to it.total, "message" to it.message) } }
+        return obj("result" to parse(result.toJson()), "progress" to JsonArray(progress))
+    }
+
+    override fun close() {
+        sandboxes.values.forEach { it.close() }
+        corral?.close()
+    }
+}
+
+/** `{"ok": …}` or `{"error": …}` of one call. */
+private suspend fun answer(f: suspend () -> JsonElement): JsonObject =
+    try {
+        obj("ok" to f())
+    } catch (e: Exception) {
+        obj("error" to errorOf(e))
+    }
