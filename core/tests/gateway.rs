@@ -188,6 +188,10 @@ async fn two_servers_are_namespaced_and_healthy() {
     rig.add("alpha", &[]).await;
     rig.add("beta", &[]).await;
     let gw = rig.corral.start_gateway(opts()).await.expect("gateway");
+    assert!(
+        gw.wait_settled(Duration::from_secs(60)).await,
+        "servers settled"
+    );
     assert!(gw.url().starts_with("http://127.0.0.1:") && gw.url().ends_with("/mcp"));
     assert!(gw.token().len() >= 22, "at least 128 bits");
     let (c, _) = connect(&gw).await;
@@ -281,6 +285,10 @@ async fn long_names_are_shortened_and_callable() {
     rig.add(&server, &[]).await;
     rig.add("other", &[]).await;
     let gw = rig.corral.start_gateway(opts()).await.expect("gateway");
+    assert!(
+        gw.wait_settled(Duration::from_secs(60)).await,
+        "servers settled"
+    );
     let (c, rec) = connect(&gw).await;
     let before = rec.list_changed.load(Ordering::SeqCst);
     let tool = "t".repeat(40);
@@ -291,7 +299,17 @@ async fn long_names_are_shortened_and_callable() {
         rec.wait_beyond(before, Duration::from_secs(10)).await,
         "list_changed"
     );
-    let names = tool_names(&c).await;
+    let mut names = tool_names(&c).await;
+    for _ in 0..100 {
+        if names
+            .iter()
+            .any(|n| n.starts_with(&server) && n.len() == 64)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        names = tool_names(&c).await;
+    }
     assert!(regex_ok(&names), "{names:?}");
     let long: Vec<&String> = names
         .iter()
@@ -333,6 +351,10 @@ async fn a_failing_server_drops_out_and_comes_back() {
         .insert("CORRAL_SCENARIO_TAG".into(), rig.tag.clone());
     rig.corral.add_server(config).await.expect("add");
     let gw = rig.corral.start_gateway(opts()).await.expect("gateway");
+    assert!(
+        gw.wait_settled(Duration::from_secs(60)).await,
+        "servers settled"
+    );
     let (c, rec) = connect(&gw).await;
     let names = tool_names(&c).await;
     assert!(names.contains(&"good__echo".to_owned()), "{names:?}");
@@ -396,6 +418,10 @@ async fn a_killed_upstream_restarts_within_the_session() {
     let rig = Rig::new();
     rig.add("fx", &[]).await;
     let gw = rig.corral.start_gateway(opts()).await.expect("gateway");
+    assert!(
+        gw.wait_settled(Duration::from_secs(60)).await,
+        "servers settled"
+    );
     let (c, rec) = connect(&gw).await;
     assert_eq!(
         call(&c, "echo", json!({"text": "one"})).await,
@@ -488,6 +514,10 @@ async fn auth_host_origin_and_body_limits() {
     let rig = Rig::new();
     rig.add("fx", &[]).await;
     let gw = rig.corral.start_gateway(opts()).await.expect("gateway");
+    assert!(
+        gw.wait_settled(Duration::from_secs(60)).await,
+        "servers settled"
+    );
     let token = gw.token().to_owned();
     let check_401 = |text: String| {
         assert!(text.starts_with("HTTP/1.1 401"), "{text}");
@@ -584,6 +614,10 @@ async fn over_budget_publishes_search_and_call() {
     let rig = Rig::new();
     rig.add("fx", &["--tools", "200"]).await;
     let gw = rig.corral.start_gateway(opts()).await.expect("gateway");
+    assert!(
+        gw.wait_settled(Duration::from_secs(60)).await,
+        "servers settled"
+    );
     let (c, _) = connect(&gw).await;
     let names = tool_names(&c).await;
     assert_eq!(names, ["search_tools", "call_tool"]);
@@ -636,6 +670,10 @@ async fn the_stateless_era_works_too() {
     let rig = Rig::new();
     rig.add("fx", &[]).await;
     let gw = rig.corral.start_gateway(opts()).await.expect("gateway");
+    assert!(
+        gw.wait_settled(Duration::from_secs(60)).await,
+        "servers settled"
+    );
     let client = Recorder::default()
         .serve_with_lifecycle(
             transport(gw.url(), gw.token()),

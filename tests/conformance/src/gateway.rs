@@ -257,7 +257,7 @@ async fn wait_list_changed(l: &mut Live, step: &Value) -> Result<Value, Value> {
         let notified = l.recorder.notify.notified();
         let n = l.recorder.list_changed.load(Ordering::SeqCst);
         if n > l.seen {
-            l.seen = n;
+            l.seen += 1;
             return Ok(Value::Null);
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
