@@ -2,6 +2,8 @@
 //! 127.0.0.1: naming, long names, fail open and heal, a killed upstream, auth, the tool budget,
 //! health, and the stateless era.
 
+#![allow(clippy::expect_used)] // test helpers
+
 use std::{
     path::PathBuf,
     sync::{
