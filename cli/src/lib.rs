@@ -124,11 +124,54 @@ enum Command {
     /// E2B sandboxes of this corral home (provider `e2b`).
     #[command(subcommand)]
     E2b(E2bCmd),
+    /// Publish servers behind one authenticated Streamable-HTTP MCP endpoint, until Ctrl-C.
+    ///
+    /// Serves the stored servers (or those of --config FILE; --server picks some), prints the
+    /// URL, the bearer token and a ready-to-paste `claude mcp add` line, and stops every
+    /// sandbox on Ctrl-C or SIGTERM.
+    Gateway(GatewayArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct GatewayArgs {
+    /// An `mcpServers` (or corral) JSON/TOML document to serve instead of the stored servers.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Serve only this server (repeatable).
+    #[arg(long = "server", value_name = "NAME")]
+    servers: Vec<String>,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to bind (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// The bearer token (default: a random one). Prefer the environment variable.
+    #[arg(long, env = "CORRAL_GATEWAY_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Serve without a token (loopback addresses only).
+    #[arg(long)]
+    no_auth: bool,
+    /// Above this many tools, publish `search_tools` + `call_tool` instead.
+    #[arg(long, default_value_t = 64)]
+    tool_budget: usize,
+    /// How long tools/list waits for servers still starting (ms).
+    #[arg(long, default_value_t = 3000)]
+    discovery_deadline_ms: u64,
+    /// Start servers at the first request instead of at once.
+    #[arg(long)]
+    lazy: bool,
+    /// Also accept this Host header value (repeatable).
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allow_hosts: Vec<String>,
+    /// Also accept this Origin (repeatable).
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allow_origins: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -373,6 +416,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             Ok(0)
         }
         Command::E2b(cmd) => e2b_cmd(&ctx, cmd).await,
+        Command::Gateway(args) => gateway(&ctx, args).await,
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "corral", &mut script);
@@ -724,6 +768,120 @@ async fn call(
         }
     }
     Ok(if result.is_error { EXIT_TOOL_ERROR } else { 0 })
+}
+
+async fn gateway(ctx: &Ctx, args: GatewayArgs) -> Result<i32, Error> {
+    init_logging(ctx.verbose);
+    let mut servers = match &args.config {
+        Some(file) => {
+            let text = std::fs::read_to_string(file).map_err(|e| {
+                Error::new(ErrorKind::ConfigInvalid, format!("{}: {e}", file.display()))
+            })?;
+            corral_core::config::parse_servers_document(&text)?
+        }
+        None => ctx.store.load()?,
+    };
+    for name in &args.servers {
+        if !servers.iter().any(|s| &s.name == name) {
+            return Err(Error::new(
+                ErrorKind::ServerNotFound,
+                format!("no server named `{name}` (see `corral server list` or --config)"),
+            ));
+        }
+    }
+    if !args.servers.is_empty() {
+        servers.retain(|s| args.servers.contains(&s.name));
+    }
+    if servers.is_empty() {
+        return Err(Error::new(
+            ErrorKind::ConfigInvalid,
+            "no servers to serve: add some with `corral server add`, or pass --config FILE",
+        ));
+    }
+    let corral = open_corral(ctx, None)?;
+    let served = async {
+        for s in servers {
+            corral.add_server(s).await?;
+        }
+        let options = corral_core::GatewayOptions {
+            host: args.host.clone(),
+            port: args.port,
+            token: args.token.clone(),
+            auth: !args.no_auth,
+            tool_budget: args.tool_budget,
+            discovery_deadline_ms: args.discovery_deadline_ms,
+            eager: !args.lazy,
+            allowed_hosts: args.allow_hosts.clone(),
+            allowed_origins: args.allow_origins.clone(),
+            ..corral_core::GatewayOptions::default()
+        };
+        let gw = corral.start_gateway(options).await?;
+        let names: Vec<String> = gw.servers().into_iter().map(|s| s.name).collect();
+        if ctx.json {
+            print_json(&json!({"url": gw.url(), "token": gw.token(), "servers": names}));
+        } else {
+            out!("corral gateway serving {} server(s): {}", names.len(), names.join(", "));
+            out!("url:   {}", gw.url());
+            if gw.token().is_empty() {
+                out!("token: (none: --no-auth)");
+                out!("claude mcp add --transport http corral {}", gw.url());
+            } else {
+                out!("token: {}", gw.token());
+                out!(
+                    "claude mcp add --transport http corral {} --header \"Authorization: Bearer {}\"",
+                    gw.url(),
+                    gw.token()
+                );
+            }
+            out!("health: GET {}", gw.url().trim_end_matches("/mcp").to_owned() + "/health");
+            out!("Ctrl-C stops the gateway and every sandbox.");
+        }
+        wait_for_stop().await;
+        gw.close().await;
+        Ok::<_, Error>(())
+    }
+    .await;
+    corral.close().await;
+    served.map(|()| 0)
+}
+
+async fn wait_for_stop() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}
+
+/// The gateway's log lines (one per call, upstream failures) go to stderr.
+fn init_logging(verbose: bool) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let level = if verbose {
+        LevelFilter::DEBUG
+    } else {
+        LevelFilter::INFO
+    };
+    let filter = Targets::new()
+        .with_target("corral::gateway", level)
+        .with_target("corral_core::gateway", level)
+        .with_default(LevelFilter::WARN);
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_filter(filter),
+        )
+        .try_init();
 }
 
 fn open_corral(ctx: &Ctx, home: Option<PathBuf>) -> Result<Corral, Error> {

@@ -535,3 +535,77 @@ fn template_verbs_and_prune() {
     let missing = env.run(&["template", "remove", "tools"]);
     assert_eq!(code(&missing), Some(10), "CONFIG_INVALID");
 }
+
+/// `corral gateway --config FILE`: prints the URL, the token and a `claude mcp add` line, serves
+/// `/health`, and on SIGTERM exits 0 having stopped every sandbox.
+#[test]
+fn gateway_serves_until_sigterm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let env = Env::new();
+    let fx = fixture();
+    let doc = env.dir.path().join("servers.json");
+    let tag = format!("cli-gw-{}", std::process::id());
+    std::fs::write(
+        &doc,
+        serde_json::json!({"mcpServers": {
+            "a": {"command": fx, "env": {"CORRAL_SCENARIO_TAG": tag}},
+            "b": {"command": fx, "env": {"CORRAL_SCENARIO_TAG": tag}},
+        }})
+        .to_string(),
+    )
+    .expect("write");
+    let mut child = env
+        .cmd(&["gateway", "--config", &doc.display().to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut url = String::new();
+    let mut claude = String::new();
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        if let Some(u) = line.strip_prefix("url:") {
+            url = u.trim().to_owned();
+        }
+        if line.starts_with("claude mcp add --transport http") {
+            claude = line;
+            break;
+        }
+    }
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/mcp"),
+        "{url}"
+    );
+    assert!(
+        claude.contains(&url) && claude.contains("--header \"Authorization: Bearer "),
+        "{claude}"
+    );
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .to_owned();
+    let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+    let needle = format!("CORRAL_SCENARIO_TAG={tag}");
+    let left = std::fs::read_dir("/proc")
+        .expect("proc")
+        .flatten()
+        .filter(|e| {
+            std::fs::read(e.path().join("environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == needle.as_bytes()))
+        })
+        .count();
+    assert_eq!(left, 0, "no sandbox survives the gateway");
+}

@@ -28,6 +28,7 @@
 pub mod boundary;
 pub mod config;
 pub mod error;
+pub mod gateway;
 pub mod install;
 pub mod mcp;
 pub mod runner;
@@ -38,6 +39,7 @@ pub mod tool;
 pub use self::{
     config::{Limits, Mount, NetworkPolicy, ServerConfig, ToolFilter, Transport},
     error::{Error, ErrorKind, Result},
+    gateway::{Gateway, GatewayOptions, ServerHealth, ServerState},
     install::{PruneReport, TemplateInfo},
     mcp::{CallOptions, LogCallback, ProgressCallback, Session, SessionOptions},
     runner::{

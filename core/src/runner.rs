@@ -215,6 +215,11 @@ impl Corral {
         }
     }
 
+    /// The corral-wide log callback (the gateway chains it).
+    pub(crate) fn log_callback(&self) -> Option<LogCallback> {
+        self.inner.on_log.lock().ok().and_then(|l| l.clone())
+    }
+
     fn emit(&self, event: StartEvent) {
         let cb = self.inner.on_start.lock().ok().and_then(|c| c.clone());
         if let Some(cb) = cb {
@@ -347,7 +352,25 @@ impl Corral {
         arguments: Value,
         options: CallOptions,
     ) -> Result<ToolResult> {
-        let result = live.session.call_tool(tool, arguments, options).await;
+        let mut params = rmcp::model::CallToolRequestParams::new(tool.to_owned());
+        if let Some(args) = crate::mcp::object_arguments(arguments)? {
+            params = params.with_arguments(args);
+        }
+        self.call_mcp(slot, live, params, options)
+            .await
+            .map(ToolResult::from_mcp)
+    }
+
+    /// [`Corral::call`] in rmcp's model (the gateway's pass-through path).
+    async fn call_mcp(
+        &self,
+        slot: &Arc<Slot>,
+        live: &Arc<Live>,
+        params: rmcp::model::CallToolRequestParams,
+        options: CallOptions,
+    ) -> Result<rmcp::model::CallToolResult> {
+        let tool = params.name.to_string();
+        let result = live.session.call_tool_mcp(params, options).await;
         touch(slot);
         match result {
             Err(e) if e.kind() == ErrorKind::Timeout => {
@@ -1018,6 +1041,28 @@ impl ServerSession {
     /// The last lines the server wrote to stderr.
     pub fn stderr_tail(&self) -> String {
         self.live.session.stderr_tail()
+    }
+
+    /// The MCP session itself (the gateway forwards through it).
+    pub(crate) fn mcp(&self) -> &Session {
+        &self.live.session
+    }
+
+    /// The server's config.
+    pub(crate) fn config(&self) -> &ServerConfig {
+        &self.slot.config
+    }
+
+    /// Calls a tool in rmcp's model, with the runner's timeout and crash handling.
+    pub(crate) async fn call_tool_mcp(
+        &self,
+        params: rmcp::model::CallToolRequestParams,
+        options: CallOptions,
+    ) -> Result<rmcp::model::CallToolResult> {
+        self.corral.check_open()?;
+        self.corral
+            .call_mcp(&self.slot, &self.live, params, options)
+            .await
     }
 }
 

@@ -461,6 +461,20 @@ impl Session {
         Ok(tools.into_iter().map(Tool::from_mcp).collect())
     }
 
+    /// The tools in rmcp's own model, unconverted (for the gateway's pass-through).
+    pub(crate) async fn list_tools_mcp(&self) -> Result<Vec<rmcp::model::Tool>> {
+        self.shared.tools_changed.store(false, Ordering::SeqCst);
+        self.peer
+            .list_all_tools()
+            .await
+            .map_err(|e| self.map_error(e))
+    }
+
+    /// The rmcp peer of this session (the gateway forwards requests through it).
+    pub(crate) fn peer(&self) -> &Peer<RoleClient> {
+        &self.peer
+    }
+
     /// Calls a tool. `arguments` must be a JSON object (or null for none).
     pub async fn call_tool(
         &self,
@@ -473,6 +487,20 @@ impl Session {
         if let Some(args) = arguments {
             params = params.with_arguments(args);
         }
+        self.call_tool_mcp(params, options)
+            .await
+            .map(ToolResult::from_mcp)
+    }
+
+    /// [`Session::call_tool`] in rmcp's own model (the gateway passes results through as they
+    /// came, `_meta` and all).
+    pub(crate) async fn call_tool_mcp(
+        &self,
+        params: CallToolRequestParams,
+        options: CallOptions,
+    ) -> Result<rmcp::model::CallToolResult> {
+        let tool = params.name.to_string();
+        let tool = tool.as_str();
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         // Capped, so that no deadline arithmetic below can overflow whatever a caller passes.
         let timeout = options
@@ -532,7 +560,7 @@ impl Session {
         };
         inflight.finished();
         match response {
-            Ok(ServerResult::CallToolResult(r)) => Ok(ToolResult::from_mcp(r)),
+            Ok(ServerResult::CallToolResult(r)) => Ok(r),
             Ok(ServerResult::InputRequiredResult(_)) => Err(Error::new(
                 ErrorKind::Protocol,
                 format!(
@@ -804,7 +832,7 @@ fn violation_text(violation: &Mutex<Option<String>>) -> String {
 }
 
 /// Tool/prompt arguments: an object, or null/absent for none.
-fn object_arguments(arguments: Value) -> Result<Option<Map<String, Value>>> {
+pub(crate) fn object_arguments(arguments: Value) -> Result<Option<Map<String, Value>>> {
     match arguments {
         Value::Object(m) => Ok(Some(m)),
         Value::Null => Ok(None),

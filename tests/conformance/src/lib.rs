@@ -9,6 +9,7 @@
 
 mod env;
 mod expect;
+mod gateway;
 mod http;
 
 use std::{
@@ -52,7 +53,7 @@ pub trait Executor {
 const RUNNER_OPS: &str = "add_server remove_server restart_server list_servers load_mcp_servers \
     discover_tools tool_schema execute_tool quick session_info list_resources read_resource \
     list_prompts get_prompt sandbox_open sandbox_exec sandbox_write sandbox_read sandbox_close \
-    build_template list_templates remove_template";
+    build_template list_templates remove_template start_gateway gateway_close";
 
 /// How one scenario ended, with the baseline applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,6 +195,8 @@ impl Checker {
                 }
             }
         }
+        // The checker's MCP session on a gateway the runner started (see gateway.rs).
+        let mut gw: Option<gateway::Live> = None;
         let result = async {
             for (i, step) in std::iter::once(&json!({"op": "start"}))
                 .chain(&s.steps)
@@ -210,7 +213,7 @@ impl Checker {
                     _ => Vec::new(),
                 };
                 if setup.is_empty() {
-                    self.step(exec, &tag, &mut vars, &step)
+                    self.step(exec, &tag, &mut vars, &mut gw, &step)
                         .await
                         .map_err(fail)?;
                 }
@@ -225,6 +228,9 @@ impl Checker {
             Ok(())
         }
         .await;
+        if let Some(l) = gw.take() {
+            l.close().await;
+        }
         let closed = exec.call(json!({"op": "close"})).await;
         result.and(
             closed
@@ -238,11 +244,38 @@ impl Checker {
         exec: &mut impl Executor,
         tag: &str,
         vars: &mut HashMap<String, String>,
+        gw: &mut Option<gateway::Live>,
         step: &Value,
     ) -> Result<(), String> {
         let op = step["op"].as_str().unwrap_or_default();
         let expect = step.get("expect").cloned().unwrap_or_else(|| json!({}));
         let result = match op {
+            "start_gateway" => {
+                let mut request = request_of(step);
+                let connect = step["connect"].as_bool() != Some(false);
+                if let Some(m) = request.as_object_mut() {
+                    m.remove("connect");
+                }
+                let r = exec.call(request).await;
+                if let Ok(obs) = &r {
+                    for (var, key) in [("GATEWAY_URL", "url"), ("GATEWAY_TOKEN", "token")] {
+                        vars.insert(var.into(), obs[key].as_str().unwrap_or_default().into());
+                    }
+                    *gw = Some(gateway::Live::open(obs, connect).await?);
+                }
+                r
+            }
+            "gateway_close" => {
+                if let Some(l) = gw.take() {
+                    l.close().await;
+                }
+                exec.call(request_of(step)).await
+            }
+            op if gateway::OPS.split_whitespace().any(|o| o == op) => {
+                let (as_op, r) = gateway::step(gw, op, step).await;
+                let view = expect::check(as_op, &expect, &r)?;
+                return save(step.get("save_as"), &view, vars);
+            }
             "sleep" => {
                 tokio::time::sleep(Duration::from_millis(step["ms"].as_u64().unwrap_or(0))).await;
                 Ok(Value::Null)

@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 struct Rust {
     corral: Option<Corral>,
     sandboxes: HashMap<String, SandboxHandle>,
+    gateway: Option<corral_core::Gateway>,
 }
 
 impl Executor for Rust {
@@ -75,7 +76,27 @@ impl Rust {
         };
         Ok(match op {
             "close" => {
+                if let Some(g) = self.gateway.take() {
+                    g.close().await;
+                }
                 c.close().await;
+                Value::Null
+            }
+            "start_gateway" => {
+                let options: corral_core::GatewayOptions =
+                    serde_json::from_value(r.get("options").cloned().unwrap_or(json!({})))
+                        .map_err(|e| Error::new(ErrorKind::ConfigInvalid, e.to_string()))?;
+                let g = c.start_gateway(options).await?;
+                let out = json!({"url": g.url(), "token": g.token()});
+                if let Some(old) = self.gateway.replace(g) {
+                    old.close().await;
+                }
+                out
+            }
+            "gateway_close" => {
+                if let Some(g) = self.gateway.take() {
+                    g.close().await;
+                }
                 Value::Null
             }
             "add_server" => to_json(
