@@ -5,6 +5,8 @@
 //! Needs the fixture server (`cargo build -p corral-test-server`; `CORRAL_TEST_SERVER`) and,
 //! for `corral e2b gc`, the CLI (`cargo build -p corral-cli`; `CORRAL_CLI`).
 
+#![allow(clippy::expect_used)] // test helpers: a failed setup step is a failed test
+
 use std::{
     io::{BufRead, BufReader, Read, Write},
     path::{Path, PathBuf},
