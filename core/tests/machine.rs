@@ -6,6 +6,7 @@ use std::path::Path;
 use corral_core::{Corral, CorralOptions, ErrorKind, SandboxConfig, ServerConfig};
 use sha2::{Digest, Sha256};
 
+#[allow(clippy::expect_used)] // a test helper
 fn corral(home: &Path) -> Corral {
     Corral::with_options(CorralOptions {
         provider: Some("local".into()),
