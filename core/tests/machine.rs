@@ -6,10 +6,12 @@ use std::path::Path;
 use corral_core::{Corral, CorralOptions, ErrorKind, SandboxConfig, ServerConfig};
 use sha2::{Digest, Sha256};
 
+#[allow(clippy::expect_used)] // a test helper
 fn corral(home: &Path) -> Corral {
     Corral::with_options(CorralOptions {
         provider: Some("local".into()),
         home: Some(home.to_owned()),
+        ..CorralOptions::default()
     })
     .expect("local provider")
 }
@@ -24,7 +26,7 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-fn text(out: &corral_core::Output) -> String {
+fn text(out: &corral_core::ExecOutput) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
