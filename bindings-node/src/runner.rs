@@ -1,8 +1,6 @@
 //! `Corral`: the runner. Every method is a thin shim over `corral_core::Corral`; every I/O
 //! method returns a Promise and runs on the addon's runtime, never on the JS thread.
 
-use std::sync::Arc;
-
 use corral_core as core;
 use napi::{
     Either, Env,
@@ -272,11 +270,9 @@ impl Corral {
         env: Env,
         callback: Option<Function<Value, ()>>,
     ) -> napi::Result<()> {
-        let f = callback
-            .map(types::callback::<core::LogMessage>)
-            .transpose();
-        let f = f.map_err(|e| errors::to_js(&env, &e))?;
-        self.inner.set_log_callback(f.map(|f| Arc::new(f) as _));
+        let f =
+            types::callback::<core::LogMessage>(callback).map_err(|e| errors::to_js(&env, &e))?;
+        self.inner.set_log_callback(f);
         Ok(())
     }
 
@@ -291,11 +287,9 @@ impl Corral {
         env: Env,
         callback: Option<Function<Value, ()>>,
     ) -> napi::Result<()> {
-        let f = callback
-            .map(types::callback::<core::StartEvent>)
-            .transpose();
-        let f = f.map_err(|e| errors::to_js(&env, &e))?;
-        self.inner.set_start_callback(f.map(|f| Arc::new(f) as _));
+        let f =
+            types::callback::<core::StartEvent>(callback).map_err(|e| errors::to_js(&env, &e))?;
+        self.inner.set_start_callback(f);
         Ok(())
     }
 

@@ -523,19 +523,23 @@ pub(crate) fn json<T: serde::Serialize + ?Sized>(value: &T) -> Value {
 /// never keeps Node alive on its own (a pending Promise does).
 pub(crate) type Callback = ThreadsafeFunction<Value, (), Value, Status, false, true>;
 
-/// Wraps a JS function as a [`Callback`] fed with `T`'s canonical JSON.
+/// A core callback (`LogCallback`, `StartCallback`, the progress callback).
+pub(crate) type Sink<T> = Arc<dyn Fn(T) + Send + Sync>;
+
+/// Wraps an optional JS function as a core callback fed with `T`'s canonical JSON.
 pub(crate) fn callback<T: serde::Serialize>(
-    f: Function<Value, ()>,
-) -> Result<impl Fn(T) + Send + Sync + 'static, core::Error> {
+    f: Option<Function<Value, ()>>,
+) -> JsResult<Option<Sink<T>>> {
+    let Some(f) = f else { return Ok(None) };
     let tsfn: Callback = f
         .build_threadsafe_function()
         .callee_handled::<false>()
         .weak::<true>()
         .build()
         .map_err(|e| errors::invalid(e.reason))?;
-    Ok(move |v: T| {
+    Ok(Some(Arc::new(move |v: T| {
         tsfn.call(json(&v), ThreadsafeFunctionCallMode::NonBlocking);
-    })
+    })))
 }
 
 /// Options of one call (`executeTool`, `callTool`). Times are in milliseconds.
@@ -596,12 +600,9 @@ pub(crate) fn call_options(
     };
     out.timeout = ms("timeoutMs")?;
     out.max_total = ms("maxTotalMs")?;
-    if let Some(f) = options
-        .get::<Function<Value, ()>>("onProgress")
-        .map_err(|_| errors::invalid("onProgress must be a function"))?
-    {
-        out.on_progress = Some(Arc::new(callback::<core::Progress>(f)?));
-    }
+    let on_progress = options.get::<Function<Value, ()>>("onProgress");
+    out.on_progress =
+        callback(on_progress.map_err(|_| errors::invalid("onProgress must be a function"))?)?;
     let Some(signal) = options
         .get::<Object>("signal")
         .map_err(|_| errors::invalid("signal must be an AbortSignal"))?
