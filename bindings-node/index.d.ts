@@ -250,6 +250,8 @@ export interface CorralOptions {
   provider?: string
   /** corral's home (state, caches). Default: `$CORRAL_HOME`, else `<data dir>/corral`. */
   home?: string
+  /** The API key of a remote provider (`e2b`). Default: `$E2B_API_KEY`. */
+  apiKey?: string
 }
 
 /**
