@@ -41,7 +41,7 @@ use self::{
     envd::Envd,
     process::ProcShared,
 };
-use super::{BoxFuture, Command, Output, Process, Provider, Sandbox, SandboxConfig};
+use super::{BoxFuture, Command, ExecOutput, Process, Provider, Sandbox, SandboxConfig};
 use crate::{
     config::NetworkPolicy,
     error::{Error, Result},
@@ -547,7 +547,7 @@ impl Sandbox for E2bSandbox {
         &self.remote.id
     }
 
-    fn exec(&self, command: Command) -> BoxFuture<'_, Result<Output>> {
+    fn exec(&self, command: Command) -> BoxFuture<'_, Result<ExecOutput>> {
         Box::pin(async move {
             let process = self.start(&command, command.stdin.is_some()).await?;
             super::collect_output(process, command.stdin, command.timeout).await
