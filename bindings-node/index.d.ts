@@ -62,8 +62,11 @@ export declare class Corral {
    * repeated calls. `await using s = await corral.session('fx')` releases it.
    */
   session(server: string): Promise<ServerSession>
-  /** One-shot: starts `command` in a fresh sandbox, calls `tool`, stops it. Saves nothing. */
-  quick(command: string, tool: string, args?: Record<string, any>): Promise<ToolResult>
+  /**
+   * One-shot: starts `server` (a command line or a `ServerConfig`) in a fresh sandbox,
+   * calls `tool`, stops it. Saves nothing.
+   */
+  quick(server: string | ServerConfig, tool: string, args?: Record<string, any>): Promise<ToolResult>
   /**
    * A sandbox of your own for `exec`, `readFile` and `writeFile`:
    * `{name?, env?, network?, mounts?, limits?}` (the server config's forms).
@@ -73,7 +76,12 @@ export declare class Corral {
    * Receives log messages of every server started from now on (`undefined` to stop).
    * The callback never keeps the process alive.
    */
-  setLogCallback(callback?: ((arg: LogMessage) => void) | undefined | null): void
+  setLogCallback(callback?: ((message: LogMessage) => void) | undefined | null): void
+  /**
+   * Receives the install and start events (`StartEvent`) of every server started from now
+   * on (`undefined` to stop). The callback never keeps the process alive.
+   */
+  setStartCallback(callback?: ((event: StartEvent) => void) | undefined | null): void
   /** Stops every server and sandbox. Idempotent; later calls reject with `CLOSED`. */
   close(): Promise<void>
   /** `await using corral = new Corral()` closes it at the end of the scope. */
@@ -88,7 +96,7 @@ export declare class Sandbox {
   /** Its id. */
   get id(): string
   /** Runs a shell command (`sh -c`) to completion, in the sandbox's home. */
-  exec(script: string): Promise<ExecResult>
+  exec(script: string): Promise<ExecOutput>
   /** Reads a file as the sandbox sees it. */
   readFile(path: string): Promise<Buffer>
   /** Writes a file (a string is written as UTF-8) as the sandbox sees it. */
@@ -130,6 +138,8 @@ export declare class ServerSession {
   get sandboxId(): string | null
   /** The negotiated MCP protocol version. */
   get protocolVersion(): string
+  /** `{server, sessionId, sandboxId?, protocolVersion}`. */
+  toJSON(): SessionInfo
   /** The last lines the server wrote to stderr. */
   stderrTail(): string
   /** The server's tools (filtered by its config). */
@@ -175,7 +185,7 @@ export declare class Tool {
    * `{name, title?, description?, inputSchema, outputSchema?, annotations?}`: the core's
    * canonical form.
    */
-  toJSON(): Record<string, any>
+  toJSON(): ToolJson
 }
 
 /**
@@ -184,7 +194,7 @@ export declare class Tool {
  */
 export declare class ToolResult {
   /** The content items. */
-  get content(): Array<Content>
+  get content(): Content[]
   /** Structured output (matches the tool's output schema when it declares one). */
   get structuredContent(): any
   /** Whether the tool reported failure. */
@@ -192,7 +202,7 @@ export declare class ToolResult {
   /** All text items, joined by newlines. */
   get text(): string
   /** The MCP JSON form: `{content, structuredContent?, isError}`. */
-  toJSON(): { content: Content[]; structuredContent?: any; isError: boolean }
+  toJSON(): ToolResultJson
 }
 
 /** The Anthropic Messages API form of a tool. */
@@ -226,7 +236,7 @@ export interface CallOptions {
  */
 export declare function cliMain(argv: Array<string>): number
 
-/** One item of a tool result or prompt message. */
+/** One item of a tool result or prompt message (MCP's own shapes, tagged by `type`). */
 export type Content =
   | { type: 'text'; text: string }
   | { type: 'image'; data: string; mimeType: string }
@@ -244,16 +254,19 @@ export interface CorralOptions {
   apiKey?: string
 }
 
-/** The stable error codes: `err.code` of every error corral throws or rejects with. */
+/**
+ * The stable error codes: `err.code` of every error corral throws or rejects with (the
+ * TypeScript names of `corral_core::ErrorKind::ALL`; a test checks they are the same list).
+ */
 export type ErrorCode = 'CONFIG_INVALID' | 'INVALID_ARGUMENT' | 'SERVER_NOT_FOUND' | 'TOOL_NOT_FOUND' | 'SANDBOX_FAILED' | 'INSTALL_FAILED' | 'SERVER_START_FAILED' | 'SERVER_CRASHED' | 'TIMEOUT' | 'CANCELLED' | 'PROTOCOL' | 'MCP_ERROR' | 'AUTH' | 'TRANSPORT' | 'IO' | 'E2B_API' | 'CLOSED'
 
-/** Every stable error code, in the core's order. */
+/** Every stable error code, in the core's order (`corral_core::ErrorKind::ALL`). */
 export declare function errorCodes(): ErrorCode[]
 
 /** How a command in a sandbox ended, and what it wrote. */
-export interface ExecResult {
+export interface ExecOutput {
   /** The exit code (`null` if a signal killed it). */
-  exitCode?: number
+  exitCode: number | null
   /** The signal that killed it, if one did. */
   signal?: number
   /** stdout, decoded as UTF-8 (invalid sequences replaced). */
@@ -412,4 +425,36 @@ export interface ServerConfigJson {
   allowTools?: Array<string>
   denyTools?: Array<string>
   tags?: Array<string>
+}
+
+/** The session info of `ServerSession.toJSON()`. */
+export interface SessionInfo {
+  server: string
+  sessionId: string
+  sandboxId?: string
+  protocolVersion: string
+}
+
+/** What a server start reports to `setStartCallback`, tagged by `type`. */
+export type StartEvent =
+  | { type: 'installStarted'; server: string; index: number; total: number; command: string }
+  | { type: 'installFinished'; server: string; index: number; status: { code: number | null; signal: number | null }; output: string }
+  | { type: 'serverStarting'; server: string }
+  | { type: 'serverReady'; server: string; protocolVersion: string }
+
+/** The canonical JSON form of a `Tool`. */
+export interface ToolJson {
+  name: string
+  title?: string
+  description?: string
+  inputSchema: Record<string, any>
+  outputSchema?: Record<string, any>
+  annotations?: Record<string, any>
+}
+
+/** The canonical JSON form of a `ToolResult`. */
+export interface ToolResultJson {
+  content: Array<Content>
+  structuredContent?: any
+  isError: boolean
 }

@@ -7,7 +7,7 @@ import {
   type CallOptions,
   type Content,
   type ErrorCode,
-  type ExecResult,
+  type ExecOutput,
   type Progress,
   type ServerConfigDict,
   type Tool,
@@ -59,7 +59,7 @@ export async function main(fixture: string): Promise<string[]> {
   }
 
   await using sandbox = await corral.sandbox({ env: { A: 'b' }, network: 'none' });
-  const out: ExecResult = await sandbox.exec('echo $A');
+  const out: ExecOutput = await sandbox.exec('echo $A');
   const data: Buffer = await sandbox.readFile('/etc/hostname').catch(() => Buffer.alloc(0));
 
   try {

@@ -1,13 +1,17 @@
 //! The one place where core errors become JavaScript errors: every throw and every rejection is
-//! an `Error` whose `code` is the core's stable kind (`SERVER_NOT_FOUND`, `TIMEOUT`, ...).
+//! an `Error` whose `message` is the core's message (no code prefix), with `code` (the stable
+//! kind, `SERVER_NOT_FOUND`, `TIMEOUT`, ...), `field` (a config path, when there is one) and
+//! `retryable` — the core's `{kind, message, field?, retryable}`.
 
 use corral_core::{Error, ErrorKind};
-use napi::{Env, JsError};
+use napi::{Env, JsError, JsValue};
 use napi_derive::napi;
 
-/// The `code` of a thrown error: a stable kind of `corral_core::ErrorKind`.
-#[derive(Debug, Clone, Copy)]
-pub struct Code(pub &'static str);
+/// What the binding's fallible helpers return: a core error, turned into a JS one by [`to_js`].
+pub type JsResult<T> = Result<T, Error>;
+
+/// The `code` of the napi error (napi sets it as the JS error's `code`).
+struct Code(&'static str);
 
 impl AsRef<str> for Code {
     fn as_ref(&self) -> &str {
@@ -15,32 +19,27 @@ impl AsRef<str> for Code {
     }
 }
 
-/// What synchronous methods return: their errors are thrown with `code` set.
-pub type JsResult<T> = napi::Result<T, Code>;
-
-/// A core error as a napi error carrying its kind as `code`.
-pub fn to_js(e: Error) -> napi::Error<Code> {
-    napi::Error::new(Code(e.kind().code()), e.to_string())
-}
-
-/// An `INVALID_ARGUMENT` error.
-pub fn invalid(message: impl std::fmt::Display) -> napi::Error<Code> {
-    to_js(Error::new(ErrorKind::InvalidArgument, message.to_string()))
-}
-
-/// On the JS thread: the JS `Error` object (with `code`) that a promise is rejected with.
-/// napi rejects with this very object, so `code` survives.
-pub fn rejection(env: &Env, e: napi::Error<Code>) -> napi::Error {
-    let value = JsError::from(e).into_unknown(*env);
+/// On the JS thread: the JS `Error` for `e`, to throw or to reject a promise with (napi keeps
+/// the very object, so `code`, `field` and `retryable` survive).
+pub fn to_js(env: &Env, e: &Error) -> napi::Error {
+    let error = napi::Error::new(Code(e.kind().code()), e.message().to_owned());
+    let value = JsError::from(error).into_unknown(*env);
+    if let Ok(mut object) = value.coerce_to_object() {
+        let _ = object.set("retryable", e.is_retryable());
+        if let Some(field) = e.field() {
+            let _ = object.set("field", field);
+        }
+    }
     napi::Error::from(value)
 }
 
-/// For constructors (which napi lets throw only plain errors): the same `Error` with `code`.
-pub fn thrown(env: &Env, e: napi::Error<Code>) -> napi::Error {
-    rejection(env, e)
+/// An `INVALID_ARGUMENT` error.
+pub fn invalid(message: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::InvalidArgument, message.to_string())
 }
 
-/// The stable error codes: `err.code` of every error corral throws or rejects with.
+/// The stable error codes: `err.code` of every error corral throws or rejects with (the
+/// TypeScript names of `corral_core::ErrorKind::ALL`; a test checks they are the same list).
 #[napi(string_enum)]
 #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
 pub enum ErrorCode {
@@ -63,7 +62,7 @@ pub enum ErrorCode {
     CLOSED,
 }
 
-/// Every stable error code, in the core's order.
+/// Every stable error code, in the core's order (`corral_core::ErrorKind::ALL`).
 #[napi(catch_unwind, ts_return_type = "ErrorCode[]")]
 pub fn error_codes() -> Vec<&'static str> {
     ErrorKind::ALL.iter().map(|k| k.code()).collect()

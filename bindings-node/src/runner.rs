@@ -1,35 +1,38 @@
 //! `Corral`: the runner. Every method is a thin shim over `corral_core::Corral`; every I/O
 //! method returns a Promise and runs on the addon's runtime, never on the JS thread.
 
-use std::sync::Arc;
-
 use corral_core as core;
 use napi::{
-    Env,
-    bindgen_prelude::{Function, Object, PromiseRaw},
-    threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode},
+    Either, Env,
+    bindgen_prelude::{ClassInstance, Function, Object},
 };
 use napi_derive::napi;
 use serde_json::Value;
 
 use crate::{
-    convert::{self, CorralOptions, LogMessage, ServerConfig, Tool, ToolResult},
-    errors::{self, Code},
-    runtime::{self, Owned},
+    errors,
+    runtime::{self, Owned, Promise, promise, run},
     sandbox::Sandbox,
     session::ServerSession,
+    types::{self, CorralOptions, ServerConfig, Tool, ToolResult},
 };
-
-type Promise<'env, T> = napi::Result<PromiseRaw<'env, T>>;
-
-/// The log callback as napi sees it: weak, so it never keeps Node alive.
-type LogTsfn = ThreadsafeFunction<LogMessage, (), LogMessage, napi::Status, false, true>;
 
 /// The runner: configure servers, then discover and call their tools. Each server runs in its
 /// own sandbox with one warm MCP session shared by concurrent calls.
 #[napi]
 pub struct Corral {
     inner: Owned<core::Corral>,
+}
+
+/// Garbage-collected without `close()`: its servers are stopped now (no orphans), with a warning.
+impl Drop for Corral {
+    fn drop(&mut self) {
+        if !self.inner.is_closed() && !self.inner.list_servers().is_empty() {
+            eprintln!(
+                "corral: warning: a Corral was garbage-collected without close(); its servers are stopped now"
+            );
+        }
+    }
 }
 
 #[napi]
@@ -40,7 +43,7 @@ impl Corral {
     pub fn new(env: Env, options: Option<CorralOptions>) -> napi::Result<Self> {
         let options = options.unwrap_or_default().into();
         let inner = runtime::enter(|| core::Corral::with_options(options))
-            .map_err(|e| errors::thrown(&env, errors::to_js(e)))?;
+            .map_err(|e| errors::to_js(&env, &e))?;
         Ok(Self {
             inner: Owned::new(inner),
         })
@@ -51,13 +54,11 @@ impl Corral {
     #[napi(catch_unwind, ts_return_type = "Promise<Corral>")]
     pub fn create<'env>(env: &'env Env, options: Option<CorralOptions>) -> Promise<'env, Corral> {
         let options: core::CorralOptions = options.unwrap_or_default().into();
-        runtime::promise(
+        run(
             env,
             async move { core::Corral::with_options(options) },
-            |_, inner| {
-                Ok(Corral {
-                    inner: Owned::new(inner),
-                })
+            |inner| Corral {
+                inner: Owned::new(inner),
             },
         )
     }
@@ -84,9 +85,7 @@ impl Corral {
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn add_server<'env>(&self, env: &'env Env, config: &ServerConfig) -> Promise<'env, ()> {
         let (c, config) = (self.inner.clone(), config.inner.clone());
-        runtime::promise(env, async move { c.add_server(config).await }, |_, ()| {
-            Ok(())
-        })
+        run(env, async move { c.add_server(config).await }, drop)
     }
 
     /// Adds a server from a dict in any accepted form (corral's, e2b-mcp's, an `mcpServers` entry).
@@ -102,10 +101,10 @@ impl Corral {
         config: Value,
     ) -> Promise<'env, ()> {
         let c = self.inner.clone();
-        runtime::promise(
+        run(
             env,
             async move { c.add_server_from_dict(&name, &config).await },
-            |_, ()| Ok(()),
+            drop,
         )
     }
 
@@ -122,16 +121,13 @@ impl Corral {
         document: Value,
     ) -> Promise<'env, Vec<String>> {
         let c = self.inner.clone();
-        runtime::promise(
-            env,
-            async move {
-                match document {
-                    Value::String(text) => c.load_mcp_servers(&text).await,
-                    other => c.load_mcp_servers_value(&other).await,
-                }
-            },
-            |_, names| Ok(names),
-        )
+        let load = async move {
+            match document {
+                Value::String(text) => c.load_mcp_servers(&text).await,
+                other => c.load_mcp_servers_value(&other).await,
+            }
+        };
+        run(env, load, |names| names)
     }
 
     /// Like `loadMcpServers`, reading the document from a file (e.g. `~/.cursor/mcp.json`).
@@ -142,10 +138,10 @@ impl Corral {
         path: String,
     ) -> Promise<'env, Vec<String>> {
         let c = self.inner.clone();
-        runtime::promise(
+        run(
             env,
             async move { c.load_mcp_servers_file(path.as_ref()).await },
-            |_, names| Ok(names),
+            |names| names,
         )
     }
 
@@ -153,9 +149,7 @@ impl Corral {
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn remove_server<'env>(&self, env: &'env Env, name: String) -> Promise<'env, ()> {
         let c = self.inner.clone();
-        runtime::promise(env, async move { c.remove_server(&name).await }, |_, ()| {
-            Ok(())
-        })
+        run(env, async move { c.remove_server(&name).await }, drop)
     }
 
     /// The configured servers, sorted by name.
@@ -170,8 +164,11 @@ impl Corral {
 
     /// The config of one server (throws `SERVER_NOT_FOUND`).
     #[napi(catch_unwind)]
-    pub fn server(&self, name: String) -> napi::Result<ServerConfig, Code> {
-        let inner = self.inner.server(&name).map_err(errors::to_js)?;
+    pub fn server(&self, env: Env, name: String) -> napi::Result<ServerConfig> {
+        let inner = self
+            .inner
+            .server(&name)
+            .map_err(|e| errors::to_js(&env, &e))?;
         Ok(ServerConfig { inner })
     }
 
@@ -180,10 +177,10 @@ impl Corral {
     #[napi(catch_unwind, ts_return_type = "Promise<Tool[]>")]
     pub fn discover_tools<'env>(&self, env: &'env Env, server: String) -> Promise<'env, Vec<Tool>> {
         let c = self.inner.clone();
-        runtime::promise(
+        run(
             env,
             async move { c.discover_tools(&server).await },
-            |_, tools| Ok(tools.into_iter().map(|inner| Tool { inner }).collect()),
+            Tool::list,
         )
     }
 
@@ -202,18 +199,13 @@ impl Corral {
         args: Option<Value>,
         options: Option<Object>,
     ) -> Promise<'env, ToolResult> {
-        let (options, hook) = match convert::call_options(env, options) {
-            Ok(o) => o,
-            Err(e) => return runtime::rejected(env, e),
-        };
         let c = self.inner.clone();
         let args = args.unwrap_or(Value::Null);
-        runtime::promise_with_hook(
-            env,
-            async move { c.execute_tool_with(&server, &tool, args, options).await },
-            hook,
-            |_, inner| Ok(ToolResult { inner }),
-        )
+        let call = types::call_options(env, options).map(|(options, hook)| {
+            let call = async move { c.execute_tool_with(&server, &tool, args, options).await };
+            (call, hook)
+        });
+        promise(env, call, ToolResult::from)
     }
 
     /// A handle on the server's warm session (started if needed), for resources, prompts and
@@ -221,31 +213,36 @@ impl Corral {
     #[napi(catch_unwind, ts_return_type = "Promise<ServerSession>")]
     pub fn session<'env>(&self, env: &'env Env, server: String) -> Promise<'env, ServerSession> {
         let c = self.inner.clone();
-        runtime::promise(env, async move { c.session(&server).await }, |_, s| {
-            Ok(ServerSession::new(s))
-        })
+        run(
+            env,
+            async move { c.session(&server).await },
+            ServerSession::new,
+        )
     }
 
-    /// One-shot: starts `command` in a fresh sandbox, calls `tool`, stops it. Saves nothing.
+    /// One-shot: starts `server` (a command line or a `ServerConfig`) in a fresh sandbox,
+    /// calls `tool`, stops it. Saves nothing.
     #[napi(
         catch_unwind,
-        ts_args_type = "command: string, tool: string, args?: Record<string, any>",
+        ts_args_type = "server: string | ServerConfig, tool: string, args?: Record<string, any>",
         ts_return_type = "Promise<ToolResult>"
     )]
     pub fn quick<'env>(
         &self,
         env: &'env Env,
-        command: String,
+        server: Either<String, ClassInstance<ServerConfig>>,
         tool: String,
         args: Option<Value>,
     ) -> Promise<'env, ToolResult> {
         let c = self.inner.clone();
         let args = args.unwrap_or(Value::Null);
-        runtime::promise(
-            env,
-            async move { c.quick(&command, &tool, args).await },
-            |_, inner| Ok(ToolResult { inner }),
-        )
+        let config = match server {
+            Either::A(command) => core::ServerConfig::command("quick", &command),
+            Either::B(config) => Ok(config.inner.clone()),
+        };
+        let call =
+            config.map(|config| (async move { c.quick_with(config, &tool, args).await }, None));
+        promise(env, call, ToolResult::from)
     }
 
     /// A sandbox of your own for `exec`, `readFile` and `writeFile`:
@@ -256,37 +253,43 @@ impl Corral {
         ts_return_type = "Promise<Sandbox>"
     )]
     pub fn sandbox<'env>(&self, env: &'env Env, config: Option<Value>) -> Promise<'env, Sandbox> {
-        let config = match core::SandboxConfig::from_value(&config.unwrap_or(Value::Null)) {
-            Ok(c) => c,
-            Err(e) => return runtime::rejected(env, errors::to_js(e)),
-        };
         let c = self.inner.clone();
-        runtime::promise(env, async move { c.sandbox(config).await }, |_, h| {
-            Ok(Sandbox::new(h))
-        })
+        let config = core::SandboxConfig::from_value(&config.unwrap_or(Value::Null));
+        let call = config.map(|config| (async move { c.sandbox(config).await }, None));
+        promise(env, call, Sandbox::new)
     }
 
     /// Receives log messages of every server started from now on (`undefined` to stop).
     /// The callback never keeps the process alive.
-    #[napi(catch_unwind)]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "callback?: ((message: LogMessage) => void) | undefined | null"
+    )]
     pub fn set_log_callback(
         &self,
-        callback: Option<Function<LogMessage, ()>>,
-    ) -> napi::Result<(), Code> {
-        let Some(f) = callback else {
-            self.inner.set_log_callback(None);
-            return Ok(());
-        };
-        let tsfn: LogTsfn = f
-            .build_threadsafe_function()
-            .callee_handled::<false>()
-            .weak::<true>()
-            .build()
-            .map_err(|e| errors::invalid(e.reason))?;
-        self.inner
-            .set_log_callback(Some(Arc::new(move |m: core::LogMessage| {
-                tsfn.call(m.into(), ThreadsafeFunctionCallMode::NonBlocking);
-            })));
+        env: Env,
+        callback: Option<Function<Value, ()>>,
+    ) -> napi::Result<()> {
+        let f =
+            types::callback::<core::LogMessage>(callback).map_err(|e| errors::to_js(&env, &e))?;
+        self.inner.set_log_callback(f);
+        Ok(())
+    }
+
+    /// Receives the install and start events (`StartEvent`) of every server started from now
+    /// on (`undefined` to stop). The callback never keeps the process alive.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "callback?: ((event: StartEvent) => void) | undefined | null"
+    )]
+    pub fn set_start_callback(
+        &self,
+        env: Env,
+        callback: Option<Function<Value, ()>>,
+    ) -> napi::Result<()> {
+        let f =
+            types::callback::<core::StartEvent>(callback).map_err(|e| errors::to_js(&env, &e))?;
+        self.inner.set_start_callback(f);
         Ok(())
     }
 
@@ -294,14 +297,11 @@ impl Corral {
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Promise<'env, ()> {
         let c = self.inner.clone();
-        runtime::promise(
-            env,
-            async move {
-                c.close().await;
-                Ok(())
-            },
-            |_, ()| Ok(()),
-        )
+        let close = async move {
+            c.close().await;
+            Ok(())
+        };
+        run(env, close, drop)
     }
 
     /// `await using corral = new Corral()` closes it at the end of the scope.

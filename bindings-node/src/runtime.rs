@@ -1,12 +1,12 @@
 //! The one tokio runtime of the addon, and the bridge from core futures to JS Promises.
 //!
-//! napi drives every `Promise` this addon returns on the runtime made here (handed to it in
-//! `module_init`): by default one worker thread owns all sessions, so a call costs one wake-up
-//! per direction (JS thread → worker, worker → JS thread through napi's threadsafe function).
+//! napi drives every `Promise` this addon returns on the multi-threaded runtime made here
+//! (handed to it in `module_init`), sized like the other bindings' (one worker per core), so a
+//! crashed, timed-out or idle-stopped server never stalls calls to others.
 //! Nothing here keeps Node's event loop alive: a pending Promise does, an idle session does
 //! not, so a script exits once its last Promise settles (see README, "Lifecycle").
 
-use std::{future::Future, mem::ManuallyDrop, ops::Deref, sync::OnceLock};
+use std::{future::Future, mem::ManuallyDrop, ops::Deref, pin::Pin, sync::OnceLock};
 
 use napi::{
     Env,
@@ -14,25 +14,23 @@ use napi::{
 };
 use tokio::runtime::Handle;
 
-use crate::{convert::AbortHook, errors};
+use crate::{errors, types::AbortHook};
 
 static HANDLE: OnceLock<Handle> = OnceLock::new();
 
 /// Builds the runtime and hands it to napi. Called once, when the addon is loaded.
-/// `CORRAL_NODE_WORKER_THREADS` (default 1) sets its worker count.
+/// `CORRAL_NODE_WORKER_THREADS` overrides its worker count (default: one per core).
 #[napi_derive::module_init]
 fn init() {
-    let workers = std::env::var("CORRAL_NODE_WORKER_THREADS")
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = std::env::var("CORRAL_NODE_WORKER_THREADS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
         .filter(|n| *n > 0)
-        .unwrap_or(1);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .thread_name("corral-node")
-        .enable_all()
-        .build();
-    match runtime {
+    {
+        builder.worker_threads(n);
+    }
+    match builder.thread_name("corral-node").enable_all().build() {
         Ok(rt) => {
             let _ = HANDLE.set(rt.handle().clone());
             napi::bindgen_prelude::create_custom_tokio_runtime(rt);
@@ -53,61 +51,49 @@ pub fn enter<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Spawns a core future; the Promise resolves with `map(value)` (run on the JS thread) or
-/// rejects with an `Error` whose `code` is the core error's kind.
-pub fn promise<'env, T, V, F, M>(
+pub type Promise<'env, T> = napi::Result<PromiseRaw<'env, T>>;
+
+/// The one promise helper: runs `fut` on the runtime (an `Err` from the JS-thread preparation
+/// rejects at once); the Promise resolves with `map(value)` or rejects with the core error as
+/// a JS error (`errors::to_js`). A call's abort listener (`hook`) is removed once it settles.
+pub fn promise<'env, T, V, F>(
     env: &'env Env,
-    fut: F,
-    map: M,
-) -> napi::Result<PromiseRaw<'env, V>>
+    prepared: errors::JsResult<(F, Option<AbortHook>)>,
+    map: impl FnOnce(T) -> V + 'static,
+) -> Promise<'env, V>
 where
     T: Send + 'static,
     V: ToNapiValue,
     F: Future<Output = corral_core::Result<T>> + Send + 'static,
-    M: FnOnce(&Env, T) -> napi::Result<V> + 'static,
 {
     // Core futures are large state machines: box them once so that napi and tokio move a
     // pointer, not kilobytes, on the JS thread.
-    let fut = Box::pin(fut);
-    env.spawn_future_with_callback(async move { Ok(fut.await) }, move |env, r| match r {
-        Ok(v) => map(env, v),
-        Err(e) => Err(errors::rejection(env, errors::to_js(e))),
-    })
-}
-
-/// Like [`promise`], removing the call's abort listener (on the JS thread) once it settles.
-pub fn promise_with_hook<'env, T, V, F, M>(
-    env: &'env Env,
-    fut: F,
-    hook: Option<AbortHook>,
-    map: M,
-) -> napi::Result<PromiseRaw<'env, V>>
-where
-    T: Send + 'static,
-    V: ToNapiValue,
-    F: Future<Output = corral_core::Result<T>> + Send + 'static,
-    M: FnOnce(&Env, T) -> napi::Result<V> + 'static,
-{
-    let fut = Box::pin(fut);
+    let (fut, hook): (BoxFuture<T>, _) = match prepared {
+        Ok((fut, hook)) => (Box::pin(fut), hook),
+        Err(e) => (Box::pin(async move { Err(e) }), None),
+    };
     env.spawn_future_with_callback(async move { Ok(fut.await) }, move |env, r| {
         if let Some(hook) = hook {
             hook.detach(env);
         }
-        match r {
-            Ok(v) => map(env, v),
-            Err(e) => Err(errors::rejection(env, errors::to_js(e))),
-        }
+        r.map(map).map_err(|e| errors::to_js(env, &e))
     })
 }
 
-/// A Promise already rejected with `error` (argument errors found before any I/O).
-pub fn rejected<'env, V: ToNapiValue>(
+type BoxFuture<T> = Pin<Box<dyn Future<Output = corral_core::Result<T>> + Send>>;
+
+/// [`promise`] for a call without an abort signal.
+pub fn run<'env, T, V, F>(
     env: &'env Env,
-    error: napi::Error<errors::Code>,
-) -> napi::Result<PromiseRaw<'env, V>> {
-    env.spawn_future_with_callback(async { Ok(()) }, move |env, ()| {
-        Err::<V, _>(errors::rejection(env, error))
-    })
+    fut: F,
+    map: impl FnOnce(T) -> V + 'static,
+) -> Promise<'env, V>
+where
+    T: Send + 'static,
+    V: ToNapiValue,
+    F: Future<Output = corral_core::Result<T>> + Send + 'static,
+{
+    promise(env, Ok((fut, None)), map)
 }
 
 /// A core object owned by a JS object: dropped inside the runtime's context when the JS object

@@ -1,19 +1,14 @@
 //! `Sandbox`: a sandbox of your own (`corral.sandbox(config)`) for `exec` and files.
 
 use corral_core as core;
-use napi::{
-    Either, Env,
-    bindgen_prelude::{Buffer, PromiseRaw},
-};
+use napi::{Either, Env, bindgen_prelude::Buffer};
 use napi_derive::napi;
 use serde_json::Value;
 
 use crate::{
-    convert::{self, ExecResult},
-    runtime::{self, Owned},
+    runtime::{Owned, Promise, run},
+    types::json,
 };
-
-type Promise<'env, T> = napi::Result<PromiseRaw<'env, T>>;
 
 /// What a sandbox is made of; every key is optional (the server config's names and forms).
 #[napi(object, object_to_js = false)]
@@ -57,21 +52,17 @@ impl Sandbox {
     }
 
     /// Runs a shell command (`sh -c`) to completion, in the sandbox's home.
-    #[napi(catch_unwind, ts_return_type = "Promise<ExecResult>")]
-    pub fn exec<'env>(&self, env: &'env Env, script: String) -> Promise<'env, ExecResult> {
+    #[napi(catch_unwind, ts_return_type = "Promise<ExecOutput>")]
+    pub fn exec<'env>(&self, env: &'env Env, script: String) -> Promise<'env, Value> {
         let h = (*self.inner).clone();
-        runtime::promise(env, async move { h.exec(&script).await }, |_, o| {
-            Ok(o.into())
-        })
+        run(env, async move { h.exec(&script).await }, |o| json(&o))
     }
 
     /// Reads a file as the sandbox sees it.
     #[napi(catch_unwind, ts_return_type = "Promise<Buffer>")]
     pub fn read_file<'env>(&self, env: &'env Env, path: String) -> Promise<'env, Buffer> {
         let h = (*self.inner).clone();
-        runtime::promise(env, async move { h.read_file(&path).await }, |_, d| {
-            Ok(convert::buffer(d))
-        })
+        run(env, async move { h.read_file(&path).await }, Buffer::from)
     }
 
     /// Writes a file (a string is written as UTF-8) as the sandbox sees it.
@@ -87,18 +78,14 @@ impl Sandbox {
             Either::B(b) => b.to_vec(),
         };
         let h = (*self.inner).clone();
-        runtime::promise(
-            env,
-            async move { h.write_file(&path, &data).await },
-            |_, ()| Ok(()),
-        )
+        run(env, async move { h.write_file(&path, &data).await }, drop)
     }
 
     /// Kills everything in it. Idempotent.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Promise<'env, ()> {
         let h = (*self.inner).clone();
-        runtime::promise(env, async move { h.close().await }, |_, ()| Ok(()))
+        run(env, async move { h.close().await }, drop)
     }
 
     /// `await using sb = await corral.sandbox()` kills it at the end of the scope.

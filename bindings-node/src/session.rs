@@ -4,20 +4,15 @@
 use std::sync::{Arc, Mutex};
 
 use corral_core as core;
-use napi::{
-    Env,
-    bindgen_prelude::{Object, PromiseRaw},
-};
+use napi::{Env, bindgen_prelude::Object};
 use napi_derive::napi;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::{
-    convert::{self, Prompt, PromptResult, Resource, ResourceContents, Tool, ToolResult},
-    errors,
-    runtime::{self, Owned},
+    errors::JsResult,
+    runtime::{Owned, Promise, promise, run},
+    types::{self, Tool, ToolResult},
 };
-
-type Promise<'env, T> = napi::Result<PromiseRaw<'env, T>>;
 
 /// A handle on one server's warm session, from `corral.session(server)`.
 #[napi]
@@ -41,27 +36,29 @@ impl ServerSession {
     }
 
     /// The session, or `CLOSED` once this handle was closed.
-    fn get(&self) -> Result<Arc<core::ServerSession>, napi::Error<errors::Code>> {
+    fn get(&self) -> JsResult<Arc<core::ServerSession>> {
         self.inner
             .lock()
             .ok()
             .and_then(|s| s.as_ref().map(|s| Arc::clone(s)))
             .ok_or_else(|| {
-                errors::to_js(core::Error::new(
-                    core::ErrorKind::Closed,
-                    "this session handle is closed",
-                ))
+                core::Error::new(core::ErrorKind::Closed, "this session handle is closed")
             })
     }
 }
 
-/// Spawns `$body` (an async block using `$s`, the session) or rejects with `CLOSED`.
+/// Runs `$body` (a future using `$s`, the session) or rejects with `CLOSED`; the Promise
+/// resolves with the result's canonical JSON, or `$map` of it.
 macro_rules! with_session {
+    ($self:ident, $env:ident, |$s:ident| $body:expr) => {
+        with_session!($self, $env, |$s| $body, |v| types::json(&v))
+    };
     ($self:ident, $env:ident, |$s:ident| $body:expr, $map:expr) => {
-        match $self.get() {
-            Ok($s) => runtime::promise($env, async move { $body.await }, $map),
-            Err(e) => runtime::rejected($env, e),
-        }
+        promise(
+            $env,
+            $self.get().map(|$s| (async move { $body.await }, None)),
+            $map,
+        )
     };
 }
 
@@ -91,6 +88,17 @@ impl ServerSession {
         self.protocol_version.clone()
     }
 
+    /// `{server, sessionId, sandboxId?, protocolVersion}`.
+    #[napi(catch_unwind, js_name = "toJSON", ts_return_type = "SessionInfo")]
+    pub fn to_json(&self) -> Value {
+        let mut info = json!({"server": self.server, "sessionId": self.session_id,
+                              "protocolVersion": self.protocol_version});
+        if let Some(id) = &self.sandbox_id {
+            info["sandboxId"] = id.clone().into();
+        }
+        info
+    }
+
     /// The last lines the server wrote to stderr.
     #[napi(catch_unwind)]
     pub fn stderr_tail(&self) -> String {
@@ -100,14 +108,7 @@ impl ServerSession {
     /// The server's tools (filtered by its config).
     #[napi(catch_unwind, ts_return_type = "Promise<Tool[]>")]
     pub fn list_tools<'env>(&self, env: &'env Env) -> Promise<'env, Vec<Tool>> {
-        with_session!(
-            self,
-            env,
-            |s| s.list_tools(),
-            |_, tools: Vec<core::Tool>| {
-                Ok(tools.into_iter().map(|inner| Tool { inner }).collect())
-            }
-        )
+        with_session!(self, env, |s| s.list_tools(), Tool::list)
     }
 
     /// Calls a tool (see `Corral.executeTool`).
@@ -123,57 +124,33 @@ impl ServerSession {
         args: Option<Value>,
         options: Option<Object>,
     ) -> Promise<'env, ToolResult> {
-        let (s, (options, hook)) = match self
-            .get()
-            .and_then(|s| Ok((s, convert::call_options(env, options)?)))
-        {
-            Ok(v) => v,
-            Err(e) => return runtime::rejected(env, e),
-        };
         let args = args.unwrap_or(Value::Null);
-        runtime::promise_with_hook(
-            env,
-            async move { s.call_tool_with(&tool, args, options).await },
-            hook,
-            |_, inner| Ok(ToolResult { inner }),
-        )
+        let call = self.get().and_then(|s| {
+            let (options, hook) = types::call_options(env, options)?;
+            Ok((
+                async move { s.call_tool_with(&tool, args, options).await },
+                hook,
+            ))
+        });
+        promise(env, call, ToolResult::from)
     }
 
     /// The server's resources.
     #[napi(catch_unwind, ts_return_type = "Promise<Resource[]>")]
-    pub fn list_resources<'env>(&self, env: &'env Env) -> Promise<'env, Vec<Resource>> {
-        with_session!(self, env, |s| s.list_resources(), |_,
-                                                          r: Vec<
-            core::Resource,
-        >| {
-            Ok(r.into_iter().map(Into::into).collect())
-        })
+    pub fn list_resources<'env>(&self, env: &'env Env) -> Promise<'env, Value> {
+        with_session!(self, env, |s| s.list_resources())
     }
 
     /// Reads one resource.
     #[napi(catch_unwind, ts_return_type = "Promise<ResourceContents[]>")]
-    pub fn read_resource<'env>(
-        &self,
-        env: &'env Env,
-        uri: String,
-    ) -> Promise<'env, Vec<ResourceContents>> {
-        with_session!(self, env, |s| s.read_resource(&uri), |_,
-                                                             r: Vec<
-            core::ResourceContents,
-        >| {
-            Ok(r.into_iter().map(Into::into).collect())
-        })
+    pub fn read_resource<'env>(&self, env: &'env Env, uri: String) -> Promise<'env, Value> {
+        with_session!(self, env, |s| s.read_resource(&uri))
     }
 
     /// The server's prompts.
     #[napi(catch_unwind, ts_return_type = "Promise<Prompt[]>")]
-    pub fn list_prompts<'env>(&self, env: &'env Env) -> Promise<'env, Vec<Prompt>> {
-        with_session!(
-            self,
-            env,
-            |s| s.list_prompts(),
-            |_, p: Vec<core::Prompt>| { Ok(p.into_iter().map(Into::into).collect()) }
-        )
+    pub fn list_prompts<'env>(&self, env: &'env Env) -> Promise<'env, Value> {
+        with_session!(self, env, |s| s.list_prompts())
     }
 
     /// Renders a prompt with string arguments.
@@ -187,14 +164,9 @@ impl ServerSession {
         env: &'env Env,
         name: String,
         args: Option<Value>,
-    ) -> Promise<'env, PromptResult> {
+    ) -> Promise<'env, Value> {
         let args = args.unwrap_or(Value::Null);
-        with_session!(
-            self,
-            env,
-            |s| s.get_prompt(&name, args),
-            |_, p: core::PromptResult| { Ok(p.into()) }
-        )
+        with_session!(self, env, |s| s.get_prompt(&name, args))
     }
 
     /// Releases this handle (the shared session keeps running). Idempotent; later calls on
@@ -202,14 +174,11 @@ impl ServerSession {
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Promise<'env, ()> {
         let released = self.inner.lock().ok().and_then(|mut s| s.take());
-        runtime::promise(
-            env,
-            async move {
-                drop(released);
-                Ok(())
-            },
-            |_, ()| Ok(()),
-        )
+        let release = async move {
+            drop(released);
+            Ok(())
+        };
+        run(env, release, drop)
     }
 
     /// `await using s = await corral.session(server)` releases it at the end of the scope.

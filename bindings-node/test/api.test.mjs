@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 
 import * as corralEsm from 'corral';
-import { Corral, ServerConfig, Tool, ToolResult, errorCodes, isRetryable } from 'corral';
+import { Corral, ErrorCode, ServerConfig, Tool, ToolResult, errorCodes, isRetryable } from 'corral';
 
 import { fixtureServer, processesWithEnv, repoRoot, scratchHome } from './helpers.mjs';
 
@@ -130,6 +130,73 @@ test('errors carry the stable kind in code', async () => {
   assert.ok(errorCodes().includes('SERVER_CRASHED'));
   assert.equal(isRetryable('TIMEOUT'), true);
   assert.equal(isRetryable('CONFIG_INVALID'), false);
+});
+
+test('errors are the core error as data: code, field, retryable, message without the code', async () => {
+  const e = await corral.addServerFromDict('bad', { command: 'x', env: { '1BAD': 'v' } }).catch((e) => e);
+  assert.equal(e.code, 'CONFIG_INVALID');
+  assert.equal(e.field, 'servers.bad.env.1BAD');
+  assert.equal(e.retryable, false);
+  assert.ok(!e.message.startsWith('CONFIG_INVALID'), 'no code prefix in the message');
+  const thrown = (() => {
+    try {
+      new ServerConfig('x', { command: 'x', env: { '1BAD': 'v' } });
+    } catch (e) {
+      return e;
+    }
+  })();
+  assert.equal(thrown.code, 'CONFIG_INVALID');
+  assert.equal(thrown.field, 'servers.x.env.1BAD');
+  const crash = await corral.executeTool('fx', 'crash', {}).catch((e) => e);
+  assert.equal(crash.code, 'SERVER_CRASHED');
+  assert.equal(crash.retryable, true);
+  assert.equal(crash.field, undefined);
+  // The TypeScript enum is the core's list (ErrorKind::ALL), in its order.
+  assert.deepEqual(Object.values(ErrorCode), errorCodes());
+});
+
+test('quick takes a command line or a ServerConfig', async () => {
+  assert.equal((await corral.quick(server, 'echo', { text: 'q1' })).text, 'q1');
+  const cfg = new ServerConfig('q', { command: server, network: 'none' });
+  assert.equal((await corral.quick(cfg, 'echo', { text: 'q2' })).text, 'q2');
+});
+
+test('setStartCallback receives the canonical StartEvents of a start', async () => {
+  const c = new Corral({ home });
+  const events = [];
+  c.setStartCallback((e) => events.push(e));
+  await c.addServerFromDict('st', { command: server, network: 'none', install_commands: ['true'] });
+  await c.discoverTools('st');
+  c.setStartCallback(undefined);
+  await c.close();
+  const types = events.map((e) => e.type);
+  assert.deepEqual(types, ['installStarted', 'installFinished', 'serverStarting', 'serverReady']);
+  assert.deepEqual(events[0], { type: 'installStarted', server: 'st', index: 1, total: 1, command: 'true' });
+  assert.equal(events[1].status.code, 0);
+  assert.equal(typeof events[3].protocolVersion, 'string');
+});
+
+test('a Corral garbage-collected without close() stops its servers and warns once', () => {
+  const marker = `CORRAL_NODE_GC_${process.pid}_${Date.now()}`;
+  const script = `
+    const { Corral } = require('corral');
+    (async () => {
+      let c = new Corral({ home: ${JSON.stringify(home)} });
+      await c.addServerFromDict('gc', { command: ${JSON.stringify(server)}, network: 'none',
+                                        env: { ${JSON.stringify(marker.split('=')[0])}: '1' } });
+      await c.discoverTools('gc');
+      console.log('started');
+      c = null;
+      for (let i = 0; i < 20; i++) { global.gc(); await new Promise((r) => setImmediate(r)); }
+      await new Promise((r) => setTimeout(r, 200));
+      console.log('collected');
+    })();
+  `;
+  const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { cwd: repoRoot, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /started\ncollected/);
+  assert.equal(r.stderr.match(/garbage-collected without close\(\)/g)?.length, 1, r.stderr);
+  assert.deepEqual(processesWithEnv(`${marker}=1`), []);
 });
 
 test('a crash rejects with SERVER_CRASHED and the next call restarts the server', async () => {

@@ -1,20 +1,22 @@
-//! The values that cross between JavaScript and the core: plain objects (`#[napi(object)]`),
-//! the `Content` union, and the `Tool` / `ToolResult` / `ServerConfig` classes. JSON crosses as
-//! JS values (`serde_json::Value` ↔ objects, arrays, strings, numbers), never as text to re-parse.
+//! The values that cross between JavaScript and the core. Plain values cross as the core's
+//! canonical serde JSON (`serde_json::Value` ↔ JS objects, napi's `serde-json` feature, never
+//! text to re-parse); the `#[napi(object)]` structs here only declare their TypeScript shapes.
+//! `ServerConfig`, `Tool` and `ToolResult` are classes (they have methods); `toJSON()` is the
+//! core's canonical JSON.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use corral_core as core;
 use napi::{
     Env, Status,
-    bindgen_prelude::{Buffer, FnArgs, Function, FunctionRef, JsObjectValue, Object, ObjectRef},
+    bindgen_prelude::{FnArgs, Function, FunctionRef, JsObjectValue, Object, ObjectRef},
     threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode},
 };
 use napi_derive::napi;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::errors::{self, Code, JsResult};
+use crate::errors::{self, JsResult};
 
 /// Options of `new Corral(...)`.
 #[napi(object)]
@@ -132,15 +134,16 @@ impl ServerConfig {
         ts_args_type = "name: string, config: ServerConfigDict"
     )]
     pub fn new(env: Env, name: String, config: Value) -> napi::Result<Self> {
-        let inner = core::ServerConfig::from_value(&name, &config)
-            .map_err(|e| errors::thrown(&env, errors::to_js(e)))?;
+        let inner =
+            core::ServerConfig::from_value(&name, &config).map_err(|e| errors::to_js(&env, &e))?;
         Ok(Self { inner })
     }
 
     /// A stdio server from a command line (split like a shell would).
     #[napi(catch_unwind, factory)]
-    pub fn command(name: String, command: String) -> napi::Result<Self, Code> {
-        let inner = core::ServerConfig::command(name, &command).map_err(errors::to_js)?;
+    pub fn command(env: Env, name: String, command: String) -> napi::Result<Self> {
+        let inner =
+            core::ServerConfig::command(name, &command).map_err(|e| errors::to_js(&env, &e))?;
         Ok(Self { inner })
     }
 
@@ -183,6 +186,12 @@ impl ServerConfig {
 #[napi]
 pub struct Tool {
     pub(crate) inner: core::Tool,
+}
+
+impl Tool {
+    pub(crate) fn list(tools: Vec<core::Tool>) -> Vec<Self> {
+        tools.into_iter().map(|inner| Self { inner }).collect()
+    }
 }
 
 #[napi]
@@ -245,13 +254,9 @@ impl Tool {
 
     /// `{name, title?, description?, inputSchema, outputSchema?, annotations?}`: the core's
     /// canonical form.
-    #[napi(
-        catch_unwind,
-        js_name = "toJSON",
-        ts_return_type = "Record<string, any>"
-    )]
+    #[napi(catch_unwind, js_name = "toJSON", ts_return_type = "ToolJson")]
     pub fn to_json(&self) -> Value {
-        serde_json::to_value(&self.inner).unwrap_or(Value::Null)
+        json(&self.inner)
     }
 }
 
@@ -280,12 +285,13 @@ pub struct AnthropicTool {
     pub input_schema: Value,
 }
 
-/// One item of a tool result or prompt message.
+/// One item of a tool result or prompt message (MCP's own shapes, tagged by `type`).
 #[napi(
     discriminant = "type",
     discriminant_case = "snake_case",
     object_from_js = false
 )]
+#[allow(dead_code)] // only its TypeScript declaration is used: values cross as serde JSON
 pub enum Content {
     /// Text.
     Text { text: String },
@@ -307,26 +313,36 @@ pub enum Content {
     },
 }
 
-impl From<core::Content> for Content {
-    fn from(c: core::Content) -> Self {
-        match c {
-            core::Content::Text { text } => Self::Text { text },
-            core::Content::Image { data, mime_type } => Self::Image { data, mime_type },
-            core::Content::Audio { data, mime_type } => Self::Audio { data, mime_type },
-            core::Content::Resource { resource } => Self::Resource { resource },
-            core::Content::ResourceLink {
-                uri,
-                name,
-                mime_type,
-                description,
-            } => Self::ResourceLink {
-                uri,
-                name,
-                mime_type,
-                description,
-            },
-        }
-    }
+/// What a server start reports to `setStartCallback`, tagged by `type`.
+#[napi(
+    discriminant = "type",
+    discriminant_case = "camelCase",
+    object_from_js = false
+)]
+#[allow(dead_code)] // only its TypeScript declaration is used
+pub enum StartEvent {
+    /// Install command `index` (1-based) of `total` is starting.
+    InstallStarted {
+        server: String,
+        index: u32,
+        total: u32,
+        command: String,
+    },
+    /// Install command `index` finished (successfully or not), with its output.
+    InstallFinished {
+        server: String,
+        index: u32,
+        #[napi(ts_type = "{ code: number | null; signal: number | null }")]
+        status: Value,
+        output: String,
+    },
+    /// The server process is starting (sandbox ready, install done).
+    ServerStarting { server: String },
+    /// The MCP handshake completed.
+    ServerReady {
+        server: String,
+        protocol_version: String,
+    },
 }
 
 /// The result of a tool call. A tool that runs and reports failure is a result with
@@ -336,12 +352,18 @@ pub struct ToolResult {
     pub(crate) inner: core::ToolResult,
 }
 
+impl From<core::ToolResult> for ToolResult {
+    fn from(inner: core::ToolResult) -> Self {
+        Self { inner }
+    }
+}
+
 #[napi]
 impl ToolResult {
     /// The content items.
-    #[napi(catch_unwind, getter)]
-    pub fn content(&self) -> Vec<Content> {
-        self.inner.content.iter().cloned().map(Into::into).collect()
+    #[napi(catch_unwind, getter, ts_return_type = "Content[]")]
+    pub fn content(&self) -> Value {
+        json(&self.inner.content)
     }
 
     /// Structured output (matches the tool's output schema when it declares one).
@@ -363,18 +385,43 @@ impl ToolResult {
     }
 
     /// The MCP JSON form: `{content, structuredContent?, isError}`.
-    #[napi(
-        catch_unwind,
-        js_name = "toJSON",
-        ts_return_type = "{ content: Content[]; structuredContent?: any; isError: boolean }"
-    )]
+    #[napi(catch_unwind, js_name = "toJSON", ts_return_type = "ToolResultJson")]
     pub fn to_json(&self) -> Value {
         self.inner.to_value()
     }
 }
 
+// The plain values below cross as the core's canonical serde JSON (`json`); these structs only
+// declare their TypeScript shapes.
+
+/// The canonical JSON form of a `ToolResult`.
+#[napi(object, object_from_js = false)]
+#[allow(dead_code)]
+pub struct ToolResultJson {
+    pub content: Vec<Content>,
+    #[napi(ts_type = "any")]
+    pub structured_content: Option<Value>,
+    pub is_error: bool,
+}
+
+/// The canonical JSON form of a `Tool`.
+#[napi(object, object_from_js = false)]
+#[allow(dead_code)]
+pub struct ToolJson {
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    #[napi(ts_type = "Record<string, any>")]
+    pub input_schema: Value,
+    #[napi(ts_type = "Record<string, any>")]
+    pub output_schema: Option<Value>,
+    #[napi(ts_type = "Record<string, any>")]
+    pub annotations: Option<Value>,
+}
+
 /// A resource a server offers.
 #[napi(object, object_from_js = false)]
+#[allow(dead_code)]
 pub struct Resource {
     pub uri: String,
     pub name: String,
@@ -382,19 +429,9 @@ pub struct Resource {
     pub mime_type: Option<String>,
 }
 
-impl From<core::Resource> for Resource {
-    fn from(r: core::Resource) -> Self {
-        Self {
-            uri: r.uri,
-            name: r.name,
-            description: r.description,
-            mime_type: r.mime_type,
-        }
-    }
-}
-
 /// One piece of a read resource: `text`, or base64 `blob`.
 #[napi(object, object_from_js = false)]
+#[allow(dead_code)]
 pub struct ResourceContents {
     pub uri: String,
     pub mime_type: Option<String>,
@@ -402,19 +439,9 @@ pub struct ResourceContents {
     pub blob: Option<String>,
 }
 
-impl From<core::ResourceContents> for ResourceContents {
-    fn from(r: core::ResourceContents) -> Self {
-        Self {
-            uri: r.uri,
-            mime_type: r.mime_type,
-            text: r.text,
-            blob: r.blob,
-        }
-    }
-}
-
 /// A prompt template a server offers.
 #[napi(object, object_from_js = false)]
+#[allow(dead_code)]
 pub struct Prompt {
     pub name: String,
     pub description: Option<String>,
@@ -423,18 +450,9 @@ pub struct Prompt {
     pub arguments: Vec<Value>,
 }
 
-impl From<core::Prompt> for Prompt {
-    fn from(p: core::Prompt) -> Self {
-        Self {
-            name: p.name,
-            description: p.description,
-            arguments: p.arguments,
-        }
-    }
-}
-
 /// One message of a rendered prompt.
 #[napi(object, object_from_js = false)]
+#[allow(dead_code)]
 pub struct PromptMessage {
     /// `user` or `assistant`.
     pub role: String,
@@ -443,29 +461,15 @@ pub struct PromptMessage {
 
 /// A rendered prompt.
 #[napi(object, object_from_js = false)]
+#[allow(dead_code)]
 pub struct PromptResult {
     pub description: Option<String>,
     pub messages: Vec<PromptMessage>,
 }
 
-impl From<core::PromptResult> for PromptResult {
-    fn from(p: core::PromptResult) -> Self {
-        Self {
-            description: p.description,
-            messages: p
-                .messages
-                .into_iter()
-                .map(|m| PromptMessage {
-                    role: m.role,
-                    content: m.content.into(),
-                })
-                .collect(),
-        }
-    }
-}
-
 /// A progress report of a running call.
 #[napi(object, object_from_js = false)]
+#[allow(dead_code)]
 pub struct Progress {
     /// Progress so far (increases).
     pub progress: f64,
@@ -474,18 +478,9 @@ pub struct Progress {
     pub message: Option<String>,
 }
 
-impl From<core::Progress> for Progress {
-    fn from(p: core::Progress) -> Self {
-        Self {
-            progress: p.progress,
-            total: p.total,
-            message: p.message,
-        }
-    }
-}
-
 /// A log message a server sent.
 #[napi(object, object_from_js = false)]
+#[allow(dead_code)]
 pub struct LogMessage {
     /// The server it came from.
     pub server: String,
@@ -497,22 +492,13 @@ pub struct LogMessage {
     pub data: Value,
 }
 
-impl From<core::LogMessage> for LogMessage {
-    fn from(m: core::LogMessage) -> Self {
-        Self {
-            server: m.server,
-            level: m.level,
-            logger: m.logger,
-            data: m.data,
-        }
-    }
-}
-
 /// How a command in a sandbox ended, and what it wrote.
 #[napi(object, object_from_js = false)]
-pub struct ExecResult {
+#[allow(dead_code)]
+pub struct ExecOutput {
     /// The exit code (`null` if a signal killed it).
-    pub exit_code: Option<i32>,
+    #[napi(ts_type = "number | null")]
+    pub exit_code: Value,
     /// The signal that killed it, if one did.
     pub signal: Option<i32>,
     /// stdout, decoded as UTF-8 (invalid sequences replaced).
@@ -521,20 +507,42 @@ pub struct ExecResult {
     pub stderr: String,
 }
 
-impl From<core::ExecOutput> for ExecResult {
-    fn from(o: core::ExecOutput) -> Self {
-        Self {
-            exit_code: o.status.code,
-            signal: o.status.signal,
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
+/// The session info of `ServerSession.toJSON()`.
+#[napi(object, object_from_js = false)]
+#[allow(dead_code)]
+pub struct SessionInfo {
+    pub server: String,
+    pub session_id: String,
+    pub sandbox_id: Option<String>,
+    pub protocol_version: String,
 }
 
-/// The bytes of a file, as a Node `Buffer`.
-pub(crate) fn buffer(data: Vec<u8>) -> Buffer {
-    data.into()
+/// A core value in its canonical serde JSON form.
+pub(crate) fn json<T: serde::Serialize + ?Sized>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// A JS callback called from the runtime's threads with a canonical JSON value; weak, so it
+/// never keeps Node alive on its own (a pending Promise does).
+pub(crate) type Callback = ThreadsafeFunction<Value, (), Value, Status, false, true>;
+
+/// A core callback (`LogCallback`, `StartCallback`, the progress callback).
+pub(crate) type Sink<T> = Arc<dyn Fn(T) + Send + Sync>;
+
+/// Wraps an optional JS function as a core callback fed with `T`'s canonical JSON.
+pub(crate) fn callback<T: serde::Serialize>(
+    f: Option<Function<Value, ()>>,
+) -> JsResult<Option<Sink<T>>> {
+    let Some(f) = f else { return Ok(None) };
+    let tsfn: Callback = f
+        .build_threadsafe_function()
+        .callee_handled::<false>()
+        .weak::<true>()
+        .build()
+        .map_err(|e| errors::invalid(e.reason))?;
+    Ok(Some(Arc::new(move |v: T| {
+        tsfn.call(json(&v), ThreadsafeFunctionCallMode::NonBlocking);
+    })))
 }
 
 /// Options of one call (`executeTool`, `callTool`). Times are in milliseconds.
@@ -576,10 +584,6 @@ impl AbortHook {
     }
 }
 
-/// The progress callback as napi sees it: called from the runtime's thread, never keeping Node
-/// alive on its own (the pending Promise does).
-type ProgressTsfn = ThreadsafeFunction<Progress, (), Progress, Status, false, true>;
-
 /// Reads `{timeoutMs, maxTotalMs, onProgress, signal}` (on the JS thread). An already aborted
 /// signal is a `CANCELLED` error.
 pub(crate) fn call_options(
@@ -594,63 +598,44 @@ pub(crate) fn call_options(
         options
             .get::<f64>(key)
             .map_err(|_| errors::invalid(format!("{key} must be a number")))?
-            .map(|ms| core::config::duration_from_millis(ms, key).map_err(errors::to_js))
+            .map(|ms| core::config::duration_from_millis(ms, key))
             .transpose()
     };
     out.timeout = ms("timeoutMs")?;
     out.max_total = ms("maxTotalMs")?;
-    if let Some(f) = options
-        .get::<Function<Progress, ()>>("onProgress")
-        .map_err(|_| errors::invalid("onProgress must be a function"))?
-    {
-        let tsfn: ProgressTsfn = f
-            .build_threadsafe_function()
-            .callee_handled::<false>()
-            .weak::<true>()
-            .build()
-            .map_err(|e| errors::invalid(e.reason))?;
-        out.on_progress = Some(Arc::new(move |p: core::Progress| {
-            tsfn.call(p.into(), ThreadsafeFunctionCallMode::NonBlocking);
-        }));
-    }
-    let mut hook = None;
-    if let Some(signal) = options
+    let on_progress = options.get::<Function<Value, ()>>("onProgress");
+    out.on_progress =
+        callback(on_progress.map_err(|_| errors::invalid("onProgress must be a function"))?)?;
+    let Some(signal) = options
         .get::<Object>("signal")
         .map_err(|_| errors::invalid("signal must be an AbortSignal"))?
-    {
-        if signal
-            .get::<bool>("aborted")
-            .ok()
-            .flatten()
-            .unwrap_or(false)
-        {
-            return Err(errors::to_js(core::Error::new(
-                core::ErrorKind::Cancelled,
-                "the signal was aborted before the call started",
-            )));
-        }
-        let token = CancellationToken::new();
-        let trigger = token.clone();
-        let listener = env
-            .create_function_from_closure::<(), (), _>("onabort", move |_| {
-                trigger.cancel();
-                Ok(())
-            })
-            .map_err(|e| errors::invalid(e.reason))?;
-        let add = signal
-            .get_named_property::<Function<FnArgs<(&str, Function<(), ()>)>, ()>>(
-                "addEventListener",
-            )
-            .map_err(|_| errors::invalid("signal must be an AbortSignal"))?;
-        add.apply(signal, FnArgs::from(("abort", listener)))
-            .map_err(|e| errors::invalid(e.reason))?;
-        hook = Some(AbortHook {
-            signal: signal.create_ref().map_err(|e| errors::invalid(e.reason))?,
-            listener: listener
-                .create_ref()
-                .map_err(|e| errors::invalid(e.reason))?,
-        });
-        out.cancel = Some(token);
+    else {
+        return Ok((out, None));
+    };
+    if signal.get::<bool>("aborted").ok().flatten() == Some(true) {
+        return Err(core::Error::new(
+            core::ErrorKind::Cancelled,
+            "the signal was aborted before the call started",
+        ));
     }
-    Ok((out, hook))
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    let napi_err = |e: napi::Error| errors::invalid(e.reason);
+    let listener = env
+        .create_function_from_closure::<(), (), _>("onabort", move |_| {
+            trigger.cancel();
+            Ok(())
+        })
+        .map_err(napi_err)?;
+    let add = signal
+        .get_named_property::<Function<FnArgs<(&str, Function<(), ()>)>, ()>>("addEventListener")
+        .map_err(|_| errors::invalid("signal must be an AbortSignal"))?;
+    add.apply(signal, FnArgs::from(("abort", listener)))
+        .map_err(napi_err)?;
+    let hook = AbortHook {
+        signal: signal.create_ref().map_err(napi_err)?,
+        listener: listener.create_ref().map_err(napi_err)?,
+    };
+    out.cancel = Some(token);
+    Ok((out, Some(hook)))
 }
