@@ -168,6 +168,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let corral = Corral::with_options(CorralOptions {
         provider: None,
         home: Some(home.clone()),
+        ..CorralOptions::default()
     })?;
     println!(
         "corral benchmarks — {SEQUENTIAL} sequential calls, then {PARALLEL_CALLS} with {IN_FLIGHT} in flight\n"

@@ -65,7 +65,7 @@ struct Cli {
     /// corral's home (server state, caches).
     #[arg(long, global = true, env = "CORRAL_HOME", value_name = "DIR")]
     home: Option<PathBuf>,
-    /// Sandbox provider.
+    /// Sandbox provider: local, unsandboxed or e2b (E2B cloud sandboxes; E2B_API_KEY).
     #[arg(long, global = true, env = "CORRAL_PROVIDER", default_value = "local")]
     provider: String,
     #[command(subcommand)]
@@ -115,10 +115,26 @@ enum Command {
         /// The JSON (or TOML) file.
         file: PathBuf,
     },
+    /// E2B sandboxes of this corral home (provider `e2b`).
+    #[command(subcommand)]
+    E2b(E2bCmd),
     /// Print shell completions.
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum E2bCmd {
+    /// List the E2B sandboxes this corral home created (by their `corral_home` metadata),
+    /// with how many corrals hold each.
+    Ls,
+    /// Kill the E2B sandboxes of this home that no corral holds (a fresh lease).
+    Gc {
+        /// Kill every sandbox of this home, held or not.
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -313,6 +329,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             }
             Ok(0)
         }
+        Command::E2b(cmd) => e2b_cmd(&ctx, cmd).await,
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "corral", &mut script);
@@ -590,6 +607,7 @@ fn open_corral(ctx: &Ctx, home: Option<PathBuf>) -> Result<Corral, Error> {
     Corral::with_options(CorralOptions {
         provider: Some(ctx.provider.clone()),
         home: home.or_else(|| ctx.home.clone()),
+        ..CorralOptions::default()
     })
 }
 
@@ -702,6 +720,65 @@ fn masked(config: &Value) -> Value {
         }
     }
     v
+}
+
+async fn e2b_cmd(ctx: &Ctx, cmd: E2bCmd) -> Result<i32, Error> {
+    let home = ctx.home.clone().unwrap_or_else(corral_core::default_home);
+    let provider = corral_core::sandbox::e2b::E2bProvider::from_env(&home, None)?;
+    match cmd {
+        E2bCmd::Ls => {
+            let mut rows = Vec::new();
+            for s in provider.list_own().await? {
+                let holders = if s.state == "running" {
+                    provider.holders(&s.sandbox_id).await
+                } else {
+                    None
+                };
+                rows.push(json!({
+                    "sandboxId": s.sandbox_id,
+                    "server": s.metadata.get(corral_core::sandbox::e2b::META_SERVER),
+                    "state": s.state,
+                    "startedAt": s.started_at,
+                    "endAt": s.end_at,
+                    "holders": holders,
+                }));
+            }
+            if ctx.json {
+                print_json(&json!({"sandboxes": rows}));
+            } else if rows.is_empty() {
+                out!("no E2B sandboxes of home id {}", provider.config().home_id);
+            } else {
+                for r in &rows {
+                    out!(
+                        "{}  {:<20} {:<8} ends {}  held by {}",
+                        r["sandboxId"].as_str().unwrap_or_default(),
+                        r["server"].as_str().unwrap_or("-"),
+                        r["state"].as_str().unwrap_or_default(),
+                        r["endAt"].as_str().unwrap_or_default(),
+                        r["holders"]
+                    );
+                }
+            }
+            Ok(0)
+        }
+        E2bCmd::Gc { all } => {
+            let killed = provider.gc(all).await?;
+            if ctx.json {
+                print_json(&json!({"killed": killed}));
+            } else {
+                out!(
+                    "killed {} E2B sandbox(es){}",
+                    killed.len(),
+                    if killed.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", killed.join(", "))
+                    }
+                );
+            }
+            Ok(0)
+        }
+    }
 }
 
 fn print_json(v: &Value) {

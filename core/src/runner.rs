@@ -80,8 +80,11 @@ pub type StartCallback = Arc<dyn Fn(StartEvent) + Send + Sync>;
 /// Options of a [`Corral`].
 #[derive(Debug, Clone, Default)]
 pub struct CorralOptions {
-    /// `local` (bubblewrap, the default) or `unsandboxed`.
+    /// `local` (bubblewrap, the default), `unsandboxed` or `e2b`. Default: `$CORRAL_PROVIDER`,
+    /// else `local`.
     pub provider: Option<String>,
+    /// The API key of a remote provider (`e2b`; default `$E2B_API_KEY`).
+    pub api_key: Option<String>,
     /// corral's home (state, caches). Default: `$CORRAL_HOME`, else `<data dir>/corral`.
     pub home: Option<PathBuf>,
 }
@@ -160,8 +163,15 @@ impl Corral {
         let home = options.home.unwrap_or_else(default_home);
         std::fs::create_dir_all(&home)
             .map_err(|e| Error::io(format!("cannot create corral home {}", home.display()), e))?;
-        let provider =
-            sandbox::provider_by_name(options.provider.as_deref().unwrap_or("local"), &home)?;
+        let name = options
+            .provider
+            .or_else(|| {
+                std::env::var("CORRAL_PROVIDER")
+                    .ok()
+                    .filter(|p| !p.is_empty())
+            })
+            .unwrap_or_else(|| "local".into());
+        let provider = sandbox::provider_with_key(&name, &home, options.api_key)?;
         Ok(Self::with_provider(home, provider))
     }
 
@@ -349,7 +359,12 @@ impl Corral {
                 self.retire(slot, live).await;
                 Err(e)
             }
-            Err(e) if matches!(e.kind(), ErrorKind::ServerCrashed | ErrorKind::Protocol) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::ServerCrashed | ErrorKind::Protocol | ErrorKind::SandboxFailed
+                ) =>
+            {
                 let diagnosis = live.sandbox.as_ref().and_then(|s| s.diagnose());
                 self.retire(slot, live).await;
                 Err(match diagnosis {
@@ -556,6 +571,7 @@ impl Corral {
                 mounts: config.mounts.clone(),
                 limits: config.limits.clone(),
                 programs: argv.first().cloned().into_iter().collect(),
+                reuse_key: slot.map(|_| config_hash(config)),
             })
             .await?;
         let started = async {
@@ -743,9 +759,19 @@ async fn run_install_commands(
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let marker = state_dir.map(|d| d.join("installed"));
+    // A remote sandbox keeps the marker inside itself (a new sandbox has nothing installed).
+    let remote = !sandbox.state_is_local();
+    let marker = state_dir.filter(|_| !remote).map(|d| d.join("installed"));
     if let Some(m) = &marker
         && std::fs::read_to_string(m).is_ok_and(|s| s.trim() == hash)
+    {
+        return Ok(());
+    }
+    if remote
+        && sandbox
+            .read_file(REMOTE_INSTALL_MARKER)
+            .await
+            .is_ok_and(|s| String::from_utf8_lossy(&s).trim() == hash)
     {
         return Ok(());
     }
@@ -795,7 +821,28 @@ async fn run_install_commands(
     if let Some(m) = marker {
         std::fs::write(&m, &hash).map_err(|e| Error::io(m.display(), e))?;
     }
+    if remote {
+        sandbox
+            .write_file(REMOTE_INSTALL_MARKER, hash.as_bytes())
+            .await?;
+    }
     Ok(())
+}
+
+/// Where a remote sandbox keeps the hash of its completed install commands.
+const REMOTE_INSTALL_MARKER: &str = ".corral/installed";
+
+/// A stable hash of everything that makes a server instance (remote sandboxes are shared by
+/// it between corrals of one home).
+fn config_hash(config: &ServerConfig) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(format!("{config:?}").as_bytes());
+    hasher
+        .finalize()
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A handle on one server's warm session.

@@ -57,6 +57,7 @@ impl Rust {
             let options = CorralOptions {
                 provider: Some(str_of(r, "provider").into()),
                 home: Some(str_of(r, "home").into()),
+                ..CorralOptions::default()
             };
             self.corral = Some(Corral::with_options(options)?);
             return Ok(Value::Null);
