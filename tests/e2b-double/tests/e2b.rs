@@ -5,6 +5,9 @@
 //! Needs the fixture server (`cargo build -p corral-test-server`; `CORRAL_TEST_SERVER`) and,
 //! for `corral e2b gc`, the CLI (`cargo build -p corral-cli`; `CORRAL_CLI`).
 
+// Test code: helpers outside `#[test]` functions may `expect` too.
+#![allow(clippy::expect_used)]
+
 use std::{
     io::{BufRead, BufReader, Read, Write},
     path::{Path, PathBuf},
