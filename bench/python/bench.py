@@ -188,12 +188,12 @@ def main() -> None:
     skip_npm = opts.skip_npm or bool(os.environ.get("CORRAL_BENCH_SKIP_NPM"))
 
     c = corral.Corral(home=str(home))
-    c.add_server(corral.ServerConfig("fixture", command=[fixture]))
+    c.add_server_sync(corral.ServerConfig("fixture", command=[fixture]))
     servers: list[tuple[str, str, dict[str, Any], list[str], Path]] = [
         ("fixture", "fixture", {"text": "x" * 32}, [fixture], Path("/tmp"))
     ]
     if not skip_npm:
-        c.add_server(
+        c.add_server_sync(
             corral.ServerConfig(
                 "everything",
                 command=f"node {EVERYTHING_ENTRY} stdio",

@@ -22,7 +22,7 @@ else:
 async def tour(server: str, home: str) -> None:
     async with corral.Corral("local", home=home) as c:
         assert_type(c, corral.Corral)
-        c.add_server(
+        await c.add_server(
             corral.ServerConfig("fx", command=server, network="none", call_timeout_seconds=30)
         )
         configs = c.list_servers()
@@ -62,7 +62,7 @@ async def tour(server: str, home: str) -> None:
 
         async with c.sandbox(env={"X": "1"}) as sb:
             out = await sb.exec(["sh", "-c", "echo $X"])
-            assert_type(out, corral.CommandResult)
+            assert_type(out, corral.ExecOutput)
             await sb.write_file("/tmp/note.txt", "typed")
             assert_type(await sb.read_file("/tmp/note.txt"), bytes)
             assert out.stdout == "1\n"
@@ -78,7 +78,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         asyncio.run(tour(server, home))
         with corral.Corral(home=home) as c:
-            c.add_server_from_dict("fx", {"command": server})
+            c.add_server_from_dict_sync("fx", {"command": server})
             r = c.execute_tool_sync("fx", "echo", {"text": "sync"})
             assert_type(r, corral.ToolResult)
             assert r.text == "sync"

@@ -15,107 +15,36 @@ use pyo3::{
     types::{PyDict, PyTuple, PyType},
 };
 
-/// The builtin exception a kind's class also derives from.
-#[derive(Clone, Copy)]
-enum Also {
-    Value,
-    Lookup,
-    Timeout,
-    Connection,
-    Os,
+/// The builtin exception a kind's class also derives from (the one per-kind choice of the
+/// binding; names, docs and retryability come from the core's table).
+fn builtin(py: Python<'_>, kind: ErrorKind) -> Option<Bound<'_, PyType>> {
+    Some(match kind {
+        ErrorKind::ConfigInvalid | ErrorKind::InvalidArgument => py.get_type::<PyValueError>(),
+        ErrorKind::ServerNotFound | ErrorKind::ToolNotFound => py.get_type::<PyLookupError>(),
+        ErrorKind::Timeout => py.get_type::<PyTimeoutError>(),
+        ErrorKind::Transport => py.get_type::<PyConnectionError>(),
+        ErrorKind::Io => py.get_type::<PyOSError>(),
+        _ => return None,
+    })
 }
 
-impl Also {
-    fn class(self, py: Python<'_>) -> Bound<'_, PyType> {
-        match self {
-            Also::Value => py.get_type::<PyValueError>(),
-            Also::Lookup => py.get_type::<PyLookupError>(),
-            Also::Timeout => py.get_type::<PyTimeoutError>(),
-            Also::Connection => py.get_type::<PyConnectionError>(),
-            Also::Os => py.get_type::<PyOSError>(),
-        }
+/// The class name of a kind, from its code: `SERVER_NOT_FOUND` → `ServerNotFoundError`,
+/// `MCP_ERROR` → `McpError`, `E2B_API` → `E2bApiError`.
+pub fn class_name(kind: ErrorKind) -> String {
+    let mut name: String = kind
+        .code()
+        .split('_')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_string() + &chars.as_str().to_ascii_lowercase()
+            })
+        })
+        .collect();
+    if !name.ends_with("Error") {
+        name.push_str("Error");
     }
-}
-
-/// The class name of each kind, its docstring, and the builtin it also derives from.
-fn class_of(kind: ErrorKind) -> (&'static str, &'static str, Option<Also>) {
-    use Also::*;
-    match kind {
-        ErrorKind::ConfigInvalid => (
-            "ConfigInvalidError",
-            "A server or sandbox configuration is malformed; the message names the field.",
-            Some(Value),
-        ),
-        ErrorKind::InvalidArgument => (
-            "InvalidArgumentError",
-            "An argument is unusable (for example tool arguments that are not an object).",
-            Some(Value),
-        ),
-        ErrorKind::ServerNotFound => (
-            "ServerNotFoundError",
-            "No server of that name is configured.",
-            Some(Lookup),
-        ),
-        ErrorKind::ToolNotFound => (
-            "ToolNotFoundError",
-            "The server has no such tool (or its filter hides it).",
-            Some(Lookup),
-        ),
-        ErrorKind::SandboxFailed => (
-            "SandboxFailedError",
-            "The sandbox could not be created or used.",
-            None,
-        ),
-        ErrorKind::InstallFailed => (
-            "InstallFailedError",
-            "An install command failed (exit code and output tail in the message).",
-            None,
-        ),
-        ErrorKind::ServerStartFailed => (
-            "ServerStartFailedError",
-            "The server did not start or did not complete the MCP handshake.",
-            None,
-        ),
-        ErrorKind::ServerCrashed => (
-            "ServerCrashedError",
-            "The server exited or was killed during a call (retryable).",
-            None,
-        ),
-        ErrorKind::Timeout => (
-            "TimeoutError",
-            "A call exceeded its timeout (retryable); also a builtin TimeoutError.",
-            Some(Timeout),
-        ),
-        ErrorKind::Cancelled => (
-            "CancelledError",
-            "The call was cancelled through its CancelToken.",
-            None,
-        ),
-        ErrorKind::Protocol => (
-            "ProtocolError",
-            "The server broke MCP (for example wrote non-JSON to stdout).",
-            None,
-        ),
-        ErrorKind::McpError => (
-            "McpError",
-            "The server answered with a JSON-RPC error.",
-            None,
-        ),
-        ErrorKind::Auth => (
-            "AuthError",
-            "A remote server refused the credentials.",
-            None,
-        ),
-        ErrorKind::Transport => (
-            "TransportError",
-            "A remote server could not be reached (retryable).",
-            Some(Connection),
-        ),
-        ErrorKind::Io => ("IoError", "A file operation failed.", Some(Os)),
-        ErrorKind::E2bApi => ("E2bApiError", "The E2B cloud API failed.", None),
-        ErrorKind::Closed => ("ClosedError", "The Corral was closed.", None),
-        _ => ("CorralError", "", None),
-    }
+    name
 }
 
 struct Classes {
@@ -136,6 +65,7 @@ fn new_class<'py>(
     namespace.set_item("__module__", "corral")?;
     namespace.set_item("__doc__", doc)?;
     namespace.set_item("kind", kind.map(ErrorKind::code))?;
+    namespace.set_item("code", kind.map(ErrorKind::code))?;
     namespace.set_item("retryable", kind.is_some_and(ErrorKind::is_retryable))?;
     namespace.set_item("message", "")?;
     namespace.set_item("field", py.None())?;
@@ -155,12 +85,12 @@ fn classes(py: Python<'_>) -> PyResult<&Classes> {
         )?;
         let mut by_kind = Vec::new();
         for kind in ErrorKind::ALL {
-            let (name, doc, builtin) = class_of(*kind);
-            let bases = match builtin {
-                Some(b) => PyTuple::new(py, [base.clone(), b.class(py)])?,
+            let bases = match builtin(py, *kind) {
+                Some(b) => PyTuple::new(py, [base.clone(), b])?,
                 None => PyTuple::new(py, [base.clone()])?,
             };
-            by_kind.push((*kind, new_class(py, name, doc, bases, Some(*kind))?.unbind()));
+            let class = new_class(py, &class_name(*kind), kind.doc(), bases, Some(*kind))?;
+            by_kind.push((*kind, class.unbind()));
         }
         Ok(Classes {
             base: base.unbind(),
@@ -173,7 +103,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let classes = classes(m.py())?;
     m.add("CorralError", classes.base.bind(m.py()))?;
     for (kind, class) in &classes.by_kind {
-        m.add(class_of(*kind).0, class.bind(m.py()))?;
+        m.add(class_name(*kind), class.bind(m.py()))?;
     }
     Ok(())
 }
@@ -191,12 +121,18 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
             .bind(py);
         let instance = class.call1((e.message(),))?;
         instance.setattr("kind", e.kind().code())?;
+        instance.setattr("code", e.kind().code())?;
         instance.setattr("message", e.message())?;
         instance.setattr("retryable", e.is_retryable())?;
         instance.setattr("field", e.field())?;
         Ok(PyErr::from_value(instance))
     };
     build().unwrap_or_else(|err| err)
+}
+
+/// The Python exception of a core error, attaching to the interpreter.
+pub fn from_core(e: Error) -> PyErr {
+    Python::attach(|py| to_py(py, e))
 }
 
 /// A `ClosedError` with a message of the binding's own.
@@ -208,4 +144,18 @@ pub fn closed(message: &str) -> PyErr {
 pub fn invalid_argument(message: impl Into<String>) -> PyErr {
     let message = message.into();
     Python::attach(|py| to_py(py, Error::new(ErrorKind::InvalidArgument, message)))
+}
+
+/// A base `CorralError` (kind `None`) for a failure of the binding itself (a panic, a lost
+/// runtime): never a bare `RuntimeError`.
+pub fn internal(message: impl Into<String>) -> PyErr {
+    let message = message.into();
+    Python::attach(|py| {
+        let build = || -> PyResult<PyErr> {
+            let instance = classes(py)?.base.bind(py).call1((message.as_str(),))?;
+            instance.setattr("message", message.as_str())?;
+            Ok(PyErr::from_value(instance))
+        };
+        build().unwrap_or_else(|err| err)
+    })
 }

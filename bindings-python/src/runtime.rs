@@ -31,10 +31,7 @@ use std::{
 };
 
 use futures::FutureExt;
-use pyo3::{
-    IntoPyObjectExt, PyTraverseError, PyVisit, exceptions::PyRuntimeError, intern, prelude::*,
-    sync::PyOnceLock,
-};
+use pyo3::{IntoPyObjectExt, PyTraverseError, PyVisit, intern, prelude::*, sync::PyOnceLock};
 use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
 
@@ -90,6 +87,11 @@ where
     T: for<'py> IntoPyObject<'py> + Send + 'static,
 {
     Box::new(move |py| match result {
+        // A call with no result (`()`, which pyo3 makes an empty tuple) returns `None`.
+        Ok(value) if std::any::TypeId::of::<T>() == std::any::TypeId::of::<()>() => {
+            drop(value);
+            Ok(py.None())
+        }
         Ok(value) => value.into_py_any(py),
         Err(e) => Err(errors::to_py(py, e)),
     })
@@ -120,7 +122,7 @@ pub fn runtime() -> PyResult<&'static Runtime> {
         .enable_all()
         .thread_name("corral-runtime")
         .build()
-        .map_err(|e| PyRuntimeError::new_err(format!("cannot start corral's runtime: {e}")))?;
+        .map_err(|e| errors::internal(format!("cannot start corral's runtime: {e}")))?;
     let rt: &'static Runtime = Box::leak(Box::new(rt));
     *slot = Some((pid, rt));
     Ok(rt)
@@ -233,7 +235,7 @@ async fn guarded(
                 .map(|s| (*s).to_owned())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            Box::new(move |_py| Err(PyRuntimeError::new_err(format!("corral internal error: {what}"))))
+            Box::new(move |_py| Err(errors::internal(format!("corral internal error: {what}"))))
         }),
         () = cancel.cancelled() => deliver::<()>(Err(corral_core::Error::new(
             corral_core::ErrorKind::Cancelled,
@@ -251,7 +253,7 @@ const SIGNAL_POLL: Duration = Duration::from_millis(100);
 /// Runs `job` to completion on the calling thread with the GIL released.
 pub fn block_on(py: Python<'_>, job: Job) -> PyResult<Py<PyAny>> {
     if tokio::runtime::Handle::try_current().is_ok() {
-        return Err(PyRuntimeError::new_err(
+        return Err(errors::invalid_argument(
             "a corral `_sync` method cannot run inside a corral callback; use the async method",
         ));
     }
@@ -278,7 +280,7 @@ pub fn block_on(py: Python<'_>, job: Job) -> PyResult<Py<PyAny>> {
                         }
                         let outcome = outcome.unwrap_or_else(|e| {
                             let message = format!("corral's runtime dropped the call: {e}");
-                            Box::new(move |_py| Err(PyRuntimeError::new_err(message)))
+                            Box::new(move |_py| Err(errors::internal(message)))
                         });
                         return (outcome, interrupt);
                     }
@@ -355,7 +357,7 @@ impl Call {
                 *state = CallState::Running { iter, cancel };
                 Ok(out)
             }
-            CallState::Finished => Err(PyRuntimeError::new_err(
+            CallState::Finished => Err(errors::closed(
                 "cannot reuse an already awaited corral call",
             )),
         }
@@ -550,7 +552,7 @@ impl Bridge {
                 rx.set_nonblocking(true)?;
                 Ok((tx, rx))
             })
-            .map_err(|e| PyRuntimeError::new_err(format!("cannot create a wake-up socket: {e}")))?;
+            .map_err(|e| errors::internal(format!("cannot create a wake-up socket: {e}")))?;
         let fd = wake_rx.as_raw_fd();
         let inner = Arc::new(BridgeInner {
             queue: Mutex::new(Vec::new()),
@@ -567,7 +569,7 @@ impl Bridge {
         event_loop
             .call_method1(intern!(py, "add_reader"), (fd, bridge.clone()))
             .map_err(|e| {
-                PyRuntimeError::new_err(format!(
+                errors::internal(format!(
                     "corral needs an asyncio event loop that supports add_reader (the default loop, or uvloop): {e}"
                 ))
             })?;
@@ -668,3 +670,39 @@ where
 {
     Call::new(job(move |_| async move { Ok(value) }))
 }
+
+/// A `#[pymethods]` block whose `jobs { … }` entries each become two methods running the same
+/// [`Job`]: `name` returns an awaitable [`Call`], `name_sync` blocks on it with the GIL
+/// released. `fn name | name_sync(&self, args…) => job_expression;` (attributes and docs apply
+/// to both). The `plain { … }` methods are copied as they are.
+macro_rules! pymethods_with_jobs {
+    (
+        impl $ty:ty {
+            plain { $($plain:tt)* }
+            jobs { $(
+                $(#[$meta:meta])*
+                fn $name:ident | $sync:ident (&$self:ident $(, $arg:ident : $argty:ty)* $(,)?) => $job:expr;
+            )* }
+        }
+    ) => {
+        #[pyo3::pymethods]
+        impl $ty {
+            $($plain)*
+            $(
+                $(#[$meta])*
+                fn $name(&$self $(, $arg: $argty)*) -> pyo3::PyResult<$crate::runtime::Call> {
+                    Ok($crate::runtime::Call::new($job))
+                }
+                $(#[$meta])*
+                fn $sync(
+                    &$self,
+                    py: pyo3::Python<'_>
+                    $(, $arg: $argty)*
+                ) -> pyo3::PyResult<pyo3::Py<pyo3::PyAny>> {
+                    $crate::runtime::block_on(py, $job)
+                }
+            )*
+        }
+    };
+}
+pub(crate) use pymethods_with_jobs;

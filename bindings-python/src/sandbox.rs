@@ -2,11 +2,10 @@
 //! corral.sandbox(...) as sb`, `with ...`, or `await corral.sandbox(...)`; killed on exit, on
 //! `close()`, or when its corral closes.
 
-use std::{collections::BTreeMap, sync::OnceLock, time::Duration};
+use std::{collections::BTreeMap, sync::OnceLock};
 
 use corral_core::{Command, Corral, SandboxConfig, SandboxHandle};
 use pyo3::{
-    exceptions::PyRuntimeError,
     prelude::*,
     types::{PyBytes, PyString, PyTuple},
 };
@@ -14,7 +13,7 @@ use pyo3::{
 use crate::{
     errors,
     runtime::{self, Call, Job, Owned, job},
-    types::PyCommandResult,
+    types::PyExecOutput,
 };
 
 #[pyclass(frozen, module = "corral", name = "Sandbox")]
@@ -49,7 +48,7 @@ impl PySandbox {
     fn handle(&self) -> PyResult<SandboxHandle> {
         match self.open.get() {
             Some(h) => h.get().cloned(),
-            None => Err(PyRuntimeError::new_err(
+            None => Err(errors::closed(
                 "the sandbox is not open: use `async with corral.sandbox() as sb` (or `with`, or `await`)",
             )),
         }
@@ -89,18 +88,9 @@ impl PySandbox {
         command.env = env.unwrap_or_default();
         command.cwd = cwd;
         command.stdin = stdin;
-        command.timeout = timeout
-            .map(|s| {
-                Duration::try_from_secs_f64(s).map_err(|_| {
-                    errors::invalid_argument("timeout must be a positive number of seconds")
-                })
-            })
-            .transpose()?;
+        command.timeout = crate::runner::seconds("timeout", timeout)?;
         Ok(job(move |_| async move {
-            handle
-                .exec_command(command)
-                .await
-                .map(PyCommandResult::from)
+            handle.exec_command(command).await.map(PyExecOutput)
         }))
     }
 
@@ -133,102 +123,68 @@ impl PySandbox {
     }
 }
 
-#[pymethods]
+runtime::pymethods_with_jobs! {
 impl PySandbox {
-    /// The sandbox's id.
-    #[getter]
-    fn id(&self) -> PyResult<String> {
-        Ok(self.handle()?.id().to_owned())
-    }
+    plain {
+        /// The sandbox's id.
+        #[getter]
+        fn id(&self) -> PyResult<String> {
+            Ok(self.handle()?.id().to_owned())
+        }
 
-    /// Runs a command to completion: a string runs with `sh -c`, a list as program and
-    /// arguments. `timeout` is in seconds.
-    #[pyo3(signature = (command, *, env=None, cwd=None, stdin=None, timeout=None))]
-    fn exec(
-        &self,
-        command: &Bound<'_, PyAny>,
-        env: Option<BTreeMap<String, String>>,
-        cwd: Option<String>,
-        stdin: Option<Vec<u8>>,
-        timeout: Option<f64>,
-    ) -> PyResult<Call> {
-        Ok(Call::new(self.exec_job(command, env, cwd, stdin, timeout)?))
-    }
+        fn __await__(slf: Py<Self>) -> PyResult<Call> {
+            Ok(Call::new(Self::open_job(slf)?))
+        }
 
-    #[pyo3(signature = (command, *, env=None, cwd=None, stdin=None, timeout=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn exec_sync(
-        &self,
-        py: Python<'_>,
-        command: &Bound<'_, PyAny>,
-        env: Option<BTreeMap<String, String>>,
-        cwd: Option<String>,
-        stdin: Option<Vec<u8>>,
-        timeout: Option<f64>,
-    ) -> PyResult<Py<PyAny>> {
-        runtime::block_on(py, self.exec_job(command, env, cwd, stdin, timeout)?)
-    }
+        fn __aenter__(slf: Py<Self>) -> PyResult<Call> {
+            Ok(Call::new(Self::open_job(slf)?))
+        }
 
-    /// Reads a file as the sandbox sees it.
-    fn read_file(&self, path: String) -> PyResult<Call> {
-        Ok(Call::new(self.read_job(path)?))
-    }
+        #[pyo3(signature = (*_exc))]
+        fn __aexit__(&self, _exc: &Bound<'_, PyTuple>) -> PyResult<Call> {
+            self.close()
+        }
 
-    fn read_file_sync(&self, py: Python<'_>, path: String) -> PyResult<Py<PyAny>> {
-        runtime::block_on(py, self.read_job(path)?)
-    }
+        fn __enter__(slf: Py<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+            runtime::block_on(py, Self::open_job(slf)?)
+        }
 
-    /// Writes a file (bytes, or str as UTF-8) as the sandbox sees it.
-    fn write_file(&self, path: String, data: &Bound<'_, PyAny>) -> PyResult<Call> {
-        Ok(Call::new(self.write_job(path, data)?))
-    }
+        #[pyo3(signature = (*_exc))]
+        fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<()> {
+            self.close_sync(py)?;
+            Ok(())
+        }
 
-    fn write_file_sync(
-        &self,
-        py: Python<'_>,
-        path: String,
-        data: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        runtime::block_on(py, self.write_job(path, data)?)?;
-        Ok(())
-    }
-
-    /// Kills everything in the sandbox. Idempotent.
-    fn close(&self) -> Call {
-        Call::new(self.close_job())
-    }
-
-    fn close_sync(&self, py: Python<'_>) -> PyResult<()> {
-        runtime::block_on(py, self.close_job())?;
-        Ok(())
-    }
-
-    fn __await__(slf: Py<Self>) -> PyResult<Call> {
-        Ok(Call::new(Self::open_job(slf)?))
-    }
-
-    fn __aenter__(slf: Py<Self>) -> PyResult<Call> {
-        Ok(Call::new(Self::open_job(slf)?))
-    }
-
-    #[pyo3(signature = (*_exc))]
-    fn __aexit__(&self, _exc: &Bound<'_, PyTuple>) -> Call {
-        self.close()
-    }
-
-    fn __enter__(slf: Py<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        runtime::block_on(py, Self::open_job(slf)?)
-    }
-
-    #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<()> {
-        self.close_sync(py)
-    }
-
-    fn __repr__(&self) -> String {
-        match self.open.get().and_then(|h| h.get().ok()) {
-            Some(h) => format!("Sandbox(id={:?})", h.id()),
-            None => format!("Sandbox(name={:?}, not open)", self.config.name),
+        fn __repr__(&self) -> String {
+            match self.open.get().and_then(|h| h.get().ok()) {
+                Some(h) => format!("Sandbox(id={:?})", h.id()),
+                None => format!("Sandbox(name={:?}, not open)", self.config.name),
+            }
         }
     }
+    jobs {
+        /// Runs a command to completion: a string runs with `sh -c`, a list as program and
+        /// arguments. `timeout` is in seconds.
+        #[pyo3(signature = (command, *, env=None, cwd=None, stdin=None, timeout=None))]
+        #[allow(clippy::too_many_arguments)]
+        fn exec | exec_sync(
+            &self,
+            command: &Bound<'_, PyAny>,
+            env: Option<BTreeMap<String, String>>,
+            cwd: Option<String>,
+            stdin: Option<Vec<u8>>,
+            timeout: Option<f64>,
+        ) => self.exec_job(command, env, cwd, stdin, timeout)?;
+
+        /// Reads a file as the sandbox sees it.
+        fn read_file | read_file_sync(&self, path: String) => self.read_job(path)?;
+
+        /// Writes a file (bytes, or str as UTF-8) as the sandbox sees it.
+        fn write_file | write_file_sync(&self, path: String, data: &Bound<'_, PyAny>) =>
+            self.write_job(path, data)?;
+
+        /// Kills everything in the sandbox. Idempotent.
+        fn close | close_sync(&self) => self.close_job();
+    }
+}
 }

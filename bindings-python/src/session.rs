@@ -1,24 +1,30 @@
 //! `ServerSession`: a handle on one server's warm session (resources, prompts, repeated calls).
 //! Opened by `async with corral.session(name) as s`, `with ...`, or `await corral.session(name)`.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{
+    Arc, OnceLock,
+    atomic::{AtomicBool, Ordering},
+};
 
 use corral_core::{Corral, ServerSession};
-use pyo3::{exceptions::PyRuntimeError, prelude::*, types::PyTuple};
+use pyo3::{prelude::*, types::PyTuple};
 
 use crate::{
-    convert,
+    convert, errors,
     runner::CallArgs,
     runtime::{self, Call, CancelToken, Job, Owned, job},
     types::{PyPrompt, PyPromptResult, PyResource, PyResourceContents, PyTool, PyToolResult},
 };
 
 /// A handle on a server's warm session; the session stays running after the handle goes.
+/// Closing the handle (`close()`, leaving `async with`/`with`) ends the handle only: calls on
+/// it fail with `ClosedError` afterwards, the server stays warm for other callers.
 #[pyclass(frozen, module = "corral", name = "ServerSession")]
 pub struct PyServerSession {
     corral: Owned<Corral>,
     server: String,
     open: OnceLock<Owned<Arc<ServerSession>>>,
+    ended: AtomicBool,
 }
 
 impl PyServerSession {
@@ -27,13 +33,20 @@ impl PyServerSession {
             corral: Owned::new(corral),
             server,
             open: OnceLock::new(),
+            ended: AtomicBool::new(false),
         }
     }
 
     fn handle(&self) -> PyResult<Arc<ServerSession>> {
+        if self.ended.load(Ordering::SeqCst) {
+            return Err(errors::closed(&format!(
+                "this session handle of `{}` was closed; open a new one with corral.session(...)",
+                self.server
+            )));
+        }
         match self.open.get() {
             Some(s) => s.get().cloned(),
-            None => Err(PyRuntimeError::new_err(format!(
+            None => Err(errors::closed(&format!(
                 "the session of `{}` is not open: use `async with corral.session(...) as s` (or `with`, or `await`)",
                 self.server
             ))),
@@ -42,6 +55,9 @@ impl PyServerSession {
 
     fn open_job(slf: Py<Self>) -> PyResult<Job> {
         let this = slf.get();
+        if this.ended.load(Ordering::SeqCst) {
+            this.handle()?;
+        }
         let corral = this.corral.get()?.clone();
         let server = this.server.clone();
         Ok(job(move |_| async move {
@@ -75,7 +91,7 @@ impl PyServerSession {
                 .list_tools()
                 .await?
                 .into_iter()
-                .map(PyTool::from)
+                .map(PyTool)
                 .collect::<Vec<_>>())
         }))
     }
@@ -87,7 +103,7 @@ impl PyServerSession {
                 .list_resources()
                 .await?
                 .into_iter()
-                .map(PyResource::from)
+                .map(PyResource)
                 .collect::<Vec<_>>())
         }))
     }
@@ -99,7 +115,7 @@ impl PyServerSession {
                 .read_resource(&uri)
                 .await?
                 .into_iter()
-                .map(PyResourceContents::from)
+                .map(PyResourceContents)
                 .collect::<Vec<_>>())
         }))
     }
@@ -111,7 +127,7 @@ impl PyServerSession {
                 .list_prompts()
                 .await?
                 .into_iter()
-                .map(PyPrompt::from)
+                .map(PyPrompt)
                 .collect::<Vec<_>>())
         }))
     }
@@ -119,151 +135,123 @@ impl PyServerSession {
     fn get_prompt_job(&self, name: String, args: Option<&Bound<'_, PyAny>>) -> PyResult<Job> {
         let (session, args) = (self.handle()?, convert::opt_to_json(args)?);
         Ok(job(move |_| async move {
-            session
-                .get_prompt(&name, args)
-                .await
-                .map(PyPromptResult::from)
+            session.get_prompt(&name, args).await.map(PyPromptResult)
         }))
     }
 }
 
-#[pymethods]
+runtime::pymethods_with_jobs! {
 impl PyServerSession {
-    /// The server's name.
-    #[getter]
-    fn server(&self) -> &str {
-        &self.server
-    }
+    plain {
+        /// The server's name.
+        #[getter]
+        fn server(&self) -> &str {
+            &self.server
+        }
 
-    /// This server instance's id (it changes when the server restarts).
-    #[getter]
-    fn session_id(&self) -> PyResult<String> {
-        Ok(self.handle()?.session_id().to_owned())
-    }
+        /// This server instance's id (it changes when the server restarts).
+        #[getter]
+        fn session_id(&self) -> PyResult<String> {
+            Ok(self.handle()?.session_id().to_owned())
+        }
 
-    /// The sandbox's id (`None` for a remote server).
-    #[getter]
-    fn sandbox_id(&self) -> PyResult<Option<String>> {
-        Ok(self.handle()?.sandbox_id().map(str::to_owned))
-    }
+        /// The sandbox's id (`None` for a remote server).
+        #[getter]
+        fn sandbox_id(&self) -> PyResult<Option<String>> {
+            Ok(self.handle()?.sandbox_id().map(str::to_owned))
+        }
 
-    /// The negotiated MCP protocol version, e.g. `2025-11-25` or `2026-07-28`.
-    #[getter]
-    fn protocol_version(&self) -> PyResult<String> {
-        Ok(self.handle()?.protocol_version().to_owned())
-    }
+        /// The negotiated MCP protocol version, e.g. `2025-11-25` or `2026-07-28`.
+        #[getter]
+        fn protocol_version(&self) -> PyResult<String> {
+            Ok(self.handle()?.protocol_version().to_owned())
+        }
 
-    /// The last lines the server wrote to stderr.
-    fn stderr_tail(&self) -> PyResult<String> {
-        Ok(self.handle()?.stderr_tail())
-    }
+        /// Whether this handle was closed.
+        #[getter]
+        fn closed(&self) -> bool {
+            self.ended.load(Ordering::SeqCst)
+        }
 
-    fn list_tools(&self) -> PyResult<Call> {
-        Ok(Call::new(self.list_tools_job()?))
-    }
+        /// The last lines the server wrote to stderr.
+        fn stderr_tail(&self) -> PyResult<String> {
+            Ok(self.handle()?.stderr_tail())
+        }
 
-    fn list_tools_sync(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        runtime::block_on(py, self.list_tools_job()?)
-    }
+        /// Ends this handle (idempotent); the server stays warm for other callers.
+        fn close(&self) -> Call {
+            self.close_sync();
+            runtime::ready(())
+        }
 
-    /// Calls a tool on this session (same options as `Corral.execute_tool`).
-    #[pyo3(signature = (tool, params=None, *, timeout=None, max_total=None, on_progress=None, cancel=None))]
-    fn call_tool(
-        &self,
-        tool: String,
-        params: Option<&Bound<'_, PyAny>>,
-        timeout: Option<f64>,
-        max_total: Option<f64>,
-        on_progress: Option<Py<PyAny>>,
-        cancel: Option<&Bound<'_, CancelToken>>,
-    ) -> PyResult<Call> {
-        let call = CallArgs::new(timeout, max_total, on_progress, cancel)?;
-        Ok(Call::new(self.call_job(tool, params, call)?))
-    }
+        fn close_sync(&self) {
+            self.ended.store(true, Ordering::SeqCst);
+        }
 
-    #[pyo3(signature = (tool, params=None, *, timeout=None, max_total=None, on_progress=None, cancel=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn call_tool_sync(
-        &self,
-        py: Python<'_>,
-        tool: String,
-        params: Option<&Bound<'_, PyAny>>,
-        timeout: Option<f64>,
-        max_total: Option<f64>,
-        on_progress: Option<Py<PyAny>>,
-        cancel: Option<&Bound<'_, CancelToken>>,
-    ) -> PyResult<Py<PyAny>> {
-        let call = CallArgs::new(timeout, max_total, on_progress, cancel)?;
-        runtime::block_on(py, self.call_job(tool, params, call)?)
-    }
+        fn __await__(slf: Py<Self>) -> PyResult<Call> {
+            Ok(Call::new(Self::open_job(slf)?))
+        }
 
-    fn list_resources(&self) -> PyResult<Call> {
-        Ok(Call::new(self.list_resources_job()?))
-    }
+        fn __aenter__(slf: Py<Self>) -> PyResult<Call> {
+            Ok(Call::new(Self::open_job(slf)?))
+        }
 
-    fn list_resources_sync(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        runtime::block_on(py, self.list_resources_job()?)
-    }
+        #[pyo3(signature = (*_exc))]
+        fn __aexit__(&self, _exc: &Bound<'_, PyTuple>) -> Call {
+            self.close()
+        }
 
-    fn read_resource(&self, uri: String) -> PyResult<Call> {
-        Ok(Call::new(self.read_resource_job(uri)?))
-    }
+        fn __enter__(slf: Py<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+            runtime::block_on(py, Self::open_job(slf)?)
+        }
 
-    fn read_resource_sync(&self, py: Python<'_>, uri: String) -> PyResult<Py<PyAny>> {
-        runtime::block_on(py, self.read_resource_job(uri)?)
-    }
+        #[pyo3(signature = (*_exc))]
+        fn __exit__(&self, _exc: &Bound<'_, PyTuple>) {
+            self.close_sync();
+        }
 
-    fn list_prompts(&self) -> PyResult<Call> {
-        Ok(Call::new(self.list_prompts_job()?))
-    }
-
-    fn list_prompts_sync(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        runtime::block_on(py, self.list_prompts_job()?)
-    }
-
-    #[pyo3(signature = (name, args=None))]
-    fn get_prompt(&self, name: String, args: Option<&Bound<'_, PyAny>>) -> PyResult<Call> {
-        Ok(Call::new(self.get_prompt_job(name, args)?))
-    }
-
-    #[pyo3(signature = (name, args=None))]
-    fn get_prompt_sync(
-        &self,
-        py: Python<'_>,
-        name: String,
-        args: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyAny>> {
-        runtime::block_on(py, self.get_prompt_job(name, args)?)
-    }
-
-    fn __await__(slf: Py<Self>) -> PyResult<Call> {
-        Ok(Call::new(Self::open_job(slf)?))
-    }
-
-    fn __aenter__(slf: Py<Self>) -> PyResult<Call> {
-        Ok(Call::new(Self::open_job(slf)?))
-    }
-
-    #[pyo3(signature = (*_exc))]
-    fn __aexit__(&self, _exc: &Bound<'_, PyTuple>) -> Call {
-        runtime::ready(())
-    }
-
-    fn __enter__(slf: Py<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        runtime::block_on(py, Self::open_job(slf)?)
-    }
-
-    #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) {}
-
-    fn __repr__(&self) -> String {
-        match self.open.get().and_then(|s| s.get().ok()) {
-            Some(s) => format!(
-                "ServerSession(server={:?}, session_id={:?})",
-                self.server,
-                s.session_id()
-            ),
-            None => format!("ServerSession(server={:?}, not open)", self.server),
+        fn __repr__(&self) -> String {
+            match self.open.get().and_then(|s| s.get().ok()) {
+                Some(_) if self.closed() => format!("ServerSession(server={:?}, closed)", self.server),
+                Some(s) => format!(
+                    "ServerSession(server={:?}, session_id={:?})",
+                    self.server,
+                    s.session_id()
+                ),
+                None => format!("ServerSession(server={:?}, not open)", self.server),
+            }
         }
     }
+    jobs {
+        /// The server's tools.
+        fn list_tools | list_tools_sync(&self) => self.list_tools_job()?;
+
+        /// Calls a tool on this session (same options as `Corral.execute_tool`).
+        #[pyo3(signature = (tool, params=None, *, timeout=None, max_total=None, on_progress=None, cancel=None))]
+        #[allow(clippy::too_many_arguments)]
+        fn call_tool | call_tool_sync(
+            &self,
+            tool: String,
+            params: Option<&Bound<'_, PyAny>>,
+            timeout: Option<f64>,
+            max_total: Option<f64>,
+            on_progress: Option<Py<PyAny>>,
+            cancel: Option<&Bound<'_, CancelToken>>,
+        ) => self.call_job(tool, params, CallArgs::new(timeout, max_total, on_progress, cancel)?)?;
+
+        /// The server's resources.
+        fn list_resources | list_resources_sync(&self) => self.list_resources_job()?;
+
+        /// The contents of one resource.
+        fn read_resource | read_resource_sync(&self, uri: String) => self.read_resource_job(uri)?;
+
+        /// The server's prompts.
+        fn list_prompts | list_prompts_sync(&self) => self.list_prompts_job()?;
+
+        /// One prompt, rendered with `args`.
+        #[pyo3(signature = (name, args=None))]
+        fn get_prompt | get_prompt_sync(&self, name: String, args: Option<&Bound<'_, PyAny>>) =>
+            self.get_prompt_job(name, args)?;
+    }
+}
 }

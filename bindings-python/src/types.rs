@@ -7,7 +7,6 @@ use corral_core::{
     ResourceContents, ServerConfig, Tool, ToolResult,
 };
 use pyo3::{
-    basic::CompareOp,
     prelude::*,
     sync::PyOnceLock,
     types::{PyBytes, PyDict, PyList},
@@ -33,7 +32,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyPromptResult>()?;
     m.add_class::<PyProgress>()?;
     m.add_class::<PyLogMessage>()?;
-    m.add_class::<PyCommandResult>()?;
+    m.add_class::<PyExecOutput>()?;
     Ok(())
 }
 
@@ -42,35 +41,13 @@ fn serialized<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<Py<PyA
     Ok(convert::to_py(py, &json)?.unbind())
 }
 
-fn eq<T: PartialEq>(a: &T, b: Option<&T>, op: CompareOp) -> Option<bool> {
-    let b = b?;
-    match op {
-        CompareOp::Eq => Some(a == b),
-        CompareOp::Ne => Some(a != b),
-        _ => None,
-    }
-}
-
-/// `==` / `!=` between two wrappers of the same core value.
-fn richcmp<T: PartialEq>(py: Python<'_>, a: &T, b: Option<&T>, op: CompareOp) -> Py<PyAny> {
-    match eq(a, b, op) {
-        Some(true) => true
-            .into_pyobject(py)
-            .map(|b| b.to_owned().into_any().unbind()),
-        Some(false) => false
-            .into_pyobject(py)
-            .map(|b| b.to_owned().into_any().unbind()),
-        None => Ok(py.NotImplemented()),
-    }
-    .unwrap_or_else(|_: std::convert::Infallible| py.NotImplemented())
-}
-
 // ---------------------------------------------------------------------------------------------
 // ServerConfig
 
 /// One MCP server: a `command` run in a sandbox, or a remote `url`. Keyword arguments are the
 /// fields of corral's config form (see the README); the config is validated at once.
-#[pyclass(frozen, module = "corral", name = "ServerConfig")]
+#[pyclass(frozen, eq, module = "corral", name = "ServerConfig")]
+#[derive(PartialEq)]
 pub struct PyServerConfig {
     pub config: ServerConfig,
     form: Value,
@@ -248,40 +225,18 @@ impl PyServerConfig {
             _ => format!("ServerConfig(name={:?})", self.config.name),
         }
     }
-
-    fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp, py: Python<'_>) -> Py<PyAny> {
-        richcmp(
-            py,
-            &self.config,
-            other.cast::<Self>().ok().map(|o| &o.get().config),
-            op,
-        )
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Tool
 
 /// A tool a server offers.
-#[pyclass(frozen, module = "corral", name = "Tool")]
+#[pyclass(frozen, eq, module = "corral", name = "Tool")]
+#[derive(PartialEq)]
 pub struct PyTool(pub Tool);
-
-impl From<Tool> for PyTool {
-    fn from(t: Tool) -> Self {
-        Self(t)
-    }
-}
 
 #[pymethods]
 impl PyTool {
-    fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp, py: Python<'_>) -> Py<PyAny> {
-        richcmp(
-            py,
-            &self.0,
-            other.cast::<Self>().ok().map(|o| &o.get().0),
-            op,
-        )
-    }
     #[getter]
     fn name(&self) -> &str {
         &self.0.name
@@ -330,19 +285,12 @@ impl PyTool {
 
 /// One item of a tool result or prompt message. The concrete classes are `TextContent`,
 /// `ImageContent`, `AudioContent`, `EmbeddedResource` and `ResourceLink`.
-#[pyclass(frozen, subclass, module = "corral", name = "Content")]
+#[pyclass(frozen, eq, subclass, module = "corral", name = "Content")]
+#[derive(PartialEq)]
 pub struct PyContent(pub Content);
 
 #[pymethods]
 impl PyContent {
-    fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp, py: Python<'_>) -> Py<PyAny> {
-        richcmp(
-            py,
-            &self.0,
-            other.cast::<Self>().ok().map(|o| &o.get().0),
-            op,
-        )
-    }
     /// `text`, `image`, `audio`, `resource` or `resource_link`.
     #[getter]
     fn r#type(&self) -> &'static str {
@@ -499,11 +447,17 @@ pub fn content_to_py(py: Python<'_>, c: Content) -> PyResult<Py<PyAny>> {
 
 /// The result of a tool call. A tool that ran and reported failure is a result with
 /// `is_error=True`, not an exception.
-#[pyclass(frozen, module = "corral", name = "ToolResult")]
+#[pyclass(frozen, eq, module = "corral", name = "ToolResult")]
 pub struct PyToolResult {
     pub result: ToolResult,
     content: PyOnceLock<Py<PyList>>,
     structured: PyOnceLock<Py<PyAny>>,
+}
+
+impl PartialEq for PyToolResult {
+    fn eq(&self, other: &Self) -> bool {
+        self.result == other.result
+    }
 }
 
 impl From<ToolResult> for PyToolResult {
@@ -572,338 +526,120 @@ impl PyToolResult {
             }
         )
     }
-    fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp, py: Python<'_>) -> Py<PyAny> {
-        richcmp(
-            py,
-            &self.result,
-            other.cast::<Self>().ok().map(|o| &o.get().result),
-            op,
-        )
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Resources and prompts
+// Plain views: resources, prompts, progress, log messages, command output
 
-/// A resource a server offers.
-#[pyclass(frozen, module = "corral", name = "Resource")]
-pub struct PyResource(pub Resource);
+/// A frozen, comparable (`==`) Python view of a core value with getters and `to_dict()` (the
+/// canonical camelCase form). `field -> Type = |value, py| expression;` per getter.
+macro_rules! view {
+    (
+        $(#[$doc:meta])* $py_ty:ident($core:ty) as $name:literal, repr |$r:ident| $repr:expr;
+        $( $(#[$fdoc:meta])* $field:ident -> $ty:ty = |$v:ident, $p:ident| $body:expr; )*
+    ) => {
+        $(#[$doc])*
+        #[pyclass(frozen, eq, module = "corral", name = $name)]
+        #[derive(PartialEq)]
+        pub struct $py_ty(pub $core);
 
-impl From<Resource> for PyResource {
-    fn from(r: Resource) -> Self {
-        Self(r)
-    }
+        #[pymethods]
+        impl $py_ty {
+            $(
+                $(#[$fdoc])*
+                #[getter]
+                #[allow(unused_variables)]
+                fn $field(&self, $p: Python<'_>) -> $ty {
+                    let $v = &self.0;
+                    $body
+                }
+            )*
+            /// The canonical camelCase JSON form.
+            fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+                serialized(py, &self.0)
+            }
+            fn __repr__(&self) -> String {
+                let $r = &self.0;
+                $repr
+            }
+        }
+    };
 }
 
-#[pymethods]
-impl PyResource {
-    fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp, py: Python<'_>) -> Py<PyAny> {
-        richcmp(
-            py,
-            &self.0,
-            other.cast::<Self>().ok().map(|o| &o.get().0),
-            op,
-        )
-    }
-    #[getter]
-    fn uri(&self) -> &str {
-        &self.0.uri
-    }
-    #[getter]
-    fn name(&self) -> &str {
-        &self.0.name
-    }
-    #[getter]
-    fn description(&self) -> Option<&str> {
-        self.0.description.as_deref()
-    }
-    #[getter]
-    fn mime_type(&self) -> Option<&str> {
-        self.0.mime_type.as_deref()
-    }
-    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serialized(py, &self.0)
-    }
-    fn __repr__(&self) -> String {
-        format!("Resource(uri={:?}, name={:?})", self.0.uri, self.0.name)
-    }
+view! {
+    /// A resource a server offers.
+    PyResource(Resource) as "Resource", repr |r| format!("Resource(uri={:?}, name={:?})", r.uri, r.name);
+    uri -> &str = |r, py| &r.uri;
+    name -> &str = |r, py| &r.name;
+    description -> Option<&str> = |r, py| r.description.as_deref();
+    mime_type -> Option<&str> = |r, py| r.mime_type.as_deref();
 }
 
-/// One piece of a read resource: `text`, or `blob` (base64).
-#[pyclass(frozen, module = "corral", name = "ResourceContents")]
-pub struct PyResourceContents(pub ResourceContents);
-
-impl From<ResourceContents> for PyResourceContents {
-    fn from(r: ResourceContents) -> Self {
-        Self(r)
-    }
+view! {
+    /// One piece of a read resource: `text`, or `blob` (base64).
+    PyResourceContents(ResourceContents) as "ResourceContents", repr |r| format!("ResourceContents(uri={:?})", r.uri);
+    uri -> &str = |r, py| &r.uri;
+    mime_type -> Option<&str> = |r, py| r.mime_type.as_deref();
+    text -> Option<&str> = |r, py| r.text.as_deref();
+    blob -> Option<&str> = |r, py| r.blob.as_deref();
 }
 
-#[pymethods]
-impl PyResourceContents {
-    fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp, py: Python<'_>) -> Py<PyAny> {
-        richcmp(
-            py,
-            &self.0,
-            other.cast::<Self>().ok().map(|o| &o.get().0),
-            op,
-        )
-    }
-    #[getter]
-    fn uri(&self) -> &str {
-        &self.0.uri
-    }
-    #[getter]
-    fn mime_type(&self) -> Option<&str> {
-        self.0.mime_type.as_deref()
-    }
-    #[getter]
-    fn text(&self) -> Option<&str> {
-        self.0.text.as_deref()
-    }
-    #[getter]
-    fn blob(&self) -> Option<&str> {
-        self.0.blob.as_deref()
-    }
-    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serialized(py, &self.0)
-    }
-    fn __repr__(&self) -> String {
-        format!("ResourceContents(uri={:?})", self.0.uri)
-    }
-}
-
-/// A prompt template a server offers.
-#[pyclass(frozen, module = "corral", name = "Prompt")]
-pub struct PyPrompt(pub Prompt);
-
-impl From<Prompt> for PyPrompt {
-    fn from(p: Prompt) -> Self {
-        Self(p)
-    }
-}
-
-#[pymethods]
-impl PyPrompt {
-    fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp, py: Python<'_>) -> Py<PyAny> {
-        richcmp(
-            py,
-            &self.0,
-            other.cast::<Self>().ok().map(|o| &o.get().0),
-            op,
-        )
-    }
-    #[getter]
-    fn name(&self) -> &str {
-        &self.0.name
-    }
-    #[getter]
-    fn description(&self) -> Option<&str> {
-        self.0.description.as_deref()
-    }
+view! {
+    /// A prompt template a server offers.
+    PyPrompt(Prompt) as "Prompt", repr |p| format!("Prompt(name={:?})", p.name);
+    name -> &str = |p, py| &p.name;
+    description -> Option<&str> = |p, py| p.description.as_deref();
     /// `{"name", "description", "required"}` dicts.
-    #[getter]
-    fn arguments(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serialized(py, &self.0.arguments)
-    }
-    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serialized(py, &self.0)
-    }
-    fn __repr__(&self) -> String {
-        format!("Prompt(name={:?})", self.0.name)
-    }
+    arguments -> PyResult<Py<PyAny>> = |p, py| serialized(py, &p.arguments);
 }
 
-/// One message of a rendered prompt.
-#[pyclass(frozen, module = "corral", name = "PromptMessage")]
-pub struct PyPromptMessage(pub PromptMessage);
-
-#[pymethods]
-impl PyPromptMessage {
-    fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp, py: Python<'_>) -> Py<PyAny> {
-        richcmp(
-            py,
-            &self.0,
-            other.cast::<Self>().ok().map(|o| &o.get().0),
-            op,
-        )
-    }
+view! {
+    /// One message of a rendered prompt.
+    PyPromptMessage(PromptMessage) as "PromptMessage", repr |m| format!("PromptMessage(role={:?})", m.role);
     /// `user` or `assistant`.
-    #[getter]
-    fn role(&self) -> &str {
-        &self.0.role
-    }
-    #[getter]
-    fn content(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        content_to_py(py, self.0.content.clone())
-    }
-    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serialized(py, &self.0)
-    }
-    fn __repr__(&self) -> String {
-        format!("PromptMessage(role={:?})", self.0.role)
-    }
+    role -> &str = |m, py| &m.role;
+    content -> PyResult<Py<PyAny>> = |m, py| content_to_py(py, m.content.clone());
 }
 
-/// A rendered prompt.
-#[pyclass(frozen, module = "corral", name = "PromptResult")]
-pub struct PyPromptResult(pub PromptResult);
-
-impl From<PromptResult> for PyPromptResult {
-    fn from(p: PromptResult) -> Self {
-        Self(p)
-    }
+view! {
+    /// A rendered prompt.
+    PyPromptResult(PromptResult) as "PromptResult", repr |p| format!("PromptResult({} messages)", p.messages.len());
+    description -> Option<&str> = |p, py| p.description.as_deref();
+    messages -> Vec<PyPromptMessage> = |p, py| p.messages.iter().cloned().map(PyPromptMessage).collect();
 }
 
-#[pymethods]
-impl PyPromptResult {
-    fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp, py: Python<'_>) -> Py<PyAny> {
-        richcmp(
-            py,
-            &self.0,
-            other.cast::<Self>().ok().map(|o| &o.get().0),
-            op,
-        )
-    }
-    #[getter]
-    fn description(&self) -> Option<&str> {
-        self.0.description.as_deref()
-    }
-    #[getter]
-    fn messages(&self) -> Vec<PyPromptMessage> {
-        self.0
-            .messages
-            .iter()
-            .cloned()
-            .map(PyPromptMessage)
-            .collect()
-    }
-    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serialized(py, &self.0)
-    }
-    fn __repr__(&self) -> String {
-        format!("PromptResult({} messages)", self.0.messages.len())
-    }
+view! {
+    /// A progress report of a running call.
+    PyProgress(Progress) as "Progress", repr |p| format!("Progress(progress={}, total={:?}, message={:?})", p.progress, p.total, p.message);
+    progress -> f64 = |p, py| p.progress;
+    total -> Option<f64> = |p, py| p.total;
+    message -> Option<&str> = |p, py| p.message.as_deref();
 }
 
-// ---------------------------------------------------------------------------------------------
-// Progress, log messages, command output
-
-/// A progress report of a running call.
-#[pyclass(frozen, module = "corral", name = "Progress")]
-pub struct PyProgress(pub Progress);
-
-#[pymethods]
-impl PyProgress {
-    #[getter]
-    fn progress(&self) -> f64 {
-        self.0.progress
-    }
-    #[getter]
-    fn total(&self) -> Option<f64> {
-        self.0.total
-    }
-    #[getter]
-    fn message(&self) -> Option<&str> {
-        self.0.message.as_deref()
-    }
-    fn __repr__(&self) -> String {
-        format!(
-            "Progress(progress={}, total={}, message={})",
-            self.0.progress,
-            self.0.total.map_or("None".to_owned(), |t| t.to_string()),
-            self.0
-                .message
-                .as_ref()
-                .map_or("None".to_owned(), |m| format!("{m:?}"))
-        )
-    }
-}
-
-/// A log message a server sent.
-#[pyclass(frozen, module = "corral", name = "LogMessage")]
-pub struct PyLogMessage(pub LogMessage);
-
-#[pymethods]
-impl PyLogMessage {
-    #[getter]
-    fn server(&self) -> &str {
-        &self.0.server
-    }
+view! {
+    /// A log message a server sent.
+    PyLogMessage(LogMessage) as "LogMessage", repr |m| format!("LogMessage(server={:?}, level={:?})", m.server, m.level);
+    server -> &str = |m, py| &m.server;
     /// `debug`, `info`, `warning`, `error`, ...
-    #[getter]
-    fn level(&self) -> &str {
-        &self.0.level
-    }
-    #[getter]
-    fn logger(&self) -> Option<&str> {
-        self.0.logger.as_deref()
-    }
-    #[getter]
-    fn data(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(convert::to_py(py, &self.0.data)?.unbind())
-    }
-    fn __repr__(&self) -> String {
-        format!(
-            "LogMessage(server={:?}, level={:?})",
-            self.0.server, self.0.level
-        )
-    }
+    level -> &str = |m, py| &m.level;
+    logger -> Option<&str> = |m, py| m.logger.as_deref();
+    data -> PyResult<Py<PyAny>> = |m, py| Ok(convert::to_py(py, &m.data)?.unbind());
 }
 
-/// How a command in a sandbox ended, and what it wrote.
-#[pyclass(frozen, module = "corral", name = "CommandResult")]
-pub struct PyCommandResult(pub ExecOutput);
-
-impl From<ExecOutput> for PyCommandResult {
-    fn from(o: ExecOutput) -> Self {
-        Self(o)
-    }
-}
-
-#[pymethods]
-impl PyCommandResult {
+view! {
+    /// How a command in a sandbox ended, and what it wrote (`{exitCode, signal?, stdout,
+    /// stderr}` as a dict).
+    PyExecOutput(ExecOutput) as "ExecOutput", repr |o| format!("ExecOutput(exit_code={:?}, {} bytes of stdout)", o.status.code, o.stdout.len());
     /// The exit code, or `None` when a signal killed it.
-    #[getter]
-    fn exit_code(&self) -> Option<i32> {
-        self.0.status.code
-    }
+    exit_code -> Option<i32> = |o, py| o.status.code;
     /// The signal that killed it, if one did.
-    #[getter]
-    fn signal(&self) -> Option<i32> {
-        self.0.status.signal
-    }
+    signal -> Option<i32> = |o, py| o.status.signal;
     /// Exited with code 0.
-    #[getter]
-    fn ok(&self) -> bool {
-        self.0.status.success()
-    }
+    ok -> bool = |o, py| o.status.success();
     /// stdout, decoded as UTF-8 (invalid bytes replaced).
-    #[getter]
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.0.stdout).into_owned()
-    }
+    stdout -> String = |o, py| o.stdout_text();
     /// stderr, decoded as UTF-8 (invalid bytes replaced).
-    #[getter]
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.0.stderr).into_owned()
-    }
-    #[getter]
-    fn stdout_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.0.stdout)
-    }
-    #[getter]
-    fn stderr_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.0.stderr)
-    }
-    fn __repr__(&self) -> String {
-        format!(
-            "CommandResult(exit_code={}, {} bytes of stdout)",
-            self.0
-                .status
-                .code
-                .map_or("None".to_owned(), |c| c.to_string()),
-            self.0.stdout.len()
-        )
-    }
+    stderr -> String = |o, py| o.stderr_text();
+    stdout_bytes -> Py<PyBytes> = |o, py| PyBytes::new(py, &o.stdout).unbind();
+    stderr_bytes -> Py<PyBytes> = |o, py| PyBytes::new(py, &o.stderr).unbind();
 }

@@ -29,7 +29,7 @@ import asyncio, sys, tempfile, corral
 
 async def main():
     c = corral.Corral(home=tempfile.mkdtemp(prefix="corral-abi3-"))
-    c.add_server_from_dict("fx", {"command": sys.argv[1], "network": "none"})
+    c.add_server_from_dict_sync("fx", {"command": sys.argv[1], "network": "none"})
     assert (await c.execute_tool("fx", "echo", {"text": "async"})).text == "async"
     assert c.execute_tool_sync("fx", "echo", {"text": "sync"}).text == "sync"
 

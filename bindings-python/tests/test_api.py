@@ -12,7 +12,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +44,16 @@ KINDS = [
 @pytest.fixture
 def c(home: str, fixture_server: Path) -> Iterator[corral.Corral]:
     with corral.Corral(home=home) as runner:
-        runner.add_server(corral.ServerConfig("fx", command=str(fixture_server), network="none"))
+        runner.add_server_sync(
+            corral.ServerConfig("fx", command=str(fixture_server), network="none")
+        )
         yield runner
 
 
 @pytest_asyncio.fixture
 async def ac(home: str, fixture_server: Path) -> AsyncIterator[corral.Corral]:
     async with corral.Corral(home=home) as runner:
-        runner.add_server_from_dict("fx", {"command": str(fixture_server), "network": "none"})
+        await runner.add_server_from_dict("fx", {"command": str(fixture_server), "network": "none"})
         yield runner
 
 
@@ -242,7 +244,7 @@ def test_a_call_never_awaited_does_nothing(c: corral.Corral) -> None:
     c.quick("/nonexistent/server", "echo", {})  # lazy: nothing starts, nothing raises
     call = c.execute_tool("fx", "echo", {"text": "x"})
     call.close()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(corral.ClosedError):
         asyncio.run(_await(call))
 
 
@@ -363,12 +365,12 @@ def test_on_log_receives_server_logs(home: str, fixture_server: Path) -> None:
         logs.append(m)
         try:
             runner.execute_tool_sync("fx", "echo", {"text": "nested"})
-        except RuntimeError as e:  # corral threads must not block on corral
+        except corral.InvalidArgumentError as e:  # corral threads must not block on corral
             nested.append(e)
         got.set()
 
     with corral.Corral(home=home, on_log=on_log) as runner:
-        runner.add_server_from_dict("fx", {"command": str(fixture_server)})
+        runner.add_server_from_dict_sync("fx", {"command": str(fixture_server)})
         r = runner.execute_tool_sync("fx", "log", {"message": "hello log", "level": "warning"})
         assert r.text == "logged"
         assert got.wait(10)
@@ -377,7 +379,7 @@ def test_on_log_receives_server_logs(home: str, fixture_server: Path) -> None:
     assert logs[0].data == "hello log"
     assert logs[0].logger == "fixture"
     assert nested
-    assert isinstance(nested[0], RuntimeError)
+    assert isinstance(nested[0], corral.InvalidArgumentError)
 
 
 # --------------------------------------------------------------------------------------------
@@ -442,7 +444,8 @@ async def test_the_loop_keeps_running_during_an_async_call(ac: corral.Corral) ->
 async def test_session_async(ac: corral.Corral) -> None:
     async with ac.session("fx") as s:
         assert s.server == "fx"
-        assert s.session_id
+        first_id = s.session_id
+        assert first_id
         assert s.sandbox_id
         assert s.protocol_version in ("2025-11-25", "2026-07-28")
         assert "echo" in [t.name for t in await s.list_tools()]
@@ -456,8 +459,8 @@ async def test_session_async(ac: corral.Corral) -> None:
         assert prompt.messages[0].content.text == "Hello, Ada!"
         assert isinstance(s.stderr_tail(), str)
     again = await ac.session("fx")
-    assert again.session_id == s.session_id
-    with pytest.raises(RuntimeError):
+    assert again.session_id == first_id
+    with pytest.raises(corral.ClosedError):
         _ = ac.session("fx").session_id  # not opened
     with pytest.raises(corral.ServerNotFoundError):
         await ac.session("nope")
@@ -514,33 +517,139 @@ def test_load_mcp_servers_from_a_dict_a_file_and_text(
             "off": {"command": "x", "disabled": True},
         }
     }
-    assert c.load_mcp_servers(doc) == ["a"]
+    assert c.load_mcp_servers_sync(doc) == ["a"]
     path = tmp_path / "mcp.json"
     path.write_text(
         json.dumps(
             {"mcpServers": {"b": {"command": str(fixture_server), "args": ["--tools", "1"]}}}
         )
     )
-    assert c.load_mcp_servers(path) == ["b"]
-    assert c.load_mcp_servers(str(path)) == ["b"]
-    assert c.load_mcp_servers_text(f'[servers.t]\ncommand = "{fixture_server}"\n') == ["t"]
+    assert c.load_mcp_servers_sync(path) == ["b"]
+    assert c.load_mcp_servers_sync(str(path)) == ["b"]
+    assert c.load_mcp_servers_text_sync(f'[servers.t]\ncommand = "{fixture_server}"\n') == ["t"]
     assert sorted(s.name for s in c.list_servers()) == ["a", "b", "fx", "t"]
     assert c.execute_tool_sync("b", "tool_000", {"text": "file"}).text == "file"
     with pytest.raises(corral.ConfigInvalidError):
-        c.load_mcp_servers(tmp_path / "missing.json")
-    c.remove_server("a")
+        c.load_mcp_servers_sync(tmp_path / "missing.json")
+    c.remove_server_sync("a")
     with pytest.raises(corral.ServerNotFoundError):
-        c.remove_server("a")
+        c.remove_server_sync("a")
     assert c.get_server("b").command == [str(fixture_server), "--tools", "1"]
+
+
+# --------------------------------------------------------------------------------------------
+# Timeouts: checked by the core, the same in every binding
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), -float("inf"), 1e12])
+def test_every_timeout_argument_is_checked(c: corral.Corral, bad: float) -> None:
+    calls: list[Callable[[], object]] = [
+        lambda: c.execute_tool_sync("fx", "echo", {"text": "x"}, timeout=bad),
+        lambda: c.execute_tool_sync("fx", "echo", {"text": "x"}, max_total=bad),
+        lambda: c.quick_sync(c.get_server("fx"), "echo", {"text": "x"}, timeout=bad),
+    ]
+    with c.session("fx") as s:
+        calls.append(lambda: s.call_tool_sync("echo", {"text": "x"}, timeout=bad))
+        with c.sandbox(network="none") as sb:
+            calls.append(lambda: sb.exec_sync("true", timeout=bad))
+            for i, call in enumerate(calls):
+                with pytest.raises(corral.InvalidArgumentError) as info:
+                    call()
+                want = "max_total" if i == 1 else "timeout"
+                assert (info.value.kind, info.value.code, info.value.field) == (
+                    "INVALID_ARGUMENT",
+                    "INVALID_ARGUMENT",
+                    want,
+                ), i
+    assert c.execute_tool_sync("fx", "echo", {"text": "ok"}, timeout=0.001 + 30).text == "ok"
 
 
 # --------------------------------------------------------------------------------------------
 # Lifecycle
 
 
+async def test_closing_a_session_handle_ends_the_handle_not_the_server(
+    ac: corral.Corral,
+) -> None:
+    async with ac.session("fx") as s:
+        first = s.session_id
+    assert s.closed
+    with pytest.raises(corral.ClosedError) as info:
+        await s.call_tool("echo", {"text": "x"})
+    assert (info.value.kind, info.value.retryable) == ("CLOSED", False)
+    with pytest.raises(corral.ClosedError):
+        _ = s.session_id
+    other = await ac.session("fx")
+    assert other.session_id == first  # still warm: the same instance
+    await other.close()
+    await other.close()  # idempotent
+    with pytest.raises(corral.ClosedError):
+        other.list_tools_sync()
+    assert (await ac.execute_tool("fx", "echo", {"text": "warm"})).text == "warm"
+
+
+async def test_mutators_are_awaitable_with_sync_twins(
+    ac: corral.Corral, fixture_server: Path
+) -> None:
+    config = corral.ServerConfig("m", command=str(fixture_server), network="none")
+    await ac.add_server(config)
+    assert await ac.remove_server("fx") is None  # type: ignore[func-returns-value]
+    assert ac.get_server("m") == config
+    await ac.remove_server("m")
+    assert await ac.load_mcp_servers({"mcpServers": {"m": {"command": str(fixture_server)}}}) == [
+        "m"
+    ]
+    assert await ac.load_mcp_servers_text(f'[servers.n]\ncommand = "{fixture_server}"\n') == ["n"]
+    await ac.add_server_from_dict("o", {"command": str(fixture_server)})
+    assert sorted(s.name for s in ac.list_servers()) == ["m", "n", "o"]
+    with pytest.raises(corral.ServerNotFoundError) as info:
+        await ac.remove_server("nope")
+    assert info.value.kind == "SERVER_NOT_FOUND"
+
+
+def test_errors_are_corral_errors_never_bare_runtime_errors(c: corral.Corral) -> None:
+    call = c.execute_tool("fx", "echo", {"text": "x"})
+    asyncio.run(_await(call))
+    with pytest.raises(corral.ClosedError):
+        asyncio.run(_await(call))  # reused
+    for e in corral.__all__:
+        cls = getattr(corral, e)
+        if isinstance(cls, type) and issubclass(cls, corral.CorralError) and cls.kind:
+            assert cls.code == cls.kind
+            assert cls.__doc__
+
+
+def test_dropping_an_unclosed_corral_stops_its_servers(home: str, fixture_server: Path) -> None:
+    """Garbage-collecting the last handle of an unclosed Corral kills its servers: this
+    process has no children left (each server's bwrap was one)."""
+    script = textwrap.dedent(
+        f"""
+        import gc, glob, os, time, corral
+
+        def children():
+            return [c for f in glob.glob(f"/proc/{{os.getpid()}}/task/*/children")
+                    for c in open(f).read().split()]
+
+        c = corral.Corral(home={home!r})
+        c.add_server_from_dict_sync("fx", {{"command": {str(fixture_server)!r}}})
+        c.execute_tool_sync("fx", "echo", {{"text": "x"}})
+        assert children()
+        del c
+        gc.collect()
+        while children():  # killed at once; reaped by the runtime soon after
+            time.sleep(0.05)
+        print("dropped")
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "dropped"
+
+
 async def test_close_is_idempotent_and_final(home: str, fixture_server: Path) -> None:
     runner = corral.Corral(home=home)
-    runner.add_server_from_dict("fx", {"command": str(fixture_server)})
+    await runner.add_server_from_dict("fx", {"command": str(fixture_server)})
     await runner.execute_tool("fx", "echo", {"text": "x"})
     await runner.close()
     await runner.close()
@@ -559,7 +668,7 @@ def test_context_managers_close(home: str, fixture_server: Path) -> None:
 
     async def main() -> corral.Corral:
         async with corral.Corral(home=home) as r:
-            r.add_server_from_dict("fx", {"command": str(fixture_server)})
+            await r.add_server_from_dict("fx", {"command": str(fixture_server)})
             await r.execute_tool("fx", "echo", {"text": "x"})
         return r
 
@@ -578,7 +687,7 @@ def test_ctrl_c_cancels_a_sync_call(home: str, fixture_server: Path) -> None:
         # As in an interactive program (a shell's background job starts with SIGINT ignored).
         signal.signal(signal.SIGINT, signal.default_int_handler)
         c = corral.Corral(home={home!r})
-        c.add_server_from_dict("fx", {{"command": {str(fixture_server)!r}}})
+        c.add_server_from_dict_sync("fx", {{"command": {str(fixture_server)!r}}})
         c.execute_tool_sync("fx", "echo", {{"text": "warm"}})
         threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
         try:
@@ -598,7 +707,7 @@ def test_fork_gives_the_child_a_fresh_runtime(home: str, fixture_server: Path) -
         f"""
         import os, sys, asyncio, corral
         parent = corral.Corral(home={home!r} + "/parent")
-        parent.add_server_from_dict("fx", {{"command": {str(fixture_server)!r}}})
+        parent.add_server_from_dict_sync("fx", {{"command": {str(fixture_server)!r}}})
         assert parent.execute_tool_sync("fx", "echo", {{"text": "before"}}).text == "before"
         pid = os.fork()
         if pid == 0:
@@ -609,7 +718,7 @@ def test_fork_gives_the_child_a_fresh_runtime(home: str, fixture_server: Path) -
             except corral.ClosedError:
                 pass
             child = corral.Corral(home={home!r} + "/child")
-            child.add_server_from_dict("fx", {{"command": {str(fixture_server)!r}}})
+            child.add_server_from_dict_sync("fx", {{"command": {str(fixture_server)!r}}})
             async def main():
                 return (await child.execute_tool("fx", "echo", {{"text": "child"}})).text
             if asyncio.run(main()) != "child":
@@ -637,7 +746,7 @@ def test_repr_never_shows_secrets(fixture_server: Path) -> None:
 def test_environment_of_the_runner_does_not_leak(c: corral.Corral) -> None:
     os.environ["CORRAL_TEST_LEAK_CHECK"] = "leaked"
     try:
-        c.add_server_from_dict("fresh", {"command": c.get_server("fx").command})
+        c.add_server_from_dict_sync("fresh", {"command": c.get_server("fx").command})
         r = c.execute_tool_sync("fresh", "env", {"name": "CORRAL_TEST_LEAK_CHECK"})
         assert r.text == "(unset)"
     finally:

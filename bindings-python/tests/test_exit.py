@@ -21,7 +21,7 @@ import asyncio, sys, tempfile, corral
 
 async def main():
     c = corral.Corral(home=tempfile.mkdtemp(prefix="corral-exit-"))
-    c.add_server_from_dict("fx", {"command": sys.argv[1], "network": "none"})
+    c.add_server_from_dict_sync("fx", {"command": sys.argv[1], "network": "none"})
     tools = await c.discover_tools("fx")
     result = await c.execute_tool("fx", "echo", {"text": "bye"})
     assert result.text == "bye" and tools
@@ -36,7 +36,7 @@ import asyncio, sys, tempfile, corral
 # A corral in a module global, a log callback, progress callbacks and a call still running
 # when the loop and then the interpreter go away.
 c = corral.Corral(home=tempfile.mkdtemp(prefix="corral-exit-"), on_log=lambda m: None)
-c.add_server_from_dict("fx", {"command": sys.argv[1]})
+c.add_server_from_dict_sync("fx", {"command": sys.argv[1]})
 
 async def main():
     await c.execute_tool("fx", "log", {"message": "hello"})

@@ -5,6 +5,7 @@ stubs' types (`make typecheck`); this keeps them from drifting from what exists.
 from __future__ import annotations
 
 import ast
+import inspect
 from pathlib import Path
 
 import corral
@@ -78,3 +79,64 @@ def test_every_class_member_is_in_the_stubs_and_back() -> None:
             runtime &= {"send", "throw", "close"}
         assert public(members) - runtime == set(), f"{name}: in the stubs only"
         assert runtime - public(members) == set(), f"{name}: missing from the stubs"
+
+
+def stub_signature(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[tuple[str, str, bool]]:
+    """(name, kind, has default) of each parameter, `self` left out."""
+    a = fn.args
+    positional = [*a.posonlyargs, *a.args]
+    defaults = [False] * (len(positional) - len(a.defaults)) + [True] * len(a.defaults)
+    out = [
+        (p.arg, "positional_only" if i < len(a.posonlyargs) else "positional_or_keyword", d)
+        for i, (p, d) in enumerate(zip(positional, defaults, strict=True))
+    ]
+    if a.vararg:
+        out.append((a.vararg.arg, "var_positional", False))
+    out += [
+        (p.arg, "keyword_only", d is not None)
+        for p, d in zip(a.kwonlyargs, a.kw_defaults, strict=True)
+    ]
+    if a.kwarg:
+        out.append((a.kwarg.arg, "var_keyword", False))
+    static = any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in fn.decorator_list)
+    return out if static else out[1:]
+
+
+def runtime_signature(obj: object) -> list[tuple[str, str, bool]]:
+    params = list(inspect.signature(obj).parameters.values())  # type: ignore[arg-type]
+    if params and params[0].name == "self":  # an unbound method's receiver
+        params = params[1:]
+    return [(p.name, p.kind.name.lower(), p.default is not inspect.Parameter.empty) for p in params]
+
+
+def test_every_method_signature_matches_the_native_one() -> None:
+    """Parameter by parameter (name, kind, whether it has a default) for every public method
+    and constructor of the native classes; properties and dunders other than `__init__` are
+    checked by name above."""
+    tree = ast.parse(STUB.read_text())
+    checked = 0
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef) or node.name == "Call":
+            continue
+        cls = getattr(corral, node.name)
+        if issubclass(cls, BaseException) or cls.__module__ != "corral":
+            continue
+        for fn in node.body:
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            if any(isinstance(d, ast.Name) and d.id == "property" for d in fn.decorator_list):
+                continue
+            if fn.name == "__init__":
+                runtime: object = cls
+            elif fn.name.startswith("_"):
+                continue
+            else:
+                runtime = getattr(cls, fn.name)
+            want = stub_signature(fn)
+            assert runtime_signature(runtime) == want, f"{node.name}.{fn.name}"
+            checked += 1
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+            assert runtime_signature(getattr(corral, node.name)) == stub_signature(node), node.name
+            checked += 1
+    assert checked > 60

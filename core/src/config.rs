@@ -528,15 +528,35 @@ fn config_duration(amount: f64, ms_per_unit: f64, key: &str) -> Result<Duration>
     to_duration(amount, ms_per_unit).map_err(|m| Error::config(key, m))
 }
 
-/// Seconds as a duration, for API options such as a call's timeout: 0 or more, at most
-/// [`MAX_TIMEOUT`], millisecond precision. Otherwise `INVALID_ARGUMENT` with `key` as field.
+/// A positive, finite amount as a duration of at most [`MAX_TIMEOUT`] (API timeouts).
+fn api_duration(amount: f64, ms_per_unit: f64) -> std::result::Result<Duration, &'static str> {
+    if amount.is_finite() && amount <= 0.0 {
+        return Err("must be a positive number");
+    }
+    to_duration(amount, ms_per_unit)
+}
+
+/// Seconds as a duration, for API options such as a call's timeout: finite, > 0, at most
+/// [`MAX_TIMEOUT`], millisecond precision (at least 1 ms). Otherwise `INVALID_ARGUMENT` with
+/// `key` as field. Every binding passes the caller's raw number through this (or
+/// [`duration_from_millis`]), so 0, negative, NaN, infinite and absurd timeouts fail alike.
 pub fn duration_from_secs(seconds: f64, key: &str) -> Result<Duration> {
-    to_duration(seconds, MS_PER_SECOND).map_err(|m| invalid_argument(key, m))
+    api_duration(seconds, MS_PER_SECOND).map_err(|m| invalid_argument(key, m))
 }
 
 /// Milliseconds as a duration, checked like [`duration_from_secs`].
 pub fn duration_from_millis(ms: f64, key: &str) -> Result<Duration> {
-    to_duration(ms, 1.0).map_err(|m| invalid_argument(key, m))
+    api_duration(ms, 1.0).map_err(|m| invalid_argument(key, m))
+}
+
+/// An API timeout given as a [`Duration`] (Rust callers): > 0 and at most [`MAX_TIMEOUT`],
+/// else `INVALID_ARGUMENT` with `key` as field.
+pub fn check_api_timeout(timeout: Option<Duration>, key: &str) -> Result<()> {
+    match timeout {
+        Some(d) if d.is_zero() => Err(invalid_argument(key, "must be a positive number")),
+        Some(d) if d > MAX_TIMEOUT => Err(invalid_argument(key, "must be at most 366 days")),
+        _ => Ok(()),
+    }
 }
 
 /// Serde of an optional duration as a number of milliseconds, checked like
@@ -560,7 +580,7 @@ pub(crate) mod millis_opt {
         d: D,
     ) -> std::result::Result<Option<Duration>, D::Error> {
         Option::<f64>::deserialize(d)?
-            .map(|ms| super::to_duration(ms, 1.0).map_err(serde::de::Error::custom))
+            .map(|ms| super::api_duration(ms, 1.0).map_err(serde::de::Error::custom))
             .transpose()
     }
 }
@@ -1286,10 +1306,28 @@ mod tests {
             assert_eq!(e.kind(), ErrorKind::InvalidArgument);
             assert_eq!(e.field(), Some("timeoutMs"));
         }
+        for bad in [
+            0.0,
+            -0.0,
+            -1.0,
+            f64::NAN,
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            1e12,
+        ] {
+            let e = duration_from_secs(bad, "timeout").expect_err("not a timeout");
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+            assert_eq!(e.field(), Some("timeout"));
+        }
         assert_eq!(
-            duration_from_secs(0.0, "timeout").expect("valid"),
-            Duration::ZERO
+            duration_from_secs(1e-9, "timeout").expect("valid"),
+            Duration::from_millis(1)
         );
+        for bad in [Some(Duration::ZERO), Some(Duration::MAX)] {
+            let e = check_api_timeout(bad, "timeout").expect_err("not a timeout");
+            assert_eq!(e.field(), Some("timeout"));
+        }
+        check_api_timeout(None, "timeout").expect("default");
         assert_eq!(
             duration_from_secs(2.5, "timeout").expect("valid"),
             Duration::from_millis(2500)

@@ -1,5 +1,6 @@
-//! Timeouts from the API cannot panic the core: a call with `Duration::MAX` as its timeout and
-//! cap runs normally (the deadlines are capped), and a config with an out-of-range timeout is
+//! Timeouts from the API cannot panic the core: a call with a zero or absurd (`Duration::MAX`)
+//! timeout is refused with `INVALID_ARGUMENT` naming the argument, the longest allowed one
+//! runs normally (the deadlines are capped), and a config with an out-of-range timeout is
 //! refused with `CONFIG_INVALID` naming the field.
 
 // Test code: helpers outside `#[test]` functions may `expect` too.
@@ -7,7 +8,9 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use corral_core::{CallOptions, Corral, CorralOptions, ErrorKind, ServerConfig};
+use corral_core::{
+    CallOptions, Corral, CorralOptions, ErrorKind, ServerConfig, config::MAX_TIMEOUT,
+};
 
 fn fixture() -> PathBuf {
     std::env::var_os("CORRAL_TEST_SERVER")
@@ -40,9 +43,27 @@ async fn huge_timeouts_are_capped_or_refused() {
         .add_server(ServerConfig::argv("fx", [fx]))
         .await
         .expect("add");
+    for (timeout, max_total, field) in [
+        (Some(Duration::MAX), None, "timeout"),
+        (Some(Duration::ZERO), None, "timeout"),
+        (None, Some(Duration::ZERO), "maxTotal"),
+        (None, Some(Duration::MAX), "maxTotal"),
+    ] {
+        let options = CallOptions {
+            timeout,
+            max_total,
+            ..CallOptions::default()
+        };
+        let e = corral
+            .execute_tool_with("fx", "echo", serde_json::json!({"text": "x"}), options)
+            .await
+            .expect_err("refused");
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(e.field(), Some(field));
+    }
     let options = CallOptions {
-        timeout: Some(Duration::MAX),
-        max_total: Some(Duration::MAX),
+        timeout: Some(MAX_TIMEOUT),
+        max_total: Some(MAX_TIMEOUT),
         ..CallOptions::default()
     };
     let r = corral

@@ -12,13 +12,13 @@ from corral._corral import (
     CancelledError,
     CancelToken,
     ClosedError,
-    CommandResult,
     ConfigInvalidError,
     Content,
     Corral,
     CorralError,
     E2bApiError,
     EmbeddedResource,
+    ExecOutput,
     ImageContent,
     InstallFailedError,
     InvalidArgumentError,
@@ -49,6 +49,9 @@ from corral._corral import (
     __version__,
 )
 
+CommandResult = ExecOutput
+"""The old name of `ExecOutput`."""
+
 __all__ = [
     "AudioContent",
     "AuthError",
@@ -63,6 +66,7 @@ __all__ = [
     "CorralError",
     "E2bApiError",
     "EmbeddedResource",
+    "ExecOutput",
     "ImageContent",
     "InstallFailedError",
     "InvalidArgumentError",

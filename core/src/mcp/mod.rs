@@ -50,8 +50,9 @@ pub type ProgressCallback = Arc<dyn Fn(Progress) + Send + Sync>;
 /// Called with each log message of a server.
 pub type LogCallback = Arc<dyn Fn(LogMessage) + Send + Sync>;
 
-/// Options of one call. Its data crosses as `{"timeoutMs"?, "maxTotalMs"?}` (checked: 0 to
-/// [`MAX_TIMEOUT`](crate::config::MAX_TIMEOUT)); the callback and the token are not data.
+/// Options of one call. Its data crosses as `{"timeoutMs"?, "maxTotalMs"?}` (checked: > 0 and
+/// at most [`MAX_TIMEOUT`](crate::config::MAX_TIMEOUT), else `INVALID_ARGUMENT`); the callback
+/// and the token are not data.
 #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CallOptions {
@@ -482,6 +483,8 @@ impl Session {
         arguments: Value,
         options: CallOptions,
     ) -> Result<ToolResult> {
+        crate::config::check_api_timeout(options.timeout, "timeout")?;
+        crate::config::check_api_timeout(options.max_total, "maxTotal")?;
         let arguments = object_arguments(arguments)?;
         let mut params = CallToolRequestParams::new(tool.to_owned());
         if let Some(args) = arguments {
