@@ -483,8 +483,6 @@ impl Session {
         arguments: Value,
         options: CallOptions,
     ) -> Result<ToolResult> {
-        crate::config::check_api_timeout(options.timeout, "timeout")?;
-        crate::config::check_api_timeout(options.max_total, "maxTotal")?;
         let arguments = object_arguments(arguments)?;
         let mut params = CallToolRequestParams::new(tool.to_owned());
         if let Some(args) = arguments {
@@ -502,6 +500,8 @@ impl Session {
         params: CallToolRequestParams,
         options: CallOptions,
     ) -> Result<rmcp::model::CallToolResult> {
+        crate::config::check_api_timeout(options.timeout, "timeout")?;
+        crate::config::check_api_timeout(options.max_total, "maxTotal")?;
         let tool = params.name.to_string();
         let tool = tool.as_str();
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
