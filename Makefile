@@ -12,13 +12,19 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Bindings whose own Makefile (setup/build/test/lint/fmt/bench) is wired into the root recipes.
 BINDINGS := bindings-python bindings-node bindings-uniffi
 
-.PHONY: setup build demo test test-rust conformance lint fmt bench
+.PHONY: setup build demo test test-rust test-nonroot test-e2b conformance lint fmt bench
+
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
 ## setup: system packages corral needs (bubblewrap) — idempotent.
 setup:
 	@command -v bwrap >/dev/null 2>&1 || { \
 	  echo "installing bubblewrap…"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bubblewrap; }
+	@command -v mkfs.ext4 >/dev/null 2>&1 || { \
+	  echo "installing e2fsprogs (limits.disk_mb)…"; \
+	  $(SUDO) apt-get -o DPkg::Lock::Timeout=300 update -qq && \
+	  $(SUDO) apt-get -o DPkg::Lock::Timeout=300 install -y -qq e2fsprogs; }
 	@command -v cargo >/dev/null 2>&1 || { echo "Rust is missing: install it from https://rustup.rs" >&2; exit 1; }
 	@command -v node >/dev/null 2>&1 || { echo "Node.js >= 20 is missing" >&2; exit 1; }
 	@command -v python3 >/dev/null 2>&1 || { echo "Python >= 3.10 is missing" >&2; exit 1; }
@@ -33,12 +39,30 @@ demo: setup
 	  echo --param message="hello from a sandbox"
 
 ## test: unit tests, the fixture server's tests and the shared conformance suite (Rust runner).
-test: test-rust
+test: test-rust test-nonroot test-e2b
 	@for b in $(BINDINGS); do $(MAKE) -C $$b test || exit 1; done
 
 test-rust: setup
-	$(CARGO) build -p corral-test-server
+	$(CARGO) build -p corral-test-server -p corral-e2b-double -p corral-cli
 	$(CARGO) test --workspace
+
+## test-nonroot: as root, also run the sandbox-machine tests as an unprivileged user (created
+## by tests/nonroot/run.sh, with uidmap); a no-op for non-root callers (make test-rust is that).
+test-nonroot: setup
+	@if [ "$$(id -u)" = 0 ]; then bash tests/nonroot/run.sh; fi
+
+## test-e2b: the E2B provider against the E2B double on 127.0.0.1 (never the real service:
+## the E2B_* variables are cleared): the conformance suite with CORRAL_TEST_PROVIDER=e2b (the
+## fault and scale-out tests run in test-rust, package corral-e2b-double), then E2B's own
+## SDKs (PyPI e2b 2.63.0, npm e2b 2.51.0, cached under ~/.cache/corral/e2b-sdk) against the
+## double, then the live smoke test, which runs only when E2B_API_KEY is set.
+## Scenarios that need `local-sandbox` (host isolation) are skipped by capability here.
+E2B_CLEAN_ENV := env -u E2B_API_URL -u E2B_SANDBOX_URL -u E2B_API_KEY -u E2B_DOMAIN -u CORRAL_TEST_REQUIRE_ALL
+test-e2b: setup
+	$(CARGO) build -p corral-test-server -p corral-e2b-double -p corral-cli
+	$(E2B_CLEAN_ENV) CORRAL_TEST_PROVIDER=e2b $(CARGO) test -p corral-conformance --test conformance
+	$(E2B_CLEAN_ENV) bash tests/e2b-double/sdk/run.sh $(TARGET_DIR)/debug/corral-e2b-double
+	bash tests/e2b-double/live.sh $(TARGET_DIR)/debug/corral
 
 conformance: setup
 	$(CARGO) build -p corral-test-server
@@ -53,5 +77,6 @@ fmt:
 	$(CARGO) fmt --all
 
 bench: setup
-	$(CARGO) build --release -p corral-test-server -p corral-bench
-	$(CARGO) run --release -q -p corral-bench
+	$(CARGO) build --release -p corral-test-server -p corral-bench -p corral-e2b-double
+	$(CARGO) run --release -q -p corral-bench --bin corral-bench
+	$(CARGO) run --release -q -p corral-bench --bin e2b

@@ -240,6 +240,8 @@ export interface CorralOptions {
   provider?: string
   /** corral's home (state, caches). Default: `$CORRAL_HOME`, else `<data dir>/corral`. */
   home?: string
+  /** The API key of a remote provider (`e2b`). Default: `$E2B_API_KEY`. */
+  apiKey?: string
 }
 
 /** The stable error codes: `err.code` of every error corral throws or rejects with. */

@@ -5,7 +5,8 @@
 //! the same server binary without a sandbox, measured in the same run; ratios are printed.
 //!
 //! Environment: `CORRAL_TEST_SERVER` (fixture binary; default next to this binary),
-//! `CORRAL_BENCH_SKIP_NPM=1` to skip server-everything.
+//! `CORRAL_BENCH_SKIP_NPM=1` to skip server-everything; `CORRAL_BENCH_ONLY=sandbox` runs only
+//! the sandbox start-up figures (create → first exec: plain, from a template, bwrap alone).
 
 use std::{
     path::PathBuf,
@@ -168,7 +169,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let corral = Corral::with_options(CorralOptions {
         provider: None,
         home: Some(home.clone()),
+        ..CorralOptions::default()
     })?;
+    if std::env::var("CORRAL_BENCH_ONLY").as_deref() == Ok("sandbox") {
+        sandbox_start(&corral).await?;
+        corral.close().await;
+        return Ok(());
+    }
     println!(
         "corral benchmarks — {SEQUENTIAL} sequential calls, then {PARALLEL_CALLS} with {IN_FLIGHT} in flight\n"
     );
@@ -216,6 +223,97 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         print_row("bare rmcp (no sandbox) → server-everything", &b);
         print_ratio(&a, &b);
     }
+    sandbox_start(&corral).await?;
     corral.close().await;
     Ok(())
+}
+
+/// How many sandboxes each start-up figure is the p50 of.
+const STARTS: usize = 50;
+
+/// Sandbox create → first exec (`true`) done: a plain sandbox, one from a ready template, and
+/// bubblewrap alone (same namespaces, no layers) on the same machine.
+async fn sandbox_start(corral: &Corral) -> Result<(), Box<dyn std::error::Error>> {
+    use std::time::Instant;
+    println!("\nsandbox create → first exec done, p50 of {STARTS}\n");
+    println!("| {:<38} | p50 ms   | mean ms  |", "what");
+    println!("|{:-<40}|{:-<10}|{:-<10}|", "", "", "");
+    corral
+        .build_template(
+            "bench-tools",
+            &["mkdir -p /opt/bench && echo ready > /opt/bench/ready".to_owned()],
+            None,
+        )
+        .await?;
+    for (label, template) in [
+        ("corral sandbox (plain)", None),
+        ("corral sandbox (from a template)", Some("bench-tools")),
+    ] {
+        let mut times = Vec::with_capacity(STARTS);
+        for _ in 0..STARTS {
+            let t = Instant::now();
+            let sb = corral
+                .sandbox(corral_core::SandboxConfig {
+                    name: "bench".into(),
+                    template: template.map(str::to_owned),
+                    ..Default::default()
+                })
+                .await?;
+            let out = sb.exec("true").await?;
+            times.push(t.elapsed());
+            assert!(out.status.success());
+            sb.close().await?;
+        }
+        print_start_row(label, &mut times);
+    }
+    let mut times = Vec::with_capacity(STARTS);
+    for _ in 0..STARTS {
+        let t = Instant::now();
+        let status = tokio::process::Command::new("bwrap")
+            .args([
+                "--unshare-user",
+                "--unshare-pid",
+                "--unshare-ipc",
+                "--unshare-uts",
+                "--die-with-parent",
+                "--new-session",
+                "--ro-bind",
+                "/usr",
+                "/usr",
+                "--symlink",
+                "usr/bin",
+                "/bin",
+                "--symlink",
+                "usr/lib",
+                "/lib",
+                "--symlink",
+                "usr/lib64",
+                "/lib64",
+                "--ro-bind",
+                "/etc",
+                "/etc",
+                "--dev",
+                "/dev",
+                "--proc",
+                "/proc",
+                "--tmpfs",
+                "/tmp",
+                "true",
+            ])
+            .status()
+            .await?;
+        times.push(t.elapsed());
+        assert!(status.success());
+    }
+    print_start_row("bubblewrap alone (bwrap … true)", &mut times);
+    corral.remove_template("bench-tools")?;
+    Ok(())
+}
+
+fn print_start_row(label: &str, times: &mut [std::time::Duration]) {
+    times.sort();
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let p50 = times.get(times.len() / 2).copied().unwrap_or_default();
+    let mean = times.iter().map(|d| ms(*d)).sum::<f64>() / times.len().max(1) as f64;
+    println!("| {label:<38} | {:>8.2} | {:>8.2} |", ms(p50), mean);
 }

@@ -24,6 +24,8 @@ pub struct CorralOptions {
     pub provider: Option<String>,
     /// corral's home (state, caches). Default: `$CORRAL_HOME`, else `<data dir>/corral`.
     pub home: Option<String>,
+    /// The API key of a remote provider (`e2b`). Default: `$E2B_API_KEY`.
+    pub api_key: Option<String>,
 }
 
 impl From<CorralOptions> for core::CorralOptions {
@@ -31,6 +33,7 @@ impl From<CorralOptions> for core::CorralOptions {
         Self {
             provider: o.provider,
             home: o.home.map(Into::into),
+            api_key: o.api_key,
         }
     }
 }

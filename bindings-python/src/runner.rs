@@ -141,15 +141,23 @@ impl PyCorral {
 
 #[pymethods]
 impl PyCorral {
-    /// `provider`: `"local"` (bubblewrap sandboxes, the default) or `"unsandboxed"`.
+    /// `provider`: `"local"` (bubblewrap sandboxes, the default), `"unsandboxed"` or `"e2b"`
+    /// (E2B cloud sandboxes); default `$CORRAL_PROVIDER`, else `"local"`.
+    /// `api_key`: the E2B API key (default `$E2B_API_KEY`).
     /// `home`: corral's state directory (default `$CORRAL_HOME`, else the user data dir).
     /// `on_log`: receives every server's log messages (called on a corral thread).
     #[new]
-    #[pyo3(signature = (provider="local", *, home=None, on_log=None))]
-    fn new(provider: &str, home: Option<PathBuf>, on_log: Option<Py<PyAny>>) -> PyResult<Self> {
+    #[pyo3(signature = (provider=None, *, home=None, api_key=None, on_log=None))]
+    fn new(
+        provider: Option<String>,
+        home: Option<PathBuf>,
+        api_key: Option<String>,
+        on_log: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
         let corral = Corral::with_options(CorralOptions {
-            provider: Some(provider.to_owned()),
+            provider,
             home,
+            api_key,
         })
         .map_err(|e| Python::attach(|py| errors::to_py(py, e)))?;
         let this = Self {

@@ -13,7 +13,6 @@ import asyncio
 import inspect
 import json
 import os
-import re
 import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -80,11 +79,6 @@ def ids(s: corral.ServerSession) -> dict[str, Any]:
         "sandboxId": s.sandbox_id,
         "protocolVersion": s.protocol_version,
     }
-
-
-def camel(d: dict[str, Any]) -> dict[str, Any]:
-    # TEMP until canonical serde lands: Tool.to_dict() is snake_case today.
-    return {re.sub(r"_(\w)", lambda m: m[1].upper(), k): v for k, v in d.items()}
 
 
 class Runner:
@@ -191,12 +185,12 @@ class Runner:
                 return await self.call(c, method, doc)
             case "discover_tools":
                 tools = await self.call(c, "discover_tools", r["server"])
-                return [camel(t.to_dict()) for t in tools]
+                return [t.to_dict() for t in tools]
             case "tool_schema":
                 tools = await self.call(c, "discover_tools", r["server"])
                 t = next(t for t in tools if t.name == r["tool"])
                 exports = {"openai": t.to_openai(), "anthropic": t.to_anthropic()}
-                return {**camel(t.to_dict()), **exports}
+                return {**t.to_dict(), **exports}
             case "execute_tool":
                 return await self.execute(r)
             case "concurrent":

@@ -21,6 +21,9 @@ pub struct CorralOptions {
     /// corral's home (state, caches). Default: `$CORRAL_HOME`, else `<data dir>/corral`.
     #[uniffi(default = None)]
     pub home: Option<String>,
+    /// The API key of a remote provider (`e2b`). Default: `$E2B_API_KEY`.
+    #[uniffi(default = None)]
+    pub api_key: Option<String>,
 }
 
 impl From<CorralOptions> for core::CorralOptions {
@@ -28,6 +31,7 @@ impl From<CorralOptions> for core::CorralOptions {
         Self {
             provider: o.provider,
             home: o.home.map(PathBuf::from),
+            api_key: o.api_key,
         }
     }
 }
@@ -75,6 +79,7 @@ impl From<Limits> for core::Limits {
         Self {
             memory_mb: l.memory_mb,
             max_processes: l.max_processes,
+            disk_mb: None,
         }
     }
 }
@@ -286,6 +291,9 @@ impl From<SandboxConfig> for core::SandboxConfig {
             mounts: c.mounts.into_iter().map(Into::into).collect(),
             limits: c.limits.map(Into::into).unwrap_or_default(),
             programs: Vec::new(),
+            reuse_key: None,
+            template: None,
+            layer_dir: None,
         }
     }
 }

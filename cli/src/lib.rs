@@ -65,7 +65,7 @@ struct Cli {
     /// corral's home (server state, caches).
     #[arg(long, global = true, env = "CORRAL_HOME", value_name = "DIR")]
     home: Option<PathBuf>,
-    /// Sandbox provider.
+    /// Sandbox provider: local, unsandboxed or e2b (E2B cloud sandboxes; E2B_API_KEY).
     #[arg(long, global = true, env = "CORRAL_PROVIDER", default_value = "local")]
     provider: String,
     #[command(subcommand)]
@@ -94,6 +94,9 @@ enum Command {
         /// Install commands run first (repeatable).
         #[arg(long = "install-commands", value_name = "CMD")]
         install_commands: Vec<String>,
+        /// Start the sandbox from this template (see `corral template build`).
+        #[arg(long, value_name = "TEMPLATE")]
+        template: Option<String>,
     },
     /// Show, edit or reset the server store file.
     Config {
@@ -110,15 +113,34 @@ enum Command {
         #[arg(long, short)]
         yes: bool,
     },
+    /// Build, list and remove templates (named layers built once from install commands).
+    #[command(subcommand)]
+    Template(TemplateCmd),
     /// Import the servers of a Claude Desktop / Cursor / Claude Code `mcpServers` file.
     Import {
         /// The JSON (or TOML) file.
         file: PathBuf,
     },
+    /// E2B sandboxes of this corral home (provider `e2b`).
+    #[command(subcommand)]
+    E2b(E2bCmd),
     /// Print shell completions.
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum E2bCmd {
+    /// List the E2B sandboxes this corral home created (by their `corral_home` metadata),
+    /// with how many corrals hold each.
+    Ls,
+    /// Kill the E2B sandboxes of this home that no corral holds (a fresh lease).
+    Gc {
+        /// Kill every sandbox of this home, held or not.
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -149,12 +171,17 @@ enum ServerCmd {
         /// A host path made visible inside, PATH[:TARGET][:ro|:rw] (repeatable; read-only by default).
         #[arg(long = "mount", value_name = "PATH[:ro]")]
         mounts: Vec<String>,
+        /// Start the sandbox from this template (see `corral template build`).
+        #[arg(long, value_name = "TEMPLATE")]
+        template: Option<String>,
         /// A free label for grouping servers (repeatable).
         #[arg(long = "tag", value_name = "TAG")]
         tags: Vec<String>,
     },
     /// List stored servers (secrets masked).
     List,
+    /// Remove layers and state no stored server uses any more (and leftovers of dead runs).
+    Prune,
     /// Show one stored server in the canonical JSON form (secrets masked).
     Show {
         /// Its name.
@@ -167,6 +194,28 @@ enum ServerCmd {
         /// Do not ask.
         #[arg(long, short)]
         yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TemplateCmd {
+    /// Build a template from install commands (once per content; again only renames it).
+    Build {
+        /// Its name (servers say `"template": NAME`).
+        name: String,
+        /// Install commands, run in order as root inside (repeatable).
+        #[arg(long = "install-commands", value_name = "CMD", required = true)]
+        install_commands: Vec<String>,
+        /// Build on top of this template.
+        #[arg(long = "from", value_name = "TEMPLATE")]
+        base: Option<String>,
+    },
+    /// List templates with their sizes.
+    List,
+    /// Remove a template.
+    Remove {
+        /// Its name.
+        name: String,
     },
 }
 
@@ -266,6 +315,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
     };
     match cli.command {
         Command::Server(cmd) => server(&ctx, cmd),
+        Command::Template(cmd) => template(&ctx, cmd).await,
         Command::Tools(ToolsCmd::List { server }) => tools_list(&ctx, &server).await,
         Command::Tools(ToolsCmd::Execute {
             server,
@@ -281,11 +331,20 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             params,
             env,
             install_commands,
+            template,
         } => {
             let mut config = ServerConfig::command("quick", &command)?;
             config.env = parse_env(&env, "quick")?;
             config.install_commands = install_commands;
+            let from_template = template.is_some();
+            config.template = template;
             let scratch = tempfile_dir()?;
+            if from_template {
+                // The scratch home keeps nothing, but sees corral's templates.
+                let home = ctx.home.clone().unwrap_or_else(corral_core::default_home);
+                let _ =
+                    std::os::unix::fs::symlink(home.join("templates"), scratch.join("templates"));
+            }
             call(&ctx, config, &tool, &params, Some(scratch.clone()))
                 .await
                 .inspect(|_| {
@@ -313,6 +372,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             }
             Ok(0)
         }
+        Command::E2b(cmd) => e2b_cmd(&ctx, cmd).await,
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "corral", &mut script);
@@ -333,6 +393,7 @@ fn server(ctx: &Ctx, cmd: ServerCmd) -> Result<i32, Error> {
             timeout,
             network,
             mounts,
+            template,
             tags,
         } => {
             // The flags become the canonical form, read by the one config parser.
@@ -347,6 +408,9 @@ fn server(ctx: &Ctx, cmd: ServerCmd) -> Result<i32, Error> {
                 "mounts": mounts,
                 "tags": tags,
             });
+            if let Some(t) = template {
+                form["template"] = t.into();
+            }
             if let Some(d) = description {
                 form["description"] = d.into();
             }
@@ -366,6 +430,23 @@ fn server(ctx: &Ctx, cmd: ServerCmd) -> Result<i32, Error> {
                 print_json(&json!({"added": name}));
             } else {
                 out!("added server `{name}`");
+            }
+            Ok(0)
+        }
+        ServerCmd::Prune => {
+            let keep: Vec<String> = ctx.store.load()?.into_iter().map(|s| s.name).collect();
+            let home = ctx.home.clone().unwrap_or_else(corral_core::default_home);
+            let report = corral_core::install::prune(&home, Some(&keep))?;
+            if ctx.json {
+                print_json(&json!(report));
+            } else {
+                for p in &report.removed {
+                    out!("removed {}", p.display());
+                }
+                out!(
+                    "freed {:.1} MiB",
+                    report.freed_bytes as f64 / (1024.0 * 1024.0)
+                );
             }
             Ok(0)
         }
@@ -428,6 +509,65 @@ fn server(ctx: &Ctx, cmd: ServerCmd) -> Result<i32, Error> {
             Ok(0)
         }
     }
+}
+
+async fn template(ctx: &Ctx, cmd: TemplateCmd) -> Result<i32, Error> {
+    let corral = open_corral(ctx, None)?;
+    let result = match cmd {
+        TemplateCmd::Build {
+            name,
+            install_commands,
+            base,
+        } => {
+            let spinner = progress::Spinner::start(
+                show_progress(ctx),
+                format!("building template `{name}`…"),
+            );
+            let built = corral
+                .build_template(&name, &install_commands, base.as_deref())
+                .await;
+            spinner.stop();
+            built.map(|t| {
+                if ctx.json {
+                    print_json(&json!(t));
+                } else {
+                    out!("built template `{}` ({})", t.name, t.id);
+                }
+                0
+            })
+        }
+        TemplateCmd::List => {
+            let list = corral.list_templates();
+            if ctx.json {
+                print_json(&json!(list));
+            } else if list.is_empty() {
+                out!(
+                    "no templates (build one with `corral template build NAME --install-commands CMD`)"
+                );
+            } else {
+                for t in &list {
+                    out!(
+                        "{}\t{}\t{:.1} MiB\t{}",
+                        t.name,
+                        t.id,
+                        t.size_bytes as f64 / (1024.0 * 1024.0),
+                        t.install_commands.join(" && ")
+                    );
+                }
+            }
+            Ok(0)
+        }
+        TemplateCmd::Remove { name } => corral.remove_template(&name).map(|()| {
+            if ctx.json {
+                print_json(&json!({"removed": name}));
+            } else {
+                out!("removed template `{name}`");
+            }
+            0
+        }),
+    };
+    corral.close().await;
+    result
 }
 
 fn config_cmd(ctx: &Ctx, edit: bool, reset: bool, yes: bool) -> Result<i32, Error> {
@@ -590,6 +730,7 @@ fn open_corral(ctx: &Ctx, home: Option<PathBuf>) -> Result<Corral, Error> {
     Corral::with_options(CorralOptions {
         provider: Some(ctx.provider.clone()),
         home: home.or_else(|| ctx.home.clone()),
+        ..CorralOptions::default()
     })
 }
 
@@ -702,6 +843,65 @@ fn masked(config: &Value) -> Value {
         }
     }
     v
+}
+
+async fn e2b_cmd(ctx: &Ctx, cmd: E2bCmd) -> Result<i32, Error> {
+    let home = ctx.home.clone().unwrap_or_else(corral_core::default_home);
+    let provider = corral_core::sandbox::e2b::E2bProvider::from_env(&home, None)?;
+    match cmd {
+        E2bCmd::Ls => {
+            let mut rows = Vec::new();
+            for s in provider.list_own().await? {
+                let holders = if s.state == "running" {
+                    provider.holders(&s.sandbox_id).await
+                } else {
+                    None
+                };
+                rows.push(json!({
+                    "sandboxId": s.sandbox_id,
+                    "server": s.metadata.get(corral_core::sandbox::e2b::META_SERVER),
+                    "state": s.state,
+                    "startedAt": s.started_at,
+                    "endAt": s.end_at,
+                    "holders": holders,
+                }));
+            }
+            if ctx.json {
+                print_json(&json!({"sandboxes": rows}));
+            } else if rows.is_empty() {
+                out!("no E2B sandboxes of home id {}", provider.config().home_id);
+            } else {
+                for r in &rows {
+                    out!(
+                        "{}  {:<20} {:<8} ends {}  held by {}",
+                        r["sandboxId"].as_str().unwrap_or_default(),
+                        r["server"].as_str().unwrap_or("-"),
+                        r["state"].as_str().unwrap_or_default(),
+                        r["endAt"].as_str().unwrap_or_default(),
+                        r["holders"]
+                    );
+                }
+            }
+            Ok(0)
+        }
+        E2bCmd::Gc { all } => {
+            let killed = provider.gc(all).await?;
+            if ctx.json {
+                print_json(&json!({"killed": killed}));
+            } else {
+                out!(
+                    "killed {} E2B sandbox(es){}",
+                    killed.len(),
+                    if killed.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", killed.join(", "))
+                    }
+                );
+            }
+            Ok(0)
+        }
+    }
 }
 
 fn print_json(v: &Value) {

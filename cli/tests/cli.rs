@@ -481,3 +481,57 @@ fn readme_examples() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("Echo: hello from the README"), "{stdout}");
 }
+
+#[test]
+fn template_verbs_and_prune() {
+    let env = Env::new();
+    assert_eq!(
+        env.json(&["--json", "template", "list"]),
+        serde_json::json!([])
+    );
+    let built = env.json(&[
+        "--json",
+        "template",
+        "build",
+        "tools",
+        "--install-commands",
+        "mkdir -p /opt/t && echo from-template > /opt/t/file",
+    ]);
+    assert_eq!(built["name"], "tools");
+    let list = env.json(&["--json", "template", "list"]);
+    assert_eq!(list[0]["name"], "tools");
+    assert_eq!(list[0]["id"], built["id"]);
+    // A server from the template reads the template's file.
+    env.ok(&[
+        "server",
+        "add",
+        "fx",
+        "--command",
+        &fixture(),
+        "--template",
+        "tools",
+    ]);
+    let out = env.ok(&[
+        "tools",
+        "execute",
+        "fx",
+        "read_file",
+        "--param",
+        "path=/opt/t/file",
+    ]);
+    assert!(out.contains("from-template"), "{out}");
+    // Removing the server leaves its state until `server prune`.
+    env.ok(&["server", "remove", "fx", "--yes"]);
+    let state = env.dir.path().join("home").join("servers").join("fx");
+    assert!(state.exists());
+    let report = env.json(&["--json", "server", "prune"]);
+    assert!(report["freedBytes"].is_u64(), "{report}");
+    assert!(!state.exists());
+    env.ok(&["template", "remove", "tools"]);
+    assert_eq!(
+        env.json(&["--json", "template", "list"]),
+        serde_json::json!([])
+    );
+    let missing = env.run(&["template", "remove", "tools"]);
+    assert_eq!(code(&missing), Some(10), "CONFIG_INVALID");
+}

@@ -60,6 +60,9 @@ pub struct Limits {
         skip_serializing_if = "Option::is_none"
     )]
     pub max_processes: Option<u64>,
+    /// Size limit in MiB of the sandbox's writable layer (enforced, or `SANDBOX_FAILED`).
+    #[serde(default, alias = "disk_mb", skip_serializing_if = "Option::is_none")]
+    pub disk_mb: Option<u64>,
 }
 
 impl Limits {
@@ -262,6 +265,11 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Which tools are offered.
     pub tools: ToolFilter,
+    /// Start the sandbox from this template (`corral template build NAME …`); the server's own
+    /// install commands run on top of it.
+    pub template: Option<String>,
+    /// Files written into the sandbox before the server starts: absolute path → text.
+    pub files: BTreeMap<String, String>,
     /// Free labels for grouping and selecting servers (corral itself does not interpret them).
     pub tags: Vec<String>,
 }
@@ -314,6 +322,8 @@ impl ServerConfig {
             mounts: Vec::new(),
             limits: Limits::default(),
             tools: ToolFilter::default(),
+            template: None,
+            files: BTreeMap::new(),
             tags: Vec::new(),
         }
     }
@@ -431,6 +441,25 @@ impl ServerConfig {
         for (i, tag) in self.tags.iter().enumerate() {
             if tag.trim().is_empty() {
                 return Err(Error::config(format!("tags.{i}"), "must not be empty"));
+            }
+        }
+        if self.limits.disk_mb.is_some_and(|mb| mb < 8) {
+            return Err(Error::config("limits.diskMb", "must be at least 8"));
+        }
+        if let Some(t) = &self.template
+            && !valid_server_name(t)
+        {
+            return Err(Error::config(
+                "template",
+                "a template name is 1-64 characters of letters, digits, '-', '_' or '.'",
+            ));
+        }
+        for path in self.files.keys() {
+            if !crate::sandbox::machine::check_file_path(path) {
+                return Err(Error::config(
+                    format!("files.{path}"),
+                    "must be an absolute path without `..`",
+                ));
             }
         }
         Ok(())
@@ -580,6 +609,10 @@ struct CanonicalServer<'a> {
     deny_tools: &'a [String],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     tags: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    template: Option<&'a str>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    files: &'a BTreeMap<String, String>,
 }
 
 impl Serialize for ServerConfig {
@@ -609,6 +642,8 @@ impl Serialize for ServerConfig {
             allow_tools: self.tools.allow.as_deref(),
             deny_tools: &self.tools.deny,
             tags: &self.tags,
+            template: self.template.as_deref(),
+            files: &self.files,
         }
         .serialize(s)
     }
@@ -668,6 +703,10 @@ struct RawServer {
     deny_tools: Option<OneOrMany<String>>,
     #[serde(default)]
     tags: Option<OneOrMany<String>>,
+    #[serde(default)]
+    template: Option<String>,
+    #[serde(default)]
+    files: Option<BTreeMap<String, String>>,
     /// Everything else: foreign keys (ignored) or unknown fields (errors).
     #[serde(flatten)]
     other: BTreeMap<String, IgnoredAny>,
@@ -786,6 +825,8 @@ impl RawServer {
                 deny: vec_of(self.deny_tools),
             },
             tags: vec_of(self.tags),
+            template: self.template,
+            files: self.files.unwrap_or_default(),
         };
         config.check()?;
         Ok(config)

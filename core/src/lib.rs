@@ -28,6 +28,7 @@
 pub mod boundary;
 pub mod config;
 pub mod error;
+pub mod install;
 pub mod mcp;
 pub mod runner;
 pub mod sandbox;
@@ -37,6 +38,7 @@ pub mod tool;
 pub use self::{
     config::{Limits, Mount, NetworkPolicy, ServerConfig, ToolFilter, Transport},
     error::{Error, ErrorKind, Result},
+    install::{PruneReport, TemplateInfo},
     mcp::{CallOptions, LogCallback, ProgressCallback, Session, SessionOptions},
     runner::{
         Corral, CorralOptions, SandboxHandle, ServerSession, StartCallback, StartEvent,

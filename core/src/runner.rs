@@ -80,8 +80,11 @@ pub type StartCallback = Arc<dyn Fn(StartEvent) + Send + Sync>;
 /// Options of a [`Corral`].
 #[derive(Debug, Clone, Default)]
 pub struct CorralOptions {
-    /// `local` (bubblewrap, the default) or `unsandboxed`.
+    /// `local` (bubblewrap, the default), `unsandboxed` or `e2b`. Default: `$CORRAL_PROVIDER`,
+    /// else `local`.
     pub provider: Option<String>,
+    /// The API key of a remote provider (`e2b`; default `$E2B_API_KEY`).
+    pub api_key: Option<String>,
     /// corral's home (state, caches). Default: `$CORRAL_HOME`, else `<data dir>/corral`.
     pub home: Option<PathBuf>,
 }
@@ -160,8 +163,15 @@ impl Corral {
         let home = options.home.unwrap_or_else(default_home);
         std::fs::create_dir_all(&home)
             .map_err(|e| Error::io(format!("cannot create corral home {}", home.display()), e))?;
-        let provider =
-            sandbox::provider_by_name(options.provider.as_deref().unwrap_or("local"), &home)?;
+        let name = options
+            .provider
+            .or_else(|| {
+                std::env::var("CORRAL_PROVIDER")
+                    .ok()
+                    .filter(|p| !p.is_empty())
+            })
+            .unwrap_or_else(|| "local".into());
+        let provider = sandbox::provider_with_key(&name, &home, options.api_key)?;
         Ok(Self::with_provider(home, provider))
     }
 
@@ -349,7 +359,12 @@ impl Corral {
                 self.retire(slot, live).await;
                 Err(e)
             }
-            Err(e) if matches!(e.kind(), ErrorKind::ServerCrashed | ErrorKind::Protocol) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::ServerCrashed | ErrorKind::Protocol | ErrorKind::SandboxFailed
+                ) =>
+            {
                 let diagnosis = live.sandbox.as_ref().and_then(|s| s.diagnose());
                 self.retire(slot, live).await;
                 Err(match diagnosis {
@@ -407,6 +422,43 @@ impl Corral {
             list.push(Arc::downgrade(&sandbox));
         }
         Ok(SandboxHandle { sandbox })
+    }
+
+    /// Builds template `name` from install commands (on top of template `base`, if given): a
+    /// named, content-addressed layer that servers and sandboxes start from
+    /// (`"template": name`). Building the same content again reuses the layer.
+    pub async fn build_template(
+        &self,
+        name: &str,
+        install_commands: &[String],
+        base: Option<&str>,
+    ) -> Result<crate::install::TemplateInfo> {
+        self.check_open()?;
+        crate::install::build_template(
+            self.inner.provider.as_ref(),
+            &self.inner.home,
+            name,
+            install_commands,
+            base,
+        )
+        .await
+    }
+
+    /// The built templates.
+    pub fn list_templates(&self) -> Vec<crate::install::TemplateInfo> {
+        crate::install::list_templates(&self.inner.home)
+    }
+
+    /// Removes a template (sandboxes running from it keep their mounts until they stop).
+    pub fn remove_template(&self, name: &str) -> Result<()> {
+        crate::install::remove_template(&self.inner.home, name)
+    }
+
+    /// Removes layers that no configured server uses any more (servers not configured in this
+    /// corral, stale layers of configured ones, leftovers of dead processes).
+    pub fn prune(&self) -> Result<crate::install::PruneReport> {
+        let keep: Vec<String> = self.list_servers().into_iter().map(|s| s.name).collect();
+        crate::install::prune(&self.inner.home, Some(&keep))
     }
 
     /// Stops every server and sandbox. Idempotent; later calls fail with `CLOSED`.
@@ -545,6 +597,36 @@ impl Corral {
             Transport::Stdio { argv } => argv,
         };
         let state_dir = slot.map(|_| self.inner.home.join("servers").join(&config.name));
+        // The server's layer is keyed by its template and install commands: a change of either
+        // starts from a clean layer; older layers go.
+        let template_id = match &config.template {
+            Some(t) if self.inner.provider.name() == "local" => {
+                Some(crate::install::template_id(&self.inner.home, t)?)
+            }
+            _ => None,
+        };
+        let layer_key = crate::install::hash_parts(
+            std::iter::once(template_id.as_deref().unwrap_or(""))
+                .chain(config.install_commands.iter().map(String::as_str)),
+        )[..32]
+            .to_owned();
+        let layer_dir = match &state_dir {
+            Some(dir) => {
+                let layers = dir.join("layers");
+                if let Ok(entries) = std::fs::read_dir(&layers) {
+                    for e in entries.flatten() {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        if name.split('.').next() != Some(layer_key.as_str()) {
+                            let _ = crate::install::remove_tree(&e.path());
+                        }
+                    }
+                }
+                std::fs::create_dir_all(&layers).map_err(|e| Error::io(layers.display(), e))?;
+                let _ = std::fs::write(dir.join("layer-key"), &layer_key);
+                Some(layers.join(&layer_key))
+            }
+            None => None,
+        };
         let sandbox = self
             .inner
             .provider
@@ -556,13 +638,35 @@ impl Corral {
                 mounts: config.mounts.clone(),
                 limits: config.limits.clone(),
                 programs: argv.first().cloned().into_iter().collect(),
+                template: config.template.clone(),
+                layer_dir,
+                reuse_key: slot.map(|_| config_hash(config)),
             })
             .await?;
         let started = async {
-            run_install_commands(sandbox.as_ref(), config, state_dir.as_deref(), &|e| {
-                self.emit(e)
-            })
+            run_install_commands(
+                sandbox.as_ref(),
+                config,
+                state_dir.as_deref(),
+                &layer_key,
+                &|e| self.emit(e),
+            )
             .await?;
+            for (path, text) in &config.files {
+                sandbox
+                    .write_file(path, text.as_bytes())
+                    .await
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorKind::SandboxFailed,
+                            format!(
+                                "cannot write files.{path} of `{}`: {}",
+                                config.name,
+                                e.message()
+                            ),
+                        )
+                    })?;
+            }
             self.emit(StartEvent::ServerStarting {
                 server: config.name.clone(),
             });
@@ -728,24 +832,26 @@ async fn run_install_commands(
     sandbox: &dyn Sandbox,
     config: &ServerConfig,
     state_dir: Option<&Path>,
+    layer_key: &str,
     emit: &(dyn Fn(StartEvent) + Sync),
 ) -> Result<()> {
     if config.install_commands.is_empty() {
         return Ok(());
     }
-    let mut hasher = Sha256::new();
-    for c in &config.install_commands {
-        hasher.update(c.as_bytes());
-        hasher.update([0]);
-    }
-    let hash: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let marker = state_dir.map(|d| d.join("installed"));
+    let hash = layer_key;
+    // A remote sandbox keeps the marker inside itself (a new sandbox has nothing installed).
+    let remote = !sandbox.state_is_local();
+    let marker = state_dir.filter(|_| !remote).map(|d| d.join("installed"));
     if let Some(m) = &marker
         && std::fs::read_to_string(m).is_ok_and(|s| s.trim() == hash)
+    {
+        return Ok(());
+    }
+    if remote
+        && sandbox
+            .read_file(REMOTE_INSTALL_MARKER)
+            .await
+            .is_ok_and(|s| String::from_utf8_lossy(&s).trim() == hash)
     {
         return Ok(());
     }
@@ -793,9 +899,30 @@ async fn run_install_commands(
         }
     }
     if let Some(m) = marker {
-        std::fs::write(&m, &hash).map_err(|e| Error::io(m.display(), e))?;
+        std::fs::write(&m, hash).map_err(|e| Error::io(m.display(), e))?;
+    }
+    if remote {
+        sandbox
+            .write_file(REMOTE_INSTALL_MARKER, hash.as_bytes())
+            .await?;
     }
     Ok(())
+}
+
+/// Where a remote sandbox keeps the hash of its completed install commands.
+const REMOTE_INSTALL_MARKER: &str = ".corral/installed";
+
+/// A stable hash of everything that makes a server instance (remote sandboxes are shared by
+/// it between corrals of one home).
+fn config_hash(config: &ServerConfig) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(format!("{config:?}").as_bytes());
+    hasher
+        .finalize()
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A handle on one server's warm session.

@@ -25,6 +25,7 @@ async fn huge_timeouts_are_capped_or_refused() {
     let corral = Corral::with_options(CorralOptions {
         provider: None,
         home: Some(home.path().to_owned()),
+        ..CorralOptions::default()
     })
     .expect("corral");
     let fx = fixture().display().to_string();

@@ -32,6 +32,7 @@ async fn a_server_slower_than_the_discover_probe_still_connects() {
     let corral = Corral::with_options(CorralOptions {
         provider: None,
         home: Some(home.path().to_owned()),
+        ..CorralOptions::default()
     })
     .expect("corral");
     let mut config = ServerConfig::argv(
@@ -71,6 +72,7 @@ fn servers_outlive_the_thread_that_started_them() {
     let corral = Corral::with_options(CorralOptions {
         provider: None,
         home: Some(home.path().to_owned()),
+        ..CorralOptions::default()
     })
     .expect("corral");
     rt.block_on(corral.add_server(ServerConfig::argv("fx", [fx.display().to_string()])))

@@ -16,7 +16,7 @@ _T = TypeVar("_T")
 JSON: TypeAlias = Any
 """A JSON value as Python objects: dict, list, str, int, float, bool or None."""
 
-Provider: TypeAlias = Literal["local", "unsandboxed"]
+Provider: TypeAlias = Literal["local", "unsandboxed", "e2b"]
 Network: TypeAlias = Literal["all", "none"]
 
 # --------------------------------------------------------------------------------------------
@@ -474,9 +474,10 @@ class Corral:
 
     def __init__(
         self,
-        provider: Provider | str = "local",
+        provider: Provider | str | None = None,
         *,
         home: str | os.PathLike[str] | None = None,
+        api_key: str | None = None,
         on_log: LogCallback | None = None,
     ) -> None: ...
     async def __aenter__(self) -> Self: ...

@@ -667,6 +667,9 @@ impl Session {
                 format!("server `{server}` was stopped: {reason}"),
             );
         }
+        if let Some(failure) = self.process.as_ref().and_then(|p| p.failure()) {
+            return failure;
+        }
         if self.closed.load(Ordering::SeqCst) {
             return Error::new(
                 ErrorKind::Closed,

@@ -1,9 +1,13 @@
 //! The local provider: every process runs under bubblewrap (`bwrap`) on Linux.
 //!
-//! Each process gets its own user, pid, ipc, uts and mount namespaces (and an empty network
-//! namespace under `network = "none"`), a read-only view of the system dirs (`/usr`, `/bin`,
-//! `/lib*`, `/etc` with its secrets masked), the install prefixes of the runtimes it needs, the
-//! user's declared mounts, and nothing else of the host. The sandbox's persistent home is
+//! A sandbox is a small machine ([`super::machine`]): its own user namespace (root inside, a
+//! range of ids mapped) and mount namespace holding a writable root of overlay layers — the
+//! sandbox's own persisted layer over its template's and over a view of the host's system
+//! dirs (`/usr`, `/bin`, `/lib*`, `/etc` with its secrets masked, `/var/lib/dpkg`) and the
+//! install prefixes of the runtimes it needs; writes land in the layer, never in host files.
+//! Nothing else of the host is visible (not its home, not other sandboxes) except the user's
+//! declared mounts. Each process also gets its own pid, ipc and uts namespaces (and an empty
+//! network namespace under `network = "none"`). The sandbox's persistent home is
 //! `<state>/home`, seen inside as `/home/corral`; `/tmp` is private to the sandbox. The
 //! environment is clean: PATH, HOME, LANG and the server's own env only. Limits use cgroups.
 //! `--die-with-parent` and the pid namespace make sure nothing outlives the sandbox.
@@ -21,7 +25,11 @@ use std::{
 
 use super::{
     BoxFuture, ChildControl, Command, ExecOutput, Process, ProcessControl, Provider, Sandbox,
-    SandboxConfig, cgroup::Cgroup, collect_output, new_id,
+    SandboxConfig,
+    cgroup::Cgroup,
+    collect_output,
+    machine::{Machine, MachineSpec, OverlayDir},
+    new_id,
 };
 use crate::{
     config::NetworkPolicy,
@@ -40,18 +48,6 @@ const WELL_KNOWN_RUNTIMES: &[&str] = &[
 const SYSTEM_DIRS: &[&str] = &[
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
 ];
-
-/// Files in /etc that hold secrets: replaced by an empty file.
-const MASKED_FILES: &[&str] = &[
-    "/etc/shadow",
-    "/etc/shadow-",
-    "/etc/gshadow",
-    "/etc/gshadow-",
-    "/etc/sudoers",
-    "/etc/security/opasswd",
-];
-/// Dirs in /etc that hold secrets: replaced by an empty tmpfs.
-const MASKED_DIRS: &[&str] = &["/etc/ssh", "/etc/sudoers.d", "/etc/ssl/private"];
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -113,7 +109,7 @@ impl Provider for LocalProvider {
 
     fn create(&self, config: SandboxConfig) -> BoxFuture<'_, Result<Arc<dyn Sandbox>>> {
         Box::pin(async move {
-            let sandbox = LocalSandbox::create(self, config)?;
+            let sandbox = LocalSandbox::create(self, config).await?;
             Ok(Arc::new(sandbox) as Arc<dyn Sandbox>)
         })
     }
@@ -122,21 +118,64 @@ impl Provider for LocalProvider {
 /// The filesystem and process policy of one sandbox, turned into bwrap arguments per command.
 #[derive(Debug, Clone)]
 struct Policy {
-    empty_file: PathBuf,
+    /// The merged root (a path in the sandbox's mount namespace).
+    root: PathBuf,
+    /// corral's helpers (the `sudo` shim), seen at [`HELPERS_DIR`].
+    helpers_dir: PathBuf,
     home_dir: PathBuf,
     tmp_dir: PathBuf,
     network: NetworkPolicy,
-    ro_binds: Vec<(PathBuf, PathBuf)>,
     rw_binds: Vec<(PathBuf, PathBuf)>,
+    ro_binds: Vec<(PathBuf, PathBuf)>,
     path_env: String,
     env: BTreeMap<String, String>,
 }
 
-/// A bubblewrap sandbox: a private home and /tmp, a policy, a cgroup, and its processes.
+/// The capabilities root has inside (Docker's default set).
+const ROOT_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_RAW",
+    "CAP_SYS_CHROOT",
+    "CAP_MKNOD",
+    "CAP_AUDIT_WRITE",
+    "CAP_SETFCAP",
+];
+
+/// Where corral's helper programs are seen inside (last on PATH: a real `sudo` wins).
+const HELPERS_DIR: &str = "/run/corral/bin";
+
+/// The `sudo` of a sandbox without one: the caller is root already, so it runs the command.
+const SUDO_SHIM: &str = r#"#!/bin/sh
+# corral's sudo: everything here already runs as root (in the sandbox's own user namespace).
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --) shift; break ;;
+    -u|-g|-p|-C|-h|-r|-t|-U|--user|--group|--prompt|--close-from|--host|--role|--type|--other-user) shift 2 ;;
+    --user=*|--group=*|--prompt=*|--preserve-env=*) shift ;;
+    -*) shift ;;
+    *) break ;;
+  esac
+done
+if [ $# -eq 0 ]; then exec "${SHELL:-/bin/sh}"; fi
+exec "$@"
+"#;
+
+/// A bubblewrap sandbox: a writable root of layers, a private /tmp, a policy, a cgroup, and its
+/// processes.
 pub struct LocalSandbox {
     id: String,
     bwrap: PathBuf,
     policy: Policy,
+    machine: Mutex<Option<Machine>>,
+    ns_fds: (i32, i32),
     cgroup: Option<Cgroup>,
     procs_files: Vec<CString>,
     rlimits: Vec<(libc::c_int, u64)>,
@@ -146,8 +185,104 @@ pub struct LocalSandbox {
     memory_mb: Option<u64>,
 }
 
+/// The directories of the merged root made of overlays (`/` first) and the root's symlinks.
+fn overlay_dirs(prefixes: &[PathBuf]) -> (Vec<OverlayDir>, Vec<(String, String)>) {
+    let mut dirs = vec![OverlayDir {
+        target: "/".into(),
+        host: None,
+        key: "rootfs".into(),
+    }];
+    let mut links = Vec::new();
+    for dir in SYSTEM_DIRS.iter().chain(&["/etc", "/var/lib/dpkg"]) {
+        let p = Path::new(dir);
+        if let Ok(target) = std::fs::read_link(p) {
+            if p.parent() == Some(Path::new("/")) {
+                links.push((
+                    dir.trim_start_matches('/').to_owned(),
+                    target.to_string_lossy().into_owned(),
+                ));
+            }
+        } else if p.is_dir() {
+            dirs.push(OverlayDir::host(p));
+        }
+    }
+    for prefix in prefixes {
+        dirs.push(OverlayDir::host(prefix));
+    }
+    (dirs, links)
+}
+
+/// Mounts a size-limited ext4 image for a layer (root only) at `mount_point`.
+fn mount_disk(image: &Path, mb: u64, mount_point: &Path) -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(Error::sandbox(format!(
+            "cannot enforce limits.disk_mb = {mb}: a size-limited layer is a loop-mounted ext4 \
+             image, which needs corral to run as root (a user namespace cannot mount one)"
+        )));
+    }
+    let run = |program: &str, args: &[&std::ffi::OsStr]| -> Result<()> {
+        let out = std::process::Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| {
+                Error::sandbox(format!(
+                    "cannot enforce limits.disk_mb: cannot run {program}: {e}"
+                ))
+            })?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(Error::sandbox(format!(
+                "cannot enforce limits.disk_mb: {program} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )))
+        }
+    };
+    let want = mb * 1024 * 1024;
+    if std::fs::metadata(image).map(|m| m.len()).ok() != Some(want) {
+        let _ = std::fs::remove_file(image);
+        let file = std::fs::File::create(image)
+            .map_err(|e| Error::sandbox(format!("cannot create {}: {e}", image.display())))?;
+        file.set_len(want)
+            .map_err(|e| Error::sandbox(format!("cannot size {}: {e}", image.display())))?;
+        drop(file);
+        run(
+            "mkfs.ext4",
+            &[
+                "-q".as_ref(),
+                "-F".as_ref(),
+                "-m".as_ref(),
+                "0".as_ref(),
+                image.as_os_str(),
+            ],
+        )?;
+    }
+    std::fs::create_dir_all(mount_point)
+        .map_err(|e| Error::sandbox(format!("cannot create {}: {e}", mount_point.display())))?;
+    run(
+        "mount",
+        &[
+            "-o".as_ref(),
+            "loop,nosuid,nodev".as_ref(),
+            image.as_os_str(),
+            mount_point.as_os_str(),
+        ],
+    )
+}
+
+fn unmount_disk(mount_point: &Path) {
+    if let Ok(c) = CString::new(mount_point.as_os_str().as_encoded_bytes()) {
+        // SAFETY: a valid NUL-terminated path.
+        unsafe {
+            libc::umount2(c.as_ptr(), libc::MNT_DETACH);
+        }
+    }
+}
+
 impl LocalSandbox {
-    fn create(provider: &LocalProvider, config: SandboxConfig) -> Result<Self> {
+    async fn create(provider: &LocalProvider, config: SandboxConfig) -> Result<Self> {
         let id = new_id(if config.name.is_empty() {
             "sandbox"
         } else {
@@ -165,14 +300,27 @@ impl LocalSandbox {
         };
         let home_dir = state_dir.join("home");
         let tmp_dir = run_dir.join("tmp");
-        for dir in [&home_dir, &tmp_dir] {
+        let helpers_dir = run_dir.join("bin");
+        for dir in [&home_dir, &tmp_dir, &helpers_dir] {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::sandbox(format!("cannot create {}: {e}", dir.display())))?;
         }
-        // Secrets in /etc are covered with this empty file (a device node would be `nodev`).
-        let empty_file = run_dir.join("empty");
-        std::fs::write(&empty_file, b"")
-            .map_err(|e| Error::sandbox(format!("cannot create {}: {e}", empty_file.display())))?;
+        let _ = std::fs::write(run_dir.join("owner"), std::process::id().to_string());
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&tmp_dir, std::fs::Permissions::from_mode(0o1777));
+            let shim = helpers_dir.join("sudo");
+            std::fs::write(&shim, SUDO_SHIM)
+                .and_then(|()| {
+                    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755))
+                })
+                .map_err(|e| Error::sandbox(format!("cannot create {}: {e}", shim.display())))?;
+        }
+
+        let lowers = match &config.template {
+            None => Vec::new(),
+            Some(name) => crate::install::template_layers(&provider.home, name)?,
+        };
 
         let host_path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.into());
         let host_home = std::env::var_os("HOME").map(PathBuf::from);
@@ -190,9 +338,9 @@ impl LocalSandbox {
             }
         }
         path_dirs.push(DEFAULT_PATH.into());
+        path_dirs.push(HELPERS_DIR.into());
 
-        let mut ro_binds: Vec<(PathBuf, PathBuf)> =
-            prefixes.iter().map(|p| (p.clone(), p.clone())).collect();
+        let mut ro_binds = Vec::new();
         let mut rw_binds = Vec::new();
         for m in &config.mounts {
             if !m.host.exists() {
@@ -211,8 +359,13 @@ impl LocalSandbox {
 
         let limits_requested =
             config.limits.memory_mb.is_some() || config.limits.max_processes.is_some();
-        let cgroup = Cgroup::create(&id, &config.limits);
         let mut rlimits = Vec::new();
+        let cgroup = Cgroup::create(&id, &config.limits);
+        let cleanup_cgroup = |cg: &Option<Cgroup>| {
+            if let Some(cg) = cg {
+                cg.remove();
+            }
+        };
         if cgroup.is_none() && limits_requested {
             // SAFETY: geteuid has no preconditions.
             if unsafe { libc::geteuid() } == 0 {
@@ -229,19 +382,67 @@ impl LocalSandbox {
         }
         let procs_files = cgroup.as_ref().map(Cgroup::procs_files).unwrap_or_default();
 
+        // The writable root: the sandbox's own layer over its template's and the host's.
+        let mut layer = config
+            .layer_dir
+            .clone()
+            .unwrap_or_else(|| state_dir.join("layer"));
+        let disk_mount = run_dir.join("disk");
+        if let Some(mb) = config.limits.disk_mb {
+            let image = layer.with_extension("ext4");
+            if let Some(parent) = image.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            if let Err(e) = mount_disk(&image, mb, &disk_mount) {
+                cleanup_cgroup(&cgroup);
+                let _ = std::fs::remove_dir_all(&run_dir);
+                return Err(e);
+            }
+            layer = disk_mount.join("layer");
+        }
+        let (dirs, root_symlinks) = overlay_dirs(&prefixes);
+        let spec = MachineSpec {
+            layer,
+            lowers,
+            dirs,
+            root_symlinks,
+            run_dir: run_dir.clone(),
+        };
+        let machine = Machine::start(&spec).await;
+        if config.limits.disk_mb.is_some() {
+            // The holder keeps its own copy of the mount; the host's goes now.
+            unmount_disk(&disk_mount);
+        }
+        let machine = match machine {
+            Ok(m) => m,
+            Err(e) => {
+                cleanup_cgroup(&cgroup);
+                for dir in &remove_on_kill {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+                return Err(e);
+            }
+        };
+
+        let mut env = config.env;
+        env.entry("PIP_BREAK_SYSTEM_PACKAGES".into())
+            .or_insert_with(|| "1".into());
         Ok(Self {
             id,
             bwrap: provider.bwrap.clone(),
             policy: Policy {
-                empty_file,
+                root: machine.root().to_owned(),
+                helpers_dir,
                 home_dir,
                 tmp_dir,
                 network: config.network,
                 ro_binds,
                 rw_binds,
                 path_env: path_dirs.join(":"),
-                env: config.env,
+                env,
             },
+            ns_fds: machine.ns_fds(),
+            machine: Mutex::new(Some(machine)),
             cgroup,
             procs_files,
             rlimits,
@@ -271,7 +472,8 @@ impl LocalSandbox {
             .env("HOME", SANDBOX_HOME)
             .env("LANG", "C.UTF-8")
             .env("TMPDIR", "/tmp")
-            .env("USER", "corral")
+            .env("USER", "root")
+            .env("LOGNAME", "root")
             .envs(&self.policy.env)
             .envs(&command.env);
         cmd.stdin(Stdio::piped())
@@ -281,10 +483,14 @@ impl LocalSandbox {
             .process_group(0);
         let procs = self.procs_files.clone();
         let rlimits = self.rlimits.clone();
-        // SAFETY: the closure only calls async-signal-safe functions (open/write/close/setrlimit)
-        // on data prepared before fork.
+        let (user_ns, mnt_ns) = self.ns_fds;
+        // SAFETY: the closure only calls async-signal-safe functions (open/write/close/setrlimit,
+        // setns) on data prepared before fork.
         unsafe {
-            cmd.pre_exec(move || super::cgroup::join_in_child(&procs, &rlimits));
+            cmd.pre_exec(move || {
+                super::cgroup::join_in_child(&procs, &rlimits)?;
+                super::machine::enter(user_ns, mnt_ns)
+            });
         }
         let mut child = super::spawn_child(cmd).map_err(|e| {
             Error::sandbox(format!("cannot start {}: {e}", self.bwrap.display())).with_source(e)
@@ -319,6 +525,11 @@ impl LocalSandbox {
         if let Some(cg) = &self.cgroup {
             cg.remove();
         }
+        if let Ok(mut m) = self.machine.lock()
+            && let Some(mut m) = m.take()
+        {
+            m.stop();
+        }
         for dir in &self.remove_on_kill {
             let _ = std::fs::remove_dir_all(dir);
         }
@@ -339,6 +550,21 @@ impl Sandbox for LocalSandbox {
 
     fn spawn(&self, command: Command) -> BoxFuture<'_, Result<Process>> {
         Box::pin(async move { self.spawn_process(&command) })
+    }
+
+    fn write_file<'a>(&'a self, path: &'a str, data: &'a [u8]) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let mut cmd = Command::new([
+                "sh",
+                "-c",
+                "mkdir -p -- \"$(dirname -- \"$1\")\" && cat > \"$1\"",
+                "sh",
+                path,
+            ]);
+            cmd.stdin = Some(data.to_vec());
+            let out = self.exec(cmd).await?;
+            super::file_op_result(out, "write", path).map(|_| ())
+        })
     }
 
     fn kill(&self) -> BoxFuture<'_, Result<()>> {
@@ -373,12 +599,12 @@ impl std::fmt::Debug for LocalSandbox {
     }
 }
 
-/// The bwrap command line for one command under `policy`.
+/// The bwrap command line for one command under `policy` (run inside the sandbox's user and
+/// mount namespaces, as root there: bwrap adds the pid/ipc/uts/net namespaces and the mounts).
 fn bwrap_args(policy: &Policy, command: &Command) -> Vec<String> {
-    let mut a: Vec<String> = Vec::with_capacity(96);
+    let mut a: Vec<String> = Vec::with_capacity(64);
     let mut push = |items: &[&str]| a.extend(items.iter().map(|s| (*s).to_owned()));
     push(&[
-        "--unshare-user",
         "--unshare-pid",
         "--unshare-ipc",
         "--unshare-uts",
@@ -388,43 +614,34 @@ fn bwrap_args(policy: &Policy, command: &Command) -> Vec<String> {
         "--hostname",
         "corral",
     ]);
+    // Root's capabilities inside (in the sandbox's own user namespace only): Docker's default
+    // set. No CAP_SYS_ADMIN: nothing inside can mount, remount (a read-only mount stays
+    // read-only) or enter namespaces.
+    push(&["--cap-drop", "ALL"]);
+    for cap in ROOT_CAPS {
+        push(&["--cap-add", cap]);
+    }
     if command.network.unwrap_or(policy.network) == NetworkPolicy::None {
         push(&["--unshare-net"]);
     }
-    for dir in SYSTEM_DIRS {
-        let p = Path::new(dir);
-        if let Ok(target) = std::fs::read_link(p) {
-            push(&["--symlink", &target.to_string_lossy(), dir]);
-        } else if p.is_dir() {
-            push(&["--ro-bind", dir, dir]);
-        }
-    }
-    push(&["--ro-bind", "/etc", "/etc"]);
-    let empty = policy.empty_file.to_string_lossy().into_owned();
-    for f in MASKED_FILES {
-        if Path::new(f).exists() {
-            push(&["--ro-bind", &empty, f]);
-        }
-    }
-    for d in MASKED_DIRS {
-        if Path::new(d).is_dir() {
-            push(&["--tmpfs", d]);
-        }
-    }
+    let root = policy.root.to_string_lossy().into_owned();
+    push(&["--bind", &root, "/"]);
+    push(&["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/run"]);
     // /etc/resolv.conf is often a symlink into /run: make its target visible.
     if let Ok(real) = std::fs::canonicalize("/etc/resolv.conf")
-        && !real.starts_with("/etc")
+        && real.starts_with("/run")
         && let Some(parent) = real.parent()
     {
         let parent = parent.to_string_lossy();
         push(&["--ro-bind", &parent, &parent]);
     }
-    push(&["--dev", "/dev", "--proc", "/proc"]);
-    let (home, tmp) = (
+    let (home, tmp, helpers) = (
         policy.home_dir.to_string_lossy().into_owned(),
         policy.tmp_dir.to_string_lossy().into_owned(),
+        policy.helpers_dir.to_string_lossy().into_owned(),
     );
     push(&["--bind", &home, SANDBOX_HOME, "--bind", &tmp, "/tmp"]);
+    push(&["--ro-bind", &helpers, HELPERS_DIR]);
     for (src, dst) in &policy.ro_binds {
         push(&["--ro-bind", &src.to_string_lossy(), &dst.to_string_lossy()]);
     }
@@ -552,7 +769,8 @@ mod tests {
     #[test]
     fn args_isolate_by_default() {
         let policy = Policy {
-            empty_file: "/run/x/empty".into(),
+            root: "/run/x/root".into(),
+            helpers_dir: "/run/x/bin".into(),
             home_dir: "/state/home".into(),
             tmp_dir: "/run/x/tmp".into(),
             network: NetworkPolicy::None,
@@ -564,7 +782,7 @@ mod tests {
         let args = bwrap_args(&policy, &Command::new(["srv", "--flag"]));
         let joined = args.join(" ");
         for needle in [
-            "--unshare-user",
+            "--bind /run/x/root /",
             "--unshare-pid",
             "--unshare-net",
             "--die-with-parent",

@@ -5,7 +5,9 @@
 //! Killing a sandbox kills every process in it; dropping the last handle kills it too.
 
 mod cgroup;
+pub mod e2b;
 pub mod local;
+pub mod machine;
 pub mod unsandboxed;
 
 use std::{
@@ -57,6 +59,15 @@ pub struct SandboxConfig {
     /// example the server command's `argv[0]`. Well-known runtimes (node, python, uv, ...) are
     /// always added.
     pub programs: Vec<String>,
+    /// Start from this template (built with `corral template build`): its layer is mounted
+    /// under the sandbox's own.
+    pub template: Option<String>,
+    /// Where the sandbox's own writable layer lives (default: `<state_dir>/layer`).
+    pub layer_dir: Option<PathBuf>,
+
+    /// A reuse key (the hash of a server's config): remote providers tag the sandbox with it
+    /// so another corral with the same home can find and share it. `None`: never shared.
+    pub reuse_key: Option<String>,
 }
 
 impl SandboxConfig {
@@ -84,6 +95,9 @@ impl TryFrom<RawSandbox> for SandboxConfig {
             mounts,
             limits,
             programs: Vec::new(),
+            template: None,
+            layer_dir: None,
+            reuse_key: None,
         })
     }
 }
@@ -251,6 +265,11 @@ pub trait ProcessControl: Send + Sync {
     fn try_status(&self) -> Option<ExitStatus>;
     /// Kills the process (and, in a sandbox, everything it started).
     fn kill(&self);
+    /// Why the process is gone when its sandbox failed under it (a vanished remote sandbox),
+    /// as the error in-flight calls should get (`SANDBOX_FAILED`).
+    fn failure(&self) -> Option<Error> {
+        None
+    }
 }
 
 /// A process running in a sandbox: byte streams plus control.
@@ -307,9 +326,14 @@ pub trait Sandbox: Send + Sync {
     fn diagnose(&self) -> Option<String> {
         None
     }
+    /// Whether the sandbox's state lives on this machine (so markers such as "install commands
+    /// done" may be kept on the host). Remote sandboxes keep them inside.
+    fn state_is_local(&self) -> bool {
+        true
+    }
 }
 
-fn file_op_result(out: ExecOutput, op: &str, path: &str) -> Result<Vec<u8>> {
+pub(crate) fn file_op_result(out: ExecOutput, op: &str, path: &str) -> Result<Vec<u8>> {
     if out.status.success() {
         Ok(out.stdout)
     } else {
@@ -331,18 +355,25 @@ pub trait Provider: Send + Sync {
     fn create(&self, config: SandboxConfig) -> BoxFuture<'_, Result<Arc<dyn Sandbox>>>;
 }
 
-/// The provider of a name: `local` (bubblewrap) or `unsandboxed` (asked for by name only).
+/// The provider of a name: `local` (bubblewrap), `unsandboxed` (asked for by name only) or
+/// `e2b` (E2B cloud sandboxes; the key comes from `E2B_API_KEY`).
 pub fn provider_by_name(name: &str, home: &std::path::Path) -> Result<Arc<dyn Provider>> {
+    provider_with_key(name, home, None)
+}
+
+/// Like [`provider_by_name`], with an explicit API key for remote providers.
+pub fn provider_with_key(
+    name: &str,
+    home: &std::path::Path,
+    api_key: Option<String>,
+) -> Result<Arc<dyn Provider>> {
     match name {
         "local" => Ok(Arc::new(LocalProvider::new(home)?)),
         "unsandboxed" => Ok(Arc::new(UnsandboxedProvider::new(home))),
-        "e2b" => Err(Error::new(
-            ErrorKind::ConfigInvalid,
-            "provider: the e2b provider is not available in this build yet",
-        )),
+        "e2b" => Ok(Arc::new(e2b::E2bProvider::from_env(home, api_key)?)),
         other => Err(Error::new(
             ErrorKind::ConfigInvalid,
-            format!("provider: unknown provider `{other}` (expected local or unsandboxed)"),
+            format!("provider: unknown provider `{other}` (expected local, unsandboxed or e2b)"),
         )),
     }
 }

@@ -25,6 +25,7 @@ pub struct Env {
     canary_file: PathBuf,
     listener_port: u16,
     http: Option<(Child, String)>,
+    double: Option<Child>,
     work_dir: tempfile::TempDir,
     _listener: TcpListener,
 }
@@ -49,6 +50,16 @@ impl Env {
         });
         let provider = std::env::var("CORRAL_TEST_PROVIDER").unwrap_or_else(|_| "local".into());
         let mut present = vec!["fixture".to_owned()];
+        // `sandbox`: stdio servers run in sandboxes of the provider (local bwrap, or E2B — here
+        // the E2B double on 127.0.0.1). `local-sandbox`: isolation only a local sandbox shows.
+        if provider == "local" || provider == "e2b" {
+            present.push("sandbox".into());
+        }
+        let double = if provider == "e2b" {
+            start_e2b_double(&server)?
+        } else {
+            None
+        };
         if provider == "local" {
             present.push("local-sandbox".into());
             if cgroups_writable() {
@@ -69,6 +80,7 @@ impl Env {
             canary_file,
             listener_port,
             http,
+            double,
             work_dir: tempfile::tempdir().map_err(|e| e.to_string())?,
             _listener: listener,
         })
@@ -106,6 +118,10 @@ impl Drop for Env {
             let _ = child.kill();
             let _ = child.wait();
         }
+        if let Some(child) = &mut self.double {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -127,6 +143,56 @@ fn start_http_fixture(server: &PathBuf) -> Result<(Child, String), String> {
         .ok_or(format!("unexpected first line {line:?}"))?
         .to_owned();
     Ok((child, url))
+}
+
+/// With `CORRAL_TEST_PROVIDER=e2b` and no `E2B_API_URL` (the live service), starts the E2B
+/// double (`CORRAL_E2B_DOUBLE`, default next to the fixture binary) and points the provider at
+/// it. Called before any other thread exists (it sets this process's environment).
+fn start_e2b_double(server: &std::path::Path) -> Result<Option<Child>, String> {
+    if std::env::var_os("E2B_API_URL").is_some() {
+        return Ok(None);
+    }
+    let bin = std::env::var_os("CORRAL_E2B_DOUBLE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| server.with_file_name("corral-e2b-double"));
+    let key = "e2b_conformance_0123456789";
+    let mut child = std::process::Command::new(&bin)
+        .args(["--api-key", key, "--expose"])
+        .arg(server)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "cannot start the E2B double {}: {e} (cargo build -p corral-e2b-double)",
+                bin.display()
+            )
+        })?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let mut api = None;
+    let mut envd = None;
+    for word in line.split_whitespace() {
+        if let Some(v) = word.strip_prefix("api=") {
+            api = Some(v.to_owned());
+        } else if let Some(v) = word.strip_prefix("envd=") {
+            envd = Some(v.to_owned());
+        }
+    }
+    let (Some(api), Some(envd)) = (api, envd) else {
+        let _ = child.kill();
+        return Err(format!("unexpected first line of the E2B double: {line:?}"));
+    };
+    // SAFETY: called from Env::new, before the test threads exist.
+    unsafe {
+        std::env::set_var("E2B_API_URL", api);
+        std::env::set_var("E2B_SANDBOX_URL", envd);
+        std::env::set_var("E2B_API_KEY", key);
+    }
+    Ok(Some(child))
 }
 
 fn cgroups_writable() -> bool {

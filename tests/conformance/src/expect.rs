@@ -76,6 +76,7 @@ impl View {
             "discover_tools" | "list_prompts" => names("name"),
             "list_resources" => names("uri"),
             "list_servers" | "load_mcp_servers" => names(""),
+            "list_templates" => names("name"),
             "read_resource" => text(joined(list(obs).iter().map(|c| c["text"].as_str()))),
             "get_prompt" => text(joined(
                 list(&obs["messages"])

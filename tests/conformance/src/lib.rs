@@ -51,7 +51,8 @@ pub trait Executor {
 /// The ops a runner performs through its binding; the checker does every other op itself.
 const RUNNER_OPS: &str = "add_server remove_server restart_server list_servers load_mcp_servers \
     discover_tools tool_schema execute_tool quick session_info list_resources read_resource \
-    list_prompts get_prompt sandbox_open sandbox_exec sandbox_write sandbox_read sandbox_close";
+    list_prompts get_prompt sandbox_open sandbox_exec sandbox_write sandbox_read sandbox_close \
+    build_template list_templates remove_template";
 
 /// How one scenario ended, with the baseline applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,7 +184,16 @@ impl Checker {
             });
             std::iter::once(open).chain(servers).collect::<Vec<_>>()
         };
-        let setenv = json!({"op": "setenv", "name": CANARY_VAR, "value": CANARY_VALUE});
+        let mut setenvs = vec![json!({"op": "setenv", "name": CANARY_VAR, "value": CANARY_VALUE})];
+        // Provider e2b: where the E2B service (the double, or the live one) is, for runners in
+        // another process.
+        if self.env.provider == "e2b" {
+            for name in ["E2B_API_URL", "E2B_SANDBOX_URL", "E2B_API_KEY"] {
+                if let Ok(value) = std::env::var(name) {
+                    setenvs.push(json!({"op": "setenv", "name": name, "value": value}));
+                }
+            }
+        }
         let result = async {
             for (i, step) in std::iter::once(&json!({"op": "start"}))
                 .chain(&s.steps)
@@ -193,7 +203,7 @@ impl Checker {
                 let op = step["op"].as_str().unwrap_or("?").to_owned();
                 let fail = |e: String| format!("step {i} ({op}): {e}");
                 let setup = match op.as_str() {
-                    "start" => std::iter::once(setenv.clone()).chain(open(&vars)).collect(),
+                    "start" => setenvs.iter().cloned().chain(open(&vars)).collect(),
                     "reopen" => std::iter::once(json!({"op": "close"}))
                         .chain(open(&vars))
                         .collect(),

@@ -57,6 +57,7 @@ impl Rust {
             let options = CorralOptions {
                 provider: Some(str_of(r, "provider").into()),
                 home: Some(str_of(r, "home").into()),
+                ..CorralOptions::default()
             };
             self.corral = Some(Corral::with_options(options)?);
             return Ok(Value::Null);
@@ -165,6 +166,20 @@ impl Rust {
                 &sandbox()?.read_file(str_of(r, "path")).await?
             )),
             "sandbox_close" => to_json(sandbox()?.close().await?),
+            "build_template" => {
+                let commands: Vec<String> = r["install_commands"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect();
+                to_json(
+                    c.build_template(str_of(r, "name"), &commands, r["base"].as_str())
+                        .await?,
+                )
+            }
+            "list_templates" => to_json(c.list_templates()),
+            "remove_template" => to_json(c.remove_template(str_of(r, "name"))?),
             other => {
                 return Err(Error::new(
                     ErrorKind::InvalidArgument,
@@ -191,6 +206,11 @@ fn sandbox_config(cfg: &Value) -> Result<SandboxConfig, Error> {
         let mount = Mount::parse(m.as_str().unwrap_or_default())
             .map_err(|e| Error::new(ErrorKind::ConfigInvalid, e))?;
         out.mounts.push(mount);
+    }
+    out.template = cfg["template"].as_str().map(str::to_owned);
+    if !cfg["limits"].is_null() {
+        out.limits = serde_json::from_value(cfg["limits"].clone())
+            .map_err(|e| Error::new(ErrorKind::ConfigInvalid, e.to_string()))?;
     }
     Ok(out)
 }

@@ -2718,6 +2718,10 @@ public struct CorralOptions: Equatable, Hashable {
      * corral's home (state, caches). Default: `$CORRAL_HOME`, else `<data dir>/corral`.
      */
     public var home: String?
+    /**
+     * The API key of a remote provider (`e2b`). Default: `$E2B_API_KEY`.
+     */
+    public var apiKey: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2727,9 +2731,13 @@ public struct CorralOptions: Equatable, Hashable {
          */provider: String? = nil, 
         /**
          * corral's home (state, caches). Default: `$CORRAL_HOME`, else `<data dir>/corral`.
-         */home: String? = nil) {
+         */home: String? = nil, 
+        /**
+         * The API key of a remote provider (`e2b`). Default: `$E2B_API_KEY`.
+         */apiKey: String? = nil) {
         self.provider = provider
         self.home = home
+        self.apiKey = apiKey
     }
 
     
@@ -2749,13 +2757,15 @@ public struct FfiConverterTypeCorralOptions: FfiConverterRustBuffer {
         return
             try CorralOptions(
                 provider: FfiConverterOptionString.read(from: &buf), 
-                home: FfiConverterOptionString.read(from: &buf)
+                home: FfiConverterOptionString.read(from: &buf), 
+                apiKey: FfiConverterOptionString.read(from: &buf)
         )
     }
 
     public static func write(_ value: CorralOptions, into buf: inout [UInt8]) {
         FfiConverterOptionString.write(value.provider, into: &buf)
         FfiConverterOptionString.write(value.home, into: &buf)
+        FfiConverterOptionString.write(value.apiKey, into: &buf)
     }
 }
 

@@ -99,7 +99,7 @@ class ConformanceTest {
 }
 
 /** libc's setenv: the JVM cannot change its own environment, the C library can. */
-private interface LibC : Library {
+internal interface LibC : Library {
     fun setenv(
         name: String,
         value: String,

@@ -1,7 +1,7 @@
 package io.github.corralmcp.corral.readme
 
-import com.sun.jna.Library
 import com.sun.jna.Native
+import io.github.corralmcp.corral.conformance.LibC
 import org.junit.jupiter.api.Assumptions
 import org.junit.jupiter.api.Test
 import java.io.ByteArrayOutputStream
@@ -10,14 +10,6 @@ import java.nio.file.Files
 import java.nio.file.Paths
 import kotlin.test.assertContains
 import kotlin.test.assertTrue
-
-private interface LibC : Library {
-    fun setenv(
-        name: String,
-        value: String,
-        overwrite: Int,
-    ): Int
-}
 
 /** The README's Kotlin example is this package's ReadmeExample.kt, and it runs. */
 class ReadmeTest {

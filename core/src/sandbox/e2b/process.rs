@@ -1,0 +1,446 @@
+//! A process in an E2B sandbox as a [`Process`]: envd's `Start` stream turned into byte
+//! streams. stdout chunks (arbitrary ≤32-KiB slices, protocol §2.4 "Output delivery") are
+//! re-assembled into one byte stream, stdin writes become `SendInput` calls one at a time in
+//! order (§2.4 "Ordering"), a dropped stream is re-attached with `Connect` by pid after a
+//! `/health` probe (§2.7 step 6), and a vanished sandbox (health 502) ends the process with a
+//! `SANDBOX_FAILED` failure (§2.7 step 7).
+
+use std::{
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncRead, AsyncReadExt, ReadBuf},
+    sync::{mpsc, watch},
+};
+
+use super::envd::{self, Envd, EventStream, Health, KEEPALIVE_SECS, ProcessEvent, RpcError};
+use crate::{
+    error::{Error, ErrorKind, Result},
+    sandbox::{BoxFuture, Command, ExitStatus, Process, ProcessControl},
+};
+
+/// How long a stream may stay silent before it counts as dead (2× the keepalive + slack).
+fn idle_limit() -> Duration {
+    let secs = std::env::var("CORRAL_E2B_STREAM_IDLE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(KEEPALIVE_SECS * 2 + 10);
+    Duration::from_secs(secs)
+}
+
+/// Re-attach attempts after a drop before giving up on the sandbox.
+const REATTACH_ATTEMPTS: u32 = 6;
+
+/// State shared by a process's pump, writer and control.
+pub(super) struct ProcShared {
+    envd: Envd,
+    pid: u32,
+    status: watch::Sender<Option<ExitStatus>>,
+    failure: Mutex<Option<String>>,
+    killed: AtomicBool,
+    runtime: tokio::runtime::Handle,
+}
+
+impl ProcShared {
+    fn finish(&self, status: ExitStatus) {
+        self.status.send_if_modified(|s| {
+            if s.is_none() {
+                *s = Some(status);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    fn fail(&self, message: String) {
+        if let Ok(mut f) = self.failure.lock() {
+            f.get_or_insert(message);
+        }
+        self.finish(ExitStatus {
+            code: None,
+            signal: None,
+        });
+    }
+
+    /// Sends SIGKILL (best effort, in the background).
+    pub(super) fn kill(self: &Arc<Self>) {
+        if self.killed.swap(true, Ordering::SeqCst) || self.status.borrow().is_some() {
+            return;
+        }
+        let me = self.clone();
+        self.runtime.spawn(async move {
+            let _ = me
+                .envd
+                .unary(
+                    "process.Process/SendSignal",
+                    &json!({"process": envd::by_pid(me.pid), "signal": "SIGNAL_SIGKILL"}),
+                )
+                .await;
+        });
+    }
+
+    /// Marks the process as lost with its sandbox.
+    pub(super) fn sandbox_gone(&self, message: &str) {
+        self.fail(message.to_owned());
+    }
+
+    pub(super) fn is_running(&self) -> bool {
+        self.status.borrow().is_none()
+    }
+}
+
+/// Starts `command` (stdin piped when `stdin`), returns the process and its shared state.
+pub(super) async fn start(
+    envd: Envd,
+    command: &Command,
+    stdin: bool,
+    tag: &str,
+) -> Result<(Process, Arc<ProcShared>)> {
+    let (cmd, args) = command
+        .argv
+        .split_first()
+        .ok_or_else(|| Error::sandbox("empty command"))?;
+    let mut process = json!({ "cmd": cmd, "args": args, "envs": command.env });
+    if let Some(cwd) = &command.cwd {
+        process["cwd"] = Value::String(cwd.clone());
+    }
+    let body = json!({ "process": process, "stdin": stdin, "tag": tag });
+    let mut stream = match envd.stream("process.Process/Start", &body).await {
+        Ok(s) => s,
+        Err(e) => return Err(start_error(e, cmd)),
+    };
+    // The first event must be `start` (compat §2.3 "How strict the SDKs are").
+    let first = tokio::time::timeout(Duration::from_secs(60), stream.next())
+        .await
+        .map_err(|_| Error::sandbox(format!("envd sent no start event for `{cmd}` within 60 s")))?;
+    let pid = match first.map(|m| m.map(|v| envd::parse_event(&v))) {
+        Ok(Some(ProcessEvent::Start { pid })) => pid,
+        Ok(other) => {
+            return Err(Error::sandbox(format!(
+                "envd did not start `{cmd}`: expected a start event, got {other:?}"
+            )));
+        }
+        Err(e) => return Err(start_error(e, cmd)),
+    };
+    let (status_tx, status_rx) = watch::channel(None);
+    let shared = Arc::new(ProcShared {
+        envd: envd.clone(),
+        pid,
+        status: status_tx,
+        failure: Mutex::new(None),
+        killed: AtomicBool::new(false),
+        runtime: tokio::runtime::Handle::current(),
+    });
+    let (out_tx, out_rx) = mpsc::channel::<Vec<u8>>(64);
+    let (err_tx, err_rx) = mpsc::channel::<Vec<u8>>(64);
+    tokio::spawn(pump(shared.clone(), stream, out_tx, err_tx));
+    let stdin_half: Box<dyn tokio::io::AsyncWrite + Send + Unpin> = if stdin {
+        let (writer, reader) = tokio::io::duplex(64 * 1024);
+        tokio::spawn(write_stdin(shared.clone(), reader));
+        Box::new(writer)
+    } else {
+        Box::new(tokio::io::sink())
+    };
+    let control = Arc::new(E2bControl {
+        shared: shared.clone(),
+        status: status_rx,
+    });
+    Ok((
+        Process {
+            stdin: stdin_half,
+            stdout: Box::new(ChannelReader::new(out_rx)),
+            stderr: Box::new(ChannelReader::new(err_rx)),
+            control,
+        },
+        shared,
+    ))
+}
+
+fn start_error(e: RpcError, cmd: &str) -> Error {
+    if e.transport || e.http_status == Some(502) {
+        Error::sandbox(format!(
+            "cannot reach the E2B sandbox to start `{cmd}`: {e}"
+        ))
+    } else {
+        e.into_error(&format!("cannot start `{cmd}`"), ErrorKind::SandboxFailed)
+    }
+}
+
+/// Reads the event stream until the process ends, re-attaching after drops.
+async fn pump(
+    shared: Arc<ProcShared>,
+    mut stream: EventStream,
+    out: mpsc::Sender<Vec<u8>>,
+    err: mpsc::Sender<Vec<u8>>,
+) {
+    let idle = idle_limit();
+    loop {
+        let next = tokio::time::timeout(idle, stream.next()).await;
+        let broken = match next {
+            Ok(Ok(Some(msg))) => {
+                match envd::parse_event(&msg) {
+                    ProcessEvent::Stdout(b) => {
+                        // A reader that went away (session closed) just stops consuming.
+                        let _ = out.send(b).await;
+                    }
+                    ProcessEvent::Stderr(b) => {
+                        let _ = err.send(b).await;
+                    }
+                    ProcessEvent::End {
+                        exit_code,
+                        exited,
+                        status,
+                    } => {
+                        shared.finish(end_status(exit_code, exited, &status));
+                        return;
+                    }
+                    ProcessEvent::Start { .. } | ProcessEvent::Keepalive | ProcessEvent::Other => {}
+                }
+                continue;
+            }
+            // A clean trailer without an `end` event, a trailer error, a broken body, or
+            // silence past the keepalive bound: re-attach.
+            Ok(Ok(None)) => "the stream ended without an end event".to_owned(),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no event (not even a keepalive) for {idle:?}"),
+        };
+        if shared.killed.load(Ordering::SeqCst) {
+            shared.finish(ExitStatus {
+                code: None,
+                signal: Some(9),
+            });
+            return;
+        }
+        tracing::debug!(pid = shared.pid, reason = %broken, "envd stream dropped; re-attaching");
+        match reattach(&shared).await {
+            Ok(Some(s)) => stream = s,
+            Ok(None) => return,
+            Err(message) => {
+                shared.fail(message);
+                return;
+            }
+        }
+    }
+}
+
+/// `Connect` by pid after checking `/health`; `Ok(None)` when the process is known to be over.
+async fn reattach(shared: &Arc<ProcShared>) -> Result<Option<EventStream>, String> {
+    let sandbox = shared.envd.sandbox_id().to_owned();
+    let mut last = String::new();
+    for attempt in 0..REATTACH_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(100 << attempt.min(5))).await;
+        }
+        match shared.envd.health().await {
+            Health::Gone => {
+                return Err(format!(
+                    "the E2B sandbox {sandbox} is gone (killed, timed out or paused)"
+                ));
+            }
+            Health::Up | Health::Unknown => {}
+        }
+        let body = json!({ "process": envd::by_pid(shared.pid) });
+        match shared.envd.stream("process.Process/Connect", &body).await {
+            Ok(s) => return Ok(Some(s)),
+            Err(e) if e.code == "not_found" => {
+                // Exited more than 30 s ago (§2.4 "Exit retention"): the status is lost.
+                shared.finish(ExitStatus {
+                    code: None,
+                    signal: None,
+                });
+                return Ok(None);
+            }
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(format!(
+        "lost the output stream of process {} in E2B sandbox {sandbox} and could not re-attach: {last}",
+        shared.pid
+    ))
+}
+
+fn end_status(exit_code: i32, exited: bool, status: &str) -> ExitStatus {
+    if exited {
+        return ExitStatus {
+            code: Some(exit_code),
+            signal: None,
+        };
+    }
+    let signal = match status.strip_prefix("signal: ") {
+        Some("killed") => Some(9),
+        Some("terminated") => Some(15),
+        Some("interrupt") => Some(2),
+        Some("hangup") => Some(1),
+        Some(_) => Some(0),
+        None => None,
+    };
+    ExitStatus {
+        code: if signal.is_none() {
+            Some(exit_code)
+        } else {
+            None
+        },
+        signal,
+    }
+}
+
+/// Forwards stdin bytes as `SendInput` calls, one at a time, in order; EOF is `CloseStdin`.
+async fn write_stdin(shared: Arc<ProcShared>, mut reader: tokio::io::DuplexStream) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => {
+                if shared.is_running() {
+                    let _ = shared
+                        .envd
+                        .unary(
+                            "process.Process/CloseStdin",
+                            &json!({"process": envd::by_pid(shared.pid)}),
+                        )
+                        .await;
+                }
+                return;
+            }
+            Ok(n) => n,
+        };
+        let body = json!({
+            "process": envd::by_pid(shared.pid),
+            "input": { "stdin": envd::b64(&buf[..n]) },
+        });
+        if let Err(e) = shared.envd.unary("process.Process/SendInput", &body).await {
+            tracing::debug!(pid = shared.pid, error = %e, "SendInput failed; stdin is closed");
+            if e.transport && shared.envd.health().await == Health::Gone {
+                shared.sandbox_gone(&format!(
+                    "the E2B sandbox {} is gone (killed, timed out or paused)",
+                    shared.envd.sandbox_id()
+                ));
+            }
+            return;
+        }
+    }
+}
+
+struct E2bControl {
+    shared: Arc<ProcShared>,
+    status: watch::Receiver<Option<ExitStatus>>,
+}
+
+impl ProcessControl for E2bControl {
+    fn id(&self) -> Option<u32> {
+        Some(self.shared.pid)
+    }
+
+    fn wait(&self) -> BoxFuture<'_, ExitStatus> {
+        let mut rx = self.status.clone();
+        Box::pin(async move {
+            match rx.wait_for(Option::is_some).await {
+                Ok(s) => s.unwrap_or(ExitStatus {
+                    code: None,
+                    signal: None,
+                }),
+                Err(_) => ExitStatus {
+                    code: None,
+                    signal: None,
+                },
+            }
+        })
+    }
+
+    fn try_status(&self) -> Option<ExitStatus> {
+        *self.status.borrow()
+    }
+
+    fn kill(&self) {
+        self.shared.kill();
+    }
+
+    fn failure(&self) -> Option<Error> {
+        let message = self.shared.failure.lock().ok().and_then(|f| f.clone())?;
+        Some(Error::new(ErrorKind::SandboxFailed, message))
+    }
+}
+
+impl Drop for E2bControl {
+    fn drop(&mut self) {
+        self.shared.kill();
+    }
+}
+
+/// An [`AsyncRead`] over chunks arriving on a channel.
+struct ChannelReader {
+    rx: mpsc::Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl ChannelReader {
+    fn new(rx: mpsc::Receiver<Vec<u8>>) -> Self {
+        Self {
+            rx,
+            chunk: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl AsyncRead for ChannelReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        loop {
+            if self.pos < self.chunk.len() {
+                let n = buf.remaining().min(self.chunk.len() - self.pos);
+                let start = self.pos;
+                buf.put_slice(&self.chunk[start..start + n]);
+                self.pos += n;
+                return Poll::Ready(Ok(()));
+            }
+            match self.rx.poll_recv(cx) {
+                Poll::Ready(Some(chunk)) => {
+                    self.chunk = chunk;
+                    self.pos = 0;
+                }
+                Poll::Ready(None) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn end_events_map_to_statuses() {
+        assert_eq!(end_status(0, true, "exit status 0").code, Some(0));
+        assert_eq!(end_status(3, true, "exit status 3").code, Some(3));
+        let killed = end_status(-1, false, "signal: killed");
+        assert_eq!((killed.code, killed.signal), (None, Some(9)));
+    }
+
+    #[tokio::test]
+    async fn chunks_read_as_one_stream() {
+        let (tx, rx) = mpsc::channel(4);
+        let mut r = ChannelReader::new(rx);
+        tokio::spawn(async move {
+            for part in [&b"{\"a\""[..], b":1}\n{", b"\"b\":2}\n"] {
+                let _ = tx.send(part.to_vec()).await;
+            }
+        });
+        let mut all = String::new();
+        r.read_to_string(&mut all).await.expect("reads");
+        assert_eq!(all, "{\"a\":1}\n{\"b\":2}\n");
+    }
+}

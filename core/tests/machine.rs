@@ -1,0 +1,277 @@
+//! The local sandbox is a machine: a writable root whose writes never reach the host, root
+//! inside, `sudo`, templates, `files`, the disk limit. Real bubblewrap, no mocks.
+
+use std::path::Path;
+
+use corral_core::{Corral, CorralOptions, ErrorKind, SandboxConfig, ServerConfig};
+use sha2::{Digest, Sha256};
+
+fn corral(home: &Path) -> Corral {
+    Corral::with_options(CorralOptions {
+        provider: Some("local".into()),
+        home: Some(home.to_owned()),
+    })
+    .expect("local provider")
+}
+
+fn digest(path: &str) -> Option<String> {
+    let data = std::fs::read(path).ok()?;
+    Some(format!("{:x}", Sha256::digest(&data)))
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn text(out: &corral_core::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_land_in_the_layer_never_in_host_files() {
+    if !is_root() {
+        eprintln!(
+            "as a non-root user the host's system dirs are read-only inside: see non_root_story"
+        );
+        return;
+    }
+    let home = tempfile::tempdir().expect("tmp");
+    let host_home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let bashrc = format!("{host_home}/.bashrc");
+    let watched = [
+        "/usr/bin/x",
+        "/etc/passwd",
+        bashrc.as_str(),
+        "/root/.bashrc",
+    ];
+    let before: Vec<Option<String>> = watched.iter().map(|p| digest(p)).collect();
+
+    let c = corral(home.path());
+    let sb = c.sandbox(SandboxConfig::default()).await.expect("sandbox");
+    let out = sb
+        .exec(
+            "set -e; id -u; echo x > /usr/bin/x; chmod +x /usr/bin/x; \
+             echo 'intruder:x:0:0::/:/bin/sh' >> /etc/passwd; mkdir -p /root; \
+             echo evil >> /root/.bashrc; echo evil >> \"$HOME/.bashrc\"; \
+             mkdir -p /app && echo hi > /app/a && cat /usr/bin/x /app/a; \
+             grep -c intruder /etc/passwd",
+        )
+        .await
+        .expect("exec");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "0\nx\nhi\n1\n");
+    // sudo works (a shim unless the view has a real one) and root is root inside.
+    let out = sb
+        .exec("sudo -E id -u && sudo sh -c 'whoami'")
+        .await
+        .expect("sudo");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "0\nroot\n");
+    // Secrets of the host's /etc are masked, yet /etc/shadow is writable (in the layer).
+    let out = sb
+        .exec("wc -c < /etc/shadow; test -e /etc/ssh || echo gone; echo s >> /etc/shadow")
+        .await
+        .expect("shadow");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "0\ngone\n");
+
+    // Root inside cannot mount or remount: a read-only mount stays read-only.
+    let out = sb
+        .exec(
+            "mount -o remount,bind,rw /run/corral/bin 2>/dev/null || echo refused; \
+             mount -t tmpfs x /mnt 2>/dev/null || echo refused; \
+             grep NoNewPrivs /proc/self/status",
+        )
+        .await
+        .expect("mount");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "refused\nrefused\nNoNewPrivs:\t1\n",
+        "{}",
+        text(&out)
+    );
+    // Another sandbox sees none of it.
+    let other = c
+        .sandbox(SandboxConfig::default())
+        .await
+        .expect("sandbox 2");
+    let out = other
+        .exec("test ! -e /usr/bin/x && test ! -e /app/a && ! grep -q intruder /etc/passwd && echo clean")
+        .await
+        .expect("exec 2");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "clean\n",
+        "{}",
+        text(&out)
+    );
+    sb.close().await.expect("close");
+    other.close().await.expect("close");
+    c.close().await;
+
+    let after: Vec<Option<String>> = watched.iter().map(|p| digest(p)).collect();
+    assert_eq!(before, after, "host files changed");
+    assert!(!Path::new("/usr/bin/x").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_layers_persist_per_install_hash_and_stay_apart() {
+    if !is_root() {
+        eprintln!("as a non-root user /usr/local is read-only inside: see non_root_story");
+        return;
+    }
+    let home = tempfile::tempdir().expect("tmp");
+    let c = corral(home.path());
+    // A "server" whose install commands write under /usr/local; the layer keeps them.
+    let a = ServerConfig::from_value(
+        "a",
+        &serde_json::json!({"command": "true", "install_commands": ["echo one > /usr/local/marker-a"]}),
+    )
+    .expect("config");
+    c.add_server(a).await.expect("add");
+    let _ = c.discover_tools("a").await; // `true` is no MCP server: the start fails after install
+    let layer_file = |name: &str, key_glob: &str| {
+        let layers = home.path().join("servers").join(name).join("layers");
+        std::fs::read_dir(&layers)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join("usr").join("upper").join(key_glob))
+            .find(|p| p.exists())
+    };
+    assert!(
+        layer_file("a", "local/marker-a").is_some(),
+        "install wrote into the layer"
+    );
+    assert!(!Path::new("/usr/local/marker-a").exists());
+    c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_are_built_once_and_mounted() {
+    let home = tempfile::tempdir().expect("tmp");
+    let c = corral(home.path());
+    let t = c
+        .build_template(
+            "tools",
+            &["echo from-template > /opt/t.txt".to_owned()],
+            None,
+        )
+        .await
+        .expect("build");
+    let again = c
+        .build_template(
+            "tools",
+            &["echo from-template > /opt/t.txt".to_owned()],
+            None,
+        )
+        .await
+        .expect("rebuild");
+    assert_eq!(t.id, again.id);
+    assert_eq!(c.list_templates().len(), 1);
+    for _ in 0..2 {
+        let sb = c
+            .sandbox(SandboxConfig {
+                template: Some("tools".into()),
+                ..SandboxConfig::default()
+            })
+            .await
+            .expect("from template");
+        let out = sb
+            .exec("cat /opt/t.txt; echo mine >> /opt/t.txt")
+            .await
+            .expect("exec");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "from-template\n",
+            "{}",
+            text(&out)
+        );
+        sb.close().await.expect("close");
+    }
+    let missing = c
+        .sandbox(SandboxConfig {
+            template: Some("nope".into()),
+            ..SandboxConfig::default()
+        })
+        .await
+        .expect_err("missing template");
+    assert_eq!(missing.kind(), ErrorKind::SandboxFailed);
+    c.remove_template("tools").expect("remove");
+    assert!(c.list_templates().is_empty());
+    c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disk_limit_is_enforced_or_refused() {
+    let home = tempfile::tempdir().expect("tmp");
+    let c = corral(home.path());
+    let mut config = SandboxConfig::default();
+    config.limits.disk_mb = Some(16);
+    match c.sandbox(config).await {
+        Ok(sb) => {
+            let out = sb
+                .exec("dd if=/dev/zero of=/var/big bs=1M count=64 2>&1; echo rc=$?")
+                .await
+                .expect("exec");
+            let t = text(&out);
+            assert!(t.contains("No space left"), "{t}");
+            let out = sb
+                .exec("rm /var/big; echo ok > /var/small && cat /var/small")
+                .await
+                .expect("exec");
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "ok\n",
+                "{}",
+                text(&out)
+            );
+            sb.close().await.expect("close");
+        }
+        Err(e) => {
+            eprintln!("disk limit refused: {e}");
+            assert_eq!(e.kind(), ErrorKind::SandboxFailed, "{e}");
+        }
+    }
+    c.close().await;
+}
+
+/// What a non-root user gets (run as one by `make test-nonroot`): root inside, a writable root
+/// except the host-owned system dirs, host files untouched, `disk_mb` refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_root_story() {
+    if is_root() {
+        eprintln!("runs as a non-root user (make test-nonroot)");
+        return;
+    }
+    let home = tempfile::tempdir().expect("tmp");
+    let c = corral(home.path());
+    let sb = c.sandbox(SandboxConfig::default()).await.expect("sandbox");
+    let out = sb
+        .exec(
+            "set -e; id -u; sudo id -u; mkdir -p /app /opt/x /var/lib/mine; echo a > /app/a; \
+             echo r > /root/r; cat /app/a /root/r; \
+             if echo x > /usr/bin/x 2>/dev/null; then echo usr-writable; else echo usr-read-only; fi",
+        )
+        .await
+        .expect("exec");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "0\n0\na\nr\nusr-read-only\n",
+        "{}",
+        text(&out)
+    );
+    sb.close().await.expect("close");
+    assert!(!Path::new("/usr/bin/x").exists());
+    let mut config = SandboxConfig::default();
+    config.limits.disk_mb = Some(16);
+    let e = c.sandbox(config).await.expect_err("disk_mb needs root");
+    assert_eq!(e.kind(), ErrorKind::SandboxFailed);
+    c.close().await;
+}

@@ -1,0 +1,476 @@
+//! corral's E2B provider against the E2B double on 127.0.0.1: fault scenarios (429 retry, split
+//! stdout, a dropped stream re-attached, a vanished sandbox, a slow create), lifetime, and
+//! scale-out (two corral processes, one home id). Every request stays on 127.0.0.1.
+//!
+//! Needs the fixture server (`cargo build -p corral-test-server`; `CORRAL_TEST_SERVER`) and,
+//! for `corral e2b gc`, the CLI (`cargo build -p corral-cli`; `CORRAL_CLI`).
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    path::{Path, PathBuf},
+    process::{Child, ChildStdin, ChildStdout, Stdio},
+    sync::Arc,
+    time::Duration,
+};
+
+use corral_core::{
+    Corral, ErrorKind, ServerConfig,
+    sandbox::e2b::{E2bConfig, E2bProvider},
+};
+use serde_json::{Value, json};
+
+const KEY: &str = "e2b_tests_0123456789abcdef";
+
+fn target_bin(name: &str, var: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(var) {
+        return p.into();
+    }
+    // target/<profile>/deps/e2b-<hash> → target/<profile>/<name>
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent()?.parent().map(|d| d.join(name)))
+        .unwrap_or_default()
+}
+
+fn fixture() -> PathBuf {
+    let p = target_bin("corral-test-server", "CORRAL_TEST_SERVER");
+    assert!(
+        p.is_file(),
+        "the fixture server {} is missing: cargo build -p corral-test-server",
+        p.display()
+    );
+    p
+}
+
+struct Double {
+    child: Child,
+    api: String,
+    envd: String,
+}
+
+impl Drop for Double {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_double() -> Double {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_corral-e2b-double"))
+        .args(["--api-key", KEY, "--expose"])
+        .arg(fixture())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the double starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("first line");
+    let field = |k: &str| {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(k))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no {k} in {line:?}"))
+    };
+    Double {
+        api: field("api="),
+        envd: field("envd="),
+        child,
+    }
+}
+
+impl Double {
+    /// One admin request (`/_double/...`), plain HTTP/1.1 over a fresh connection.
+    fn admin(&self, method: &str, path: &str, body: &Value) -> Value {
+        let addr = self.api.trim_start_matches("http://");
+        let mut s = std::net::TcpStream::connect(addr).expect("connect to the double");
+        let body = body.to_string();
+        write!(
+            s,
+            "{method} /_double/{path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("write");
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).expect("read");
+        let payload = resp.split_once("\r\n\r\n").map(|x| x.1).unwrap_or_default();
+        serde_json::from_str(payload).unwrap_or(Value::Null)
+    }
+
+    fn faults(&self, f: Value) {
+        self.admin("POST", "faults", &f);
+    }
+
+    fn stats(&self) -> Value {
+        self.admin("GET", "stats", &json!({}))
+    }
+
+    fn config(&self, home_id: &str) -> E2bConfig {
+        E2bConfig {
+            api_key: KEY.into(),
+            api_url: self.api.clone(),
+            domain: "e2b.invalid".into(),
+            sandbox_url: Some(self.envd.clone()),
+            template: "base".into(),
+            timeout: Duration::from_secs(60),
+            keepalive: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(20),
+            home_id: home_id.into(),
+            user: None,
+        }
+    }
+
+    fn corral(&self, home: &Path, tweak: impl FnOnce(&mut E2bConfig)) -> Corral {
+        let mut config = self.config(&format!("test-{}", std::process::id()));
+        tweak(&mut config);
+        let provider = E2bProvider::new(config).expect("provider");
+        Corral::with_provider(home.to_owned(), Arc::new(provider))
+    }
+}
+
+fn live_sandboxes(d: &Double) -> usize {
+    d.stats()["sandboxes"].as_array().map_or(0, Vec::len)
+}
+
+async fn with_fixture(corral: &Corral) {
+    corral
+        .add_server(ServerConfig::argv("fx", [fixture().display().to_string()]))
+        .await
+        .expect("add server");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_retried_honouring_retry_after() {
+    let d = start_double();
+    let home = tempfile::tempdir().expect("tmp");
+    let corral = d.corral(home.path(), |_| {});
+    with_fixture(&corral).await;
+    d.faults(json!({"rate_limit": 2, "retry_after": 1}));
+    let r = corral
+        .execute_tool("fx", "echo", json!({"text": "after 429"}))
+        .await
+        .expect("the create is retried after each 429");
+    assert_eq!(r.text(), "after 429");
+    assert_eq!(d.stats()["rate_limited"], 2);
+    corral.close().await;
+    assert_eq!(live_sandboxes(&d), 0, "close kills the sandbox");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdout_split_at_random_boundaries_is_reassembled() {
+    let d = start_double();
+    d.faults(json!({"split": true}));
+    let home = tempfile::tempdir().expect("tmp");
+    let corral = d.corral(home.path(), |_| {});
+    with_fixture(&corral).await;
+    let big = corral
+        .execute_tool("fx", "big", json!({"bytes": 300_000}))
+        .await
+        .expect("big");
+    assert_eq!(big.text().len(), 300_000);
+    let mut calls = Vec::new();
+    for i in 0..32 {
+        let c = corral.clone();
+        calls.push(tokio::spawn(async move {
+            c.execute_tool("fx", "echo", json!({"text": format!("é{i}ü")}))
+                .await
+                .map(|r| r.text())
+        }));
+    }
+    for (i, call) in calls.into_iter().enumerate() {
+        assert_eq!(call.await.expect("join").expect("echo"), format!("é{i}ü"));
+    }
+    corral.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_stream_is_reattached_transparently() {
+    let d = start_double();
+    let home = tempfile::tempdir().expect("tmp");
+    let corral = d.corral(home.path(), |_| {});
+    with_fixture(&corral).await;
+    let before = corral.session("fx").await.expect("session");
+    // The double cuts every stream right after it delivers the next stdin write; the tool
+    // answers 1.5 s later, on the re-attached stream.
+    d.faults(json!({"drop_on_input": 1}));
+    let r = corral
+        .execute_tool("fx", "sleep", json!({"ms": 1500, "progress": false}))
+        .await
+        .expect("the call survives the drop");
+    assert_eq!(r.text(), "slept 1500");
+    assert!(d.stats()["reattaches"].as_u64() >= Some(1), "{}", d.stats());
+    let after = corral.session("fx").await.expect("session");
+    assert_eq!(
+        before.session_id(),
+        after.session_id(),
+        "same server instance"
+    );
+    corral.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vanished_sandbox_fails_in_flight_calls_and_restarts_on_the_next() {
+    let d = start_double();
+    let home = tempfile::tempdir().expect("tmp");
+    let corral = d.corral(home.path(), |_| {});
+    with_fixture(&corral).await;
+    let first = corral.session("fx").await.expect("session");
+    let id = first.sandbox_id().expect("sandbox").to_owned();
+    let inputs = d.stats()["send_inputs"].as_u64().unwrap_or(0);
+    let c = corral.clone();
+    let call = tokio::spawn(async move {
+        c.execute_tool("fx", "sleep", json!({"ms": 20_000, "progress": false}))
+            .await
+    });
+    // Wait until the call reached the server, then make the sandbox disappear.
+    for _ in 0..200 {
+        if d.stats()["send_inputs"].as_u64().unwrap_or(0) > inputs {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    d.admin("POST", &format!("vanish/{id}"), &json!({}));
+    let err = call
+        .await
+        .expect("join")
+        .expect_err("the in-flight call fails");
+    assert_eq!(err.kind(), ErrorKind::SandboxFailed, "{err}");
+    let r = corral
+        .execute_tool("fx", "echo", json!({"text": "again"}))
+        .await
+        .expect("the next call restarts the server in a new sandbox");
+    assert_eq!(r.text(), "again");
+    let second = corral.session("fx").await.expect("session");
+    assert_ne!(second.sandbox_id(), Some(id.as_str()));
+    corral.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_create_past_the_timeout_is_a_clear_error() {
+    let d = start_double();
+    d.faults(json!({"slow_create_ms": 3000}));
+    let home = tempfile::tempdir().expect("tmp");
+    let corral = d.corral(home.path(), |c| c.request_timeout = Duration::from_secs(1));
+    with_fixture(&corral).await;
+    let err = corral
+        .execute_tool("fx", "echo", json!({"text": "x"}))
+        .await
+        .expect_err("create times out");
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert_eq!(d.stats()["creates"], 1, "a create is never replayed");
+    corral.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_errors_carry_kind_status_and_never_leak_the_key_to_envd() {
+    let d = start_double();
+    let home = tempfile::tempdir().expect("tmp");
+    let corral = d.corral(home.path(), |c| c.api_key = "e2b_wrong".into());
+    with_fixture(&corral).await;
+    let err = corral
+        .execute_tool("fx", "echo", json!({"text": "x"}))
+        .await
+        .expect_err("bad key");
+    assert_eq!(err.kind(), ErrorKind::E2bApi, "{err}");
+    assert_eq!(corral_core::sandbox::e2b::api::status_of(&err), Some(401));
+    corral.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keepalive_extends_a_sandbox_in_use_and_close_kills_it() {
+    let d = start_double();
+    let home = tempfile::tempdir().expect("tmp");
+    // A 2-s lifetime re-set every 0.3 s: the sandbox outlives its first timeout while in use.
+    let corral = d.corral(home.path(), |c| {
+        c.timeout = Duration::from_secs(2);
+        c.keepalive = Duration::from_millis(300);
+    });
+    with_fixture(&corral).await;
+    corral
+        .execute_tool("fx", "echo", json!({"text": "x"}))
+        .await
+        .expect("echo");
+    let id = corral
+        .session("fx")
+        .await
+        .expect("session")
+        .sandbox_id()
+        .map(str::to_owned);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let r = corral
+        .execute_tool("fx", "echo", json!({"text": "still here"}))
+        .await
+        .expect("the sandbox is still alive");
+    assert_eq!(r.text(), "still here");
+    assert_eq!(
+        corral
+            .session("fx")
+            .await
+            .expect("session")
+            .sandbox_id()
+            .map(str::to_owned),
+        id,
+        "the same sandbox"
+    );
+    assert!(d.stats()["set_timeouts"].as_u64() >= Some(3));
+    corral.close().await;
+    assert_eq!(live_sandboxes(&d), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_sandboxes_exec_and_files_through_envd() {
+    let d = start_double();
+    let home = tempfile::tempdir().expect("tmp");
+    let corral = d.corral(home.path(), |_| {});
+    let sb = corral
+        .sandbox(corral_core::SandboxConfig::default())
+        .await
+        .expect("sandbox");
+    sb.write_file("dir/a.txt", b"bytes \x00\xff")
+        .await
+        .expect("write");
+    assert_eq!(
+        sb.read_file("dir/a.txt").await.expect("read"),
+        b"bytes \x00\xff"
+    );
+    let out = sb
+        .exec("cat dir/a.txt | wc -c; exit 4")
+        .await
+        .expect("exec");
+    assert_eq!(out.status.code, Some(4));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "8");
+    let missing = sb.read_file("nope").await.expect_err("missing");
+    assert_eq!(missing.kind(), ErrorKind::Io);
+    sb.close().await.expect("close");
+    assert_eq!(live_sandboxes(&d), 0);
+    corral.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_header_picks_the_linux_user() {
+    let d = start_double();
+    let home = tempfile::tempdir().expect("tmp");
+    let ok = d.corral(home.path(), |c| c.user = Some("user".into()));
+    let sb = ok
+        .sandbox(corral_core::SandboxConfig::default())
+        .await
+        .expect("sandbox");
+    assert!(sb.exec("true").await.expect("exec").status.success());
+    sb.write_file("f", b"x").await.expect("write as user");
+    assert!(
+        sb.inner().id().starts_with('i'),
+        "E2B sandbox ids are `i` + 20 alphanumerics"
+    );
+    ok.close().await;
+    let bad = d.corral(home.path(), |c| c.user = Some("nobody".into()));
+    let sb = bad
+        .sandbox(corral_core::SandboxConfig::default())
+        .await
+        .expect("sandbox");
+    let err = sb.exec("true").await.expect_err("unknown user");
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    bad.close().await;
+}
+
+struct Peer {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Peer {
+    fn start(d: &Double, home_id: &str, home: &Path) -> Self {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_corral-e2b-peer"))
+            .arg(fixture())
+            .env("E2B_API_URL", &d.api)
+            .env("E2B_SANDBOX_URL", &d.envd)
+            .env("E2B_API_KEY", KEY)
+            .env("CORRAL_E2B_HOME_ID", home_id)
+            .env("CORRAL_E2B_KEEPALIVE_SECS", "0.5")
+            .env("CORRAL_HOME", home)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("peer");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        Self {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    fn ask(&mut self, line: &str) -> String {
+        writeln!(self.stdin, "{line}").expect("write");
+        let mut answer = String::new();
+        self.stdout.read_line(&mut answer).expect("read");
+        answer.trim().to_owned()
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn two_corral_processes_with_one_home_id_share_one_sandbox_and_gc_cleans_up() {
+    let d = start_double();
+    let home_id = format!("shared-{}", std::process::id());
+    let (home_a, home_b) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let mut a = Peer::start(&d, &home_id, home_a.path());
+    let sandbox = a.ask("call");
+    assert!(sandbox.starts_with("ok i"), "{sandbox}");
+    let mut b = Peer::start(&d, &home_id, home_b.path());
+    assert_eq!(
+        b.ask("call"),
+        sandbox,
+        "the second corral reuses the sandbox"
+    );
+    assert_eq!(d.stats()["creates"], 1, "{}", d.stats());
+    // Killing one process leaves the other working.
+    let _ = a.child.kill();
+    let _ = a.child.wait();
+    assert_eq!(b.ask("call"), sandbox);
+    assert_eq!(b.ask("quit"), "closed");
+    // What neither uses any more goes with `corral e2b gc` once the dead one's lease lapsed.
+    let cli = target_bin("corral", "CORRAL_CLI");
+    assert!(
+        cli.is_file(),
+        "{} is missing: cargo build -p corral-cli",
+        cli.display()
+    );
+    let mut remaining = live_sandboxes(&d);
+    for _ in 0..60 {
+        if remaining == 0 {
+            break;
+        }
+        let out = std::process::Command::new(&cli)
+            .args(["e2b", "gc", "--json"])
+            .env("E2B_API_URL", &d.api)
+            .env("E2B_SANDBOX_URL", &d.envd)
+            .env("E2B_API_KEY", KEY)
+            .env("CORRAL_E2B_HOME_ID", &home_id)
+            .env("CORRAL_E2B_KEEPALIVE_SECS", "0.5")
+            .env("CORRAL_HOME", home_b.path())
+            .output()
+            .expect("corral e2b gc");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        remaining = live_sandboxes(&d);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(remaining, 0, "corral e2b gc removed the orphan");
+}
