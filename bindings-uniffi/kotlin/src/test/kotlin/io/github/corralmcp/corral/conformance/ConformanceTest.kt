@@ -10,8 +10,8 @@ import io.github.corralmcp.corral.NetworkPolicy
 import io.github.corralmcp.corral.Progress
 import io.github.corralmcp.corral.ProgressListener
 import io.github.corralmcp.corral.PromptMessage
-import io.github.corralmcp.corral.SandboxConfig
 import io.github.corralmcp.corral.Sandbox
+import io.github.corralmcp.corral.SandboxConfig
 import io.github.corralmcp.corral.Tool
 import io.github.corralmcp.corral.parseMount
 import kotlinx.coroutines.async
