@@ -8,18 +8,18 @@
 //! JSON values (tool arguments, schemas, structured content) cross as JSON text: UniFFI has no
 //! JSON type. Everything else is typed.
 
-mod error;
-mod functions;
+mod errors;
 mod runner;
 mod runtime;
+mod sandbox;
+mod session;
 mod types;
 
 pub use self::{
-    error::{CorralError, ErrorKind},
-    runner::{
-        Corral, LogListener, ProgressListener, SandboxHandle, ServerSession, StartListener,
-        ToolCall,
-    },
+    errors::{CorralError, ErrorKind},
+    runner::{Corral, LogListener, ProgressListener, StartListener, ToolCall},
+    sandbox::Sandbox,
+    session::ServerSession,
     types::*,
 };
 

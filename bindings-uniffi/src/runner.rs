@@ -1,24 +1,25 @@
-//! The exported objects: `Corral`, `ServerSession`, `SandboxHandle`, `ToolCall`, and the
-//! foreign-implemented listeners. Each method is a thin shim over `corral_core`: convert the
-//! arguments, hand the work to the shared runtime (`rt::run`), convert the result.
+//! The runner, `Corral`, the handle of a started call, `ToolCall`, and the foreign-implemented
+//! listeners. Each method is a thin shim over `corral_core`: convert the arguments, hand the work
+//! to the shared runtime (`rt::run`), convert the result.
 
-use std::{mem::ManuallyDrop, ops::Deref, path::PathBuf, sync::Arc};
+use std::{path::PathBuf, sync::Arc};
 
 use corral_core as core;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    error::CorralError,
-    runtime as rt,
+    errors::{CorralError, ErrorKind},
+    runtime::{self as rt, InRuntime},
+    sandbox::Sandbox,
+    session::ServerSession,
     types::{
-        CallOptions, CorralOptions, ExecCommand, ExecOutput, LogMessage, Progress, Prompt,
-        PromptResult, Resource, ResourceContents, SandboxConfig, ServerConfig, StartEvent, Tool,
-        ToolResult, parse_json,
+        CallOptions, CorralOptions, LogMessage, Progress, SandboxConfig, ServerConfig, StartEvent,
+        Tool, ToolResult, parse_json,
     },
 };
 
-type Result<T, E = CorralError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = CorralError> = std::result::Result<T, E>;
 
 /// Receives the progress reports of one call. Called on one of corral's threads: return
 /// quickly. An exception thrown here is ignored.
@@ -41,34 +42,8 @@ pub trait StartListener: Send + Sync {
     fn on_start(&self, event: StartEvent) -> Result<()>;
 }
 
-/// Holds a core object and drops it inside the runtime's context (dropping sessions and
-/// sandboxes kills processes, which needs tokio), wherever the foreign side frees it from.
-struct InRuntime<T>(ManuallyDrop<T>);
-
-impl<T> InRuntime<T> {
-    fn new(value: T) -> Self {
-        Self(ManuallyDrop::new(value))
-    }
-}
-
-impl<T> Deref for InRuntime<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> Drop for InRuntime<T> {
-    fn drop(&mut self) {
-        let _guard = rt::enter();
-        // SAFETY: `self.0` is dropped exactly once, here, and never used afterwards.
-        unsafe { ManuallyDrop::drop(&mut self.0) }
-    }
-}
-
 /// The core's call options, with the listener and cancellation wired in.
-fn call_options(
+pub(crate) fn call_options(
     options: Option<CallOptions>,
     on_progress: Option<Arc<dyn ProgressListener>>,
     cancel: CancellationToken,
@@ -88,7 +63,7 @@ fn call_options(
 
 /// Runs a tool call on the runtime. If the caller stops waiting, the call is cancelled the MCP
 /// way (`notifications/cancelled`) rather than dropped.
-async fn run_call<F>(cancel: CancellationToken, call: F) -> Result<ToolResult>
+pub(crate) async fn run_call<F>(cancel: CancellationToken, call: F) -> Result<ToolResult>
 where
     F: Future<Output = core::Result<core::ToolResult>> + Send + 'static,
 {
@@ -264,9 +239,7 @@ impl Corral {
         let core = self.core.clone();
         rt::run(async move {
             let session = core.session(&server).await?;
-            Ok(Arc::new(ServerSession {
-                core: InRuntime::new(session),
-            }))
+            Ok(ServerSession::new(session))
         })
         .await
     }
@@ -305,13 +278,11 @@ impl Corral {
 
     /// A sandbox of your own for `exec`, `readFile` and `writeFile`.
     #[uniffi::method(default(config = None))]
-    pub async fn sandbox(&self, config: Option<SandboxConfig>) -> Result<Arc<SandboxHandle>> {
+    pub async fn sandbox(&self, config: Option<SandboxConfig>) -> Result<Arc<Sandbox>> {
         let core = self.core.clone();
         rt::run(async move {
             let sandbox = core.sandbox(config.unwrap_or_default().into()).await?;
-            Ok(Arc::new(SandboxHandle {
-                core: InRuntime::new(sandbox),
-            }))
+            Ok(Sandbox::new(sandbox))
         })
         .await
     }
@@ -330,170 +301,6 @@ impl Corral {
     /// Whether it was closed.
     pub fn is_closed(&self) -> bool {
         self.core.is_closed()
-    }
-}
-
-/// A handle on one server's warm session.
-#[derive(uniffi::Object)]
-pub struct ServerSession {
-    core: InRuntime<core::ServerSession>,
-}
-
-#[uniffi::export]
-impl ServerSession {
-    /// The server's name.
-    pub fn server(&self) -> String {
-        self.core.server().to_owned()
-    }
-
-    /// This server instance's id (changes when the server restarts).
-    pub fn session_id(&self) -> String {
-        self.core.session_id().to_owned()
-    }
-
-    /// The sandbox's id (`null` for remote servers).
-    pub fn sandbox_id(&self) -> Option<String> {
-        self.core.sandbox_id().map(str::to_owned)
-    }
-
-    /// The negotiated MCP protocol version.
-    pub fn protocol_version(&self) -> String {
-        self.core.protocol_version().to_owned()
-    }
-
-    /// The last lines the server wrote to stderr.
-    pub fn stderr_tail(&self) -> String {
-        self.core.stderr_tail()
-    }
-
-    /// The server's tools (filtered by its config).
-    pub async fn list_tools(self: Arc<Self>) -> Result<Vec<Tool>> {
-        rt::run(async move {
-            Ok(self
-                .core
-                .list_tools()
-                .await?
-                .into_iter()
-                .map(Into::into)
-                .collect())
-        })
-        .await
-    }
-
-    /// Calls a tool (`arguments`: JSON text of an object).
-    #[uniffi::method(default(arguments = "{}", options = None, on_progress = None))]
-    pub async fn call_tool(
-        self: Arc<Self>,
-        tool: String,
-        arguments: String,
-        options: Option<CallOptions>,
-        on_progress: Option<Arc<dyn ProgressListener>>,
-    ) -> Result<ToolResult> {
-        let arguments = parse_json("arguments", &arguments)?;
-        let cancel = CancellationToken::new();
-        let options = call_options(options, on_progress, cancel.clone());
-        run_call(cancel, async move {
-            self.core.call_tool_with(&tool, arguments, options).await
-        })
-        .await
-    }
-
-    /// The server's resources.
-    pub async fn list_resources(self: Arc<Self>) -> Result<Vec<Resource>> {
-        rt::run(async move {
-            Ok(self
-                .core
-                .list_resources()
-                .await?
-                .into_iter()
-                .map(Into::into)
-                .collect())
-        })
-        .await
-    }
-
-    /// Reads one resource.
-    pub async fn read_resource(self: Arc<Self>, uri: String) -> Result<Vec<ResourceContents>> {
-        rt::run(async move {
-            Ok(self
-                .core
-                .read_resource(&uri)
-                .await?
-                .into_iter()
-                .map(Into::into)
-                .collect())
-        })
-        .await
-    }
-
-    /// The server's prompts.
-    pub async fn list_prompts(self: Arc<Self>) -> Result<Vec<Prompt>> {
-        rt::run(async move {
-            Ok(self
-                .core
-                .list_prompts()
-                .await?
-                .into_iter()
-                .map(Into::into)
-                .collect())
-        })
-        .await
-    }
-
-    /// Renders a prompt (`arguments`: JSON text of an object of strings).
-    #[uniffi::method(default(arguments = "{}"))]
-    pub async fn get_prompt(
-        self: Arc<Self>,
-        name: String,
-        arguments: String,
-    ) -> Result<PromptResult> {
-        let arguments = parse_json("arguments", &arguments)?;
-        rt::run(async move { Ok(self.core.get_prompt(&name, arguments).await?.into()) }).await
-    }
-}
-
-/// A sandbox made by `Corral.sandbox`; killed by `close()` (Swift) / `shutdown()` (Kotlin),
-/// when freed, or when its corral closes.
-#[derive(uniffi::Object)]
-pub struct SandboxHandle {
-    core: InRuntime<core::SandboxHandle>,
-}
-
-#[uniffi::export]
-impl SandboxHandle {
-    /// Its id.
-    pub fn id(&self) -> String {
-        self.core.id().to_owned()
-    }
-
-    /// Runs a shell script (`sh -c`) to completion.
-    pub async fn exec(&self, script: String) -> Result<ExecOutput> {
-        let core = self.core.clone();
-        rt::run(async move { Ok(core.exec(&script).await?.into()) }).await
-    }
-
-    /// Runs a command to completion.
-    pub async fn exec_command(&self, command: ExecCommand) -> Result<ExecOutput> {
-        let core = self.core.clone();
-        rt::run(async move { Ok(core.exec_command(command.into()).await?.into()) }).await
-    }
-
-    /// Reads a file as the sandbox sees it.
-    pub async fn read_file(&self, path: String) -> Result<Vec<u8>> {
-        let core = self.core.clone();
-        rt::run(async move { Ok(core.read_file(&path).await?) }).await
-    }
-
-    /// Writes a file as the sandbox sees it.
-    pub async fn write_file(&self, path: String, data: Vec<u8>) -> Result<()> {
-        let core = self.core.clone();
-        rt::run(async move { Ok(core.write_file(&path, &data).await?) }).await
-    }
-
-    /// Kills everything in it. Idempotent. (`shutdown()` in Kotlin.)
-    pub async fn close(&self) -> Result<()> {
-        let core = self.core.clone();
-        rt::run_detached(async move { Ok(core.close().await?) }).await
     }
 }
 
@@ -554,7 +361,8 @@ impl ToolCall {
 }
 
 fn unfinished() -> Result<ToolResult> {
-    Err(CorralError::Internal {
-        detail: "the call ended without a result".into(),
-    })
+    Err(CorralError::new(
+        ErrorKind::Internal,
+        "the call ended without a result",
+    ))
 }

@@ -10,6 +10,8 @@
 
 use std::{
     future::Future,
+    mem::ManuallyDrop,
+    ops::Deref,
     pin::Pin,
     sync::LazyLock,
     task::{Context, Poll},
@@ -20,7 +22,7 @@ use tokio::{
     task::{JoinError, JoinHandle},
 };
 
-use crate::error::CorralError;
+use crate::errors::{CorralError, ErrorKind};
 
 static RUNTIME: LazyLock<Result<Runtime, String>> = LazyLock::new(|| {
     tokio::runtime::Builder::new_multi_thread()
@@ -33,7 +35,7 @@ static RUNTIME: LazyLock<Result<Runtime, String>> = LazyLock::new(|| {
 fn runtime() -> Result<&'static Runtime, CorralError> {
     RUNTIME
         .as_ref()
-        .map_err(|e| CorralError::Io { detail: e.clone() })
+        .map_err(|e| CorralError::new(ErrorKind::Io, e.clone()))
 }
 
 /// Enters the runtime's context on this thread (for code that must construct or drop core
@@ -94,9 +96,10 @@ impl<T> Future for AbortOnDrop<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let Some(handle) = self.0.as_mut() else {
-            return Poll::Ready(Err(CorralError::Internal {
-                detail: "polled after completion".into(),
-            }));
+            return Poll::Ready(Err(CorralError::new(
+                ErrorKind::Internal,
+                "polled after completion",
+            )));
         };
         match Pin::new(handle).poll(cx) {
             Poll::Pending => Poll::Pending,
@@ -118,12 +121,37 @@ impl<T> Drop for AbortOnDrop<T> {
 
 fn joined(e: JoinError) -> CorralError {
     if e.is_cancelled() {
-        CorralError::Cancelled {
-            detail: "the operation was cancelled".into(),
-        }
+        CorralError::new(ErrorKind::Cancelled, "the operation was cancelled")
     } else {
-        CorralError::Internal {
-            detail: format!("corral panicked (a bug, please report it): {e}"),
-        }
+        CorralError::new(
+            ErrorKind::Internal,
+            format!("corral panicked (a bug, please report it): {e}"),
+        )
+    }
+}
+
+/// Holds a core object and drops it inside the runtime's context (dropping sessions and
+/// sandboxes kills processes, which needs tokio), wherever the foreign side frees it from.
+pub(crate) struct InRuntime<T>(ManuallyDrop<T>);
+
+impl<T> InRuntime<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Self(ManuallyDrop::new(value))
+    }
+}
+
+impl<T> Deref for InRuntime<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> Drop for InRuntime<T> {
+    fn drop(&mut self) {
+        let _guard = enter();
+        // SAFETY: `self.0` is dropped exactly once, here, and never used afterwards.
+        unsafe { ManuallyDrop::drop(&mut self.0) }
     }
 }

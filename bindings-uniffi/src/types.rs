@@ -1,4 +1,5 @@
-//! Records and enums that cross the FFI, and their conversion from and to the core's types.
+//! Records and enums that cross the FFI, their conversion from and to the core's types, and the
+//! free functions that build and parse them.
 //!
 //! Everything is typed except the values that are arbitrary JSON in MCP itself (tool arguments,
 //! schemas, structured content, annotations, embedded resources, log data): UniFFI has no JSON
@@ -9,7 +10,7 @@ use std::{collections::HashMap, path::PathBuf, time::Duration};
 use corral_core as core;
 use serde_json::Value;
 
-use crate::error::CorralError;
+use crate::errors::{CorralError, ErrorKind};
 
 /// Options of a [`Corral`](crate::runner::Corral).
 #[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
@@ -875,4 +876,74 @@ mod tests {
         let v: Value = serde_json::from_str(&r.to_json()).expect("json");
         assert_eq!(v["structuredContent"]["sum"], 5);
     }
+}
+
+// Free functions: config builders and parsers.
+
+/// A stdio server from a command line, split like a POSIX shell would (`npx -y pkg /data`).
+#[uniffi::export]
+pub fn server_config_from_command(
+    name: String,
+    command: String,
+) -> Result<ServerConfig, CorralError> {
+    Ok(core::ServerConfig::command(name, &command)?.into())
+}
+
+/// A remote Streamable-HTTP server.
+#[uniffi::export(default(headers = None))]
+pub fn server_config_from_url(
+    name: String,
+    url: String,
+    headers: Option<HashMap<String, String>>,
+) -> Result<ServerConfig, CorralError> {
+    let mut config = core::ServerConfig::url(name, url);
+    if let core::Transport::Http { headers: h, .. } = &mut config.transport {
+        h.extend(headers.unwrap_or_default());
+    }
+    config.validate()?;
+    Ok(config.into())
+}
+
+/// One server from JSON text in any accepted form (corral's own, the e2b dict, an
+/// `mcpServers` entry). Errors name the offending field.
+#[uniffi::export]
+pub fn server_config_from_json(name: String, config: String) -> Result<ServerConfig, CorralError> {
+    let value = parse_json("config", &config)?;
+    Ok(core::ServerConfig::from_value(&name, &value)?.into())
+}
+
+/// Every server of an `mcpServers` / corral document (JSON or TOML text), without adding them.
+#[uniffi::export]
+pub fn parse_mcp_servers(document: String) -> Result<Vec<ServerConfig>, CorralError> {
+    Ok(core::config::parse_servers_document(&document)?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
+/// A sandbox config from JSON text `{"name", "env", "network", "mounts", "limits"}`.
+#[uniffi::export]
+pub fn sandbox_config_from_json(config: String) -> Result<SandboxConfig, CorralError> {
+    let value = parse_json("config", &config)?;
+    Ok(core::SandboxConfig::from_value(&value)?.into())
+}
+
+/// Parses a mount spec `HOST[:TARGET][:ro|:rw]` (read-only unless `:rw`).
+#[uniffi::export]
+pub fn parse_mount(spec: String) -> Result<Mount, CorralError> {
+    core::Mount::parse(&spec)
+        .map(Into::into)
+        .map_err(|e| CorralError::new(ErrorKind::ConfigInvalid, format!("mount `{spec}`: {e}")))
+}
+
+/// corral's default home: `$CORRAL_HOME`, else the user's data dir + `corral`.
+#[uniffi::export]
+pub fn default_home() -> String {
+    core::default_home().display().to_string()
+}
+
+/// This library's version.
+#[uniffi::export]
+pub fn corral_version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
 }

@@ -52,42 +52,53 @@ macro_rules! error_kinds {
     };
 }
 
-error_kinds! {
-    /// A server configuration (or document of them) is malformed; `field` names the offending field.
-    ConfigInvalid = "CONFIG_INVALID", retryable: false;
-    /// An argument passed to the API is unusable (for example tool arguments that are not an object).
-    InvalidArgument = "INVALID_ARGUMENT", retryable: false;
-    /// No server of that name is configured.
-    ServerNotFound = "SERVER_NOT_FOUND", retryable: false;
-    /// The server does not offer a tool of that name.
-    ToolNotFound = "TOOL_NOT_FOUND", retryable: false;
-    /// The sandbox could not be created or used (bubblewrap missing, a mount failed, ...).
-    SandboxFailed = "SANDBOX_FAILED", retryable: false;
-    /// An install command exited non-zero; the message holds its exit code and output tail.
-    InstallFailed = "INSTALL_FAILED", retryable: false;
-    /// The server process could not be started or did not complete the MCP handshake.
-    ServerStartFailed = "SERVER_START_FAILED", retryable: false;
-    /// The server exited (or was killed) while calls were in flight.
-    ServerCrashed = "SERVER_CRASHED", retryable: true;
-    /// A call exceeded its timeout.
-    Timeout = "TIMEOUT", retryable: true;
-    /// The call was cancelled by the caller.
-    Cancelled = "CANCELLED", retryable: false;
-    /// The server broke the MCP protocol (for example wrote non-JSON to stdout).
-    Protocol = "PROTOCOL", retryable: false;
-    /// The server answered a request with a JSON-RPC error.
-    McpError = "MCP_ERROR", retryable: false;
-    /// A remote server refused our credentials (HTTP 401/403).
-    Auth = "AUTH", retryable: false;
-    /// A remote server could not be reached or the connection broke.
-    Transport = "TRANSPORT", retryable: true;
-    /// A file or I/O operation failed.
-    Io = "IO", retryable: false;
-    /// The E2B cloud API failed.
-    E2bApi = "E2B_API", retryable: false;
-    /// The object was closed; no further calls are accepted.
-    Closed = "CLOSED", retryable: false;
+/// The kind table itself, for the bindings that need one item per kind (UniFFI's error enum):
+/// `corral_core::error_kind_table!(my_macro)` expands to `my_macro! { /// doc  Variant = "CODE",
+/// retryable: bool; … }`, the same input `error_kinds!` gets here.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! error_kind_table {
+    ($m:ident) => {
+        $m! {
+            /// A server configuration (or document of them) is malformed; `field` names the offending field.
+            ConfigInvalid = "CONFIG_INVALID", retryable: false;
+            /// An argument passed to the API is unusable (for example tool arguments that are not an object).
+            InvalidArgument = "INVALID_ARGUMENT", retryable: false;
+            /// No server of that name is configured.
+            ServerNotFound = "SERVER_NOT_FOUND", retryable: false;
+            /// The server does not offer a tool of that name.
+            ToolNotFound = "TOOL_NOT_FOUND", retryable: false;
+            /// The sandbox could not be created or used (bubblewrap missing, a mount failed, ...).
+            SandboxFailed = "SANDBOX_FAILED", retryable: false;
+            /// An install command exited non-zero; the message holds its exit code and output tail.
+            InstallFailed = "INSTALL_FAILED", retryable: false;
+            /// The server process could not be started or did not complete the MCP handshake.
+            ServerStartFailed = "SERVER_START_FAILED", retryable: false;
+            /// The server exited (or was killed) while calls were in flight.
+            ServerCrashed = "SERVER_CRASHED", retryable: true;
+            /// A call exceeded its timeout.
+            Timeout = "TIMEOUT", retryable: true;
+            /// The call was cancelled by the caller.
+            Cancelled = "CANCELLED", retryable: false;
+            /// The server broke the MCP protocol (for example wrote non-JSON to stdout).
+            Protocol = "PROTOCOL", retryable: false;
+            /// The server answered a request with a JSON-RPC error.
+            McpError = "MCP_ERROR", retryable: false;
+            /// A remote server refused our credentials (HTTP 401/403).
+            Auth = "AUTH", retryable: false;
+            /// A remote server could not be reached or the connection broke.
+            Transport = "TRANSPORT", retryable: true;
+            /// A file or I/O operation failed.
+            Io = "IO", retryable: false;
+            /// The E2B cloud API failed.
+            E2bApi = "E2B_API", retryable: false;
+            /// The object was closed; no further calls are accepted.
+            Closed = "CLOSED", retryable: false;
+        }
+    };
 }
+
+error_kind_table!(error_kinds);
 
 impl ErrorKind {
     /// Parses a stable code back into a kind.

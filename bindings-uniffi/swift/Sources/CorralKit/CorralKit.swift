@@ -735,7 +735,7 @@ public protocol CorralProtocol: AnyObject, Sendable {
     /**
      * A sandbox of your own for `exec`, `readFile` and `writeFile`.
      */
-    func sandbox(config: SandboxConfig?) async throws  -> SandboxHandle
+    func sandbox(config: SandboxConfig?) async throws  -> Sandbox
     
     /**
      * The config of one server.
@@ -1080,7 +1080,7 @@ open func removeServer(name: String)async throws   {
     /**
      * A sandbox of your own for `exec`, `readFile` and `writeFile`.
      */
-open func sandbox(config: SandboxConfig? = nil)async throws  -> SandboxHandle  {
+open func sandbox(config: SandboxConfig? = nil)async throws  -> Sandbox  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
@@ -1091,7 +1091,7 @@ open func sandbox(config: SandboxConfig? = nil)async throws  -> SandboxHandle  {
             pollFunc: ffi_corral_ffi_rust_future_poll_u64,
             completeFunc: ffi_corral_ffi_rust_future_complete_u64,
             freeFunc: ffi_corral_ffi_rust_future_free_u64,
-            liftFunc: FfiConverterTypeSandboxHandle_lift,
+            liftFunc: FfiConverterTypeSandbox_lift,
             errorHandler: FfiConverterTypeCorralError_lift
         )
 }
@@ -1638,7 +1638,7 @@ public func FfiConverterTypeProgressListener_lower(_ value: ProgressListener) ->
  * A sandbox made by `Corral.sandbox`; killed by `close()` (Swift) / `shutdown()` (Kotlin),
  * when freed, or when its corral closes.
  */
-public protocol SandboxHandleProtocol: AnyObject, Sendable {
+public protocol SandboxProtocol: AnyObject, Sendable {
     
     /**
      * Kills everything in it. Idempotent. (`shutdown()` in Kotlin.)
@@ -1675,7 +1675,7 @@ public protocol SandboxHandleProtocol: AnyObject, Sendable {
  * A sandbox made by `Corral.sandbox`; killed by `close()` (Swift) / `shutdown()` (Kotlin),
  * when freed, or when its corral closes.
  */
-open class SandboxHandle: SandboxHandleProtocol, @unchecked Sendable {
+open class Sandbox: SandboxProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
 
     /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
@@ -1712,7 +1712,7 @@ open class SandboxHandle: SandboxHandleProtocol, @unchecked Sendable {
     @_documentation(visibility: private)
 #endif
     public func uniffiCloneHandle() -> UInt64 {
-        return try! rustCall { uniffi_corral_ffi_fn_clone_sandboxhandle(self.handle, $0) }
+        return try! rustCall { uniffi_corral_ffi_fn_clone_sandbox(self.handle, $0) }
     }
     // No primary constructor declared for this class.
 
@@ -1722,7 +1722,7 @@ open class SandboxHandle: SandboxHandleProtocol, @unchecked Sendable {
             return
         }
 
-        try! rustCall { uniffi_corral_ffi_fn_free_sandboxhandle(handle, $0) }
+        try! rustCall { uniffi_corral_ffi_fn_free_sandbox(handle, $0) }
     }
 
     
@@ -1735,7 +1735,7 @@ open func close()async throws   {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_corral_ffi_fn_method_sandboxhandle_close(
+                uniffi_corral_ffi_fn_method_sandbox_close(
                         self.uniffiCloneHandle()
                 )
             },
@@ -1754,7 +1754,7 @@ open func exec(script: String)async throws  -> ExecOutput  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_corral_ffi_fn_method_sandboxhandle_exec(
+                uniffi_corral_ffi_fn_method_sandbox_exec(
                         self.uniffiCloneHandle(),FfiConverterString.lower(script)
                 )
             },
@@ -1773,7 +1773,7 @@ open func execCommand(command: ExecCommand)async throws  -> ExecOutput  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_corral_ffi_fn_method_sandboxhandle_exec_command(
+                uniffi_corral_ffi_fn_method_sandbox_exec_command(
                         self.uniffiCloneHandle(),FfiConverterTypeExecCommand_lower(command)
                 )
             },
@@ -1791,7 +1791,7 @@ open func execCommand(command: ExecCommand)async throws  -> ExecOutput  {
 open func id() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
         uniffiCallStatus in
-    uniffi_corral_ffi_fn_method_sandboxhandle_id(
+    uniffi_corral_ffi_fn_method_sandbox_id(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -1804,7 +1804,7 @@ open func readFile(path: String)async throws  -> Data  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_corral_ffi_fn_method_sandboxhandle_read_file(
+                uniffi_corral_ffi_fn_method_sandbox_read_file(
                         self.uniffiCloneHandle(),FfiConverterString.lower(path)
                 )
             },
@@ -1823,7 +1823,7 @@ open func writeFile(path: String, data: Data)async throws   {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_corral_ffi_fn_method_sandboxhandle_write_file(
+                uniffi_corral_ffi_fn_method_sandbox_write_file(
                         self.uniffiCloneHandle(),FfiConverterString.lower(path),FfiConverterData.lower(data)
                 )
             },
@@ -1843,24 +1843,24 @@ open func writeFile(path: String, data: Data)async throws   {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeSandboxHandle: FfiConverter {
+public struct FfiConverterTypeSandbox: FfiConverter {
     typealias FfiType = UInt64
-    typealias SwiftType = SandboxHandle
+    typealias SwiftType = Sandbox
 
-    public static func lift(_ handle: UInt64) throws -> SandboxHandle {
-        return SandboxHandle(unsafeFromHandle: handle)
+    public static func lift(_ handle: UInt64) throws -> Sandbox {
+        return Sandbox(unsafeFromHandle: handle)
     }
 
-    public static func lower(_ value: SandboxHandle) -> UInt64 {
+    public static func lower(_ value: Sandbox) -> UInt64 {
         return value.uniffiCloneHandle()
     }
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SandboxHandle {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Sandbox {
         let handle: UInt64 = try readInt(&buf)
         return try lift(handle)
     }
 
-    public static func write(_ value: SandboxHandle, into buf: inout [UInt8]) {
+    public static func write(_ value: Sandbox, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -1869,15 +1869,15 @@ public struct FfiConverterTypeSandboxHandle: FfiConverter {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeSandboxHandle_lift(_ handle: UInt64) throws -> SandboxHandle {
-    return try FfiConverterTypeSandboxHandle.lift(handle)
+public func FfiConverterTypeSandbox_lift(_ handle: UInt64) throws -> Sandbox {
+    return try FfiConverterTypeSandbox.lift(handle)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeSandboxHandle_lower(_ value: SandboxHandle) -> UInt64 {
-    return FfiConverterTypeSandboxHandle.lower(value)
+public func FfiConverterTypeSandbox_lower(_ value: Sandbox) -> UInt64 {
+    return FfiConverterTypeSandbox.lower(value)
 }
 
 
@@ -1896,9 +1896,20 @@ public protocol ServerSessionProtocol: AnyObject, Sendable {
     func callTool(tool: String, arguments: String, options: CallOptions?, onProgress: ProgressListener?) async throws  -> ToolResult
     
     /**
+     * Ends this handle (not the server, which stays warm for other callers): later calls on it
+     * fail with `CLOSED`. Idempotent. (`shutdown()` in Kotlin.)
+     */
+    func close() 
+    
+    /**
      * Renders a prompt (`arguments`: JSON text of an object of strings).
      */
     func getPrompt(name: String, arguments: String) async throws  -> PromptResult
+    
+    /**
+     * Whether this handle was closed.
+     */
+    func isClosed()  -> Bool
     
     /**
      * The server's prompts.
@@ -2022,6 +2033,18 @@ open func callTool(tool: String, arguments: String = "{}", options: CallOptions?
 }
     
     /**
+     * Ends this handle (not the server, which stays warm for other callers): later calls on it
+     * fail with `CLOSED`. Idempotent. (`shutdown()` in Kotlin.)
+     */
+open func close()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_serversession_close(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Renders a prompt (`arguments`: JSON text of an object of strings).
      */
 open func getPrompt(name: String, arguments: String = "{}")async throws  -> PromptResult  {
@@ -2038,6 +2061,18 @@ open func getPrompt(name: String, arguments: String = "{}")async throws  -> Prom
             liftFunc: FfiConverterTypePromptResult_lift,
             errorHandler: FfiConverterTypeCorralError_lift
         )
+}
+    
+    /**
+     * Whether this handle was closed.
+     */
+open func isClosed() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_serversession_is_closed(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -4307,8 +4342,8 @@ public func FfiConverterTypeContent_lower(_ value: Content) -> RustBuffer {
 
 
 /**
- * The error of every corral operation. `kind()` (or the variant) is stable; `detail` is for
- * people and may change.
+ * The error of every corral operation. `kind()` (or the variant) is stable; `detail`
+ * is for people and may change; `field` is the config path it concerns, if any.
  */
 public 
 enum CorralError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
@@ -4316,94 +4351,94 @@ enum CorralError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     
     
     /**
-     * `CONFIG_INVALID`: a config is malformed; the detail names the field.
+     * A server configuration (or document of them) is malformed; `field` names the offending field.
      */
-    case ConfigInvalid(detail: String
+    case ConfigInvalid(detail: String, field: String?
     )
     /**
-     * `INVALID_ARGUMENT`: an API argument is unusable.
+     * An argument passed to the API is unusable (for example tool arguments that are not an object).
      */
-    case InvalidArgument(detail: String
+    case InvalidArgument(detail: String, field: String?
     )
     /**
-     * `SERVER_NOT_FOUND`: no server of that name.
+     * No server of that name is configured.
      */
-    case ServerNotFound(detail: String
+    case ServerNotFound(detail: String, field: String?
     )
     /**
-     * `TOOL_NOT_FOUND`: the server has no such tool.
+     * The server does not offer a tool of that name.
      */
-    case ToolNotFound(detail: String
+    case ToolNotFound(detail: String, field: String?
     )
     /**
-     * `SANDBOX_FAILED`: the sandbox could not be created or used.
+     * The sandbox could not be created or used (bubblewrap missing, a mount failed, ...).
      */
-    case SandboxFailed(detail: String
+    case SandboxFailed(detail: String, field: String?
     )
     /**
-     * `INSTALL_FAILED`: an install command failed.
+     * An install command exited non-zero; the message holds its exit code and output tail.
      */
-    case InstallFailed(detail: String
+    case InstallFailed(detail: String, field: String?
     )
     /**
-     * `SERVER_START_FAILED`: the server did not start or complete the handshake.
+     * The server process could not be started or did not complete the MCP handshake.
      */
-    case ServerStartFailed(detail: String
+    case ServerStartFailed(detail: String, field: String?
     )
     /**
-     * `SERVER_CRASHED`: the server exited during a call (retryable).
+     * The server exited (or was killed) while calls were in flight.
      */
-    case ServerCrashed(detail: String
+    case ServerCrashed(detail: String, field: String?
     )
     /**
-     * `TIMEOUT`: a call exceeded its timeout (retryable).
+     * A call exceeded its timeout.
      */
-    case Timeout(detail: String
+    case Timeout(detail: String, field: String?
     )
     /**
-     * `CANCELLED`: the caller cancelled the call.
+     * The call was cancelled by the caller.
      */
-    case Cancelled(detail: String
+    case Cancelled(detail: String, field: String?
     )
     /**
-     * `PROTOCOL`: the server broke MCP.
+     * The server broke the MCP protocol (for example wrote non-JSON to stdout).
      */
-    case Protocol(detail: String
+    case Protocol(detail: String, field: String?
     )
     /**
-     * `MCP_ERROR`: the server answered with a JSON-RPC error.
+     * The server answered a request with a JSON-RPC error.
      */
-    case McpError(detail: String
+    case McpError(detail: String, field: String?
     )
     /**
-     * `AUTH`: a remote server refused the credentials.
+     * A remote server refused our credentials (HTTP 401/403).
      */
-    case Auth(detail: String
+    case Auth(detail: String, field: String?
     )
     /**
-     * `TRANSPORT`: a remote server could not be reached (retryable).
+     * A remote server could not be reached or the connection broke.
      */
-    case Transport(detail: String
+    case Transport(detail: String, field: String?
     )
     /**
-     * `IO`: a file operation failed.
+     * A file or I/O operation failed.
      */
-    case Io(detail: String
+    case Io(detail: String, field: String?
     )
     /**
-     * `E2B_API`: the E2B cloud API failed.
+     * The E2B cloud API failed.
      */
-    case E2bApi(detail: String
+    case E2bApi(detail: String, field: String?
     )
     /**
-     * `CLOSED`: the `Corral` was closed.
+     * The object was closed; no further calls are accepted.
      */
-    case Closed(detail: String
+    case Closed(detail: String, field: String?
     )
     /**
-     * `INTERNAL`: a bug in corral (a caught panic) or a kind this binding does not know yet.
+     * `INTERNAL`: a bug in corral (a caught panic) or a kind this binding does not know.
      */
-    case Internal(detail: String
+    case Internal(detail: String, field: String?
     )
 
     
@@ -4426,6 +4461,18 @@ public func detail() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_corral_ffi_fn_method_corralerror_detail(
+            FfiConverterTypeCorralError_lower(self),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The config path the error concerns (e.g. `servers.fs.env.1BAD`), if any.
+     */
+public func field() -> String?  {
+    return try!  FfiConverterOptionString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_corralerror_field(
             FfiConverterTypeCorralError_lower(self),uniffiCallStatus
     )
 })
@@ -4494,58 +4541,76 @@ public struct FfiConverterTypeCorralError: FfiConverterRustBuffer {
 
         
         case 1: return .ConfigInvalid(
-            detail: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf), 
+            field: try FfiConverterOptionString.read(from: &buf)
             )
         case 2: return .InvalidArgument(
-            detail: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf), 
+            field: try FfiConverterOptionString.read(from: &buf)
             )
         case 3: return .ServerNotFound(
-            detail: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf), 
+            field: try FfiConverterOptionString.read(from: &buf)
             )
         case 4: return .ToolNotFound(
-            detail: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf), 
+            field: try FfiConverterOptionString.read(from: &buf)
             )
         case 5: return .SandboxFailed(
-            detail: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf), 
+            field: try FfiConverterOptionString.read(from: &buf)
             )
         case 6: return .InstallFailed(
-            detail: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf), 
+            field: try FfiConverterOptionString.read(from: &buf)
             )
         case 7: return .ServerStartFailed(
-            detail: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf), 
+            field: try FfiConverterOptionString.read(from: &buf)
             )
         case 8: return .ServerCrashed(
-            detail: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf), 
+            field: try FfiConverterOptionString.read(from: &buf)
             )
         case 9: return .Timeout(
-            detail: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf), 
+            field: try FfiConverterOptionString.read(from: &buf)
             )
         case 10: return .Cancelled(
-            detail: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf), 
+            field: try FfiConverterOptionString.read(from: &buf)
             )
         case 11: return .Protocol(
-            detail: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf), 
+            field: try FfiConverterOptionString.read(from: &buf)
             )
         case 12: return .McpError(
-            detail: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf), 
+            field: try FfiConverterOptionString.read(from: &buf)
             )
         case 13: return .Auth(
-            detail: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf), 
+            field: try FfiConverterOptionString.read(from: &buf)
             )
         case 14: return .Transport(
-            detail: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf), 
+            field: try FfiConverterOptionString.read(from: &buf)
             )
         case 15: return .Io(
-            detail: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf), 
+            field: try FfiConverterOptionString.read(from: &buf)
             )
         case 16: return .E2bApi(
-            detail: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf), 
+            field: try FfiConverterOptionString.read(from: &buf)
             )
         case 17: return .Closed(
-            detail: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf), 
+            field: try FfiConverterOptionString.read(from: &buf)
             )
         case 18: return .Internal(
-            detail: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf), 
+            field: try FfiConverterOptionString.read(from: &buf)
             )
 
          default: throw UniffiInternalError.unexpectedEnumCase
@@ -4559,94 +4624,112 @@ public struct FfiConverterTypeCorralError: FfiConverterRustBuffer {
 
         
         
-        case let .ConfigInvalid(detail):
+        case let .ConfigInvalid(detail,field):
             writeInt(&buf, Int32(1))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterOptionString.write(field, into: &buf)
             
         
-        case let .InvalidArgument(detail):
+        case let .InvalidArgument(detail,field):
             writeInt(&buf, Int32(2))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterOptionString.write(field, into: &buf)
             
         
-        case let .ServerNotFound(detail):
+        case let .ServerNotFound(detail,field):
             writeInt(&buf, Int32(3))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterOptionString.write(field, into: &buf)
             
         
-        case let .ToolNotFound(detail):
+        case let .ToolNotFound(detail,field):
             writeInt(&buf, Int32(4))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterOptionString.write(field, into: &buf)
             
         
-        case let .SandboxFailed(detail):
+        case let .SandboxFailed(detail,field):
             writeInt(&buf, Int32(5))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterOptionString.write(field, into: &buf)
             
         
-        case let .InstallFailed(detail):
+        case let .InstallFailed(detail,field):
             writeInt(&buf, Int32(6))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterOptionString.write(field, into: &buf)
             
         
-        case let .ServerStartFailed(detail):
+        case let .ServerStartFailed(detail,field):
             writeInt(&buf, Int32(7))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterOptionString.write(field, into: &buf)
             
         
-        case let .ServerCrashed(detail):
+        case let .ServerCrashed(detail,field):
             writeInt(&buf, Int32(8))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterOptionString.write(field, into: &buf)
             
         
-        case let .Timeout(detail):
+        case let .Timeout(detail,field):
             writeInt(&buf, Int32(9))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterOptionString.write(field, into: &buf)
             
         
-        case let .Cancelled(detail):
+        case let .Cancelled(detail,field):
             writeInt(&buf, Int32(10))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterOptionString.write(field, into: &buf)
             
         
-        case let .Protocol(detail):
+        case let .Protocol(detail,field):
             writeInt(&buf, Int32(11))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterOptionString.write(field, into: &buf)
             
         
-        case let .McpError(detail):
+        case let .McpError(detail,field):
             writeInt(&buf, Int32(12))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterOptionString.write(field, into: &buf)
             
         
-        case let .Auth(detail):
+        case let .Auth(detail,field):
             writeInt(&buf, Int32(13))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterOptionString.write(field, into: &buf)
             
         
-        case let .Transport(detail):
+        case let .Transport(detail,field):
             writeInt(&buf, Int32(14))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterOptionString.write(field, into: &buf)
             
         
-        case let .Io(detail):
+        case let .Io(detail,field):
             writeInt(&buf, Int32(15))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterOptionString.write(field, into: &buf)
             
         
-        case let .E2bApi(detail):
+        case let .E2bApi(detail,field):
             writeInt(&buf, Int32(16))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterOptionString.write(field, into: &buf)
             
         
-        case let .Closed(detail):
+        case let .Closed(detail,field):
             writeInt(&buf, Int32(17))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterOptionString.write(field, into: &buf)
             
         
-        case let .Internal(detail):
+        case let .Internal(detail,field):
             writeInt(&buf, Int32(18))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterOptionString.write(field, into: &buf)
             
         }
     }
@@ -4669,18 +4752,18 @@ public func FfiConverterTypeCorralError_lower(_ value: CorralError) -> RustBuffe
 
 
 /**
- * The stable kinds of failure, the same in every language (`code()` gives the string form,
- * e.g. `SERVER_NOT_FOUND`).
+ * The stable kinds of failure, the same in every language (`code()` gives the string
+ * form, e.g. `SERVER_NOT_FOUND`).
  */
 
 public enum ErrorKind: Equatable, Hashable {
     
     /**
-     * A server configuration (or document of them) is malformed; the detail names the field.
+     * A server configuration (or document of them) is malformed; `field` names the offending field.
      */
     case configInvalid
     /**
-     * An argument is unusable (for example tool arguments that are not a JSON object).
+     * An argument passed to the API is unusable (for example tool arguments that are not an object).
      */
     case invalidArgument
     /**
@@ -4688,47 +4771,47 @@ public enum ErrorKind: Equatable, Hashable {
      */
     case serverNotFound
     /**
-     * The server does not offer a tool of that name (or its filter hides it).
+     * The server does not offer a tool of that name.
      */
     case toolNotFound
     /**
-     * The sandbox could not be created or used.
+     * The sandbox could not be created or used (bubblewrap missing, a mount failed, ...).
      */
     case sandboxFailed
     /**
-     * An install command failed (exit code and output tail in the detail).
+     * An install command exited non-zero; the message holds its exit code and output tail.
      */
     case installFailed
     /**
-     * The server did not start or did not complete the MCP handshake.
+     * The server process could not be started or did not complete the MCP handshake.
      */
     case serverStartFailed
     /**
-     * The server exited or was killed during a call (retryable).
+     * The server exited (or was killed) while calls were in flight.
      */
     case serverCrashed
     /**
-     * A call exceeded its timeout (retryable).
+     * A call exceeded its timeout.
      */
     case timeout
     /**
-     * The caller cancelled the call.
+     * The call was cancelled by the caller.
      */
     case cancelled
     /**
-     * The server broke MCP (for example wrote non-JSON to stdout).
+     * The server broke the MCP protocol (for example wrote non-JSON to stdout).
      */
     case `protocol`
     /**
-     * The server answered with a JSON-RPC error.
+     * The server answered a request with a JSON-RPC error.
      */
     case mcpError
     /**
-     * A remote server refused the credentials.
+     * A remote server refused our credentials (HTTP 401/403).
      */
     case auth
     /**
-     * A remote server could not be reached (retryable).
+     * A remote server could not be reached or the connection broke.
      */
     case transport
     /**
@@ -4740,12 +4823,12 @@ public enum ErrorKind: Equatable, Hashable {
      */
     case e2bApi
     /**
-     * The `Corral` was closed.
+     * The object was closed; no further calls are accepted.
      */
     case closed
     /**
-     * A bug in corral (a panic caught at the FFI boundary) or a kind this binding does not
-     * know yet. Code `INTERNAL`.
+     * A bug in corral (a panic caught at the FFI boundary) or a kind this binding does
+     * not know yet. Code `INTERNAL`.
      */
     case `internal`
 
@@ -5998,43 +6081,43 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_corral_ffi_checksum_func_corral_version() != 63515) {
+    if (uniffi_corral_ffi_checksum_func_corral_version() != 64648) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_func_default_home() != 10165) {
+    if (uniffi_corral_ffi_checksum_func_default_home() != 18193) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_func_parse_mcp_servers() != 23715) {
+    if (uniffi_corral_ffi_checksum_func_parse_mcp_servers() != 19471) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_func_parse_mount() != 40192) {
+    if (uniffi_corral_ffi_checksum_func_parse_mount() != 5655) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_func_sandbox_config_from_json() != 31927) {
+    if (uniffi_corral_ffi_checksum_func_sandbox_config_from_json() != 58350) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_func_server_config_from_command() != 30054) {
+    if (uniffi_corral_ffi_checksum_func_server_config_from_command() != 6917) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_func_server_config_from_json() != 21639) {
+    if (uniffi_corral_ffi_checksum_func_server_config_from_json() != 44359) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_func_server_config_from_url() != 10826) {
+    if (uniffi_corral_ffi_checksum_func_server_config_from_url() != 17600) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_corral_add_server() != 62596) {
+    if (uniffi_corral_ffi_checksum_method_corral_add_server() != 65526) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_corral_add_server_from_json() != 35134) {
+    if (uniffi_corral_ffi_checksum_method_corral_add_server_from_json() != 54231) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_corral_ffi_checksum_method_corral_close() != 12378) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_corral_discover_tools() != 19370) {
+    if (uniffi_corral_ffi_checksum_method_corral_discover_tools() != 58852) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_corral_execute_tool() != 27824) {
+    if (uniffi_corral_ffi_checksum_method_corral_execute_tool() != 33596) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_corral_ffi_checksum_method_corral_home() != 54678) {
@@ -6046,31 +6129,31 @@ private let initializationResult: InitializationResult = {
     if (uniffi_corral_ffi_checksum_method_corral_list_servers() != 2788) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_corral_load_mcp_servers() != 7650) {
+    if (uniffi_corral_ffi_checksum_method_corral_load_mcp_servers() != 37832) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_corral_load_mcp_servers_file() != 56232) {
+    if (uniffi_corral_ffi_checksum_method_corral_load_mcp_servers_file() != 55624) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_corral_ffi_checksum_method_corral_provider_name() != 64728) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_corral_quick() != 55747) {
+    if (uniffi_corral_ffi_checksum_method_corral_quick() != 44286) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_corral_quick_with() != 37099) {
+    if (uniffi_corral_ffi_checksum_method_corral_quick_with() != 57680) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_corral_remove_server() != 47993) {
+    if (uniffi_corral_ffi_checksum_method_corral_remove_server() != 3197) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_corral_sandbox() != 24794) {
+    if (uniffi_corral_ffi_checksum_method_corral_sandbox() != 6655) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_corral_server() != 19439) {
+    if (uniffi_corral_ffi_checksum_method_corral_server() != 44118) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_corral_session() != 1461) {
+    if (uniffi_corral_ffi_checksum_method_corral_session() != 14479) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_corral_ffi_checksum_method_corral_set_log_callback() != 24780) {
@@ -6079,67 +6162,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_corral_ffi_checksum_method_corral_set_start_callback() != 63290) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_corral_start_tool() != 1160) {
+    if (uniffi_corral_ffi_checksum_method_corral_start_tool() != 32337) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_loglistener_on_log() != 35919) {
+    if (uniffi_corral_ffi_checksum_method_loglistener_on_log() != 39574) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_progresslistener_on_progress() != 24190) {
+    if (uniffi_corral_ffi_checksum_method_progresslistener_on_progress() != 51337) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_sandboxhandle_close() != 58974) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_corral_ffi_checksum_method_sandboxhandle_exec() != 48780) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_corral_ffi_checksum_method_sandboxhandle_exec_command() != 55456) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_corral_ffi_checksum_method_sandboxhandle_id() != 44113) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_corral_ffi_checksum_method_sandboxhandle_read_file() != 11561) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_corral_ffi_checksum_method_sandboxhandle_write_file() != 64637) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_corral_ffi_checksum_method_serversession_call_tool() != 49795) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_corral_ffi_checksum_method_serversession_get_prompt() != 20256) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_corral_ffi_checksum_method_serversession_list_prompts() != 39516) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_corral_ffi_checksum_method_serversession_list_resources() != 27538) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_corral_ffi_checksum_method_serversession_list_tools() != 10451) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_corral_ffi_checksum_method_serversession_protocol_version() != 35543) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_corral_ffi_checksum_method_serversession_read_resource() != 51777) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_corral_ffi_checksum_method_serversession_sandbox_id() != 23806) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_corral_ffi_checksum_method_serversession_server() != 9963) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_corral_ffi_checksum_method_serversession_session_id() != 18240) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_corral_ffi_checksum_method_serversession_stderr_tail() != 36813) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_corral_ffi_checksum_method_startlistener_on_start() != 53519) {
+    if (uniffi_corral_ffi_checksum_method_startlistener_on_start() != 18980) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_corral_ffi_checksum_method_toolcall_cancel() != 44654) {
@@ -6148,10 +6180,67 @@ private let initializationResult: InitializationResult = {
     if (uniffi_corral_ffi_checksum_method_toolcall_is_done() != 60459) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_toolcall_result() != 8121) {
+    if (uniffi_corral_ffi_checksum_method_toolcall_result() != 27195) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_constructor_corral_new() != 14794) {
+    if (uniffi_corral_ffi_checksum_method_sandbox_close() != 12598) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_sandbox_exec() != 48032) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_sandbox_exec_command() != 56500) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_sandbox_id() != 45900) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_sandbox_read_file() != 14075) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_sandbox_write_file() != 29431) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_serversession_call_tool() != 58) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_serversession_close() != 35) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_serversession_get_prompt() != 56917) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_serversession_is_closed() != 24036) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_serversession_list_prompts() != 39298) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_serversession_list_resources() != 55579) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_serversession_list_tools() != 48486) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_serversession_protocol_version() != 61109) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_serversession_read_resource() != 65257) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_serversession_sandbox_id() != 27762) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_serversession_server() != 39951) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_serversession_session_id() != 16493) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_serversession_stderr_tail() != 44919) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_constructor_corral_new() != 29549) {
         return InitializationResult.apiChecksumMismatch
     }
 

@@ -37,6 +37,7 @@ final class ApiTests: XCTestCase {
         }
         XCTAssertThrowsError(try serverConfigFromJson(name: "fs", config: #"{"command": "x", "env": {"1BAD": "v"}}"#)) { error in
             XCTAssertEqual((error as? CorralError)?.kind(), .configInvalid)
+            XCTAssertEqual((error as? CorralError)?.field(), "servers.fs.env.1BAD")
         }
         XCTAssertEqual(ErrorKind.e2bApi.code(), "E2B_API")
         await corral.close()
@@ -65,6 +66,16 @@ final class ApiTests: XCTestCase {
         XCTAssertEqual(session.protocolVersion(), "2026-07-28")
         let prompt = try await session.getPrompt(name: "greet", arguments: #"{"name": "Ada"}"#)
         XCTAssertEqual(prompt.messages.first?.content.asText(), "Hello, Ada!")
+        // Closing the handle ends the handle only; the server stays warm.
+        session.close()
+        do {
+            _ = try await session.listTools()
+            XCTFail("expected CLOSED")
+        } catch let e as CorralError {
+            XCTAssertEqual(e.kind(), .closed)
+        }
+        let again = try await corral.session(server: "fx")
+        XCTAssertEqual(again.sessionId(), session.sessionId())
         await corral.close()
         XCTAssertTrue(corral.isClosed())
     }

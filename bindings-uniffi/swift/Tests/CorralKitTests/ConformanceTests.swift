@@ -31,7 +31,7 @@ private func parse(_ json: String?) throws -> Any {
 private func orNull(_ value: Any?) -> Any { value ?? NSNull() }
 
 private func errorOf(_ error: Error) -> Obj {
-    if let e = error as? CorralError { return ["kind": e.code(), "message": e.detail()] }
+    if let e = error as? CorralError { return ["kind": e.code(), "message": e.detail(), "field": orNull(e.field())] }
     return ["kind": "NOT_A_CORRAL_ERROR (\(type(of: error)))", "message": "\(error)"]
 }
 
@@ -97,7 +97,7 @@ final class ProgressCollector: ProgressListener, @unchecked Sendable {
 /// Performs one scenario's ops.
 final class Runner {
     private var corral: Corral?
-    private var sandboxes: [String: SandboxHandle] = [:]
+    private var sandboxes: [String: Sandbox] = [:]
 
     func perform(_ r: Obj) async throws -> Any {
         let str = { (key: String) in r[key] as? String ?? "" }
@@ -113,7 +113,7 @@ final class Runner {
             break
         }
         guard let c = corral else { throw RunnerError("no open Corral") }
-        func sandbox() throws -> SandboxHandle {
+        func sandbox() throws -> Sandbox {
             guard let sb = sandboxes[str("id")] else { throw RunnerError("no sandbox \(str("id"))") }
             return sb
         }

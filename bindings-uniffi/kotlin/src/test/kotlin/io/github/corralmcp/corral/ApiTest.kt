@@ -66,10 +66,12 @@ class ApiTest {
                 assertEquals(ErrorKind.SERVER_NOT_FOUND, e.kind())
                 assertEquals("SERVER_NOT_FOUND", e.code())
                 assertFalse(e.isRetryable())
-                assertTrue(e.toString().startsWith("SERVER_NOT_FOUND: "), e.toString())
+                assertFalse(e.toString().startsWith("SERVER_NOT_FOUND"), e.toString())
+                assertNull(e.field())
                 corral.addServer(fixture())
                 val bad = assertFailsWith<CorralException> { corral.executeTool("fx", "echo", "{not json") }
                 assertEquals(ErrorKind.INVALID_ARGUMENT, bad.kind())
+                assertEquals("arguments", bad.field())
                 val notObject = assertFailsWith<CorralException> { corral.executeTool("fx", "echo", "[1]") }
                 assertEquals(ErrorKind.INVALID_ARGUMENT, notObject.kind())
                 val tool = assertFailsWith<CorralException> { corral.executeTool("fx", "no_such_tool") }
@@ -78,6 +80,7 @@ class ApiTest {
             val config =
                 assertFailsWith<CorralException.ConfigInvalid> { serverConfigFromJson("fs", """{"command": "x", "env": {"1BAD": "v"}}""") }
             assertContains(config.detail(), "servers.fs.env.1BAD")
+            assertEquals("servers.fs.env.1BAD", config.field())
             assertEquals(ErrorKind.CONFIG_INVALID, assertFailsWith<CorralException> { Corral(CorralOptions(provider = "nope")) }.kind())
             // A tool that reports failure is a result, not an exception.
             newCorral().use { corral ->
@@ -208,6 +211,16 @@ class ApiTest {
                     // The handle shares the warm session.
                     corral.session("fx").use { other -> assertEquals(s.sessionId(), other.sessionId()) }
                 }
+                // Closing a handle ends the handle only: calls on it fail with CLOSED, the server stays warm.
+                val s = corral.session("fx")
+                val id = s.sessionId()
+                s.shutdown()
+                s.shutdown()
+                assertTrue(s.isClosed())
+                assertEquals(ErrorKind.CLOSED, assertFailsWith<CorralException.Closed> { s.listTools() }.kind())
+                assertEquals(ErrorKind.CLOSED, assertFailsWith<CorralException> { s.callTool("echo", """{"text": "x"}""") }.kind())
+                s.close()
+                corral.session("fx").use { assertEquals(id, it.sessionId()) }
             }
         }
 

@@ -10,8 +10,8 @@ import io.github.corralmcp.corral.NetworkPolicy
 import io.github.corralmcp.corral.Progress
 import io.github.corralmcp.corral.ProgressListener
 import io.github.corralmcp.corral.PromptMessage
+import io.github.corralmcp.corral.Sandbox
 import io.github.corralmcp.corral.SandboxConfig
-import io.github.corralmcp.corral.SandboxHandle
 import io.github.corralmcp.corral.Tool
 import io.github.corralmcp.corral.parseMount
 import kotlinx.coroutines.async
@@ -121,7 +121,7 @@ private fun obj(vararg fields: Pair<String, Any?>): JsonObject =
 
 private fun errorOf(e: Exception): JsonObject =
     if (e is CorralException) {
-        obj("kind" to e.code(), "message" to e.detail())
+        obj("kind" to e.code(), "message" to e.detail(), "field" to e.field())
     } else {
         obj("kind" to "NOT_A_CORRAL_ERROR (${e::class.simpleName})", "message" to e.toString())
     }
@@ -145,7 +145,7 @@ private infix fun String.does(f: suspend (JsonObject) -> Any?) = this to f
 private class Runner : AutoCloseable {
     private var corral: Corral? = null
     private val c get() = corral ?: error("no open Corral")
-    private val sandboxes = mutableMapOf<String, SandboxHandle>()
+    private val sandboxes = mutableMapOf<String, Sandbox>()
 
     private fun sandbox(r: JsonObject) = sandboxes[r.str("id")] ?: error("no sandbox ${r.str("id")}")
 
