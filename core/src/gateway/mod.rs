@@ -571,7 +571,12 @@ impl State {
     fn any_starting(&self) -> bool {
         self.upstreams
             .lock()
-            .map(|u| u.values().any(|u| u.state == ServerState::Starting))
+            .map(|u| {
+                // A start in progress, first or a restart: worth waiting for within the
+                // discovery deadline (a server in its backoff delay is not).
+                u.values()
+                    .any(|u| matches!(u.state, ServerState::Starting | ServerState::Restarting))
+            })
             .unwrap_or(false)
     }
 
