@@ -90,7 +90,7 @@ pub(crate) struct MachineSpec {
 /// The holder of one sandbox's namespaces, with its layers mounted.
 #[derive(Debug)]
 pub(crate) struct Machine {
-    holder: tokio::process::Child,
+    holder: Option<tokio::process::Child>,
     _stdin: Option<tokio::process::ChildStdin>,
     user_ns: File,
     mnt_ns: File,
@@ -205,14 +205,14 @@ impl Machine {
             Err(e) => Err(e.to_string()),
         };
         if let Err(e) = mounted {
-            let _ = holder.start_kill();
+            super::kill_and_reap(holder);
             return Err(Error::sandbox(format!(
                 "cannot mount the sandbox's writable root (kernel overlayfs inside a user \
                  namespace needs Linux >= 5.11): {e}"
             )));
         }
         Ok(Self {
-            holder,
+            holder: Some(holder),
             _stdin: stdin,
             user_ns,
             mnt_ns,
@@ -232,7 +232,9 @@ impl Machine {
 
     /// Stops the holder (its mounts go with its mount namespace).
     pub(crate) fn stop(&mut self) {
-        let _ = self.holder.start_kill();
+        if let Some(holder) = self.holder.take() {
+            super::kill_and_reap(holder);
+        }
     }
 }
 

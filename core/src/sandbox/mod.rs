@@ -476,6 +476,17 @@ impl Drop for ChildControl {
 /// blocking pool, whose threads retire when idle) would kill its servers with that thread, so
 /// every child is forked by the process-wide `corral-spawner` thread, inside the caller's
 /// runtime (whose reactor drives the pipes).
+/// Kills `child` and reaps it on the runtime, so no zombie stays behind: tokio reaps a
+/// dropped child only on a later SIGCHLD, which may never come in an idle process.
+pub(crate) fn kill_and_reap(mut child: tokio::process::Child) {
+    let _ = child.start_kill();
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        rt.spawn(async move {
+            let _ = child.wait().await;
+        });
+    }
+}
+
 pub(crate) fn spawn_child(
     mut command: tokio::process::Command,
 ) -> std::io::Result<tokio::process::Child> {
