@@ -69,9 +69,25 @@ export declare class Corral {
   quick(server: string | ServerConfig, tool: string, args?: Record<string, any>): Promise<ToolResult>
   /**
    * A sandbox of your own for `exec`, `readFile` and `writeFile`:
-   * `{name?, env?, network?, mounts?, limits?}` (the server config's forms).
+   * `{name?, env?, network?, mounts?, limits?, template?}` (the server config's forms).
    */
   sandbox(config?: SandboxOptions): Promise<Sandbox>
+  /**
+   * Builds template `name` from shell commands (on top of template `base`, if given): a
+   * content-addressed layer that servers and sandboxes start from (`template: name`).
+   * Building the same content again reuses it. A failing command rejects with
+   * `INSTALL_FAILED`.
+   */
+  buildTemplate(name: string, installCommands: string[], base?: string | undefined | null): Promise<TemplateInfo>
+  /** The built templates. */
+  listTemplates(): Promise<TemplateInfo[]>
+  /** Removes a template (sandboxes running from it keep it until they stop). */
+  removeTemplate(name: string): Promise<void>
+  /**
+   * Removes the on-disk layers no configured server uses any more, and leftovers of dead
+   * processes; running sandboxes are never touched.
+   */
+  prune(): Promise<PruneReport>
   /**
    * Receives log messages of every server started from now on (`undefined` to stop).
    * The callback never keeps the process alive.
@@ -82,10 +98,47 @@ export declare class Corral {
    * on (`undefined` to stop). The callback never keeps the process alive.
    */
   setStartCallback(callback?: ((event: StartEvent) => void) | undefined | null): void
-  /** Stops every server and sandbox. Idempotent; later calls reject with `CLOSED`. */
+  /**
+   * Publishes the servers (all, or `options.servers`) behind one authenticated
+   * Streamable-HTTP MCP endpoint on 127.0.0.1 (unless `host` says otherwise). The gateway
+   * runs until `gateway.close()` or until this corral closes.
+   */
+  startGateway(options?: GatewayOptions): Promise<Gateway>
+  /** Stops every gateway, server and sandbox. Idempotent; later calls reject with `CLOSED`. */
   close(): Promise<void>
   /** `await using corral = new Corral()` closes it at the end of the scope. */
   [globalThis.Symbol.asyncDispose](): Promise<void>
+}
+
+/**
+ * A running gateway, from `corral.startGateway()`. Hand `url` and `token` to any MCP client
+ * (`Authorization: Bearer <token>`). Stopped by `close()`, when its corral closes, or when the
+ * corral is garbage-collected. It never keeps Node alive on its own.
+ */
+export declare class Gateway {
+  /** The MCP endpoint, e.g. `http://127.0.0.1:41234/mcp`. */
+  get url(): string
+  /** The bearer token (empty when `auth: false`). Never shown by `toString()` or inspection. */
+  get token(): string
+  /** The bound address, `host:port`. */
+  get localAddr(): string
+  /** The MCP endpoint (E2B's name for `url`). */
+  getMcpUrl(): string
+  /** The bearer token (E2B's name for `token`). */
+  getMcpToken(): string
+  /** Each published server's health. */
+  servers(): ServerHealth[]
+  /**
+   * Resolves `true` once no server is starting any more (each is ready or failed), or
+   * `false` when `timeoutMs` passes first.
+   */
+  waitSettled(timeoutMs: number): Promise<boolean>
+  /** Stops serving (the corral's servers keep running until it closes). Idempotent. */
+  close(): Promise<void>
+  /** `await using gw = await corral.startGateway()` closes it at the end of the scope. */
+  [globalThis.Symbol.asyncDispose](): Promise<void>
+  /** `Gateway(<url>)`: never the token. */
+  toString(): string
 }
 
 /**
@@ -276,6 +329,42 @@ export interface ExecOutput {
 }
 
 /**
+ * Options of `corral.startGateway()`; every key is optional (the core's `GatewayOptions`,
+ * camelCase; the snake_case spellings are accepted too). An unknown key is `CONFIG_INVALID`.
+ */
+export interface GatewayOptions {
+  /** The servers to publish (configured names); default: all of them. */
+  servers?: Array<string>
+  /** Address to bind. Default `127.0.0.1`. */
+  host?: string
+  /** Port to bind; 0 (the default) picks a free one. */
+  port?: number
+  /** The bearer token (at least 16 printable ASCII characters); default: a random one. */
+  token?: string
+  /** `false` serves without a token (loopback addresses only). Default `true`. */
+  auth?: boolean
+  /**
+   * Above this many published tools, `search_tools` + `call_tool` are published instead
+   * (default 64).
+   */
+  toolBudget?: number
+  /** How long `tools/list` waits for servers still starting, in ms (default 3000). */
+  discoveryDeadlineMs?: number
+  /** Start every server when the gateway starts (default) rather than at the first request. */
+  eager?: boolean
+  /** Extra `Host` values accepted (loopback names always are). */
+  allowedHosts?: Array<string>
+  /** Extra `Origin` values accepted (loopback origins always are). */
+  allowedOrigins?: Array<string>
+  /** Largest request body in bytes (default 4 MiB; larger ones get 413). */
+  maxBodyBytes?: number
+  /** First restart delay after a failure, in ms (default 500; doubles up to the cap). */
+  restartBackoffMs?: number
+  /** Longest restart delay, in ms (default 30000). */
+  restartBackoffMaxMs?: number
+}
+
+/**
  * Whether retrying an operation that failed with `code` may succeed (`SERVER_CRASHED`,
  * `TIMEOUT`, `TRANSPORT`).
  */
@@ -330,6 +419,14 @@ export interface PromptResult {
   messages: Array<PromptMessage>
 }
 
+/** What `corral.prune()` removed. */
+export interface PruneReport {
+  /** Paths removed. */
+  removed: Array<string>
+  /** Bytes freed. */
+  freedBytes: number
+}
+
 /** A resource a server offers. */
 export interface Resource {
   uri: string
@@ -356,8 +453,10 @@ export interface SandboxOptions {
   network?: 'all' | 'none'
   /** Extra host directories: `host:target[:ro|rw]`. */
   mounts?: Array<string>
-  /** `{memory_mb, max_processes}`. */
-  limits?: { memory_mb?: number; max_processes?: number }
+  /** `{memory_mb, max_processes, disk_mb}` (MiB, processes, MiB of writable layer). */
+  limits?: { memory_mb?: number; max_processes?: number; disk_mb?: number }
+  /** Start from this template (`corral.buildTemplate()`): its layer is mounted, not copied. */
+  template?: string
 }
 
 /**
@@ -386,8 +485,15 @@ export interface ServerConfigDict {
   network?: 'all' | 'none'
   /** Extra host directories: `host:target[:ro|rw]`. */
   mounts?: Array<string>
-  /** `{memory_mb, max_processes}`. */
-  limits?: { memory_mb?: number; max_processes?: number }
+  /** `{memory_mb, max_processes, disk_mb}` (MiB, processes, MiB of writable layer). */
+  limits?: { memory_mb?: number; max_processes?: number; disk_mb?: number }
+  /**
+   * Start the sandbox from this template (`corral.buildTemplate()`); the server's own
+   * install commands are layered on top.
+   */
+  template?: string
+  /** Files written into the sandbox before the server starts: absolute path → text. */
+  files?: Record<string, string>
   /** Only these tools are visible. */
   allow_tools?: Array<string>
   /** These tools are hidden. */
@@ -421,10 +527,30 @@ export interface ServerConfigJson {
   callTimeoutSeconds: number
   network: 'all' | 'none'
   mounts?: Array<string>
-  limits?: { memoryMb?: number; maxProcesses?: number }
+  limits?: { memoryMb?: number; maxProcesses?: number; diskMb?: number }
+  template?: string
+  files?: Record<string, string>
   allowTools?: Array<string>
   denyTools?: Array<string>
   tags?: Array<string>
+}
+
+/**
+ * One published server's health, as `gateway.servers()` and the resource
+ * `corral://gateway/servers` report it.
+ */
+export interface ServerHealth {
+  /** The server's name. */
+  name: string
+  state: 'starting' | 'ready' | 'failed' | 'restarting'
+  /** How many of its tools are published (0 unless ready). */
+  toolCount: number
+  /** The last failure, if any. */
+  lastError?: string
+  /** When failed: milliseconds until the next restart attempt. */
+  restartInMs?: number
+  /** How many times it was restarted after the first start. */
+  restarts: number
 }
 
 /** The session info of `ServerSession.toJSON()`. */
@@ -441,6 +567,19 @@ export type StartEvent =
   | { type: 'installFinished'; server: string; index: number; status: { code: number | null; signal: number | null }; output: string }
   | { type: 'serverStarting'; server: string }
   | { type: 'serverReady'; server: string; protocolVersion: string }
+
+/** A built template (`corral.buildTemplate()`, `corral.listTemplates()`). */
+export interface TemplateInfo {
+  name: string
+  /** Content id (hash of the base's id and the install commands). */
+  id: string
+  /** The template it was built on, if any. */
+  base?: string
+  /** The commands it was built from. */
+  installCommands: Array<string>
+  /** Size of its layer on disk, in bytes (0 right after a build; see `listTemplates()`). */
+  sizeBytes: number
+}
 
 /** The canonical JSON form of a `Tool`. */
 export interface ToolJson {

@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Corral = nativeBinding.Corral
+module.exports.Gateway = nativeBinding.Gateway
 module.exports.Sandbox = nativeBinding.Sandbox
 module.exports.ServerConfig = nativeBinding.ServerConfig
 module.exports.ServerSession = nativeBinding.ServerSession

@@ -9,6 +9,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod errors;
+mod gateway;
 mod runner;
 mod runtime;
 mod sandbox;

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::{
     errors,
+    gateway::{self, Gateway},
     runtime::{self, Owned, Promise, promise, run},
     sandbox::Sandbox,
     session::ServerSession,
@@ -22,6 +23,16 @@ use crate::{
 #[napi]
 pub struct Corral {
     inner: Owned<core::Corral>,
+    gateways: gateway::Registry,
+}
+
+impl Corral {
+    fn wrap(inner: core::Corral) -> Self {
+        Self {
+            inner: Owned::new(inner),
+            gateways: gateway::Registry::default(),
+        }
+    }
 }
 
 /// Garbage-collected without `close()`: its servers are stopped now (no orphans), with a warning.
@@ -32,6 +43,12 @@ impl Drop for Corral {
                 "corral: warning: a Corral was garbage-collected without close(); its servers are stopped now"
             );
         }
+        let gateways = self
+            .gateways
+            .lock()
+            .map(|mut list| std::mem::take(&mut *list))
+            .unwrap_or_default();
+        runtime::enter(move || drop(gateways));
     }
 }
 
@@ -44,9 +61,7 @@ impl Corral {
         let options = options.unwrap_or_default().into();
         let inner = runtime::enter(|| core::Corral::with_options(options))
             .map_err(|e| errors::to_js(&env, &e))?;
-        Ok(Self {
-            inner: Owned::new(inner),
-        })
+        Ok(Self::wrap(inner))
     }
 
     /// Like the constructor, without blocking the event loop: the constructor checks that
@@ -57,9 +72,7 @@ impl Corral {
         run(
             env,
             async move { core::Corral::with_options(options) },
-            |inner| Corral {
-                inner: Owned::new(inner),
-            },
+            Corral::wrap,
         )
     }
 
@@ -246,7 +259,7 @@ impl Corral {
     }
 
     /// A sandbox of your own for `exec`, `readFile` and `writeFile`:
-    /// `{name?, env?, network?, mounts?, limits?}` (the server config's forms).
+    /// `{name?, env?, network?, mounts?, limits?, template?}` (the server config's forms).
     #[napi(
         catch_unwind,
         ts_args_type = "config?: SandboxOptions",
@@ -257,6 +270,52 @@ impl Corral {
         let config = core::SandboxConfig::from_value(&config.unwrap_or(Value::Null));
         let call = config.map(|config| (async move { c.sandbox(config).await }, None));
         promise(env, call, Sandbox::new)
+    }
+
+    /// Builds template `name` from shell commands (on top of template `base`, if given): a
+    /// content-addressed layer that servers and sandboxes start from (`template: name`).
+    /// Building the same content again reuses it. A failing command rejects with
+    /// `INSTALL_FAILED`.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "name: string, installCommands: string[], base?: string | undefined | null",
+        ts_return_type = "Promise<TemplateInfo>"
+    )]
+    pub fn build_template<'env>(
+        &self,
+        env: &'env Env,
+        name: String,
+        install_commands: Vec<String>,
+        base: Option<String>,
+    ) -> Promise<'env, Value> {
+        let c = self.inner.clone();
+        let build = async move {
+            c.build_template(&name, &install_commands, base.as_deref())
+                .await
+        };
+        run(env, build, |t| types::json(&t))
+    }
+
+    /// The built templates.
+    #[napi(catch_unwind, ts_return_type = "Promise<TemplateInfo[]>")]
+    pub fn list_templates<'env>(&self, env: &'env Env) -> Promise<'env, Value> {
+        let c = self.inner.clone();
+        run(env, async move { Ok(c.list_templates()) }, |t| types::json(&t))
+    }
+
+    /// Removes a template (sandboxes running from it keep it until they stop).
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn remove_template<'env>(&self, env: &'env Env, name: String) -> Promise<'env, ()> {
+        let c = self.inner.clone();
+        run(env, async move { c.remove_template(&name) }, drop)
+    }
+
+    /// Removes the on-disk layers no configured server uses any more, and leftovers of dead
+    /// processes; running sandboxes are never touched.
+    #[napi(catch_unwind, ts_return_type = "Promise<PruneReport>")]
+    pub fn prune<'env>(&self, env: &'env Env) -> Promise<'env, Value> {
+        let c = self.inner.clone();
+        run(env, async move { c.prune() }, |r| types::json(&r))
     }
 
     /// Receives log messages of every server started from now on (`undefined` to stop).
@@ -293,11 +352,33 @@ impl Corral {
         Ok(())
     }
 
-    /// Stops every server and sandbox. Idempotent; later calls reject with `CLOSED`.
+    /// Publishes the servers (all, or `options.servers`) behind one authenticated
+    /// Streamable-HTTP MCP endpoint on 127.0.0.1 (unless `host` says otherwise). The gateway
+    /// runs until `gateway.close()` or until this corral closes.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "options?: GatewayOptions",
+        ts_return_type = "Promise<Gateway>"
+    )]
+    pub fn start_gateway<'env>(
+        &self,
+        env: &'env Env,
+        options: Option<Value>,
+    ) -> Promise<'env, Gateway> {
+        let start = gateway::start(
+            self.inner.clone(),
+            self.gateways.clone(),
+            gateway::options(options),
+        );
+        run(env, start, Gateway::new)
+    }
+
+    /// Stops every gateway, server and sandbox. Idempotent; later calls reject with `CLOSED`.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Promise<'env, ()> {
-        let c = self.inner.clone();
+        let (c, gateways) = (self.inner.clone(), self.gateways.clone());
         let close = async move {
+            gateway::close_all(&gateways).await;
             c.close().await;
             Ok(())
         };

@@ -23,9 +23,11 @@ pub struct SandboxOptions {
     pub network: Option<String>,
     /// Extra host directories: `host:target[:ro|rw]`.
     pub mounts: Option<Vec<String>>,
-    /// `{memory_mb, max_processes}`.
-    #[napi(ts_type = "{ memory_mb?: number; max_processes?: number }")]
+    /// `{memory_mb, max_processes, disk_mb}` (MiB, processes, MiB of writable layer).
+    #[napi(ts_type = "{ memory_mb?: number; max_processes?: number; disk_mb?: number }")]
     pub limits: Option<Value>,
+    /// Start from this template (`corral.buildTemplate()`): its layer is mounted, not copied.
+    pub template: Option<String>,
 }
 
 /// A sandbox made by `corral.sandbox()`; killed by `close()`, when the corral closes, or when

@@ -71,9 +71,14 @@ pub struct ServerConfigDict {
     pub network: Option<String>,
     /// Extra host directories: `host:target[:ro|rw]`.
     pub mounts: Option<Vec<String>>,
-    /// `{memory_mb, max_processes}`.
-    #[napi(ts_type = "{ memory_mb?: number; max_processes?: number }")]
+    /// `{memory_mb, max_processes, disk_mb}` (MiB, processes, MiB of writable layer).
+    #[napi(ts_type = "{ memory_mb?: number; max_processes?: number; disk_mb?: number }")]
     pub limits: Option<Value>,
+    /// Start the sandbox from this template (`corral.buildTemplate()`); the server's own
+    /// install commands are layered on top.
+    pub template: Option<String>,
+    /// Files written into the sandbox before the server starts: absolute path → text.
+    pub files: Option<HashMap<String, String>>,
     /// Only these tools are visible.
     #[napi(js_name = "allow_tools")]
     pub allow_tools: Option<Vec<String>>,
@@ -111,8 +116,10 @@ pub struct ServerConfigJson {
     #[napi(ts_type = "'all' | 'none'")]
     pub network: String,
     pub mounts: Option<Vec<String>>,
-    #[napi(ts_type = "{ memoryMb?: number; maxProcesses?: number }")]
+    #[napi(ts_type = "{ memoryMb?: number; maxProcesses?: number; diskMb?: number }")]
     pub limits: Option<Value>,
+    pub template: Option<String>,
+    pub files: Option<HashMap<String, String>>,
     pub allow_tools: Option<Vec<String>>,
     pub deny_tools: Option<Vec<String>>,
     pub tags: Option<Vec<String>>,
@@ -505,6 +512,31 @@ pub struct ExecOutput {
     pub stdout: String,
     /// stderr, decoded as UTF-8 (invalid sequences replaced).
     pub stderr: String,
+}
+
+/// A built template (`corral.buildTemplate()`, `corral.listTemplates()`).
+#[napi(object, object_from_js = false)]
+#[allow(dead_code)]
+pub struct TemplateInfo {
+    pub name: String,
+    /// Content id (hash of the base's id and the install commands).
+    pub id: String,
+    /// The template it was built on, if any.
+    pub base: Option<String>,
+    /// The commands it was built from.
+    pub install_commands: Vec<String>,
+    /// Size of its layer on disk, in bytes (0 right after a build; see `listTemplates()`).
+    pub size_bytes: f64,
+}
+
+/// What `corral.prune()` removed.
+#[napi(object, object_from_js = false)]
+#[allow(dead_code)]
+pub struct PruneReport {
+    /// Paths removed.
+    pub removed: Vec<String>,
+    /// Bytes freed.
+    pub freed_bytes: f64,
 }
 
 /// The session info of `ServerSession.toJSON()`.

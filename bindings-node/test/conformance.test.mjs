@@ -33,6 +33,7 @@ const errorOf = (e) =>
 
 class Runner {
   sandboxes = new Map();
+  gateway = null;
 
   async execute(r) {
     const progress = [];
@@ -72,7 +73,19 @@ class Runner {
         this.c = new Corral({ provider: r.provider, home: r.home });
         return null;
       case 'close':
+        // The corral closes its gateways itself.
+        this.gateway = null;
         return c.close();
+      case 'start_gateway': {
+        const g = await c.startGateway(r.options ?? undefined);
+        await this.gateway?.close();
+        this.gateway = g;
+        return { url: g.url, token: g.token };
+      }
+      case 'gateway_close':
+        await this.gateway?.close();
+        this.gateway = null;
+        return null;
       case 'add_server':
         return c.addServerFromDict(r.name, r.config ?? null);
       case 'remove_server':
@@ -127,6 +140,12 @@ class Runner {
         return (await sandbox().readFile(r.path)).toString('utf8');
       case 'sandbox_close':
         return sandbox().close();
+      case 'build_template':
+        return c.buildTemplate(r.name, r.install_commands ?? [], r.base ?? undefined);
+      case 'list_templates':
+        return c.listTemplates();
+      case 'remove_template':
+        return c.removeTemplate(r.name);
     }
     throw new Error(`unknown op ${r.op}`);
   }
