@@ -7,6 +7,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import util from 'node:util';
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
 import * as corralEsm from 'corral';
 import { Corral, ErrorCode, ServerConfig, Tool, ToolResult, errorCodes, isRetryable } from 'corral';
@@ -348,6 +352,124 @@ test('quick and sandboxes', async () => {
   await sb.close();
 });
 
+test('a gateway serves the servers to the official TypeScript SDK client', async () => {
+  const c = new Corral({ home });
+  await c.addServerFromDict('gw', { command: server, network: 'none' });
+  // snake_case keys are accepted as well as the canonical camelCase ones.
+  const gw = await c.startGateway({ tool_budget: 500, discoveryDeadlineMs: 10_000 });
+  assert.match(gw.url, /^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+  assert.equal(gw.getMcpUrl(), gw.url);
+  assert.equal(gw.getMcpToken(), gw.token);
+  assert.ok(gw.token.length >= 22, 'a random token of at least 128 bits');
+  assert.equal(gw.localAddr, new URL(gw.url).host);
+  for (const shown of [String(gw), util.inspect(gw), JSON.stringify(gw), `${gw}`]) {
+    assert.ok(!shown.includes(gw.token), `the token is not shown: ${shown}`);
+  }
+  assert.equal(await gw.waitSettled(30_000), true);
+  const [health, ...others] = gw.servers();
+  assert.deepEqual(others, []);
+  assert.equal(health.name, 'gw');
+  assert.equal(health.state, 'ready');
+  assert.equal(health.restarts, 0);
+  assert.ok(health.toolCount > 0);
+
+  const client = new Client({ name: 'corral-node-test', version: '0.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(gw.url), {
+    requestInit: { headers: { Authorization: `Bearer ${gw.token}` } },
+  });
+  await client.connect(transport);
+  const { tools } = await client.listTools();
+  assert.ok(
+    tools.some((t) => t.name === 'echo'),
+    tools.map((t) => t.name),
+  );
+  const r = await client.callTool({ name: 'echo', arguments: { text: 'through the gateway' } });
+  assert.deepEqual(r.content, [{ type: 'text', text: 'through the gateway' }]);
+  await client.close();
+
+  const post = (token) =>
+    fetch(gw.url, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: '{}',
+    });
+  assert.equal((await post('not-the-token-at-all')).status, 401);
+  // Closing the corral closes its gateways: nothing listens any more.
+  await c.close();
+  await assert.rejects(post(gw.token));
+  await gw.close();
+  await gw[Symbol.asyncDispose]();
+});
+
+test("gateway options are the core's: unknown or bad keys are CONFIG_INVALID naming the field", async () => {
+  const c = new Corral({ home });
+  await c.addServerFromDict('gw', { command: server, network: 'none' });
+  const invalid = async (options, field) => {
+    await assert.rejects(c.startGateway(options), (e) => {
+      assert.equal(e.code, 'CONFIG_INVALID');
+      assert.equal(e.field, field);
+      return true;
+    });
+  };
+  await invalid({ nope: 1 }, 'gateway.nope');
+  await invalid({ toolBudget: 'many' }, 'gateway.toolBudget');
+  await rejectsWith(c.startGateway({ token: 'short' }), 'CONFIG_INVALID');
+  await rejectsWith(c.startGateway({ servers: ['missing'] }), 'SERVER_NOT_FOUND');
+  const token = 'a-token-of-my-own-0123456789';
+  const gw = await c.startGateway({ servers: ['gw'], token, eager: false });
+  assert.equal(gw.token, token);
+  assert.equal(gw.servers()[0].state, 'starting');
+  await gw.close();
+  await gw.close();
+  await c.close();
+  await rejectsWith(c.startGateway(), 'CLOSED');
+});
+
+test('templates: build once, start sandboxes and servers from one, list, remove, prune', async () => {
+  const tplHome = scratchHome();
+  const c = new Corral({ home: tplHome });
+  try {
+    const commands = ['mkdir -p /opt && echo tpl > /opt/tpl.txt'];
+    const t = await c.buildTemplate('node-tools', commands);
+    assert.equal(t.name, 'node-tools');
+    assert.deepEqual(t.installCommands, commands);
+    assert.equal(typeof t.id, 'string');
+    assert.equal((await c.buildTemplate('node-tools', commands)).id, t.id, 'the same content is reused');
+    const [listed] = await c.listTemplates();
+    assert.equal(listed.name, 'node-tools');
+    assert.ok(listed.sizeBytes > 0);
+
+    const sb = await c.sandbox({ template: 'node-tools', limits: { disk_mb: 64 } });
+    assert.equal((await sb.exec('cat /opt/tpl.txt')).stdout, 'tpl\n');
+    await sb.close();
+    await rejectsWith(c.sandbox({ template: 'not-built' }), 'SANDBOX_FAILED');
+    await rejectsWith(c.buildTemplate('bad', ['exit 3']), 'INSTALL_FAILED');
+
+    const config = {
+      command: server,
+      network: 'none',
+      template: 'node-tools',
+      files: { '/app/a.txt': 'from files' },
+    };
+    assert.deepEqual(
+      [new ServerConfig('ft', config).toJSON().template, new ServerConfig('ft', config).toJSON().files],
+      ['node-tools', { '/app/a.txt': 'from files' }],
+    );
+    await c.addServerFromDict('ft', config);
+    assert.equal((await c.executeTool('ft', 'read_file', { path: '/opt/tpl.txt' })).text, 'tpl\n');
+    assert.equal((await c.executeTool('ft', 'read_file', { path: '/app/a.txt' })).text, 'from files');
+
+    await c.removeTemplate('node-tools');
+    assert.deepEqual(await c.listTemplates(), []);
+    const report = await c.prune();
+    assert.ok(Array.isArray(report.removed));
+    assert.equal(typeof report.freedBytes, 'number');
+  } finally {
+    await c.close();
+    fs.rmSync(tplHome, { recursive: true, force: true });
+  }
+});
+
 // ---- lifecycle: the process exits on its own (child processes) ----
 
 function runScript(source, tag) {
@@ -366,6 +488,9 @@ const script = (closeIt) => `
   const c = new Corral({ home: process.env.HOME_DIR });
   await c.addServerFromDict('fx', { command: process.env.FIXTURE, env: { CORRAL_SCENARIO_TAG: process.env.TAG } });
   const r = await c.executeTool('fx', 'echo', { text: 'bye' });
+  // A running gateway keeps neither the process alive nor its servers after exit.
+  const gw = await c.startGateway();
+  await gw.waitSettled(30000);
   const sb = await c.sandbox({ env: { CORRAL_SCENARIO_TAG: process.env.TAG } });
   await sb.exec('setsid sleep 600 >/dev/null 2>&1 < /dev/null &');
   c.setLogCallback(() => {});
