@@ -631,7 +631,10 @@ mod tests {
         assert_eq!(t.limits.disk_mb, Some(16));
         let v = serde_json::to_value(&t).expect("serializes");
         assert_eq!(v["template"], "tools");
-        assert_eq!(serde_json::from_value::<SandboxConfig>(v).expect("valid"), t);
+        assert_eq!(
+            serde_json::from_value::<SandboxConfig>(v).expect("valid"),
+            t
+        );
         for (v, field) in [
             (json!({"env": {"1X": "v"}}), "sandbox.env.1X"),
             (json!({"nope": 1}), "sandbox.nope"),
