@@ -300,7 +300,9 @@ impl Corral {
     #[napi(catch_unwind, ts_return_type = "Promise<TemplateInfo[]>")]
     pub fn list_templates<'env>(&self, env: &'env Env) -> Promise<'env, Value> {
         let c = self.inner.clone();
-        run(env, async move { Ok(c.list_templates()) }, |t| types::json(&t))
+        run(env, async move { Ok(c.list_templates()) }, |t| {
+            types::json(&t)
+        })
     }
 
     /// Removes a template (sandboxes running from it keep it until they stop).
