@@ -8,6 +8,9 @@ import {
   type Content,
   type ErrorCode,
   type ExecOutput,
+  type GatewayOptions,
+  type ServerHealth,
+  type TemplateInfo,
   type Progress,
   type ServerConfigDict,
   type Tool,
@@ -58,7 +61,25 @@ export async function main(fixture: string): Promise<string[]> {
     texts.push(...uris, prompt.messages[0]?.role ?? '', session.protocolVersion);
   }
 
-  await using sandbox = await corral.sandbox({ env: { A: 'b' }, network: 'none' });
+  const gatewayOptions: GatewayOptions = { servers: ['fx'], toolBudget: 32, eager: true };
+  {
+    await using gateway = await corral.startGateway(gatewayOptions);
+    const settled: boolean = await gateway.waitSettled(10_000);
+    const health: ServerHealth[] = gateway.servers();
+    const ready = health.filter((h) => h.state === 'ready').map((h) => `${h.name}:${h.toolCount}`);
+    texts.push(gateway.getMcpUrl(), String(settled), ...ready, String(gateway.token.length));
+  }
+
+  const template: TemplateInfo = await corral.buildTemplate('typed', ['true']);
+  const templates: string[] = (await corral.listTemplates()).map((t) => `${t.name} ${t.sizeBytes}`);
+  texts.push(template.id, ...templates);
+
+  await using sandbox = await corral.sandbox({
+    env: { A: 'b' },
+    network: 'none',
+    template: 'typed',
+    limits: { disk_mb: 64 },
+  });
   const out: ExecOutput = await sandbox.exec('echo $A');
   const data: Buffer = await sandbox.readFile('/etc/hostname').catch(() => Buffer.alloc(0));
 
