@@ -403,6 +403,25 @@ test('a gateway serves the servers to the official TypeScript SDK client', async
   await gw[Symbol.asyncDispose]();
 });
 
+test('a gateway whose object is garbage-collected keeps serving until its corral closes', () => {
+  const script = `
+    const { Corral } = require('corral');
+    (async () => {
+      const c = new Corral({ home: ${JSON.stringify(home)} });
+      await c.addServerFromDict('gw', { command: ${JSON.stringify(server)}, network: 'none' });
+      const { url } = await c.startGateway().then((g) => ({ url: g.url }));
+      for (let i = 0; i < 20; i++) { global.gc(); await new Promise((r) => setImmediate(r)); }
+      const get = () => fetch(url.replace('/mcp', '/health')).then((r) => r.status);
+      console.log(await get());
+      await c.close();
+      console.log(await get().catch(() => 'refused'));
+    })();
+  `;
+  const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { cwd: repoRoot, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '200\nrefused\n');
+});
+
 test("gateway options are the core's: unknown or bad keys are CONFIG_INVALID naming the field", async () => {
   const c = new Corral({ home });
   await c.addServerFromDict('gw', { command: server, network: 'none' });
