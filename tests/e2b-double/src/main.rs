@@ -52,6 +52,7 @@ struct Stats {
     starts: u64,
     reattaches: u64,
     send_inputs: u64,
+    uploads: u64,
     rate_limited: u64,
 }
 
@@ -730,7 +731,10 @@ async fn envd_route(State(d): State<Shared>, req: Request) -> Response {
         .to_owned();
     match (method.as_str(), path.as_str()) {
         ("GET", "/files") => download(&sbx, &query(&uri)).await,
-        ("POST", "/files") => upload(&sbx, &query(&uri), &content_type, &body).await,
+        ("POST", "/files") => {
+            d.stat(|s| s.uploads += 1);
+            upload(&sbx, &query(&uri), &content_type, &body).await
+        }
         ("POST", "/process.Process/Start") | ("POST", "/process.Process/Connect") => {
             if content_type != "application/connect+json" {
                 return api_error(
