@@ -519,3 +519,35 @@ async fn files_and_install_commands_reach_the_sandbox_before_the_server_starts()
     );
     corral.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_follows_every_page() {
+    let d = start_double();
+    let home = tempfile::tempdir().expect("tmp");
+    let config = d.config(&format!("pages-{}", std::process::id()));
+    let provider = Arc::new(E2bProvider::new(config).expect("provider"));
+    let corral = Corral::with_provider(home.path().to_owned(), provider.clone());
+    let mut sandboxes = Vec::new();
+    for _ in 0..3 {
+        let sb = corral
+            .sandbox(corral_core::SandboxConfig::default())
+            .await
+            .expect("sandbox");
+        sandboxes.push(sb);
+    }
+    // The double serves one sandbox a page (P§1.4 `X-Next-Token`).
+    d.faults(json!({"page_size": 1}));
+    let lists = d.stats()["lists"].as_u64().unwrap_or(0);
+    let mine = provider.list_own().await.expect("list");
+    let mut ids: Vec<&str> = mine.iter().map(|s| s.sandbox_id.as_str()).collect();
+    ids.sort_unstable();
+    let mut want: Vec<&str> = sandboxes.iter().map(|s| s.id()).collect();
+    want.sort_unstable();
+    assert_eq!(ids, want);
+    assert!(
+        d.stats()["lists"].as_u64().unwrap_or(0) >= lists + 3,
+        "{}",
+        d.stats()
+    );
+    corral.close().await;
+}
