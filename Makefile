@@ -39,7 +39,7 @@ demo: setup
 	  echo --param message="hello from a sandbox"
 
 ## test: unit tests, the fixture server's tests and the shared conformance suite (Rust runner).
-test: test-rust test-nonroot test-e2b test-gateway
+test: test-rust test-nonroot test-e2b test-gateway test-gateway-official
 	@for b in $(BINDINGS); do $(MAKE) -C $$b test || exit 1; done
 
 test-rust: setup
@@ -72,8 +72,7 @@ test-gateway: setup
 	bash tests/gateway/run.sh
 
 ## test-gateway-official: the official MCP conformance suite against the gateway (strict
-## baselines in tests/gateway/conformance/). Not in `make test` yet: after the merge with main,
-## tools-call-with-logging/-progress (2025-11-25) fail and are not diagnosed.
+## baselines in tests/gateway/conformance/, each entry with its reason).
 test-gateway-official: setup
 	bash tests/gateway/setup.sh
 	$(CARGO) build -p corral-cli -p corral-test-server

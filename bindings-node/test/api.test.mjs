@@ -347,8 +347,11 @@ test('quick and sandboxes', async () => {
   await sb.writeFile('/home/corral/t.txt', 'text');
   assert.equal((await sb.readFile('/home/corral/t.txt')).toString(), 'text');
   await rejectsWith(sb.readFile('/nonexistent'), 'IO');
-  // The root is writable inside (a layer of the sandbox's own); a file is no directory.
-  await sb.writeFile('/usr/local/written', 'x');
+  // The sandbox's root is its own writable layer: /usr takes the write, the host's does not see it.
+  await sb.writeFile('/usr/corral-node-test', 'x');
+  assert.equal((await sb.readFile('/usr/corral-node-test')).toString(), 'x');
+  assert.equal(fs.existsSync('/usr/corral-node-test'), false);
+  // A file is no directory.
   await rejectsWith(sb.writeFile('/home/corral/t.txt/under-a-file', 'x'), 'IO');
   await sb.close();
   await sb.close();

@@ -113,7 +113,7 @@ pub(super) async fn start(
         [
             "/bin/sh",
             "-c",
-            "f=$1; shift; exec \"$@\" >\"$f\"",
+            "f=$1; shift; exec \"$@\" >>\"$f\"",
             "sh",
             &out_file,
         ]
@@ -331,10 +331,15 @@ fn end_status(exit_code: i32, exited: bool, status: &str) -> ExitStatus {
     }
 }
 
-/// The `tail` that streams `file` from byte `skip` on (`-F`: the file may not exist yet).
+/// The `tail` that streams `file` from byte `skip` on. The file is created first: GNU tail
+/// polls once a second, instead of using inotify, when its only file is missing at start.
 fn tail_body(file: &str, skip: u64, tag: &str) -> Value {
+    let script = ": >>\"$1\" && exec tail -c \"+$2\" -s 0.05 -F \"$1\"";
     json!({
-        "process": { "cmd": "tail", "args": ["-c", format!("+{}", skip + 1), "-F", file] },
+        "process": {
+            "cmd": "/bin/sh",
+            "args": ["-c", script, "sh", file, (skip + 1).to_string()],
+        },
         "stdin": false,
         "tag": format!("{tag}-out"),
     })
