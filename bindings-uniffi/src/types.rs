@@ -8,9 +8,77 @@
 use std::{collections::HashMap, path::PathBuf, time::Duration};
 
 use corral_core as core;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use crate::errors::{CorralError, ErrorKind};
+
+/// A record whose canonical JSON form is its core type's: it converts to and from the core type
+/// through that form (serde both ways), so the field mapping is serde's and written nowhere
+/// else. Adding a field to the core type is one line in the record.
+pub(crate) trait JsonForm: Serialize + DeserializeOwned {
+    /// The core type of the same JSON form.
+    type Core: Serialize + DeserializeOwned;
+    /// The field prefix of its errors (`gateway` → `gateway.toolBudget`).
+    const WHAT: &'static str;
+
+    /// The core value (validated by the core's deserialization; `null` fields are the core's
+    /// defaults).
+    fn to_core(&self) -> Result<Self::Core, CorralError> {
+        via_json(Self::WHAT, self)
+    }
+
+    /// The record of a core value.
+    fn from_core(core: &Self::Core) -> Result<Self, CorralError> {
+        via_json(Self::WHAT, core).map_err(|e| {
+            CorralError::new(
+                ErrorKind::Internal,
+                format!("{} does not cross: {e}", Self::WHAT),
+            )
+        })
+    }
+
+    /// Parses JSON text in the core's form (validated by the core, aliases accepted).
+    fn from_json(what: &str, text: &str) -> Result<Self, CorralError> {
+        let value = parse_json(what, text)?;
+        Self::from_core(&via_json::<Self::Core>(Self::WHAT, &value)?)
+    }
+
+    /// The canonical JSON text (the core type's serde form).
+    fn canonical_json(&self) -> String {
+        let text = self.to_core().map(|c| serde_json::to_string(&c));
+        match text {
+            Ok(Ok(text)) => text,
+            _ => serde_json::to_string(self).unwrap_or_default(),
+        }
+    }
+}
+
+/// Converts between two types of one JSON form; `null` members of the top-level object are left
+/// out (the target's default). A failure is `CONFIG_INVALID` naming the field (`WHAT.path`).
+pub(crate) fn via_json<T: DeserializeOwned>(
+    what: &str,
+    from: &impl Serialize,
+) -> Result<T, CorralError> {
+    let mut value = serde_json::to_value(from)
+        .map_err(|e| CorralError::new(ErrorKind::Internal, format!("{what}: {e}")))?;
+    if let Some(map) = value.as_object_mut() {
+        map.retain(|_, v| !v.is_null());
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            what.to_owned()
+        } else {
+            format!("{what}.{path}")
+        };
+        CorralError::with_field(
+            ErrorKind::ConfigInvalid,
+            format!("{field}: {}", e.into_inner()),
+            Some(field),
+        )
+    })
+}
 
 /// Options of a [`Corral`](crate::runner::Corral).
 #[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
@@ -72,6 +140,9 @@ pub struct Limits {
     /// Maximum number of processes (and threads).
     #[uniffi(default = None)]
     pub max_processes: Option<u64>,
+    /// Size limit in MiB of the sandbox's writable layer (enforced, or `SANDBOX_FAILED`).
+    #[uniffi(default = None)]
+    pub disk_mb: Option<u64>,
 }
 
 impl From<Limits> for core::Limits {
@@ -79,7 +150,7 @@ impl From<Limits> for core::Limits {
         Self {
             memory_mb: l.memory_mb,
             max_processes: l.max_processes,
-            disk_mb: None,
+            disk_mb: l.disk_mb,
         }
     }
 }
@@ -89,6 +160,7 @@ impl From<core::Limits> for Limits {
         Self {
             memory_mb: l.memory_mb,
             max_processes: l.max_processes,
+            disk_mb: l.disk_mb,
         }
     }
 }
@@ -174,9 +246,16 @@ pub struct ServerConfig {
     /// Extra host directories visible inside the sandbox.
     #[uniffi(default)]
     pub mounts: Vec<Mount>,
-    /// Memory and process limits (`null`: none).
+    /// Memory, process and disk limits (`null`: none).
     #[uniffi(default = None)]
     pub limits: Option<Limits>,
+    /// Start the sandbox from this template (`Corral.buildTemplate`); the server's own install
+    /// commands run on top of it.
+    #[uniffi(default = None)]
+    pub template: Option<String>,
+    /// Files written into the sandbox before the server starts: absolute path → text.
+    #[uniffi(default)]
+    pub files: HashMap<String, String>,
     /// If set, only these tools are offered.
     #[uniffi(default = None)]
     pub allow_tools: Option<Vec<String>>,
@@ -229,6 +308,8 @@ impl From<ServerConfig> for core::ServerConfig {
             allow: c.allow_tools,
             deny: c.deny_tools,
         };
+        config.template = c.template;
+        config.files = c.files.into_iter().collect();
         config.tags = c.tags;
         config
     }
@@ -254,6 +335,8 @@ impl From<core::ServerConfig> for ServerConfig {
             network: Some(c.network.into()),
             mounts: c.mounts.into_iter().map(Into::into).collect(),
             limits: Some(c.limits.into()),
+            template: c.template,
+            files: c.files.into_iter().collect(),
             allow_tools: c.tools.allow,
             deny_tools: c.tools.deny,
             tags: c.tags,
@@ -276,9 +359,12 @@ pub struct SandboxConfig {
     /// Extra host directories.
     #[uniffi(default)]
     pub mounts: Vec<Mount>,
-    /// Memory and process limits.
+    /// Memory, process and disk limits.
     #[uniffi(default = None)]
     pub limits: Option<Limits>,
+    /// Start from this template (`Corral.buildTemplate`): its layer is mounted, not copied.
+    #[uniffi(default = None)]
+    pub template: Option<String>,
 }
 
 impl From<SandboxConfig> for core::SandboxConfig {
@@ -292,7 +378,7 @@ impl From<SandboxConfig> for core::SandboxConfig {
             limits: c.limits.map(Into::into).unwrap_or_default(),
             programs: Vec::new(),
             reuse_key: None,
-            template: None,
+            template: c.template,
             layer_dir: None,
         }
     }
@@ -306,8 +392,49 @@ impl From<core::SandboxConfig> for SandboxConfig {
             network: Some(c.network.into()),
             mounts: c.mounts.into_iter().map(Into::into).collect(),
             limits: Some(c.limits.into()),
+            template: c.template,
         }
     }
+}
+
+/// A template built with `Corral.buildTemplate`: a named layer made once from install commands,
+/// which servers and sandboxes start from (`template`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateInfo {
+    /// Its name.
+    pub name: String,
+    /// Content id (hash of the base's id and the install commands).
+    pub id: String,
+    /// The template it was built on, if any.
+    pub base: Option<String>,
+    /// The commands it was built from.
+    pub install_commands: Vec<String>,
+    /// Size of its layer on disk, in bytes.
+    pub size_bytes: u64,
+}
+
+impl JsonForm for TemplateInfo {
+    type Core = core::TemplateInfo;
+    const WHAT: &'static str = "template";
+}
+
+#[uniffi::export]
+impl TemplateInfo {
+    /// The canonical camelCase JSON form (the core's).
+    pub fn to_json(&self) -> String {
+        self.canonical_json()
+    }
+}
+
+/// What `Corral.prune` removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, uniffi::Record)]
+#[serde(rename_all = "camelCase")]
+pub struct PruneReport {
+    /// Paths removed.
+    pub removed: Vec<String>,
+    /// Bytes freed.
+    pub freed_bytes: u64,
 }
 
 /// A tool a server offers. The schemas and annotations are JSON text.
@@ -813,9 +940,10 @@ mod tests {
     #[test]
     fn server_config_round_trips_through_the_core() {
         let json = serde_json::json!({"command": ["srv", "a b"], "network": "none",
-            "mounts": ["/data:/mnt:rw"], "limits": {"max_processes": 8}, "allow_tools": ["echo"],
+            "mounts": ["/data:/mnt:rw"], "limits": {"max_processes": 8, "disk_mb": 32}, "allow_tools": ["echo"],
             "deny_tools": ["x"], "call_timeout_seconds": 2.5, "cwd": "/tmp", "env": {"A": "1"},
-            "install_commands": ["true"], "description": "d", "timeout_minutes": 2, "tags": ["t"]});
+            "install_commands": ["true"], "description": "d", "timeout_minutes": 2, "tags": ["t"],
+            "template": "tools", "files": {"/app/s.py": "print()"}});
         let core = core::ServerConfig::from_value("fx", &json).expect("valid");
         let ffi = ServerConfig::from(core.clone());
         assert_eq!(core::ServerConfig::from(ffi.clone()), core);
@@ -839,6 +967,8 @@ mod tests {
             network: None,
             mounts: Vec::new(),
             limits: None,
+            template: None,
+            files: HashMap::new(),
             allow_tools: None,
             deny_tools: Vec::new(),
             tags: Vec::new(),
@@ -847,6 +977,39 @@ mod tests {
             core::ServerConfig::from(c),
             core::ServerConfig::argv("fx", ["srv"])
         );
+    }
+
+    #[test]
+    fn templates_and_prune_reports_cross() {
+        let core = core::TemplateInfo {
+            name: "tools".into(),
+            id: "abc".into(),
+            base: None,
+            install_commands: vec!["true".into()],
+            size_bytes: 42,
+        };
+        let t = TemplateInfo::from_core(&core).expect("crosses");
+        assert_eq!((t.size_bytes, t.base.as_deref()), (42, None));
+        let json: Value = serde_json::from_str(&t.to_json()).expect("json");
+        assert_eq!(json, serde_json::to_value(&core).expect("core json"));
+        let report = core::PruneReport {
+            removed: vec![PathBuf::from("/x/y")],
+            freed_bytes: 9,
+        };
+        let r: PruneReport = via_json("prune", &report).expect("crosses");
+        assert_eq!((r.removed, r.freed_bytes), (vec!["/x/y".to_owned()], 9));
+    }
+
+    #[test]
+    fn sandbox_config_keeps_template_and_disk() {
+        let c =
+            sandbox_config_from_json(r#"{"template": "tools", "limits": {"disk_mb": 16}}"#.into())
+                .expect("valid");
+        assert_eq!(c.template.as_deref(), Some("tools"));
+        assert_eq!(c.limits.as_ref().and_then(|l| l.disk_mb), Some(16));
+        let core = core::SandboxConfig::from(c);
+        assert_eq!(core.template.as_deref(), Some("tools"));
+        assert_eq!(core.limits.disk_mb, Some(16));
     }
 
     #[test]
@@ -921,7 +1084,7 @@ pub fn parse_mcp_servers(document: String) -> Result<Vec<ServerConfig>, CorralEr
         .collect())
 }
 
-/// A sandbox config from JSON text `{"name", "env", "network", "mounts", "limits"}`.
+/// A sandbox config from JSON text `{"name", "env", "network", "mounts", "limits", "template"}`.
 #[uniffi::export]
 pub fn sandbox_config_from_json(config: String) -> Result<SandboxConfig, CorralError> {
     let value = parse_json("config", &config)?;
