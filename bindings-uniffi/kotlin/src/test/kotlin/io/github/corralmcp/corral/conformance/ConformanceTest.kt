@@ -6,14 +6,14 @@ import io.github.corralmcp.corral.CallOptions
 import io.github.corralmcp.corral.Corral
 import io.github.corralmcp.corral.CorralException
 import io.github.corralmcp.corral.CorralOptions
-import io.github.corralmcp.corral.NetworkPolicy
+import io.github.corralmcp.corral.Gateway
 import io.github.corralmcp.corral.Progress
 import io.github.corralmcp.corral.ProgressListener
 import io.github.corralmcp.corral.PromptMessage
 import io.github.corralmcp.corral.Sandbox
-import io.github.corralmcp.corral.SandboxConfig
 import io.github.corralmcp.corral.Tool
-import io.github.corralmcp.corral.parseMount
+import io.github.corralmcp.corral.gatewayOptionsFromJson
+import io.github.corralmcp.corral.sandboxConfigFromJson
 import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
 import kotlinx.coroutines.coroutineScope
@@ -26,6 +26,7 @@ import kotlinx.serialization.json.JsonElement
 import kotlinx.serialization.json.JsonNull
 import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.JsonPrimitive
+import kotlinx.serialization.json.contentOrNull
 import kotlinx.serialization.json.jsonArray
 import kotlinx.serialization.json.jsonObject
 import kotlinx.serialization.json.jsonPrimitive
@@ -146,6 +147,12 @@ private class Runner : AutoCloseable {
     private var corral: Corral? = null
     private val c get() = corral ?: error("no open Corral")
     private val sandboxes = mutableMapOf<String, Sandbox>()
+    private var gateway: Gateway? = null
+
+    private suspend fun closeGateway() {
+        gateway?.use { it.shutdown() }
+        gateway = null
+    }
 
     private fun sandbox(r: JsonObject) = sandboxes[r.str("id")] ?: error("no sandbox ${r.str("id")}")
 
@@ -196,17 +203,7 @@ private class Runner : AutoCloseable {
                 val content = { m: PromptMessage -> obj("type" to "text", "text" to m.content.asText()) }
                 obj("messages" to JsonArray(p.messages.map { obj("role" to it.role, "content" to content(it)) }))
             },
-            "sandbox_open" does { r ->
-                val cfg = r["config"] as? JsonObject ?: JsonObject(emptyMap())
-                val config =
-                    SandboxConfig(
-                        name = "scenario",
-                        env = cfg["env"]?.jsonObject?.mapValues { it.value.jsonPrimitive.content } ?: emptyMap(),
-                        network = if (cfg.str("network") == "none") NetworkPolicy.NONE else null,
-                        mounts = cfg["mounts"]?.jsonArray?.map { parseMount(it.jsonPrimitive.content) } ?: emptyList(),
-                    )
-                c.sandbox(config).also { sandboxes[r.str("id")] = it }
-            },
+            "sandbox_open" does { c.sandbox(sandboxConfigFromJson(it.text("config"))).also { s -> sandboxes[it.str("id")] = s } },
             "sandbox_exec" does {
                 val o = sandbox(it).exec(it.str("script"))
                 obj("exitCode" to o.exitCode, "stdout" to o.stdoutText(), "stderr" to o.stderrText())
@@ -214,6 +211,19 @@ private class Runner : AutoCloseable {
             "sandbox_write" does { sandbox(it).writeFile(it.str("path"), it.str("data").toByteArray()) },
             "sandbox_read" does { JsonPrimitive(String(sandbox(it).readFile(it.str("path")), Charsets.UTF_8)) },
             "sandbox_close" does { sandbox(it).shutdown() },
+            "build_template" does { r ->
+                val commands = r["install_commands"]?.jsonArray?.map { it.jsonPrimitive.content } ?: emptyList()
+                parse(c.buildTemplate(r.str("name"), commands, (r["base"] as? JsonPrimitive)?.contentOrNull).toJson())
+            },
+            "list_templates" does { JsonArray(c.listTemplates().map { t -> parse(t.toJson()) }) },
+            "remove_template" does { c.removeTemplate(it.str("name")) },
+            "start_gateway" does {
+                val started = c.startGateway(gatewayOptionsFromJson(it.text("options")))
+                closeGateway()
+                gateway = started
+                obj("url" to started.url(), "token" to started.token())
+            },
+            "gateway_close" does { closeGateway() },
         )
 
     suspend fun perform(r: JsonObject): JsonElement {
@@ -257,6 +267,7 @@ private class Runner : AutoCloseable {
     }
 
     override fun close() {
+        gateway?.close()
         sandboxes.values.forEach { it.close() }
         corral?.close()
     }
