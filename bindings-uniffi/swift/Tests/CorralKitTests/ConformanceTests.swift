@@ -98,6 +98,12 @@ final class ProgressCollector: ProgressListener, @unchecked Sendable {
 final class Runner {
     private var corral: Corral?
     private var sandboxes: [String: Sandbox] = [:]
+    private var gateway: Gateway?
+
+    private func closeGateway() async {
+        await gateway?.close()
+        gateway = nil
+    }
 
     func perform(_ r: Obj) async throws -> Any {
         let str = { (key: String) in r[key] as? String ?? "" }
@@ -119,7 +125,9 @@ final class Runner {
         }
         func session() async throws -> ServerSession { try await c.session(server: str("server")) }
         switch str("op") {
-        case "close": await c.close()
+        case "close":
+            await closeGateway()
+            await c.close()
         case "add_server": try await c.addServerFromJson(name: str("name"), config: try json("config"))
         case "remove_server": try await c.removeServer(name: str("server"))
         case "restart_server": try await c.addServer(config: try c.server(name: str("server")))
@@ -158,11 +166,7 @@ final class Runner {
             let p = try await session().getPrompt(name: str("name"), arguments: try json("args"))
             return ["messages": p.messages.map { ["role": $0.role, "content": ["type": "text", "text": orNull($0.content.asText())]] as Obj }] as Obj
         case "sandbox_open":
-            let cfg = r["config"] as? Obj ?? [:]
-            let mounts = try (cfg["mounts"] as? [String] ?? []).map { try parseMount(spec: $0) }
-            let network: NetworkPolicy? = cfg["network"] as? String == "none" ? .disabled : nil
-            let config = SandboxConfig(name: "scenario", env: cfg["env"] as? [String: String] ?? [:], network: network, mounts: mounts)
-            sandboxes[str("id")] = try await c.sandbox(config: config)
+            sandboxes[str("id")] = try await c.sandbox(config: try sandboxConfigFromJson(config: try json("config")))
         case "sandbox_exec":
             // TEMP until canonical serde lands: ExecOutput has no toJson() today.
             let o = try await sandbox().exec(script: str("script"))
@@ -170,6 +174,17 @@ final class Runner {
         case "sandbox_write": try await sandbox().writeFile(path: str("path"), data: Data(str("data").utf8))
         case "sandbox_read": return String(decoding: try await sandbox().readFile(path: str("path")), as: UTF8.self)
         case "sandbox_close": try await sandbox().close()
+        case "build_template":
+            let commands = r["install_commands"] as? [String] ?? []
+            return try parse(try await c.buildTemplate(name: str("name"), installCommands: commands, base: r["base"] as? String).toJson())
+        case "list_templates": return try c.listTemplates().map { try parse($0.toJson()) }
+        case "remove_template": try c.removeTemplate(name: str("name"))
+        case "start_gateway":
+            let started = try await c.startGateway(options: try gatewayOptionsFromJson(options: try text(r["options"] ?? Obj())))
+            await closeGateway()
+            gateway = started
+            return ["url": started.url(), "token": started.token()] as Obj
+        case "gateway_close": await closeGateway()
         default: throw RunnerError("unknown op \(str("op"))")
         }
         return NSNull()
@@ -204,6 +219,7 @@ final class Runner {
     }
 
     func close() async {
+        await closeGateway()
         for sb in sandboxes.values { try? await sb.close() }
         await corral?.close()
     }
