@@ -456,6 +456,11 @@ pub struct Tool {
 
 #[uniffi::export]
 impl Tool {
+    /// The canonical camelCase JSON form (`name`, `inputSchema`, …), text.
+    pub fn to_json(&self) -> String {
+        to_json_text(&core::Tool::from(self.clone()))
+    }
+
     /// The OpenAI function-tool form, JSON text:
     /// `{"type": "function", "function": {"name", "description", "parameters"}}`.
     pub fn to_openai(&self) -> String {
@@ -482,6 +487,11 @@ impl Tool {
 
 fn json_text(v: &Value) -> String {
     v.to_string()
+}
+
+/// The serde form of a core value, as JSON text.
+fn to_json_text(v: &impl Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_default()
 }
 
 /// Parses JSON text that came back from the foreign side; text that is not JSON is kept as a
@@ -640,12 +650,26 @@ impl From<ToolResult> for core::ToolResult {
 }
 
 /// A resource a server offers.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+#[serde(rename_all = "camelCase")]
 pub struct Resource {
     pub uri: String,
     pub name: String,
     pub description: Option<String>,
     pub mime_type: Option<String>,
+}
+
+impl JsonForm for Resource {
+    type Core = core::Resource;
+    const WHAT: &'static str = "resource";
+}
+
+#[uniffi::export]
+impl Resource {
+    /// The canonical camelCase JSON form, text.
+    pub fn to_json(&self) -> String {
+        self.canonical_json()
+    }
 }
 
 impl From<core::Resource> for Resource {
@@ -660,12 +684,26 @@ impl From<core::Resource> for Resource {
 }
 
 /// One piece of a read resource: `text`, or base64 `blob`.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+#[serde(rename_all = "camelCase")]
 pub struct ResourceContents {
     pub uri: String,
     pub mime_type: Option<String>,
     pub text: Option<String>,
     pub blob: Option<String>,
+}
+
+impl JsonForm for ResourceContents {
+    type Core = core::ResourceContents;
+    const WHAT: &'static str = "resourceContents";
+}
+
+#[uniffi::export]
+impl ResourceContents {
+    /// The canonical camelCase JSON form, text.
+    pub fn to_json(&self) -> String {
+        self.canonical_json()
+    }
 }
 
 impl From<core::ResourceContents> for ResourceContents {
@@ -686,6 +724,18 @@ pub struct Prompt {
     pub description: Option<String>,
     /// Its arguments, each JSON text of `{"name", "description", "required"}`.
     pub arguments: Vec<String>,
+}
+
+#[uniffi::export]
+impl Prompt {
+    /// The canonical camelCase JSON form, text.
+    pub fn to_json(&self) -> String {
+        to_json_text(&core::Prompt {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            arguments: self.arguments.iter().map(|a| json_value(a)).collect(),
+        })
+    }
 }
 
 impl From<core::Prompt> for Prompt {
@@ -713,6 +763,24 @@ pub struct PromptResult {
     pub messages: Vec<PromptMessage>,
 }
 
+#[uniffi::export]
+impl PromptResult {
+    /// The canonical camelCase JSON form (`messages` of `{role, content}`), text.
+    pub fn to_json(&self) -> String {
+        to_json_text(&core::PromptResult {
+            description: self.description.clone(),
+            messages: self
+                .messages
+                .iter()
+                .map(|m| core::PromptMessage {
+                    role: m.role.clone(),
+                    content: m.content.clone().into(),
+                })
+                .collect(),
+        })
+    }
+}
+
 impl From<core::PromptResult> for PromptResult {
     fn from(p: core::PromptResult) -> Self {
         Self {
@@ -730,13 +798,27 @@ impl From<core::PromptResult> for PromptResult {
 }
 
 /// A progress report of a running call.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, uniffi::Record)]
+#[serde(rename_all = "camelCase")]
 pub struct Progress {
     /// Progress so far (increases).
     pub progress: f64,
     /// The total, if known.
     pub total: Option<f64>,
     pub message: Option<String>,
+}
+
+impl JsonForm for Progress {
+    type Core = core::Progress;
+    const WHAT: &'static str = "progress";
+}
+
+#[uniffi::export]
+impl Progress {
+    /// The canonical camelCase JSON form, text.
+    pub fn to_json(&self) -> String {
+        self.canonical_json()
+    }
 }
 
 impl From<core::Progress> for Progress {
@@ -915,6 +997,18 @@ impl ExecOutput {
     pub fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr).into_owned()
     }
+
+    /// The canonical camelCase JSON form (`exitCode`, `signal`?, `stdout`, `stderr` as text).
+    pub fn to_json(&self) -> String {
+        to_json_text(&core::ExecOutput {
+            status: core::ExitStatus {
+                code: self.exit_code,
+                signal: self.signal,
+            },
+            stdout: self.stdout.clone(),
+            stderr: self.stderr.clone(),
+        })
+    }
 }
 
 impl From<core::ExecOutput> for ExecOutput {
@@ -998,6 +1092,38 @@ mod tests {
         };
         let r: PruneReport = via_json("prune", &report).expect("crosses");
         assert_eq!((r.removed, r.freed_bytes), (vec!["/x/y".to_owned()], 9));
+    }
+
+    #[test]
+    fn records_give_the_cores_json() {
+        let o = ExecOutput {
+            exit_code: Some(0),
+            signal: None,
+            stdout: b"hi\n".to_vec(),
+            stderr: Vec::new(),
+        };
+        let json: Value = serde_json::from_str(&o.to_json()).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({"exitCode": 0, "stdout": "hi\n", "stderr": ""})
+        );
+        let r = Resource {
+            uri: "u".into(),
+            name: "n".into(),
+            description: None,
+            mime_type: Some("text/plain".into()),
+        };
+        let json: Value = serde_json::from_str(&r.to_json()).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({"uri": "u", "name": "n", "mimeType": "text/plain"})
+        );
+        let p = Progress {
+            progress: 1.0,
+            total: None,
+            message: None,
+        };
+        assert_eq!(p.to_json(), r#"{"progress":1.0}"#);
     }
 
     #[test]

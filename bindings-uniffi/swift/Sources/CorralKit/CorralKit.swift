@@ -3365,6 +3365,18 @@ public func success() -> Bool  {
 })
 }
     
+    /**
+     * The canonical camelCase JSON form (`exitCode`, `signal`?, `stdout`, `stderr` as text).
+     */
+public func toJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_execoutput_to_json(
+            FfiConverterTypeExecOutput_lower(self),uniffiCallStatus
+    )
+})
+}
+    
 
     
 }
@@ -3855,6 +3867,18 @@ public struct Prompt: Equatable, Hashable {
     }
 
     
+    /**
+     * The canonical camelCase JSON form, text.
+     */
+public func toJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_prompt_to_json(
+            FfiConverterTypePrompt_lower(self),uniffiCallStatus
+    )
+})
+}
+    
 
     
 }
@@ -3976,6 +4000,18 @@ public struct PromptResult: Equatable, Hashable {
         self.messages = messages
     }
 
+    
+    /**
+     * The canonical camelCase JSON form (`messages` of `{role, content}`), text.
+     */
+public func toJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_promptresult_to_json(
+            FfiConverterTypePromptResult_lower(self),uniffiCallStatus
+    )
+})
+}
     
 
     
@@ -4107,6 +4143,18 @@ public struct Resource: Equatable, Hashable {
     }
 
     
+    /**
+     * The canonical camelCase JSON form, text.
+     */
+public func toJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_resource_to_json(
+            FfiConverterTypeResource_lower(self),uniffiCallStatus
+    )
+})
+}
+    
 
     
 }
@@ -4171,6 +4219,18 @@ public struct ResourceContents: Equatable, Hashable {
         self.blob = blob
     }
 
+    
+    /**
+     * The canonical camelCase JSON form, text.
+     */
+public func toJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_resourcecontents_to_json(
+            FfiConverterTypeResourceContents_lower(self),uniffiCallStatus
+    )
+})
+}
     
 
     
@@ -4881,6 +4941,18 @@ public func toAnthropic() -> String  {
 }
     
     /**
+     * The canonical camelCase JSON form (`name`, `inputSchema`, …), text.
+     */
+public func toJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_tool_to_json(
+            FfiConverterTypeTool_lower(self),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The OpenAI function-tool form, JSON text:
      * `{"type": "function", "function": {"name", "description", "parameters"}}`.
      */
@@ -4971,6 +5043,18 @@ public struct ToolProgress: Equatable, Hashable {
         self.message = message
     }
 
+    
+    /**
+     * The canonical camelCase JSON form, text.
+     */
+public func toJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_progress_to_json(
+            FfiConverterTypeProgress_lower(self),uniffiCallStatus
+    )
+})
+}
     
 
     

@@ -746,6 +746,36 @@ RustBuffer uniffi_corral_ffi_fn_method_execoutput_stdout_text(RustBuffer ptr, Ru
 int8_t uniffi_corral_ffi_fn_method_execoutput_success(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_EXECOUTPUT_TO_JSON
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_EXECOUTPUT_TO_JSON
+RustBuffer uniffi_corral_ffi_fn_method_execoutput_to_json(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_PROGRESS_TO_JSON
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_PROGRESS_TO_JSON
+RustBuffer uniffi_corral_ffi_fn_method_progress_to_json(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_PROMPT_TO_JSON
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_PROMPT_TO_JSON
+RustBuffer uniffi_corral_ffi_fn_method_prompt_to_json(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_PROMPTRESULT_TO_JSON
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_PROMPTRESULT_TO_JSON
+RustBuffer uniffi_corral_ffi_fn_method_promptresult_to_json(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_RESOURCE_TO_JSON
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_RESOURCE_TO_JSON
+RustBuffer uniffi_corral_ffi_fn_method_resource_to_json(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_RESOURCECONTENTS_TO_JSON
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_RESOURCECONTENTS_TO_JSON
+RustBuffer uniffi_corral_ffi_fn_method_resourcecontents_to_json(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_SERVERCONFIG_TO_JSON
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_SERVERCONFIG_TO_JSON
 RustBuffer uniffi_corral_ffi_fn_method_serverconfig_to_json(RustBuffer ptr, RustCallStatus *_Nonnull out_status
@@ -769,6 +799,11 @@ RustBuffer uniffi_corral_ffi_fn_method_tool_describe_parameters(RustBuffer ptr, 
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_TOOL_TO_ANTHROPIC
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_TOOL_TO_ANTHROPIC
 RustBuffer uniffi_corral_ffi_fn_method_tool_to_anthropic(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_TOOL_TO_JSON
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_TOOL_TO_JSON
+RustBuffer uniffi_corral_ffi_fn_method_tool_to_json(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_TOOL_TO_OPENAI
