@@ -67,9 +67,10 @@ impl JsonForm for GatewayOptions {
     const WHAT: &'static str = "gateway";
 }
 
-/// The state of one published server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, uniffi::Enum)]
-#[serde(rename_all = "camelCase")]
+pub use core::ServerState;
+
+/// The state of one published server (the core's type, mirrored).
+#[uniffi::remote(Enum)]
 pub enum ServerState {
     /// First start in progress.
     Starting,

@@ -104,8 +104,14 @@ impl From<CorralOptions> for core::CorralOptions {
     }
 }
 
+// Mirrors of core types whose fields are all UniFFI types (`#[uniffi::remote]`): the core's
+// own types cross the FFI, with no conversion code; a field added to the core fails to compile
+// here until it is mirrored (one line).
+
+pub use core::NetworkPolicy;
+
 /// Network access of a sandbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum NetworkPolicy {
     /// The host's network (the default).
     All,
@@ -113,26 +119,10 @@ pub enum NetworkPolicy {
     None,
 }
 
-impl From<NetworkPolicy> for core::NetworkPolicy {
-    fn from(n: NetworkPolicy) -> Self {
-        match n {
-            NetworkPolicy::All => Self::All,
-            NetworkPolicy::None => Self::None,
-        }
-    }
-}
-
-impl From<core::NetworkPolicy> for NetworkPolicy {
-    fn from(n: core::NetworkPolicy) -> Self {
-        match n {
-            core::NetworkPolicy::All => Self::All,
-            core::NetworkPolicy::None => Self::None,
-        }
-    }
-}
+pub use core::Limits;
 
 /// Resource limits of a sandbox; `null` means unlimited.
-#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct Limits {
     /// Memory limit in MiB for all processes of the sandbox together.
     #[uniffi(default = None)]
@@ -143,26 +133,6 @@ pub struct Limits {
     /// Size limit in MiB of the sandbox's writable layer (enforced, or `SANDBOX_FAILED`).
     #[uniffi(default = None)]
     pub disk_mb: Option<u64>,
-}
-
-impl From<Limits> for core::Limits {
-    fn from(l: Limits) -> Self {
-        Self {
-            memory_mb: l.memory_mb,
-            max_processes: l.max_processes,
-            disk_mb: l.disk_mb,
-        }
-    }
-}
-
-impl From<core::Limits> for Limits {
-    fn from(l: core::Limits) -> Self {
-        Self {
-            memory_mb: l.memory_mb,
-            max_processes: l.max_processes,
-            disk_mb: l.disk_mb,
-        }
-    }
 }
 
 /// A host directory made visible inside the sandbox.
@@ -301,9 +271,9 @@ impl From<ServerConfig> for core::ServerConfig {
         if let Some(t) = c.call_timeout {
             config.call_timeout = t;
         }
-        config.network = c.network.map(Into::into).unwrap_or_default();
+        config.network = c.network.unwrap_or_default();
         config.mounts = c.mounts.into_iter().map(Into::into).collect();
-        config.limits = c.limits.map(Into::into).unwrap_or_default();
+        config.limits = c.limits.unwrap_or_default();
         config.tools = core::ToolFilter {
             allow: c.allow_tools,
             deny: c.deny_tools,
@@ -332,9 +302,9 @@ impl From<core::ServerConfig> for ServerConfig {
             description: c.description,
             idle_timeout: Some(c.idle_timeout),
             call_timeout: Some(c.call_timeout),
-            network: Some(c.network.into()),
+            network: Some(c.network),
             mounts: c.mounts.into_iter().map(Into::into).collect(),
-            limits: Some(c.limits.into()),
+            limits: Some(c.limits),
             template: c.template,
             files: c.files.into_iter().collect(),
             allow_tools: c.tools.allow,
@@ -373,9 +343,9 @@ impl From<SandboxConfig> for core::SandboxConfig {
             name: c.name.unwrap_or_else(|| "sandbox".into()),
             state_dir: None,
             env: c.env.into_iter().collect(),
-            network: c.network.map(Into::into).unwrap_or_default(),
+            network: c.network.unwrap_or_default(),
             mounts: c.mounts.into_iter().map(Into::into).collect(),
-            limits: c.limits.map(Into::into).unwrap_or_default(),
+            limits: c.limits.unwrap_or_default(),
             programs: Vec::new(),
             reuse_key: None,
             template: c.template,
@@ -389,9 +359,9 @@ impl From<core::SandboxConfig> for SandboxConfig {
         Self {
             name: Some(c.name),
             env: c.env.into_iter().collect(),
-            network: Some(c.network.into()),
+            network: Some(c.network),
             mounts: c.mounts.into_iter().map(Into::into).collect(),
-            limits: Some(c.limits.into()),
+            limits: Some(c.limits),
             template: c.template,
         }
     }
@@ -961,7 +931,7 @@ impl From<ExecCommand> for core::Command {
             argv: c.argv,
             env: c.env.into_iter().collect(),
             cwd: c.cwd,
-            network: c.network.map(Into::into),
+            network: c.network,
             stdin: c.stdin,
             timeout: c.timeout,
         }

@@ -6088,7 +6088,7 @@ public func FfiConverterTypeNetworkPolicy_lower(_ value: NetworkPolicy) -> RustB
 
 
 /**
- * The state of one published server.
+ * The state of one published server (the core's type, mirrored).
  */
 
 public enum ServerState: Equatable, Hashable {
