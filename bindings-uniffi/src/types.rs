@@ -54,14 +54,46 @@ pub(crate) trait JsonForm: Serialize + DeserializeOwned {
     }
 }
 
+/// `#[serde(default, with = "crate::types::json_text")]` on an `Option<String>` record field
+/// that holds JSON text (the binding's convention for arbitrary JSON): in the JSON form it is
+/// the JSON value itself, so the record still converts to and from the core type by serde.
+#[allow(dead_code)] // for fields the integrator adds (GatewayOptions.mcp)
+pub(crate) mod json_text {
+    use serde::{
+        Deserialize, Deserializer, Serialize, Serializer, de::Error as _, ser::Error as _,
+    };
+    use serde_json::Value;
+
+    pub(crate) fn serialize<S: Serializer>(text: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        let value: Option<Value> = text
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| S::Error::custom(format!("not valid JSON: {e}")))?;
+        value.serialize(s)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let value = Option::<Value>::deserialize(d)?;
+        value
+            .map(|v| serde_json::to_string(&v).map_err(D::Error::custom))
+            .transpose()
+    }
+}
+
 /// Converts between two types of one JSON form; `null` members of the top-level object are left
 /// out (the target's default). A failure is `CONFIG_INVALID` naming the field (`WHAT.path`).
 pub(crate) fn via_json<T: DeserializeOwned>(
     what: &str,
     from: &impl Serialize,
 ) -> Result<T, CorralError> {
-    let mut value = serde_json::to_value(from)
-        .map_err(|e| CorralError::new(ErrorKind::Internal, format!("{what}: {e}")))?;
+    let mut value = serde_json::to_value(from).map_err(|e| {
+        CorralError::with_field(
+            ErrorKind::ConfigInvalid,
+            format!("{what}: {e}"),
+            Some(what.to_owned()),
+        )
+    })?;
     if let Some(map) = value.as_object_mut() {
         map.retain(|_, v| !v.is_null());
     }
@@ -1062,6 +1094,32 @@ mod tests {
         };
         let r: PruneReport = via_json("prune", &report).expect("crosses");
         assert_eq!((r.removed, r.freed_bytes), (vec!["/x/y".to_owned()], 9));
+    }
+
+    #[test]
+    fn json_text_fields_are_json_values_in_the_json_form() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct Record {
+            #[serde(default, with = "json_text")]
+            mcp: Option<String>,
+        }
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct Core {
+            mcp: Option<serde_json::Map<String, Value>>,
+        }
+        let r = Record {
+            mcp: Some(r#"{"fetch":{}}"#.into()),
+        };
+        let core: Core = via_json("gateway", &r).expect("crosses");
+        assert!(core.mcp.as_ref().is_some_and(|m| m.contains_key("fetch")));
+        assert_eq!(via_json::<Record>("gateway", &core).expect("back"), r);
+        let none: Core = via_json("gateway", &Record { mcp: None }).expect("crosses");
+        assert_eq!(none.mcp, None);
+        let bad = Record {
+            mcp: Some("{nope".into()),
+        };
+        let e = via_json::<Core>("gateway", &bad).expect_err("not JSON");
+        assert_eq!(e.code(), "CONFIG_INVALID");
     }
 
     #[test]
