@@ -90,9 +90,17 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
+## bench: release builds; corral from Rust, Python and Node against bare rmcp, the official
+## Python SDK (2.x and 1.x) and the TypeScript SDK on the same servers, then the E2B and gateway
+## figures; every figure also goes to $(BENCH_JSON), and bench/summary.py prints them as one table.
+BENCH_JSON := $(TARGET_DIR)/bench/figures.jsonl
 bench: setup
+	mkdir -p $(dir $(BENCH_JSON)) && rm -f $(BENCH_JSON)
 	$(CARGO) build --release -p corral-test-server -p corral-bench -p corral-e2b-double -p corral-cli
-	$(CARGO) run --release -q -p corral-bench --bin corral-bench
+	CORRAL_BENCH_JSON=$(BENCH_JSON) $(CARGO) run --release -q -p corral-bench --bin corral-bench
+	CORRAL_BENCH_JSON=$(BENCH_JSON) $(MAKE) -C bindings-python bench
+	CORRAL_BENCH_JSON=$(BENCH_JSON) $(MAKE) -C bindings-node bench
 	$(CARGO) run --release -q -p corral-bench --bin e2b
 	bash bench/gateway/setup.sh
 	python3 bench/gateway/bench.py
+	python3 bench/summary.py $(BENCH_JSON)
