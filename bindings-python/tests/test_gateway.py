@@ -18,6 +18,7 @@ import corral
 import pytest
 import pytest_asyncio
 from mcp import ClientSession
+from mcp.types import TextContent
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
@@ -44,7 +45,7 @@ async def sdk_list_and_call(gw: corral.Gateway, tool: str) -> tuple[list[str], l
         names = [t.name for t in (await session.list_tools()).tools]
         result = await session.call_tool(tool, {"text": "via the gateway"})
         assert not result.is_error
-        texts = [c.text for c in result.content if getattr(c, "type", "") == "text"]
+        texts = [c.text for c in result.content if isinstance(c, TextContent)]
         return names, texts
 
 
@@ -207,7 +208,7 @@ async def test_templates_servers_and_sandboxes(home: str, fixture_server: Path) 
             result = await c.execute_tool("fx", "read_file", {"path": path})
             assert result.text == text
 
-        files = {"/work/a.txt": "text", "/work/b.bin": b"\x00\x01"}
+        files: dict[str, bytes | str] = {"/work/a.txt": "text", "/work/b.bin": b"\x00\x01"}
         async with c.sandbox(template="tools", files=files) as sb:
             out = await sb.exec("cat /opt/tpl.txt /work/a.txt && wc -c < /work/b.bin")
             assert out.ok
