@@ -18,9 +18,9 @@ import corral
 import pytest
 import pytest_asyncio
 from mcp import ClientSession
-from mcp.types import TextContent
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.types import TextContent
 
 
 @pytest_asyncio.fixture
