@@ -8,6 +8,9 @@ import asyncio
 import gc
 import json
 import socket
+import subprocess
+import sys
+import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -146,6 +149,40 @@ def test_dropping_the_gateway_stops_serving(home: str, fixture_server: Path) -> 
         del gw
         gc.collect()
         assert eventually_refused(url)
+
+
+def test_dropping_an_unclosed_corral_and_its_gateway_leaves_no_process(
+    home: str, fixture_server: Path
+) -> None:
+    """The gateway keeps its corral alive; once both are garbage-collected, every server's
+    sandbox is gone (this process has no children left)."""
+    script = textwrap.dedent(
+        f"""
+        import gc, glob, os, time, corral
+
+        def children():
+            return [c for f in glob.glob(f"/proc/{{os.getpid()}}/task/*/children")
+                    for c in open(f).read().split()]
+
+        c = corral.Corral(home={home!r})
+        c.add_server_from_dict_sync("fx", {{"command": {str(fixture_server)!r}}})
+        gw = c.start_gateway_sync()
+        assert gw.wait_settled_sync(60) and gw.servers()[0].state == "ready"
+        assert children()
+        del c
+        gc.collect()
+        assert gw.servers()[0].state == "ready"  # still serving: the gateway holds the corral
+        del gw
+        gc.collect()
+        while children():
+            time.sleep(0.05)
+        print("dropped")
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "dropped"
 
 
 # --------------------------------------------------------------------------------------------
