@@ -1089,8 +1089,8 @@ async fn unary(d: &Shared, sbx: &Arc<Sbx>, method: &str, msg: &Value) -> Respons
                 return connect_error("internal", "failed to write to stdin");
             }
             drop(stdin);
-            // Fault: cut the streams right after this input (the answer comes while detached
-            // only if the process is faster than the client's re-attach).
+            // Fault: cut the streams right after this input (output the process writes before
+            // the client re-attaches is discarded, as envd does: P§2.4).
             let cut = d
                 .faults
                 .lock()
