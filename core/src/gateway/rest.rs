@@ -69,27 +69,22 @@ async fn list_tools(h: &GatewayHandler) -> Response {
     axum::Json(json!({ "tools": tools })).into_response()
 }
 
-fn parse_object(body: &[u8], what: &str) -> Result<Map<String, Value>, Response> {
+/// The body as a JSON object (empty: `{}`), or the 400's message.
+fn parse_object(body: &[u8], what: &str) -> Result<Map<String, Value>, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(problem(
-            StatusCode::BAD_REQUEST,
-            format!("{what} must be a JSON object"),
-        )),
-        Err(e) => Err(problem(
-            StatusCode::BAD_REQUEST,
-            format!("{what} is not valid JSON: {e}"),
-        )),
+        Ok(_) => Err(format!("{what} must be a JSON object")),
+        Err(e) => Err(format!("{what} is not valid JSON: {e}")),
     }
 }
 
 async fn call_tool(h: &GatewayHandler, body: &[u8]) -> Response {
     let mut req = match parse_object(body, "the body") {
         Ok(m) => m,
-        Err(r) => return r,
+        Err(m) => return problem(StatusCode::BAD_REQUEST, m),
     };
     let Some(Value::String(name)) = req.remove("name") else {
         return problem(
@@ -108,7 +103,7 @@ async fn call_tool(h: &GatewayHandler, body: &[u8]) -> Response {
 async fn call_named(h: &GatewayHandler, name: String, body: &[u8]) -> Response {
     match parse_object(body, "the body (the tool's arguments)") {
         Ok(arguments) => call(h, name, arguments).await,
-        Err(r) => r,
+        Err(m) => problem(StatusCode::BAD_REQUEST, m),
     }
 }
 
