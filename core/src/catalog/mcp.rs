@@ -44,7 +44,7 @@ pub fn resolve_mcp(
             out.push(github_server(spec, value, git_base, &field)?);
             continue;
         }
-        let obj = match value {
+        let mut obj = match value {
             Value::Object(o) => o.clone(),
             Value::Null | Value::Bool(true) => Map::new(),
             _ => {
@@ -59,7 +59,14 @@ pub fn resolve_mcp(
             continue;
         }
         let entry = catalog.require(key, &field)?;
+        // Besides its own keys, every catalog server takes corral's `network`.
+        let network = obj.remove("network");
         let mut config = entry.server_config(&obj, &field)?;
+        if let Some(n) = network {
+            config.network = serde_json::from_value(n).map_err(|_| {
+                Error::config(format!("{field}.network"), "must be \"all\" or \"none\"")
+            })?;
+        }
         let template = entry.template_name();
         if templates
             .iter()
@@ -306,6 +313,7 @@ mod tests {
             (json!({"github/a": {"runCmd": "x"}}), "mcp.github/a"),
             (json!({"time": 3}), "mcp.time"),
             (json!({"time": {"zone": "x"}}), "mcp.time.zone"),
+            (json!({"time": {"network": "some"}}), "mcp.time.network"),
         ] {
             let e = resolve_mcp(&map(input.clone()), &[], DEFAULT_GIT_BASE).expect_err("error");
             assert_eq!(e.kind(), ErrorKind::ConfigInvalid, "{input}");

@@ -7,6 +7,9 @@
 //! The data is `servers.toml` next to this file, embedded at build time. [`Catalog::get`] loads
 //! and validates it once.
 //!
+//! Besides its own keys, every catalog server takes corral's `network` (`"all"`, the default,
+//! or `"none"`).
+//!
 //! [`resolve_mcp`] turns an E2B-style `mcp` object (catalog names with their keys,
 //! `github/<owner>/<repo>[#ref]` custom servers, plain corral configs and `mcpServers`
 //! documents, mixed) into [`ServerConfig`]s.

@@ -108,6 +108,10 @@ pub struct GatewayOptions {
     /// Unknown servers or keys and missing required keys are `CONFIG_INVALID` naming them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mcp: Option<serde_json::Map<String, Value>>,
+    /// Where `github/<owner>/<repo>` servers of `mcp` are cloned from: a URL base or a local
+    /// directory (`None`: `CORRAL_GIT_BASE`, else `https://github.com`).
+    #[serde(alias = "git_base", skip_serializing_if = "Option::is_none")]
+    pub git_base: Option<String>,
 }
 
 impl Default for GatewayOptions {
@@ -127,6 +131,7 @@ impl Default for GatewayOptions {
             restart_backoff_ms: 500,
             restart_backoff_max_ms: 30_000,
             mcp: None,
+            git_base: None,
         }
     }
 }

@@ -126,7 +126,14 @@ async fn call(h: &GatewayHandler, name: String, arguments: Map<String, Value>) -
         cancel: h.0.shutdown.child_token(),
     };
     match h.dispatch(name, Some(arguments), &context, 0).await {
-        Ok(result) => axum::Json(result).into_response(),
+        Ok(result) => {
+            let mut v = serde_json::to_value(&result).unwrap_or(Value::Null);
+            // An MCP wire detail of the 2026-07-28 era, meaningless here.
+            if let Some(o) = v.as_object_mut() {
+                o.remove("resultType");
+            }
+            axum::Json(v).into_response()
+        }
         Err(e) => problem(StatusCode::BAD_GATEWAY, e.message.to_string()),
     }
 }
