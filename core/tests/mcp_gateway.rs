@@ -37,7 +37,9 @@ fn fixture() -> PathBuf {
 }
 
 fn cache() -> PathBuf {
-    dirs::home_dir().unwrap_or_else(std::env::temp_dir).join(".cache/corral")
+    dirs::home_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join(".cache/corral")
 }
 
 /// A missing capability: skip, or fail under `CORRAL_TEST_REQUIRE_ALL`.
@@ -215,12 +217,28 @@ async fn catalog_servers_start_and_answer_the_python_sdk() {
     assert!(text(2).contains("runs MCP servers"), "{}", text(2));
     assert!(text(3).contains("hello"), "{}", text(3));
     assert!(text(4).contains("/tmp"), "{}", text(4));
-    assert!(!calls[5]["is_error"].as_bool().unwrap_or(true), "{}", text(5));
-    assert!(!calls[6]["is_error"].as_bool().unwrap_or(true), "{}", text(6));
+    assert!(
+        !calls[5]["is_error"].as_bool().unwrap_or(true),
+        "{}",
+        text(5)
+    );
+    assert!(
+        !calls[6]["is_error"].as_bool().unwrap_or(true),
+        "{}",
+        text(6)
+    );
     // No network: fetch reports a clear tool error, not a protocol failure.
-    assert!(calls[7]["is_error"].as_bool().unwrap_or(false), "{}", text(7));
+    assert!(
+        calls[7]["is_error"].as_bool().unwrap_or(false),
+        "{}",
+        text(7)
+    );
     assert!(!text(7).is_empty());
-    assert!(calls[8]["is_error"].as_bool().unwrap_or(false), "{}", text(8));
+    assert!(
+        calls[8]["is_error"].as_bool().unwrap_or(false),
+        "{}",
+        text(8)
+    );
     gw.close().await;
     corral.close().await;
 }
@@ -298,7 +316,11 @@ async fn github_servers_clone_install_and_fail_alone() {
     let broken = health.iter().find(|s| s.name == "broken").expect("broken");
     assert_eq!(broken.state, ServerState::Failed, "{health:?}");
     assert!(
-        broken.last_error.as_deref().unwrap_or("").contains("broken"),
+        broken
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("broken"),
         "{broken:?}"
     );
     let out = sdk_client(
@@ -309,8 +331,8 @@ async fn github_servers_clone_install_and_fail_alone() {
                 "calls": [{"tool": "tiny__info", "args": {}},
                           {"tool": "broken__info", "args": {}}]}),
     );
-    let info: Value =
-        serde_json::from_str(out["calls"][0]["text"].as_str().expect("text")).expect("info");
+    let first = out["calls"][0]["text"].as_str().expect("text");
+    let info: Value = serde_json::from_str(first).unwrap_or_else(|_| panic!("info: {out}"));
     assert_eq!(info["built"], "built-in-root");
     assert_eq!(info["version"], "one", "the #v1 ref is checked out");
     assert_eq!(info["greeting"], "hi from envs");
@@ -363,7 +385,12 @@ async fn plain_http_beside_mcp_and_a_valid_openapi_document() {
     let token = gw.token().to_owned();
     let (status, _) = post(&format!("{url}/list_tools"), None, "").await;
     assert_eq!(status, 401);
-    let (status, _) = post(&format!("{url}/call_tool"), Some("wrong-token-of-length"), "{}").await;
+    let (status, _) = post(
+        &format!("{url}/call_tool"),
+        Some("wrong-token-of-length"),
+        "{}",
+    )
+    .await;
     assert_eq!(status, 401);
     assert!(gw.wait_settled(Duration::from_secs(60)).await);
     let (status, body) = post(&format!("{url}/list_tools"), Some(&token), "").await;
@@ -374,7 +401,10 @@ async fn plain_http_beside_mcp_and_a_valid_openapi_document() {
         .iter()
         .filter_map(|t| t["name"].as_str())
         .collect();
-    assert!(names.contains(&"alpha__echo") && names.contains(&"beta__add"), "{names:?}");
+    assert!(
+        names.contains(&"alpha__echo") && names.contains(&"beta__add"),
+        "{names:?}"
+    );
     let (status, body) = post(
         &format!("{url}/call_tool"),
         Some(&token),
@@ -392,11 +422,21 @@ async fn plain_http_beside_mcp_and_a_valid_openapi_document() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(body["content"][0]["text"], "5", "{body}");
-    let (status, _) = post(&format!("{url}/call_tool"), Some(&token), r#"{"name": "nope"}"#).await;
+    let (status, _) = post(
+        &format!("{url}/call_tool"),
+        Some(&token),
+        r#"{"name": "nope"}"#,
+    )
+    .await;
     assert_eq!(status, 404);
     let (status, _) = post(&format!("{url}/call_tool"), Some(&token), "not json").await;
     assert_eq!(status, 400);
-    let (status, _) = post(&format!("{url}/call_tool"), Some(&token), r#"{"arguments": {}}"#).await;
+    let (status, _) = post(
+        &format!("{url}/call_tool"),
+        Some(&token),
+        r#"{"arguments": {}}"#,
+    )
+    .await;
     assert_eq!(status, 400);
     // The OpenAPI document: one operation per tool, checked by a real validator.
     let r = http_client()
@@ -495,7 +535,10 @@ async fn measure_cold_and_pulled_start() {
             .expect("gateway");
         let out = sdk_client(&py, gw.url(), gw.token(), &spec);
         let secs = t.elapsed().as_secs_f64();
-        assert_eq!(out["tools"].as_array().map(Vec::len).unwrap_or(0) >= 25, true);
+        assert_eq!(
+            out["tools"].as_array().map(Vec::len).unwrap_or(0) >= 25,
+            true
+        );
         eprintln!(
             "start_gateway → tools/list with all three ({}): {secs:.1}s",
             if pulled { "after pull" } else { "cold" }

@@ -265,8 +265,11 @@ impl Gateway {
             } else {
                 Vec::new()
             };
-            let configs =
-                crate::catalog::resolve_mcp(mcp, &templates, &crate::catalog::git_base())?;
+            let base = options
+                .git_base
+                .clone()
+                .unwrap_or_else(crate::catalog::git_base);
+            let configs = crate::catalog::resolve_mcp(mcp, &templates, &base)?;
             for c in configs {
                 from_mcp.push(c.name.clone());
                 corral.add_server(c).await?;
