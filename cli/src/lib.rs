@@ -194,7 +194,11 @@ struct GatewayArgs {
 #[derive(Debug, Subcommand)]
 enum CatalogCmd {
     /// Every catalog server: name, package, keys.
-    List,
+    List {
+        /// Print the README's Markdown table instead.
+        #[arg(long)]
+        markdown: bool,
+    },
     /// One server: package, how it runs, and where each key goes.
     Show {
         /// Its name.
@@ -906,7 +910,11 @@ async fn gateway(ctx: &Ctx, args: GatewayArgs) -> Result<i32, Error> {
 fn catalog_cmd(ctx: &Ctx, cmd: CatalogCmd) -> Result<i32, Error> {
     let catalog = corral_core::catalog::Catalog::get();
     match cmd {
-        CatalogCmd::List => {
+        CatalogCmd::List { markdown: true } => {
+            out!("{}", catalog.markdown_table().trim_end());
+            Ok(0)
+        }
+        CatalogCmd::List { markdown: false } => {
             if ctx.json {
                 print_json(&json!(catalog.entries()));
                 return Ok(0);

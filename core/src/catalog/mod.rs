@@ -110,6 +110,10 @@ pub struct Entry {
     /// Fixed arguments, before those from keys.
     #[serde(default)]
     pub args: Vec<String>,
+    /// Packages installed beside it, each pinned (`name==version` on PyPI, `name@version` on
+    /// npm): a dependency its own metadata leaves open and a newer release broke.
+    #[serde(default, rename = "with", skip_serializing_if = "Vec::is_empty")]
+    pub with: Vec<String>,
     /// Its config keys, by their E2B-style name.
     #[serde(default)]
     pub keys: BTreeMap<String, Key>,
@@ -196,6 +200,18 @@ impl Entry {
         {
             return Err(format!("bin `{}` is not a plain executable name", self.bin));
         }
+        for w in &self.with {
+            let pin = match self.registry {
+                Registry::Pypi => "==",
+                Registry::Npm => "@",
+            };
+            let ok = w.split_once(pin).is_some_and(|(n, v)| {
+                !n.is_empty() && v.as_bytes().first().is_some_and(u8::is_ascii_digit)
+            }) && !w.contains(char::is_whitespace);
+            if !ok {
+                return Err(format!("with: `{w}` must be pinned as name{pin}version"));
+            }
+        }
         let mut envs = std::collections::BTreeSet::new();
         for (k, key) in &self.keys {
             if !camel_case(k) {
@@ -243,14 +259,24 @@ impl Entry {
     pub fn install_commands(&self) -> Vec<String> {
         match self.registry {
             Registry::Npm => vec![format!(
-                "npm install -g --no-audit --no-fund --loglevel=error {}@{}",
-                self.package, self.version
+                "npm install -g --no-audit --no-fund --loglevel=error {}@{}{}",
+                self.package,
+                self.version,
+                self.with
+                    .iter()
+                    .map(|w| format!(" {w}"))
+                    .collect::<String>()
             )],
             Registry::Pypi => {
                 let venv = self.venv();
                 vec![format!(
-                    "mkdir -p /opt/corral && python3 -m venv {venv} && {venv}/bin/pip install --quiet --disable-pip-version-check {}=={}",
-                    self.package, self.version
+                    "mkdir -p /opt/corral && python3 -m venv {venv} && {venv}/bin/pip install --quiet --disable-pip-version-check {}=={}{}",
+                    self.package,
+                    self.version,
+                    self.with
+                        .iter()
+                        .map(|w| format!(" {w}"))
+                        .collect::<String>()
                 )]
             }
         }
@@ -606,6 +632,23 @@ mod tests {
         assert_eq!(
             slack.env.get("SLACK_TEAM_ID").map(String::as_str),
             Some("T1")
+        );
+    }
+
+    #[test]
+    fn the_readme_table_is_generated_from_the_data_file() {
+        let readme = include_str!("../../../README.md");
+        let start = "<!-- catalog:start -->\n";
+        let (_, rest) = readme
+            .split_once(start)
+            .expect("README catalog start marker");
+        let (table, _) = rest
+            .split_once("<!-- catalog:end -->")
+            .expect("README catalog end marker");
+        assert_eq!(
+            table,
+            Catalog::get().markdown_table(),
+            "README's catalog table is stale: regenerate it with `corral catalog list --markdown`"
         );
     }
 
