@@ -258,7 +258,9 @@ impl Corral {
 
 impl Gateway {
     async fn start(corral: Corral, options: GatewayOptions) -> Result<Self> {
-        let mut from_mcp = Vec::new();
+        // The `mcp` servers are resolved (validated) first and added once every other option
+        // checked out and the port is bound.
+        let mut to_add = Vec::new();
         if let Some(mcp) = &options.mcp {
             let templates = if corral.provider_name() == "local" {
                 corral.list_templates()
@@ -269,13 +271,12 @@ impl Gateway {
                 .git_base
                 .clone()
                 .unwrap_or_else(crate::catalog::git_base);
-            let configs = crate::catalog::resolve_mcp(mcp, &templates, &base)?;
-            for c in configs {
-                from_mcp.push(c.name.clone());
-                corral.add_server(c).await?;
-            }
+            to_add = crate::catalog::resolve_mcp(mcp, &templates, &base)?;
         }
-        let configured: Vec<String> = corral.list_servers().into_iter().map(|s| s.name).collect();
+        let mut from_mcp: Vec<String> = to_add.iter().map(|c| c.name.clone()).collect();
+        let mut configured: Vec<String> =
+            corral.list_servers().into_iter().map(|s| s.name).collect();
+        configured.extend(from_mcp.iter().cloned());
         let servers = match &options.servers {
             None if options.mcp.is_some() => {
                 from_mcp.sort();
@@ -342,6 +343,9 @@ impl Gateway {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::io("local address", e))?;
+        for c in to_add {
+            corral.add_server(c).await?;
+        }
         let upstreams = servers
             .iter()
             .map(|s| {
