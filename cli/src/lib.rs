@@ -978,35 +978,25 @@ fn catalog_cmd(ctx: &Ctx, cmd: CatalogCmd) -> Result<i32, Error> {
 
 async fn pull(ctx: &Ctx, names: &[String]) -> Result<i32, Error> {
     let catalog = corral_core::catalog::Catalog::get();
-    let entries = names
-        .iter()
-        .map(|n| catalog.require(n, format!("pull.{n}").as_str()))
-        .collect::<Result<Vec<_>, Error>>()?;
+    for n in names {
+        catalog.require(n, format!("pull.{n}").as_str())?;
+    }
     let corral = open_corral(ctx, None)?;
     let mut built = Vec::new();
     let mut result = Ok(0);
-    for e in entries {
-        let spinner =
-            progress::Spinner::start(show_progress(ctx), format!("pulling `{}`…", e.name));
+    for name in names {
+        let spinner = progress::Spinner::start(show_progress(ctx), format!("pulling `{name}`…"));
         let started = std::time::Instant::now();
-        let r = corral
-            .build_template(&e.template_name(), &e.install_commands(), None)
-            .await;
+        let r = corral.pull(std::slice::from_ref(name)).await;
         spinner.stop();
         match r {
             Ok(t) => {
                 let secs = started.elapsed().as_secs_f64();
+                let template = t.first().map(|t| t.name.clone()).unwrap_or_default();
                 if !ctx.json {
-                    out!(
-                        "pulled `{}` ({}@{}) as template `{}` in {secs:.1}s",
-                        e.name,
-                        e.package,
-                        e.version,
-                        t.name
-                    );
+                    out!("pulled `{name}` as template `{template}` in {secs:.1}s");
                 }
-                built
-                    .push(json!({"name": e.name, "template": t.name, "id": t.id, "seconds": secs}));
+                built.push(json!({"name": name, "template": template, "seconds": secs}));
             }
             Err(err) => {
                 result = Err(err);

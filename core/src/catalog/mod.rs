@@ -507,6 +507,28 @@ impl Catalog {
     }
 }
 
+impl crate::Corral {
+    /// Installs catalog servers ahead of time (`corral pull`): builds each one's template
+    /// `catalog-<name>` from its install commands, so a later `start_gateway(mcp={…})` naming it
+    /// starts from the template instead of installing. Every name is checked before anything is
+    /// built (an unknown one is `CONFIG_INVALID`); building again what is current is cheap.
+    pub async fn pull(&self, names: &[String]) -> Result<Vec<crate::TemplateInfo>> {
+        let catalog = Catalog::get();
+        let entries = names
+            .iter()
+            .map(|n| catalog.require(n, &format!("pull.{n}")))
+            .collect::<Result<Vec<_>>>()?;
+        let mut built = Vec::with_capacity(entries.len());
+        for e in entries {
+            built.push(
+                self.build_template(&e.template_name(), &e.install_commands(), None)
+                    .await?,
+            );
+        }
+        Ok(built)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
