@@ -280,6 +280,40 @@ mod tests {
     }
 
     #[test]
+    fn odd_input_is_an_error_never_a_panic() {
+        for key in [
+            "",
+            "github/",
+            "github//",
+            "github/a",
+            "github/a/",
+            "github/a/b/c",
+            "github/a/b#",
+            "github/a/b#-x",
+            "github/../b",
+            "github/a/.git",
+            "github/a b/c",
+            "github/a/b#x y",
+            "mcpServers",
+        ] {
+            for value in [
+                json!(null),
+                json!(1),
+                json!("x"),
+                json!([]),
+                json!({"runCmd": 1}),
+                json!({"runCmd": "x", "envs": [1]}),
+                json!({"runCmd": "x", "envs": {"1BAD": "v"}}),
+            ] {
+                let input = map(json!({ key: value }));
+                if let Err(e) = resolve_mcp(&input, &[], DEFAULT_GIT_BASE) {
+                    assert_eq!(e.kind(), ErrorKind::ConfigInvalid, "{key}: {e}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn pulled_templates_replace_the_install() {
         let entry = Catalog::get().entry("time").expect("time");
         let t = TemplateInfo {
