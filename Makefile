@@ -39,7 +39,7 @@ demo: setup
 	  echo --param message="hello from a sandbox"
 
 ## test: unit tests, the fixture server's tests and the shared conformance suite (Rust runner).
-test: test-rust test-nonroot test-e2b test-gateway
+test: test-rust test-nonroot test-e2b test-gateway test-gateway-official
 	@for b in $(BINDINGS); do $(MAKE) -C $$b test || exit 1; done
 
 test-rust: setup
@@ -72,8 +72,7 @@ test-gateway: setup
 	bash tests/gateway/run.sh
 
 ## test-gateway-official: the official MCP conformance suite against the gateway (strict
-## baselines in tests/gateway/conformance/). Not in `make test` yet: after the merge with main,
-## tools-call-with-logging/-progress (2025-11-25) fail and are not diagnosed.
+## baselines in tests/gateway/conformance/, each entry with its reason).
 test-gateway-official: setup
 	bash tests/gateway/setup.sh
 	$(CARGO) build -p corral-cli -p corral-test-server
@@ -91,9 +90,17 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
+## bench: release builds; corral from Rust, Python and Node against bare rmcp, the official
+## Python SDK (2.x and 1.x) and the TypeScript SDK on the same servers, then the E2B and gateway
+## figures; every figure also goes to $(BENCH_JSON), and bench/summary.py prints them as one table.
+BENCH_JSON := $(TARGET_DIR)/bench/figures.jsonl
 bench: setup
+	mkdir -p $(dir $(BENCH_JSON)) && rm -f $(BENCH_JSON)
 	$(CARGO) build --release -p corral-test-server -p corral-bench -p corral-e2b-double -p corral-cli
-	$(CARGO) run --release -q -p corral-bench --bin corral-bench
+	CORRAL_BENCH_JSON=$(BENCH_JSON) $(CARGO) run --release -q -p corral-bench --bin corral-bench
+	CORRAL_BENCH_JSON=$(BENCH_JSON) $(MAKE) -C bindings-python bench
+	CORRAL_BENCH_JSON=$(BENCH_JSON) $(MAKE) -C bindings-node bench
 	$(CARGO) run --release -q -p corral-bench --bin e2b
 	bash bench/gateway/setup.sh
 	python3 bench/gateway/bench.py
+	python3 bench/summary.py $(BENCH_JSON)

@@ -28,6 +28,12 @@ const PARALLEL_CALLS = Number(process.env.CORRAL_BENCH_PARALLEL_CALLS || 5000);
 const EVERYTHING_VERSION = '2026.8.31';
 
 const ROUNDS = 5;
+const SDK_VERSION = JSON.parse(
+  fs.readFileSync(
+    path.join(import.meta.dirname, '../../node_modules/@modelcontextprotocol/sdk/package.json'),
+    'utf8',
+  ),
+).version;
 
 /** One round: `seq` sequential calls, then `par` calls with IN_FLIGHT in flight. */
 async function round(call, seq, par) {
@@ -134,6 +140,14 @@ const ratio = (a, b) =>
     WIDTHS,
   );
 
+// One JSON line per figure into CORRAL_BENCH_JSON (if set), for bench/summary.py.
+const emit = (client, server, f) => {
+  if (!process.env.CORRAL_BENCH_JSON) return;
+  const line = { lang: 'node', client, server, p50_us: f.p50, mean_us: f.mean, seq_per_s: f.seq };
+  Object.assign(line, { par_per_s: f.par, cpu_us: f.cpu });
+  fs.appendFileSync(process.env.CORRAL_BENCH_JSON, `${JSON.stringify(line)}\n`);
+};
+
 async function main() {
   const fixture = process.env.CORRAL_TEST_SERVER;
   if (!fixture || !fs.existsSync(fixture)) {
@@ -164,6 +178,8 @@ async function main() {
   const fxClient = await sdkClient(fixture, [], os.tmpdir());
   const [a, b] = await compare(await corralCall(corral, 'fixture', echoArgs), sdkCall(fxClient, echoArgs));
   await fxClient.close();
+  emit('corral', 'fixture', a);
+  emit(`ts-sdk-${SDK_VERSION}`, 'fixture', b);
   console.log(row('corral (bwrap) → fixture', a));
   console.log(row('TS SDK (no sandbox) → fixture', b));
   console.log(ratio(a, b));
@@ -183,6 +199,8 @@ async function main() {
     const client = await sdkClient(process.execPath, [entry, 'stdio'], serverHome);
     const [c, d] = await compare(call, sdkCall(client, args));
     await client.close();
+    emit('corral', 'server-everything', c);
+    emit(`ts-sdk-${SDK_VERSION}`, 'server-everything', d);
     console.log(row('corral (bwrap) → server-everything', c));
     console.log(row('TS SDK (no sandbox) → server-everything', d));
     console.log(ratio(c, d));

@@ -10,16 +10,21 @@ server-everything: the copy corral installed in the server's sandbox home) witho
 alternate the clients; the table shows the median of the rounds. Ratios: SDK time ÷ corral
 time for latency, corral ÷ SDK for throughput (above 1 means corral is faster).
 
-    python bench.py [--rounds N] [--skip-npm]
+    python bench.py [--rounds N] [--skip-npm] [--sdk-only]
+
+`--sdk-only` measures the SDK client alone, without importing corral (for a venv holding another
+`mcp` line, e.g. 1.x beside 2.x; it reuses the server-everything copy a full run installed).
 
 Environment: CORRAL_TEST_SERVER (the fixture binary, release build recommended),
-CORRAL_HOME (state; default ~/.local/share/corral), CORRAL_BENCH_SKIP_NPM=1.
+CORRAL_HOME (state; default ~/.local/share/corral), CORRAL_BENCH_SKIP_NPM=1, CORRAL_BENCH_JSON
+(a file each figure is appended to as one JSON line, for `bench/summary.py`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -29,10 +34,12 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import corral
 from mcp import ClientSession, StdioServerParameters, stdio_client
+
+if TYPE_CHECKING:
+    import corral
 
 WARMUP = 50
 SEQUENTIAL = 2000
@@ -163,6 +170,16 @@ def ratio(label: str, corral_f: Figures, sdk_f: Figures) -> str:
     )
 
 
+def emit(client: str, server: str, f: Figures) -> None:
+    """One JSON line per figure into CORRAL_BENCH_JSON (if set), for bench/summary.py."""
+    path = os.environ.get("CORRAL_BENCH_JSON")
+    if not path:
+        return
+    with open(path, "a") as out:
+        line = {"lang": "python", "client": client, "server": server, **f.__dict__}
+        out.write(json.dumps(line) + "\n")
+
+
 def median(figures: list[Figures]) -> Figures:
     return Figures(
         statistics.median(f.p50_us for f in figures),
@@ -176,6 +193,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-npm", action="store_true")
+    parser.add_argument("--sdk-only", action="store_true")
     opts = parser.parse_args()
     fixture = os.environ.get("CORRAL_TEST_SERVER")
     if not fixture or not Path(fixture).is_file():
@@ -186,21 +204,29 @@ def main() -> None:
         Path(os.environ.get("CORRAL_HOME") or Path.home() / ".local/share/corral") / "bench-python"
     )
     skip_npm = opts.skip_npm or bool(os.environ.get("CORRAL_BENCH_SKIP_NPM"))
+    everything_home = home / "servers" / "everything" / "home"
 
-    c = corral.Corral(home=str(home))
-    c.add_server_sync(corral.ServerConfig("fixture", command=[fixture]))
+    c = None
+    if not opts.sdk_only:
+        import corral
+
+        c = corral.Corral(home=str(home))
+        c.add_server_sync(corral.ServerConfig("fixture", command=[fixture]))
     servers: list[tuple[str, str, dict[str, Any], list[str], Path]] = [
         ("fixture", "fixture", {"text": "x" * 32}, [fixture], Path("/tmp"))
     ]
+    if opts.sdk_only and not (everything_home / EVERYTHING_ENTRY).is_file():
+        skip_npm = True  # no full run installed it
     if not skip_npm:
-        c.add_server_sync(
-            corral.ServerConfig(
-                "everything",
-                command=f"node {EVERYTHING_ENTRY} stdio",
-                install_commands=[EVERYTHING_INSTALL],
+        if c is not None:
+            c.add_server_sync(
+                corral.ServerConfig(
+                    "everything",
+                    command=f"node {EVERYTHING_ENTRY} stdio",
+                    install_commands=[EVERYTHING_INSTALL],
+                )
             )
-        )
-        c.discover_tools_sync("everything")  # installs it into the sandbox home once
+            c.discover_tools_sync("everything")  # installs it into the sandbox home once
         # The SDK runs the copy corral installed, from the server's sandbox home.
         servers.append(
             (
@@ -208,10 +234,11 @@ def main() -> None:
                 "everything",
                 {"message": "x" * 32},
                 ["node", EVERYTHING_ENTRY, "stdio"],
-                home / "servers" / "everything" / "home",
+                everything_home,
             )
         )
 
+    sdk_name = f"mcp-{_version('mcp')}"
     print(
         f"corral (Python) vs the mcp {_version('mcp')} Python SDK client — {SEQUENTIAL} sequential "
         f"calls, then {PARALLEL_CALLS} with {IN_FLIGHT} in flight; median of {opts.rounds} rounds\n"
@@ -221,17 +248,26 @@ def main() -> None:
     for label, name, args, argv, cwd in servers:
         runs: dict[str, list[Figures]] = {"async": [], "sync": [], "sdk": []}
         for _ in range(opts.rounds):
-            runs["async"].append(asyncio.run(corral_async(c, name, args)))
-            runs["sync"].append(corral_sync(c, name, args))
+            if c is not None:
+                runs["async"].append(asyncio.run(corral_async(c, name, args)))
+                runs["sync"].append(corral_sync(c, name, args))
             with open(os.devnull, "w") as devnull:
                 runs["sdk"].append(asyncio.run(sdk(argv, cwd, args, devnull)))
-        a, s, p = median(runs["async"]), median(runs["sync"]), median(runs["sdk"])
+        p = median(runs["sdk"])
+        emit(sdk_name, label, p)
+        if c is None:
+            print(row(f"mcp SDK (no sandbox) → {label}", p))
+            continue
+        a, s = median(runs["async"]), median(runs["sync"])
+        emit("corral-async", label, a)
+        emit("corral-sync-32-threads", label, s)
         print(row(f"corral async (bwrap) → {label}", a))
         print(row(f"corral sync, 32 threads (bwrap) → {label}", s))
         print(row(f"mcp SDK (no sandbox) → {label}", p))
         print(ratio("corral async vs SDK (>1: corral faster)", a, p))
         print(ratio("corral sync vs SDK (>1: corral faster)", s, p))
-    c.close_sync()
+    if c is not None:
+        c.close_sync()
 
 
 def _version(package: str) -> str:

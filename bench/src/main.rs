@@ -128,6 +128,25 @@ async fn rmcp_figures(argv: Vec<String>, cwd: PathBuf, args: Value) -> Figures {
     figures
 }
 
+/// One JSON line per figure into `CORRAL_BENCH_JSON` (if set), for `bench/summary.py`.
+fn emit(client: &str, server: &str, f: &Figures) {
+    let Some(path) = std::env::var_os("CORRAL_BENCH_JSON") else {
+        return;
+    };
+    let line = json!({
+        "lang": "rust", "client": client, "server": server, "p50_us": f.p50_us,
+        "mean_us": f.mean_us, "seq_per_s": f.seq_per_s, "par_per_s": f.par_per_s,
+    });
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut out| std::io::Write::write_all(&mut out, format!("{line}\n").as_bytes()));
+    if let Err(e) = written {
+        eprintln!("cannot append to {}: {e}", path.to_string_lossy());
+    }
+}
+
 fn print_row(label: &str, f: &Figures) {
     println!(
         "| {label:<38} | {:>8.1} | {:>8.1} | {:>9.0} | {:>11.0} |",
@@ -199,6 +218,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         json!({"text": "x".repeat(32)}),
     )
     .await;
+    emit("corral", "fixture", &a);
+    emit("rmcp", "fixture", &b);
     print_row("corral (bwrap) → fixture", &a);
     print_row("bare rmcp (no sandbox) → fixture", &b);
     print_ratio(&a, &b);
@@ -219,6 +240,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             args,
         )
         .await;
+        emit("corral", "server-everything", &a);
+        emit("rmcp", "server-everything", &b);
         print_row("corral (bwrap) → server-everything", &a);
         print_row("bare rmcp (no sandbox) → server-everything", &b);
         print_ratio(&a, &b);

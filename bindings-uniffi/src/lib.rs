@@ -9,6 +9,7 @@
 //! JSON type. Everything else is typed.
 
 mod errors;
+mod gateway;
 mod runner;
 mod runtime;
 mod sandbox;
@@ -17,6 +18,7 @@ mod types;
 
 pub use self::{
     errors::{CorralError, ErrorKind},
+    gateway::{Gateway, GatewayOptions, ServerHealth, ServerState, gateway_options_from_json},
     runner::{Corral, LogListener, ProgressListener, StartListener, ToolCall},
     sandbox::Sandbox,
     session::ServerSession,

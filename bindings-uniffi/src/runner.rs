@@ -2,7 +2,10 @@
 //! listeners. Each method is a thin shim over `corral_core`: convert the arguments, hand the work
 //! to the shared runtime (`rt::run`), convert the result.
 
-use std::{path::PathBuf, sync::Arc};
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex, Weak},
+};
 
 use corral_core as core;
 use tokio::sync::watch;
@@ -10,12 +13,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     errors::{CorralError, ErrorKind},
+    gateway::{Gateway, GatewayOptions},
     runtime::{self as rt, InRuntime},
     sandbox::Sandbox,
     session::ServerSession,
     types::{
-        CallOptions, CorralOptions, LogMessage, Progress, SandboxConfig, ServerConfig, StartEvent,
-        Tool, ToolResult, parse_json,
+        CallOptions, CorralOptions, JsonForm, LogMessage, Progress, PruneReport, SandboxConfig,
+        ServerConfig, StartEvent, TemplateInfo, Tool, ToolResult, parse_json, via_json,
     },
 };
 
@@ -73,17 +77,36 @@ where
 
 /// The runner: configure servers, then discover and call their tools. Closing it (`close()`
 /// in Swift, `shutdown()` in Kotlin, or freeing it: Kotlin's `close()` / `use {}`, Swift's
-/// deinit) stops every server and sandbox it started.
+/// deinit) stops every gateway, server and sandbox it started.
 #[derive(uniffi::Object)]
 pub struct Corral {
     core: InRuntime<core::Corral>,
+    /// The gateways it started, closed with it.
+    gateways: Arc<Mutex<Vec<Weak<core::Gateway>>>>,
+}
+
+impl Corral {
+    /// Closes its gateways, then the core.
+    fn closing(&self) -> impl Future<Output = ()> + Send + 'static {
+        let core = self.core.clone();
+        let gateways: Vec<Arc<core::Gateway>> = self
+            .gateways
+            .lock()
+            .map(|mut g| g.drain(..).filter_map(|g| g.upgrade()).collect())
+            .unwrap_or_default();
+        async move {
+            for g in gateways {
+                g.close().await;
+            }
+            core.close().await;
+        }
+    }
 }
 
 impl Drop for Corral {
     fn drop(&mut self) {
         if !self.core.is_closed() {
-            let core = self.core.clone();
-            rt::block_on_or_spawn(async move { core.close().await });
+            rt::block_on_or_spawn(self.closing());
         }
     }
 }
@@ -97,6 +120,7 @@ impl Corral {
         let core = core::Corral::with_options(options.unwrap_or_default().into())?;
         Ok(Arc::new(Self {
             core: InRuntime::new(core),
+            gateways: Arc::default(),
         }))
     }
 
@@ -287,12 +311,69 @@ impl Corral {
         .await
     }
 
-    /// Stops every server and sandbox. Idempotent; later calls fail with `CLOSED`.
+    /// Publishes this corral's servers (all, or `options.servers`) behind one authenticated
+    /// Streamable-HTTP MCP endpoint on 127.0.0.1 (unless `options.host` says otherwise).
+    #[uniffi::method(default(options = None))]
+    pub async fn start_gateway(&self, options: Option<GatewayOptions>) -> Result<Arc<Gateway>> {
+        let core = self.core.clone();
+        let options = options.unwrap_or_default().to_core()?;
+        let gateways = Arc::clone(&self.gateways);
+        rt::run(async move {
+            let gateway = Arc::new(core.start_gateway(options).await?);
+            if let Ok(mut g) = gateways.lock() {
+                g.retain(|g| g.strong_count() > 0);
+                g.push(Arc::downgrade(&gateway));
+            }
+            Ok(Gateway::new(gateway))
+        })
+        .await
+    }
+
+    /// Builds a template once from install commands (on top of `base`, another template):
+    /// servers and sandboxes with `template = name` start from it. Building the same commands
+    /// again reuses the layer.
+    #[uniffi::method(default(base = None))]
+    pub async fn build_template(
+        &self,
+        name: String,
+        install_commands: Vec<String>,
+        base: Option<String>,
+    ) -> Result<TemplateInfo> {
+        let core = self.core.clone();
+        rt::run(async move {
+            let t = core
+                .build_template(&name, &install_commands, base.as_deref())
+                .await?;
+            TemplateInfo::from_core(&t)
+        })
+        .await
+    }
+
+    /// The built templates, by name.
+    pub fn list_templates(&self) -> Result<Vec<TemplateInfo>> {
+        self.core
+            .list_templates()
+            .iter()
+            .map(TemplateInfo::from_core)
+            .collect()
+    }
+
+    /// Removes a template (sandboxes running from it keep it until they stop).
+    pub fn remove_template(&self, name: String) -> Result<()> {
+        Ok(self.core.remove_template(&name)?)
+    }
+
+    /// Removes the layers no configured server uses any more; says what it freed.
+    pub fn prune(&self) -> Result<PruneReport> {
+        via_json("prune", &self.core.prune()?)
+    }
+
+    /// Stops every gateway, server and sandbox. Idempotent; later calls fail with `CLOSED`.
     /// (`shutdown()` in Kotlin, where `close()` is `AutoCloseable`'s.)
     pub async fn close(&self) {
-        let core = self.core.clone();
+        let closing = self.closing();
         let _ = rt::run_detached(async move {
-            core.close().await;
+            closing.await;
             Ok(())
         })
         .await;

@@ -8,9 +8,109 @@
 use std::{collections::HashMap, path::PathBuf, time::Duration};
 
 use corral_core as core;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use crate::errors::{CorralError, ErrorKind};
+
+/// A record whose canonical JSON form is its core type's: it converts to and from the core type
+/// through that form (serde both ways), so the field mapping is serde's and written nowhere
+/// else. Adding a field to the core type is one line in the record.
+pub(crate) trait JsonForm: Serialize + DeserializeOwned {
+    /// The core type of the same JSON form.
+    type Core: Serialize + DeserializeOwned;
+    /// The field prefix of its errors (`gateway` → `gateway.toolBudget`).
+    const WHAT: &'static str;
+
+    /// The core value (validated by the core's deserialization; `null` fields are the core's
+    /// defaults).
+    fn to_core(&self) -> Result<Self::Core, CorralError> {
+        via_json(Self::WHAT, self)
+    }
+
+    /// The record of a core value.
+    fn from_core(core: &Self::Core) -> Result<Self, CorralError> {
+        via_json(Self::WHAT, core).map_err(|e| {
+            CorralError::new(
+                ErrorKind::Internal,
+                format!("{} does not cross: {e}", Self::WHAT),
+            )
+        })
+    }
+
+    /// Parses JSON text in the core's form (validated by the core, aliases accepted).
+    fn from_json(what: &str, text: &str) -> Result<Self, CorralError> {
+        let value = parse_json(what, text)?;
+        Self::from_core(&via_json::<Self::Core>(Self::WHAT, &value)?)
+    }
+
+    /// The canonical JSON text (the core type's serde form).
+    fn canonical_json(&self) -> String {
+        let text = self.to_core().map(|c| serde_json::to_string(&c));
+        match text {
+            Ok(Ok(text)) => text,
+            _ => serde_json::to_string(self).unwrap_or_default(),
+        }
+    }
+}
+
+/// `#[serde(default, with = "crate::types::json_text")]` on an `Option<String>` record field
+/// that holds JSON text (the binding's convention for arbitrary JSON): in the JSON form it is
+/// the JSON value itself, so the record still converts to and from the core type by serde.
+#[allow(dead_code)] // for fields the integrator adds (GatewayOptions.mcp)
+pub(crate) mod json_text {
+    use serde::{
+        Deserialize, Deserializer, Serialize, Serializer, de::Error as _, ser::Error as _,
+    };
+    use serde_json::Value;
+
+    pub(crate) fn serialize<S: Serializer>(text: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        let value: Option<Value> = text
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| S::Error::custom(format!("not valid JSON: {e}")))?;
+        value.serialize(s)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let value = Option::<Value>::deserialize(d)?;
+        value
+            .map(|v| serde_json::to_string(&v).map_err(D::Error::custom))
+            .transpose()
+    }
+}
+
+/// Converts between two types of one JSON form; `null` members of the top-level object are left
+/// out (the target's default). A failure is `CONFIG_INVALID` naming the field (`WHAT.path`).
+pub(crate) fn via_json<T: DeserializeOwned>(
+    what: &str,
+    from: &impl Serialize,
+) -> Result<T, CorralError> {
+    let mut value = serde_json::to_value(from).map_err(|e| {
+        CorralError::with_field(
+            ErrorKind::ConfigInvalid,
+            format!("{what}: {e}"),
+            Some(what.to_owned()),
+        )
+    })?;
+    if let Some(map) = value.as_object_mut() {
+        map.retain(|_, v| !v.is_null());
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            what.to_owned()
+        } else {
+            format!("{what}.{path}")
+        };
+        CorralError::with_field(
+            ErrorKind::ConfigInvalid,
+            format!("{field}: {}", e.into_inner()),
+            Some(field),
+        )
+    })
+}
 
 /// Options of a [`Corral`](crate::runner::Corral).
 #[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
@@ -36,8 +136,14 @@ impl From<CorralOptions> for core::CorralOptions {
     }
 }
 
+// Mirrors of core types whose fields are all UniFFI types (`#[uniffi::remote]`): the core's
+// own types cross the FFI, with no conversion code; a field added to the core fails to compile
+// here until it is mirrored (one line).
+
+pub use core::NetworkPolicy;
+
 /// Network access of a sandbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum NetworkPolicy {
     /// The host's network (the default).
     All,
@@ -45,26 +151,10 @@ pub enum NetworkPolicy {
     None,
 }
 
-impl From<NetworkPolicy> for core::NetworkPolicy {
-    fn from(n: NetworkPolicy) -> Self {
-        match n {
-            NetworkPolicy::All => Self::All,
-            NetworkPolicy::None => Self::None,
-        }
-    }
-}
-
-impl From<core::NetworkPolicy> for NetworkPolicy {
-    fn from(n: core::NetworkPolicy) -> Self {
-        match n {
-            core::NetworkPolicy::All => Self::All,
-            core::NetworkPolicy::None => Self::None,
-        }
-    }
-}
+pub use core::Limits;
 
 /// Resource limits of a sandbox; `null` means unlimited.
-#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct Limits {
     /// Memory limit in MiB for all processes of the sandbox together.
     #[uniffi(default = None)]
@@ -72,25 +162,9 @@ pub struct Limits {
     /// Maximum number of processes (and threads).
     #[uniffi(default = None)]
     pub max_processes: Option<u64>,
-}
-
-impl From<Limits> for core::Limits {
-    fn from(l: Limits) -> Self {
-        Self {
-            memory_mb: l.memory_mb,
-            max_processes: l.max_processes,
-            disk_mb: None,
-        }
-    }
-}
-
-impl From<core::Limits> for Limits {
-    fn from(l: core::Limits) -> Self {
-        Self {
-            memory_mb: l.memory_mb,
-            max_processes: l.max_processes,
-        }
-    }
+    /// Size limit in MiB of the sandbox's writable layer (enforced, or `SANDBOX_FAILED`).
+    #[uniffi(default = None)]
+    pub disk_mb: Option<u64>,
 }
 
 /// A host directory made visible inside the sandbox.
@@ -174,9 +248,16 @@ pub struct ServerConfig {
     /// Extra host directories visible inside the sandbox.
     #[uniffi(default)]
     pub mounts: Vec<Mount>,
-    /// Memory and process limits (`null`: none).
+    /// Memory, process and disk limits (`null`: none).
     #[uniffi(default = None)]
     pub limits: Option<Limits>,
+    /// Start the sandbox from this template (`Corral.buildTemplate`); the server's own install
+    /// commands run on top of it.
+    #[uniffi(default = None)]
+    pub template: Option<String>,
+    /// Files written into the sandbox before the server starts: absolute path → text.
+    #[uniffi(default)]
+    pub files: HashMap<String, String>,
     /// If set, only these tools are offered.
     #[uniffi(default = None)]
     pub allow_tools: Option<Vec<String>>,
@@ -222,13 +303,15 @@ impl From<ServerConfig> for core::ServerConfig {
         if let Some(t) = c.call_timeout {
             config.call_timeout = t;
         }
-        config.network = c.network.map(Into::into).unwrap_or_default();
+        config.network = c.network.unwrap_or_default();
         config.mounts = c.mounts.into_iter().map(Into::into).collect();
-        config.limits = c.limits.map(Into::into).unwrap_or_default();
+        config.limits = c.limits.unwrap_or_default();
         config.tools = core::ToolFilter {
             allow: c.allow_tools,
             deny: c.deny_tools,
         };
+        config.template = c.template;
+        config.files = c.files.into_iter().collect();
         config.tags = c.tags;
         config
     }
@@ -251,9 +334,11 @@ impl From<core::ServerConfig> for ServerConfig {
             description: c.description,
             idle_timeout: Some(c.idle_timeout),
             call_timeout: Some(c.call_timeout),
-            network: Some(c.network.into()),
+            network: Some(c.network),
             mounts: c.mounts.into_iter().map(Into::into).collect(),
-            limits: Some(c.limits.into()),
+            limits: Some(c.limits),
+            template: c.template,
+            files: c.files.into_iter().collect(),
             allow_tools: c.tools.allow,
             deny_tools: c.tools.deny,
             tags: c.tags,
@@ -276,9 +361,12 @@ pub struct SandboxConfig {
     /// Extra host directories.
     #[uniffi(default)]
     pub mounts: Vec<Mount>,
-    /// Memory and process limits.
+    /// Memory, process and disk limits.
     #[uniffi(default = None)]
     pub limits: Option<Limits>,
+    /// Start from this template (`Corral.buildTemplate`): its layer is mounted, not copied.
+    #[uniffi(default = None)]
+    pub template: Option<String>,
 }
 
 impl From<SandboxConfig> for core::SandboxConfig {
@@ -287,12 +375,12 @@ impl From<SandboxConfig> for core::SandboxConfig {
             name: c.name.unwrap_or_else(|| "sandbox".into()),
             state_dir: None,
             env: c.env.into_iter().collect(),
-            network: c.network.map(Into::into).unwrap_or_default(),
+            network: c.network.unwrap_or_default(),
             mounts: c.mounts.into_iter().map(Into::into).collect(),
-            limits: c.limits.map(Into::into).unwrap_or_default(),
+            limits: c.limits.unwrap_or_default(),
             programs: Vec::new(),
             reuse_key: None,
-            template: None,
+            template: c.template,
             layer_dir: None,
         }
     }
@@ -303,11 +391,52 @@ impl From<core::SandboxConfig> for SandboxConfig {
         Self {
             name: Some(c.name),
             env: c.env.into_iter().collect(),
-            network: Some(c.network.into()),
+            network: Some(c.network),
             mounts: c.mounts.into_iter().map(Into::into).collect(),
-            limits: Some(c.limits.into()),
+            limits: Some(c.limits),
+            template: c.template,
         }
     }
+}
+
+/// A template built with `Corral.buildTemplate`: a named layer made once from install commands,
+/// which servers and sandboxes start from (`template`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateInfo {
+    /// Its name.
+    pub name: String,
+    /// Content id (hash of the base's id and the install commands).
+    pub id: String,
+    /// The template it was built on, if any.
+    pub base: Option<String>,
+    /// The commands it was built from.
+    pub install_commands: Vec<String>,
+    /// Size of its layer on disk, in bytes.
+    pub size_bytes: u64,
+}
+
+impl JsonForm for TemplateInfo {
+    type Core = core::TemplateInfo;
+    const WHAT: &'static str = "template";
+}
+
+#[uniffi::export]
+impl TemplateInfo {
+    /// The canonical camelCase JSON form (the core's).
+    pub fn to_json(&self) -> String {
+        self.canonical_json()
+    }
+}
+
+/// What `Corral.prune` removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, uniffi::Record)]
+#[serde(rename_all = "camelCase")]
+pub struct PruneReport {
+    /// Paths removed.
+    pub removed: Vec<String>,
+    /// Bytes freed.
+    pub freed_bytes: u64,
 }
 
 /// A tool a server offers. The schemas and annotations are JSON text.
@@ -329,6 +458,11 @@ pub struct Tool {
 
 #[uniffi::export]
 impl Tool {
+    /// The canonical camelCase JSON form (`name`, `inputSchema`, …), text.
+    pub fn to_json(&self) -> String {
+        to_json_text(&core::Tool::from(self.clone()))
+    }
+
     /// The OpenAI function-tool form, JSON text:
     /// `{"type": "function", "function": {"name", "description", "parameters"}}`.
     pub fn to_openai(&self) -> String {
@@ -355,6 +489,11 @@ impl Tool {
 
 fn json_text(v: &Value) -> String {
     v.to_string()
+}
+
+/// The serde form of a core value, as JSON text.
+fn to_json_text(v: &impl Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_default()
 }
 
 /// Parses JSON text that came back from the foreign side; text that is not JSON is kept as a
@@ -513,12 +652,26 @@ impl From<ToolResult> for core::ToolResult {
 }
 
 /// A resource a server offers.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+#[serde(rename_all = "camelCase")]
 pub struct Resource {
     pub uri: String,
     pub name: String,
     pub description: Option<String>,
     pub mime_type: Option<String>,
+}
+
+impl JsonForm for Resource {
+    type Core = core::Resource;
+    const WHAT: &'static str = "resource";
+}
+
+#[uniffi::export]
+impl Resource {
+    /// The canonical camelCase JSON form, text.
+    pub fn to_json(&self) -> String {
+        self.canonical_json()
+    }
 }
 
 impl From<core::Resource> for Resource {
@@ -533,12 +686,26 @@ impl From<core::Resource> for Resource {
 }
 
 /// One piece of a read resource: `text`, or base64 `blob`.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+#[serde(rename_all = "camelCase")]
 pub struct ResourceContents {
     pub uri: String,
     pub mime_type: Option<String>,
     pub text: Option<String>,
     pub blob: Option<String>,
+}
+
+impl JsonForm for ResourceContents {
+    type Core = core::ResourceContents;
+    const WHAT: &'static str = "resourceContents";
+}
+
+#[uniffi::export]
+impl ResourceContents {
+    /// The canonical camelCase JSON form, text.
+    pub fn to_json(&self) -> String {
+        self.canonical_json()
+    }
 }
 
 impl From<core::ResourceContents> for ResourceContents {
@@ -559,6 +726,18 @@ pub struct Prompt {
     pub description: Option<String>,
     /// Its arguments, each JSON text of `{"name", "description", "required"}`.
     pub arguments: Vec<String>,
+}
+
+#[uniffi::export]
+impl Prompt {
+    /// The canonical camelCase JSON form, text.
+    pub fn to_json(&self) -> String {
+        to_json_text(&core::Prompt {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            arguments: self.arguments.iter().map(|a| json_value(a)).collect(),
+        })
+    }
 }
 
 impl From<core::Prompt> for Prompt {
@@ -586,6 +765,24 @@ pub struct PromptResult {
     pub messages: Vec<PromptMessage>,
 }
 
+#[uniffi::export]
+impl PromptResult {
+    /// The canonical camelCase JSON form (`messages` of `{role, content}`), text.
+    pub fn to_json(&self) -> String {
+        to_json_text(&core::PromptResult {
+            description: self.description.clone(),
+            messages: self
+                .messages
+                .iter()
+                .map(|m| core::PromptMessage {
+                    role: m.role.clone(),
+                    content: m.content.clone().into(),
+                })
+                .collect(),
+        })
+    }
+}
+
 impl From<core::PromptResult> for PromptResult {
     fn from(p: core::PromptResult) -> Self {
         Self {
@@ -603,13 +800,27 @@ impl From<core::PromptResult> for PromptResult {
 }
 
 /// A progress report of a running call.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, uniffi::Record)]
+#[serde(rename_all = "camelCase")]
 pub struct Progress {
     /// Progress so far (increases).
     pub progress: f64,
     /// The total, if known.
     pub total: Option<f64>,
     pub message: Option<String>,
+}
+
+impl JsonForm for Progress {
+    type Core = core::Progress;
+    const WHAT: &'static str = "progress";
+}
+
+#[uniffi::export]
+impl Progress {
+    /// The canonical camelCase JSON form, text.
+    pub fn to_json(&self) -> String {
+        self.canonical_json()
+    }
 }
 
 impl From<core::Progress> for Progress {
@@ -752,7 +963,7 @@ impl From<ExecCommand> for core::Command {
             argv: c.argv,
             env: c.env.into_iter().collect(),
             cwd: c.cwd,
-            network: c.network.map(Into::into),
+            network: c.network,
             stdin: c.stdin,
             timeout: c.timeout,
         }
@@ -788,6 +999,18 @@ impl ExecOutput {
     pub fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr).into_owned()
     }
+
+    /// The canonical camelCase JSON form (`exitCode`, `signal`?, `stdout`, `stderr` as text).
+    pub fn to_json(&self) -> String {
+        to_json_text(&core::ExecOutput {
+            status: core::ExitStatus {
+                code: self.exit_code,
+                signal: self.signal,
+            },
+            stdout: self.stdout.clone(),
+            stderr: self.stderr.clone(),
+        })
+    }
 }
 
 impl From<core::ExecOutput> for ExecOutput {
@@ -813,9 +1036,10 @@ mod tests {
     #[test]
     fn server_config_round_trips_through_the_core() {
         let json = serde_json::json!({"command": ["srv", "a b"], "network": "none",
-            "mounts": ["/data:/mnt:rw"], "limits": {"max_processes": 8}, "allow_tools": ["echo"],
+            "mounts": ["/data:/mnt:rw"], "limits": {"max_processes": 8, "disk_mb": 32}, "allow_tools": ["echo"],
             "deny_tools": ["x"], "call_timeout_seconds": 2.5, "cwd": "/tmp", "env": {"A": "1"},
-            "install_commands": ["true"], "description": "d", "timeout_minutes": 2, "tags": ["t"]});
+            "install_commands": ["true"], "description": "d", "timeout_minutes": 2, "tags": ["t"],
+            "template": "tools", "files": {"/app/s.py": "print()"}});
         let core = core::ServerConfig::from_value("fx", &json).expect("valid");
         let ffi = ServerConfig::from(core.clone());
         assert_eq!(core::ServerConfig::from(ffi.clone()), core);
@@ -839,6 +1063,8 @@ mod tests {
             network: None,
             mounts: Vec::new(),
             limits: None,
+            template: None,
+            files: HashMap::new(),
             allow_tools: None,
             deny_tools: Vec::new(),
             tags: Vec::new(),
@@ -847,6 +1073,97 @@ mod tests {
             core::ServerConfig::from(c),
             core::ServerConfig::argv("fx", ["srv"])
         );
+    }
+
+    #[test]
+    fn templates_and_prune_reports_cross() {
+        let core = core::TemplateInfo {
+            name: "tools".into(),
+            id: "abc".into(),
+            base: None,
+            install_commands: vec!["true".into()],
+            size_bytes: 42,
+        };
+        let t = TemplateInfo::from_core(&core).expect("crosses");
+        assert_eq!((t.size_bytes, t.base.as_deref()), (42, None));
+        let json: Value = serde_json::from_str(&t.to_json()).expect("json");
+        assert_eq!(json, serde_json::to_value(&core).expect("core json"));
+        let report = core::PruneReport {
+            removed: vec![PathBuf::from("/x/y")],
+            freed_bytes: 9,
+        };
+        let r: PruneReport = via_json("prune", &report).expect("crosses");
+        assert_eq!((r.removed, r.freed_bytes), (vec!["/x/y".to_owned()], 9));
+    }
+
+    #[test]
+    fn json_text_fields_are_json_values_in_the_json_form() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct Record {
+            #[serde(default, with = "json_text")]
+            mcp: Option<String>,
+        }
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct Core {
+            mcp: Option<serde_json::Map<String, Value>>,
+        }
+        let r = Record {
+            mcp: Some(r#"{"fetch":{}}"#.into()),
+        };
+        let core: Core = via_json("gateway", &r).expect("crosses");
+        assert!(core.mcp.as_ref().is_some_and(|m| m.contains_key("fetch")));
+        assert_eq!(via_json::<Record>("gateway", &core).expect("back"), r);
+        let none: Core = via_json("gateway", &Record { mcp: None }).expect("crosses");
+        assert_eq!(none.mcp, None);
+        let bad = Record {
+            mcp: Some("{nope".into()),
+        };
+        let e = via_json::<Core>("gateway", &bad).expect_err("not JSON");
+        assert_eq!(e.code(), "CONFIG_INVALID");
+    }
+
+    #[test]
+    fn records_give_the_cores_json() {
+        let o = ExecOutput {
+            exit_code: Some(0),
+            signal: None,
+            stdout: b"hi\n".to_vec(),
+            stderr: Vec::new(),
+        };
+        let json: Value = serde_json::from_str(&o.to_json()).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({"exitCode": 0, "stdout": "hi\n", "stderr": ""})
+        );
+        let r = Resource {
+            uri: "u".into(),
+            name: "n".into(),
+            description: None,
+            mime_type: Some("text/plain".into()),
+        };
+        let json: Value = serde_json::from_str(&r.to_json()).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({"uri": "u", "name": "n", "mimeType": "text/plain"})
+        );
+        let p = Progress {
+            progress: 1.0,
+            total: None,
+            message: None,
+        };
+        assert_eq!(p.to_json(), r#"{"progress":1.0}"#);
+    }
+
+    #[test]
+    fn sandbox_config_keeps_template_and_disk() {
+        let c =
+            sandbox_config_from_json(r#"{"template": "tools", "limits": {"disk_mb": 16}}"#.into())
+                .expect("valid");
+        assert_eq!(c.template.as_deref(), Some("tools"));
+        assert_eq!(c.limits.as_ref().and_then(|l| l.disk_mb), Some(16));
+        let core = core::SandboxConfig::from(c);
+        assert_eq!(core.template.as_deref(), Some("tools"));
+        assert_eq!(core.limits.disk_mb, Some(16));
     }
 
     #[test]
@@ -921,7 +1238,7 @@ pub fn parse_mcp_servers(document: String) -> Result<Vec<ServerConfig>, CorralEr
         .collect())
 }
 
-/// A sandbox config from JSON text `{"name", "env", "network", "mounts", "limits"}`.
+/// A sandbox config from JSON text `{"name", "env", "network", "mounts", "limits", "template"}`.
 #[uniffi::export]
 pub fn sandbox_config_from_json(config: String) -> Result<SandboxConfig, CorralError> {
     let value = parse_json("config", &config)?;

@@ -980,6 +980,9 @@ pub(crate) struct RawSandbox {
     mounts: Option<OneOrMany<Mount>>,
     #[serde(default)]
     limits: Option<Limits>,
+    /// Taken out by [`SandboxConfig`](crate::SandboxConfig)'s conversion before `build`.
+    #[serde(default)]
+    pub(crate) template: Option<String>,
     #[serde(flatten)]
     other: BTreeMap<String, IgnoredAny>,
 }

@@ -71,7 +71,7 @@ pub struct SandboxConfig {
 }
 
 impl SandboxConfig {
-    /// Reads `{"name", "env", "network", "mounts", "limits"}`; every key is optional (`null`
+    /// Reads `{"name", "env", "network", "mounts", "limits", "template"}`; every key is optional (`null`
     /// is the default config). Errors name the offending field under `sandbox.`.
     pub fn from_value(value: &serde_json::Value) -> Result<Self> {
         if value.is_null() {
@@ -85,7 +85,8 @@ impl SandboxConfig {
 impl TryFrom<RawSandbox> for SandboxConfig {
     type Error = Error;
 
-    fn try_from(raw: RawSandbox) -> Result<Self> {
+    fn try_from(mut raw: RawSandbox) -> Result<Self> {
+        let template = raw.template.take();
         let (name, env, network, mounts, limits) = raw.build()?;
         Ok(Self {
             name: name.unwrap_or_else(|| "sandbox".to_owned()),
@@ -95,7 +96,7 @@ impl TryFrom<RawSandbox> for SandboxConfig {
             mounts,
             limits,
             programs: Vec::new(),
-            template: None,
+            template,
             layer_dir: None,
             reuse_key: None,
         })
@@ -114,6 +115,8 @@ impl Serialize for SandboxConfig {
             mounts: &'a [Mount],
             #[serde(skip_serializing_if = "Option::is_none")]
             limits: Option<&'a Limits>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            template: Option<&'a str>,
         }
         Canonical {
             name: &self.name,
@@ -121,6 +124,7 @@ impl Serialize for SandboxConfig {
             network: self.network,
             mounts: &self.mounts,
             limits: Some(&self.limits).filter(|l| **l != Limits::default()),
+            template: self.template.as_deref(),
         }
         .serialize(s)
     }
@@ -620,6 +624,16 @@ mod tests {
         assert_eq!(
             serde_json::from_value::<SandboxConfig>(v).expect("valid"),
             c
+        );
+        let t = SandboxConfig::from_value(&json!({"template": "tools", "limits": {"disk_mb": 16}}))
+            .expect("valid");
+        assert_eq!(t.template.as_deref(), Some("tools"));
+        assert_eq!(t.limits.disk_mb, Some(16));
+        let v = serde_json::to_value(&t).expect("serializes");
+        assert_eq!(v["template"], "tools");
+        assert_eq!(
+            serde_json::from_value::<SandboxConfig>(v).expect("valid"),
+            t
         );
         for (v, field) in [
             (json!({"env": {"1X": "v"}}), "sandbox.env.1X"),

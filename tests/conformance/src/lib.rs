@@ -98,7 +98,7 @@ impl Checker {
     /// The fixture server is `CORRAL_TEST_SERVER`, else `corral-test-server` in the target dir
     /// this binary was built into.
     pub fn new(language: &str) -> Result<Self, String> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = suite_dir();
         let scenarios = load_scenarios(&root.join("scenarios"))?;
         let baseline = root.join(format!("expected-failures/{language}.txt"));
         let expected: Vec<String> = std::fs::read_to_string(&baseline)
@@ -374,6 +374,22 @@ async fn expect_no_processes(tag: &str) -> Result<(), String> {
         "processes of the scenario survived: {:?}",
         env::processes_with_env(&needle)
     ))
+}
+
+/// The suite's directory: `CORRAL_CONFORMANCE_DIR`, else `tests/conformance` of the checkout
+/// the caller runs in (found from the working directory upwards), else the one this binary
+/// was built from. Looked up at run time: a shared target dir may hold a checker built from
+/// another clone, whose compile-time path is gone or holds older scenarios.
+fn suite_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CORRAL_CONFORMANCE_DIR") {
+        return PathBuf::from(dir);
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cwd = std::env::current_dir().unwrap_or_default();
+    cwd.ancestors()
+        .flat_map(|a| [a.to_path_buf(), a.join("tests/conformance")])
+        .find(|d| d.join("scenarios").is_dir() && d.join("expected-failures").is_dir())
+        .unwrap_or_else(|| built.to_path_buf())
 }
 
 fn fixture_server() -> PathBuf {

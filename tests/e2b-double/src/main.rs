@@ -10,7 +10,7 @@
 //!
 //! Fault injection and inspection (test-only, on the API port, under `/_double/`):
 //! `POST /_double/faults` `{"rate_limit": n, "retry_after": s, "split": bool,
-//! "drop_on_input": n, "slow_create_ms": ms}`; `POST /_double/vanish/<id>` (the sandbox
+//! "drop_on_input": n, "slow_create_ms": ms, "page_size": n}`; `POST /_double/vanish/<id>` (the sandbox
 //! disappears: processes killed, streams cut, health 502, API 404); `POST /_double/drop/<id>`
 //! (every stream of the sandbox cut, processes left running); `GET /_double/stats`.
 
@@ -52,6 +52,7 @@ struct Stats {
     starts: u64,
     reattaches: u64,
     send_inputs: u64,
+    uploads: u64,
     rate_limited: u64,
 }
 
@@ -62,6 +63,7 @@ struct Faults {
     split: bool,
     drop_on_input: u32,
     slow_create_ms: u64,
+    page_size: usize,
 }
 
 struct Double {
@@ -542,6 +544,11 @@ fn list(d: &Shared, q: &HashMap<String, String>, v2: bool) -> Response {
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(100)
         .clamp(1, 100);
+    // Fault: a smaller page than asked for (the client must follow `X-Next-Token`).
+    let limit = match d.faults.lock().map(|f| f.page_size).unwrap_or(0) {
+        0 => limit,
+        cap => limit.min(cap),
+    };
     let start = q
         .get("nextToken")
         .and_then(|t| t.parse::<usize>().ok())
@@ -582,6 +589,9 @@ async fn admin_route(d: &Shared, method: &Method, path: &str, body: &[u8]) -> Re
                 }
                 if let Some(x) = n("slow_create_ms") {
                     f.slow_create_ms = x;
+                }
+                if let Some(x) = n("page_size") {
+                    f.page_size = x as usize;
                 }
             }
             StatusCode::NO_CONTENT.into_response()
@@ -730,7 +740,10 @@ async fn envd_route(State(d): State<Shared>, req: Request) -> Response {
         .to_owned();
     match (method.as_str(), path.as_str()) {
         ("GET", "/files") => download(&sbx, &query(&uri)).await,
-        ("POST", "/files") => upload(&sbx, &query(&uri), &content_type, &body).await,
+        ("POST", "/files") => {
+            d.stat(|s| s.uploads += 1);
+            upload(&sbx, &query(&uri), &content_type, &body).await
+        }
         ("POST", "/process.Process/Start") | ("POST", "/process.Process/Connect") => {
             if content_type != "application/connect+json" {
                 return api_error(
@@ -1089,8 +1102,8 @@ async fn unary(d: &Shared, sbx: &Arc<Sbx>, method: &str, msg: &Value) -> Respons
                 return connect_error("internal", "failed to write to stdin");
             }
             drop(stdin);
-            // Fault: cut the streams right after this input (the answer comes while detached
-            // only if the process is faster than the client's re-attach).
+            // Fault: cut the streams right after this input (output the process writes before
+            // the client re-attaches is discarded, as envd does: P§2.4).
             let cut = d
                 .faults
                 .lock()

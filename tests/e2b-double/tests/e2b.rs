@@ -188,22 +188,29 @@ async fn stdout_split_at_random_boundaries_is_reassembled() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "hangs in some runs (output dropped while no stream is attached); run with --ignored"]
 async fn a_dropped_stream_is_reattached_transparently() {
     let d = start_double();
     let home = tempfile::tempdir().expect("tmp");
     let corral = d.corral(home.path(), |_| {});
     with_fixture(&corral).await;
     let before = corral.session("fx").await.expect("session");
-    // The double cuts every stream right after it delivers the next stdin write; the tool
-    // answers 1.5 s later, on the re-attached stream.
+    // The double cuts every stream right after it delivers the next stdin write. envd drops
+    // output while no stream is attached, and this answer comes at once, before any re-attach:
+    // the client resumes the server's stdout file at the first byte it did not get.
     d.faults(json!({"drop_on_input": 1}));
     let r = corral
-        .execute_tool("fx", "sleep", json!({"ms": 1500, "progress": false}))
+        .execute_tool("fx", "echo", json!({"text": "while detached"}))
         .await
         .expect("the call survives the drop");
-    assert_eq!(r.text(), "slept 1500");
-    assert!(d.stats()["reattaches"].as_u64() >= Some(1), "{}", d.stats());
+    assert_eq!(r.text(), "while detached");
+    // And one that answers later, on the re-attached stream.
+    d.faults(json!({"drop_on_input": 1}));
+    let r = corral
+        .execute_tool("fx", "sleep", json!({"ms": 300, "progress": false}))
+        .await
+        .expect("the call survives the drop");
+    assert_eq!(r.text(), "slept 300");
+    assert!(d.stats()["reattaches"].as_u64() >= Some(2), "{}", d.stats());
     let after = corral.session("fx").await.expect("session");
     assert_eq!(
         before.session_id(),
@@ -476,4 +483,71 @@ fn two_corral_processes_with_one_home_id_share_one_sandbox_and_gc_cleans_up() {
         std::thread::sleep(Duration::from_millis(500));
     }
     assert_eq!(remaining, 0, "corral e2b gc removed the orphan");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_and_install_commands_reach_the_sandbox_before_the_server_starts() {
+    let d = start_double();
+    let home = tempfile::tempdir().expect("tmp");
+    let corral = d.corral(home.path(), |_| {});
+    let uploads = d.stats()["uploads"].as_u64().unwrap_or(0);
+    corral
+        .add_server_from_dict(
+            "fx",
+            &json!({
+                "command": fixture().display().to_string(),
+                "installCommands": ["mkdir -p /tmp/app && echo installed > /tmp/app/install.txt"],
+                "files": {"/tmp/app/notes.txt": "written by config"},
+            }),
+        )
+        .await
+        .expect("add server");
+    for (path, text) in [
+        ("/tmp/app/notes.txt", "written by config"),
+        ("/tmp/app/install.txt", "installed\n"),
+    ] {
+        let r = corral
+            .execute_tool("fx", "read_file", json!({ "path": path }))
+            .await
+            .expect("read_file");
+        assert_eq!(r.text(), text, "{path}");
+    }
+    assert!(
+        d.stats()["uploads"].as_u64().unwrap_or(0) > uploads,
+        "files go through envd's file upload: {}",
+        d.stats()
+    );
+    corral.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_follows_every_page() {
+    let d = start_double();
+    let home = tempfile::tempdir().expect("tmp");
+    let config = d.config(&format!("pages-{}", std::process::id()));
+    let provider = Arc::new(E2bProvider::new(config).expect("provider"));
+    let corral = Corral::with_provider(home.path().to_owned(), provider.clone());
+    let mut sandboxes = Vec::new();
+    for _ in 0..3 {
+        let sb = corral
+            .sandbox(corral_core::SandboxConfig::default())
+            .await
+            .expect("sandbox");
+        sandboxes.push(sb);
+    }
+    // The double serves one sandbox a page (P§1.4 `X-Next-Token`).
+    d.faults(json!({"page_size": 1}));
+    let lists = d.stats()["lists"].as_u64().unwrap_or(0);
+    let mine = provider.list_own().await.expect("list");
+    let mut ids: Vec<&str> = mine.iter().map(|s| s.sandbox_id.as_str()).collect();
+    ids.sort_unstable();
+    let mut want: Vec<&str> = sandboxes.iter().map(|s| s.id()).collect();
+    want.sort_unstable();
+    assert_eq!(ids, want);
+    assert!(
+        d.stats()["lists"].as_u64().unwrap_or(0) >= lists + 3,
+        "{}",
+        d.stats()
+    );
+    corral.close().await;
 }

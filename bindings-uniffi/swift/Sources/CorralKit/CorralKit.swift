@@ -471,6 +471,22 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
+    typealias FfiType = UInt16
+    typealias SwiftType = UInt16
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -654,7 +670,7 @@ fileprivate struct FfiConverterDuration: FfiConverterRustBuffer {
 /**
  * The runner: configure servers, then discover and call their tools. Closing it (`close()`
  * in Swift, `shutdown()` in Kotlin, or freeing it: Kotlin's `close()` / `use {}`, Swift's
- * deinit) stops every server and sandbox it started.
+ * deinit) stops every gateway, server and sandbox it started.
  */
 public protocol CorralProtocol: AnyObject, Sendable {
     
@@ -670,7 +686,14 @@ public protocol CorralProtocol: AnyObject, Sendable {
     func addServerFromJson(name: String, config: String) async throws 
     
     /**
-     * Stops every server and sandbox. Idempotent; later calls fail with `CLOSED`.
+     * Builds a template once from install commands (on top of `base`, another template):
+     * servers and sandboxes with `template = name` start from it. Building the same commands
+     * again reuses the layer.
+     */
+    func buildTemplate(name: String, installCommands: [String], base: String?) async throws  -> TemplateInfo
+    
+    /**
+     * Stops every gateway, server and sandbox. Idempotent; later calls fail with `CLOSED`.
      * (`shutdown()` in Kotlin, where `close()` is `AutoCloseable`'s.)
      */
     func close() async 
@@ -702,6 +725,11 @@ public protocol CorralProtocol: AnyObject, Sendable {
     func listServers()  -> [ServerConfig]
     
     /**
+     * The built templates, by name.
+     */
+    func listTemplates() throws  -> [TemplateInfo]
+    
+    /**
      * Adds every server of an `mcpServers` (Claude Desktop, Cursor, Claude Code) or corral
      * document, JSON or TOML text. Returns their names.
      */
@@ -718,6 +746,11 @@ public protocol CorralProtocol: AnyObject, Sendable {
     func providerName()  -> String
     
     /**
+     * Removes the layers no configured server uses any more; says what it freed.
+     */
+    func prune() throws  -> PruneReport
+    
+    /**
      * One-shot: starts `command` in a fresh sandbox, calls `tool`, stops it. Saves nothing.
      */
     func quick(command: String, tool: String, arguments: String) async throws  -> ToolResult
@@ -731,6 +764,11 @@ public protocol CorralProtocol: AnyObject, Sendable {
      * Removes a server, stopping it if it runs.
      */
     func removeServer(name: String) async throws 
+    
+    /**
+     * Removes a template (sandboxes running from it keep it until they stop).
+     */
+    func removeTemplate(name: String) throws 
     
     /**
      * A sandbox of your own for `exec`, `readFile` and `writeFile`.
@@ -759,6 +797,12 @@ public protocol CorralProtocol: AnyObject, Sendable {
     func setStartCallback(listener: StartListener?) 
     
     /**
+     * Publishes this corral's servers (all, or `options.servers`) behind one authenticated
+     * Streamable-HTTP MCP endpoint on 127.0.0.1 (unless `options.host` says otherwise).
+     */
+    func startGateway(options: GatewayOptions?) async throws  -> Gateway
+    
+    /**
      * Starts a tool call and returns its handle at once: `cancel()` it, or await `result()`.
      */
     func startTool(server: String, tool: String, arguments: String, options: CallOptions?, onProgress: ProgressListener?) throws  -> ToolCall
@@ -767,7 +811,7 @@ public protocol CorralProtocol: AnyObject, Sendable {
 /**
  * The runner: configure servers, then discover and call their tools. Closing it (`close()`
  * in Swift, `shutdown()` in Kotlin, or freeing it: Kotlin's `close()` / `use {}`, Swift's
- * deinit) stops every server and sandbox it started.
+ * deinit) stops every gateway, server and sandbox it started.
  */
 open class Corral: CorralProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -874,7 +918,28 @@ open func addServerFromJson(name: String, config: String)async throws   {
 }
     
     /**
-     * Stops every server and sandbox. Idempotent; later calls fail with `CLOSED`.
+     * Builds a template once from install commands (on top of `base`, another template):
+     * servers and sandboxes with `template = name` start from it. Building the same commands
+     * again reuses the layer.
+     */
+open func buildTemplate(name: String, installCommands: [String], base: String? = nil)async throws  -> TemplateInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_corral_ffi_fn_method_corral_build_template(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(name),FfiConverterSequenceString.lower(installCommands),FfiConverterOptionString.lower(base)
+                )
+            },
+            pollFunc: ffi_corral_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_corral_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_corral_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeTemplateInfo_lift,
+            errorHandler: FfiConverterTypeCorralError_lift
+        )
+}
+    
+    /**
+     * Stops every gateway, server and sandbox. Idempotent; later calls fail with `CLOSED`.
      * (`shutdown()` in Kotlin, where `close()` is `AutoCloseable`'s.)
      */
 open func close()async   {
@@ -970,6 +1035,18 @@ open func listServers() -> [ServerConfig]  {
 }
     
     /**
+     * The built templates, by name.
+     */
+open func listTemplates()throws  -> [TemplateInfo]  {
+    return try  FfiConverterSequenceTypeTemplateInfo.lift(try rustCallWithError(FfiConverterTypeCorralError_lift) {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_corral_list_templates(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Adds every server of an `mcpServers` (Claude Desktop, Cursor, Claude Code) or corral
      * document, JSON or TOML text. Returns their names.
      */
@@ -1015,6 +1092,18 @@ open func providerName() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_corral_ffi_fn_method_corral_provider_name(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Removes the layers no configured server uses any more; says what it freed.
+     */
+open func prune()throws  -> PruneReport  {
+    return try  FfiConverterTypePruneReport_lift(try rustCallWithError(FfiConverterTypeCorralError_lift) {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_corral_prune(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -1075,6 +1164,18 @@ open func removeServer(name: String)async throws   {
             liftFunc: { $0 },
             errorHandler: FfiConverterTypeCorralError_lift
         )
+}
+    
+    /**
+     * Removes a template (sandboxes running from it keep it until they stop).
+     */
+open func removeTemplate(name: String)throws   {try rustCallWithError(FfiConverterTypeCorralError_lift) {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_corral_remove_template(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(name),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -1154,6 +1255,26 @@ open func setStartCallback(listener: StartListener?)  {try! rustCall() {
 }
     
     /**
+     * Publishes this corral's servers (all, or `options.servers`) behind one authenticated
+     * Streamable-HTTP MCP endpoint on 127.0.0.1 (unless `options.host` says otherwise).
+     */
+open func startGateway(options: GatewayOptions? = nil)async throws  -> Gateway  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_corral_ffi_fn_method_corral_start_gateway(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeGatewayOptions.lower(options)
+                )
+            },
+            pollFunc: ffi_corral_ffi_rust_future_poll_u64,
+            completeFunc: ffi_corral_ffi_rust_future_complete_u64,
+            freeFunc: ffi_corral_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeGateway_lift,
+            errorHandler: FfiConverterTypeCorralError_lift
+        )
+}
+    
+    /**
      * Starts a tool call and returns its handle at once: `cancel()` it, or await `result()`.
      */
 open func startTool(server: String, tool: String, arguments: String = "{}", options: CallOptions? = nil, onProgress: ProgressListener? = nil)throws  -> ToolCall  {
@@ -1213,6 +1334,277 @@ public func FfiConverterTypeCorral_lift(_ handle: UInt64) throws -> Corral {
 #endif
 public func FfiConverterTypeCorral_lower(_ value: Corral) -> UInt64 {
     return FfiConverterTypeCorral.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A running gateway: one MCP endpoint (`url()`) and bearer token (`token()`) for any MCP
+ * client. `close()` (Swift) / `shutdown()` (Kotlin) stops serving; so does freeing it (Kotlin's
+ * `close()` / `use {}`, Swift's deinit) and closing its corral. The servers keep running in the
+ * corral until it closes.
+ */
+public protocol GatewayProtocol: AnyObject, Sendable {
+    
+    /**
+     * Stops serving. Idempotent. (`shutdown()` in Kotlin, where `close()` is `AutoCloseable`'s.)
+     */
+    func close() async 
+    
+    /**
+     * `token()`, by E2B's name.
+     */
+    func getMcpToken()  -> String
+    
+    /**
+     * `url()`, by E2B's name.
+     */
+    func getMcpUrl()  -> String
+    
+    /**
+     * The bound address, `host:port`.
+     */
+    func localAddr()  -> String
+    
+    /**
+     * Each published server's health.
+     */
+    func servers() throws  -> [ServerHealth]
+    
+    /**
+     * The bearer token (empty when auth is off).
+     */
+    func token()  -> String
+    
+    /**
+     * The MCP endpoint, e.g. `http://127.0.0.1:41234/mcp`.
+     */
+    func url()  -> String
+    
+    /**
+     * Waits until no server is starting any more (each ready or failed), at most `timeout_ms`.
+     * Returns whether that happened.
+     */
+    func waitSettled(timeoutMs: UInt64) async throws  -> Bool
+    
+}
+/**
+ * A running gateway: one MCP endpoint (`url()`) and bearer token (`token()`) for any MCP
+ * client. `close()` (Swift) / `shutdown()` (Kotlin) stops serving; so does freeing it (Kotlin's
+ * `close()` / `use {}`, Swift's deinit) and closing its corral. The servers keep running in the
+ * corral until it closes.
+ */
+open class Gateway: GatewayProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_corral_ffi_fn_clone_gateway(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_corral_ffi_fn_free_gateway(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Stops serving. Idempotent. (`shutdown()` in Kotlin, where `close()` is `AutoCloseable`'s.)
+     */
+open func close()async   {
+    return
+        try!  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_corral_ffi_fn_method_gateway_close(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_corral_ffi_rust_future_poll_void,
+            completeFunc: ffi_corral_ffi_rust_future_complete_void,
+            freeFunc: ffi_corral_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: nil
+            
+        )
+}
+    
+    /**
+     * `token()`, by E2B's name.
+     */
+open func getMcpToken() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_gateway_get_mcp_token(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * `url()`, by E2B's name.
+     */
+open func getMcpUrl() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_gateway_get_mcp_url(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The bound address, `host:port`.
+     */
+open func localAddr() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_gateway_local_addr(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Each published server's health.
+     */
+open func servers()throws  -> [ServerHealth]  {
+    return try  FfiConverterSequenceTypeServerHealth.lift(try rustCallWithError(FfiConverterTypeCorralError_lift) {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_gateway_servers(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The bearer token (empty when auth is off).
+     */
+open func token() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_gateway_token(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The MCP endpoint, e.g. `http://127.0.0.1:41234/mcp`.
+     */
+open func url() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_gateway_url(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Waits until no server is starting any more (each ready or failed), at most `timeout_ms`.
+     * Returns whether that happened.
+     */
+open func waitSettled(timeoutMs: UInt64)async throws  -> Bool  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_corral_ffi_fn_method_gateway_wait_settled(
+                        self.uniffiCloneHandle(),FfiConverterUInt64.lower(timeoutMs)
+                )
+            },
+            pollFunc: ffi_corral_ffi_rust_future_poll_i8,
+            completeFunc: ffi_corral_ffi_rust_future_complete_i8,
+            freeFunc: ffi_corral_ffi_rust_future_free_i8,
+            liftFunc: FfiConverterBool.lift,
+            errorHandler: FfiConverterTypeCorralError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeGateway: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Gateway
+
+    public static func lift(_ handle: UInt64) throws -> Gateway {
+        return Gateway(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Gateway) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Gateway {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Gateway, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGateway_lift(_ handle: UInt64) throws -> Gateway {
+    return try FfiConverterTypeGateway.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGateway_lower(_ value: Gateway) -> UInt64 {
+    return FfiConverterTypeGateway.lower(value)
 }
 
 
@@ -2973,6 +3365,18 @@ public func success() -> Bool  {
 })
 }
     
+    /**
+     * The canonical camelCase JSON form (`exitCode`, `signal`?, `stdout`, `stderr` as text).
+     */
+public func toJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_execoutput_to_json(
+            FfiConverterTypeExecOutput_lower(self),uniffiCallStatus
+    )
+})
+}
+    
 
     
 }
@@ -3020,6 +3424,186 @@ public func FfiConverterTypeExecOutput_lower(_ value: ExecOutput) -> RustBuffer 
 
 
 /**
+ * How to run a gateway (the core's `GatewayOptions`). Every field is optional: `null` is the
+ * core's default (127.0.0.1 on a free port, a random token, a tool budget of 64, …).
+ */
+public struct GatewayOptions: Equatable, Hashable {
+    /**
+     * The servers to publish (names configured in the corral); `null`: all of them.
+     */
+    public var servers: [String]?
+    /**
+     * Address to bind (default `127.0.0.1`).
+     */
+    public var host: String?
+    /**
+     * Port to bind; 0 (the default) picks a free one.
+     */
+    public var port: UInt16?
+    /**
+     * The bearer token (at least 16 printable characters); `null` generates a random one.
+     */
+    public var token: String?
+    /**
+     * `false` serves without any token (only on loopback addresses).
+     */
+    public var auth: Bool?
+    /**
+     * Above this many published tools, `search_tools` + `call_tool` are published instead.
+     */
+    public var toolBudget: UInt64?
+    /**
+     * How long `tools/list` waits for servers still starting, in ms (default 3000).
+     */
+    public var discoveryDeadlineMs: UInt64?
+    /**
+     * Start every server when the gateway starts (the default) rather than at the first request.
+     */
+    public var eager: Bool?
+    /**
+     * Extra `Host` values accepted (loopback names always are).
+     */
+    public var allowedHosts: [String]?
+    /**
+     * Extra `Origin` values accepted (loopback origins always are).
+     */
+    public var allowedOrigins: [String]?
+    /**
+     * Largest request body in bytes (default 4 MiB; larger ones get 413).
+     */
+    public var maxBodyBytes: UInt64?
+    /**
+     * First restart delay after a failure, in ms (default 500; doubles up to the cap).
+     */
+    public var restartBackoffMs: UInt64?
+    /**
+     * Longest restart delay, in ms (default 30000).
+     */
+    public var restartBackoffMaxMs: UInt64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The servers to publish (names configured in the corral); `null`: all of them.
+         */servers: [String]? = nil, 
+        /**
+         * Address to bind (default `127.0.0.1`).
+         */host: String? = nil, 
+        /**
+         * Port to bind; 0 (the default) picks a free one.
+         */port: UInt16? = nil, 
+        /**
+         * The bearer token (at least 16 printable characters); `null` generates a random one.
+         */token: String? = nil, 
+        /**
+         * `false` serves without any token (only on loopback addresses).
+         */auth: Bool? = nil, 
+        /**
+         * Above this many published tools, `search_tools` + `call_tool` are published instead.
+         */toolBudget: UInt64? = nil, 
+        /**
+         * How long `tools/list` waits for servers still starting, in ms (default 3000).
+         */discoveryDeadlineMs: UInt64? = nil, 
+        /**
+         * Start every server when the gateway starts (the default) rather than at the first request.
+         */eager: Bool? = nil, 
+        /**
+         * Extra `Host` values accepted (loopback names always are).
+         */allowedHosts: [String]? = nil, 
+        /**
+         * Extra `Origin` values accepted (loopback origins always are).
+         */allowedOrigins: [String]? = nil, 
+        /**
+         * Largest request body in bytes (default 4 MiB; larger ones get 413).
+         */maxBodyBytes: UInt64? = nil, 
+        /**
+         * First restart delay after a failure, in ms (default 500; doubles up to the cap).
+         */restartBackoffMs: UInt64? = nil, 
+        /**
+         * Longest restart delay, in ms (default 30000).
+         */restartBackoffMaxMs: UInt64? = nil) {
+        self.servers = servers
+        self.host = host
+        self.port = port
+        self.token = token
+        self.auth = auth
+        self.toolBudget = toolBudget
+        self.discoveryDeadlineMs = discoveryDeadlineMs
+        self.eager = eager
+        self.allowedHosts = allowedHosts
+        self.allowedOrigins = allowedOrigins
+        self.maxBodyBytes = maxBodyBytes
+        self.restartBackoffMs = restartBackoffMs
+        self.restartBackoffMaxMs = restartBackoffMaxMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension GatewayOptions: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeGatewayOptions: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> GatewayOptions {
+        return
+            try GatewayOptions(
+                servers: FfiConverterOptionSequenceString.read(from: &buf), 
+                host: FfiConverterOptionString.read(from: &buf), 
+                port: FfiConverterOptionUInt16.read(from: &buf), 
+                token: FfiConverterOptionString.read(from: &buf), 
+                auth: FfiConverterOptionBool.read(from: &buf), 
+                toolBudget: FfiConverterOptionUInt64.read(from: &buf), 
+                discoveryDeadlineMs: FfiConverterOptionUInt64.read(from: &buf), 
+                eager: FfiConverterOptionBool.read(from: &buf), 
+                allowedHosts: FfiConverterOptionSequenceString.read(from: &buf), 
+                allowedOrigins: FfiConverterOptionSequenceString.read(from: &buf), 
+                maxBodyBytes: FfiConverterOptionUInt64.read(from: &buf), 
+                restartBackoffMs: FfiConverterOptionUInt64.read(from: &buf), 
+                restartBackoffMaxMs: FfiConverterOptionUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: GatewayOptions, into buf: inout [UInt8]) {
+        FfiConverterOptionSequenceString.write(value.servers, into: &buf)
+        FfiConverterOptionString.write(value.host, into: &buf)
+        FfiConverterOptionUInt16.write(value.port, into: &buf)
+        FfiConverterOptionString.write(value.token, into: &buf)
+        FfiConverterOptionBool.write(value.auth, into: &buf)
+        FfiConverterOptionUInt64.write(value.toolBudget, into: &buf)
+        FfiConverterOptionUInt64.write(value.discoveryDeadlineMs, into: &buf)
+        FfiConverterOptionBool.write(value.eager, into: &buf)
+        FfiConverterOptionSequenceString.write(value.allowedHosts, into: &buf)
+        FfiConverterOptionSequenceString.write(value.allowedOrigins, into: &buf)
+        FfiConverterOptionUInt64.write(value.maxBodyBytes, into: &buf)
+        FfiConverterOptionUInt64.write(value.restartBackoffMs, into: &buf)
+        FfiConverterOptionUInt64.write(value.restartBackoffMaxMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGatewayOptions_lift(_ buf: RustBuffer) throws -> GatewayOptions {
+    return try FfiConverterTypeGatewayOptions.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGatewayOptions_lower(_ value: GatewayOptions) -> RustBuffer {
+    return FfiConverterTypeGatewayOptions.lower(value)
+}
+
+
+/**
  * Resource limits of a sandbox; `null` means unlimited.
  */
 public struct Limits: Equatable, Hashable {
@@ -3031,6 +3615,10 @@ public struct Limits: Equatable, Hashable {
      * Maximum number of processes (and threads).
      */
     public var maxProcesses: UInt64?
+    /**
+     * Size limit in MiB of the sandbox's writable layer (enforced, or `SANDBOX_FAILED`).
+     */
+    public var diskMb: UInt64?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3040,9 +3628,13 @@ public struct Limits: Equatable, Hashable {
          */memoryMb: UInt64? = nil, 
         /**
          * Maximum number of processes (and threads).
-         */maxProcesses: UInt64? = nil) {
+         */maxProcesses: UInt64? = nil, 
+        /**
+         * Size limit in MiB of the sandbox's writable layer (enforced, or `SANDBOX_FAILED`).
+         */diskMb: UInt64? = nil) {
         self.memoryMb = memoryMb
         self.maxProcesses = maxProcesses
+        self.diskMb = diskMb
     }
 
     
@@ -3062,13 +3654,15 @@ public struct FfiConverterTypeLimits: FfiConverterRustBuffer {
         return
             try Limits(
                 memoryMb: FfiConverterOptionUInt64.read(from: &buf), 
-                maxProcesses: FfiConverterOptionUInt64.read(from: &buf)
+                maxProcesses: FfiConverterOptionUInt64.read(from: &buf), 
+                diskMb: FfiConverterOptionUInt64.read(from: &buf)
         )
     }
 
     public static func write(_ value: Limits, into buf: inout [UInt8]) {
         FfiConverterOptionUInt64.write(value.memoryMb, into: &buf)
         FfiConverterOptionUInt64.write(value.maxProcesses, into: &buf)
+        FfiConverterOptionUInt64.write(value.diskMb, into: &buf)
     }
 }
 
@@ -3273,6 +3867,18 @@ public struct Prompt: Equatable, Hashable {
     }
 
     
+    /**
+     * The canonical camelCase JSON form, text.
+     */
+public func toJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_prompt_to_json(
+            FfiConverterTypePrompt_lower(self),uniffiCallStatus
+    )
+})
+}
+    
 
     
 }
@@ -3395,6 +4001,18 @@ public struct PromptResult: Equatable, Hashable {
     }
 
     
+    /**
+     * The canonical camelCase JSON form (`messages` of `{role, content}`), text.
+     */
+public func toJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_promptresult_to_json(
+            FfiConverterTypePromptResult_lower(self),uniffiCallStatus
+    )
+})
+}
+    
 
     
 }
@@ -3438,6 +4056,75 @@ public func FfiConverterTypePromptResult_lower(_ value: PromptResult) -> RustBuf
 
 
 /**
+ * What `Corral.prune` removed.
+ */
+public struct PruneReport: Equatable, Hashable {
+    /**
+     * Paths removed.
+     */
+    public var removed: [String]
+    /**
+     * Bytes freed.
+     */
+    public var freedBytes: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Paths removed.
+         */removed: [String], 
+        /**
+         * Bytes freed.
+         */freedBytes: UInt64) {
+        self.removed = removed
+        self.freedBytes = freedBytes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PruneReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePruneReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PruneReport {
+        return
+            try PruneReport(
+                removed: FfiConverterSequenceString.read(from: &buf), 
+                freedBytes: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PruneReport, into buf: inout [UInt8]) {
+        FfiConverterSequenceString.write(value.removed, into: &buf)
+        FfiConverterUInt64.write(value.freedBytes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePruneReport_lift(_ buf: RustBuffer) throws -> PruneReport {
+    return try FfiConverterTypePruneReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePruneReport_lower(_ value: PruneReport) -> RustBuffer {
+    return FfiConverterTypePruneReport.lower(value)
+}
+
+
+/**
  * A resource a server offers.
  */
 public struct Resource: Equatable, Hashable {
@@ -3455,6 +4142,18 @@ public struct Resource: Equatable, Hashable {
         self.mimeType = mimeType
     }
 
+    
+    /**
+     * The canonical camelCase JSON form, text.
+     */
+public func toJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_resource_to_json(
+            FfiConverterTypeResource_lower(self),uniffiCallStatus
+    )
+})
+}
     
 
     
@@ -3520,6 +4219,18 @@ public struct ResourceContents: Equatable, Hashable {
         self.blob = blob
     }
 
+    
+    /**
+     * The canonical camelCase JSON form, text.
+     */
+public func toJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_resourcecontents_to_json(
+            FfiConverterTypeResourceContents_lower(self),uniffiCallStatus
+    )
+})
+}
     
 
     
@@ -3588,9 +4299,13 @@ public struct SandboxConfig: Equatable, Hashable {
      */
     public var mounts: [Mount]
     /**
-     * Memory and process limits.
+     * Memory, process and disk limits.
      */
     public var limits: Limits?
+    /**
+     * Start from this template (`Corral.buildTemplate`): its layer is mounted, not copied.
+     */
+    public var template: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3608,13 +4323,17 @@ public struct SandboxConfig: Equatable, Hashable {
          * Extra host directories.
          */mounts: [Mount] = [], 
         /**
-         * Memory and process limits.
-         */limits: Limits? = nil) {
+         * Memory, process and disk limits.
+         */limits: Limits? = nil, 
+        /**
+         * Start from this template (`Corral.buildTemplate`): its layer is mounted, not copied.
+         */template: String? = nil) {
         self.name = name
         self.env = env
         self.network = network
         self.mounts = mounts
         self.limits = limits
+        self.template = template
     }
 
     
@@ -3637,7 +4356,8 @@ public struct FfiConverterTypeSandboxConfig: FfiConverterRustBuffer {
                 env: FfiConverterDictionaryStringString.read(from: &buf), 
                 network: FfiConverterOptionTypeNetworkPolicy.read(from: &buf), 
                 mounts: FfiConverterSequenceTypeMount.read(from: &buf), 
-                limits: FfiConverterOptionTypeLimits.read(from: &buf)
+                limits: FfiConverterOptionTypeLimits.read(from: &buf), 
+                template: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -3647,6 +4367,7 @@ public struct FfiConverterTypeSandboxConfig: FfiConverterRustBuffer {
         FfiConverterOptionTypeNetworkPolicy.write(value.network, into: &buf)
         FfiConverterSequenceTypeMount.write(value.mounts, into: &buf)
         FfiConverterOptionTypeLimits.write(value.limits, into: &buf)
+        FfiConverterOptionString.write(value.template, into: &buf)
     }
 }
 
@@ -3712,9 +4433,18 @@ public struct ServerConfig: Equatable, Hashable {
      */
     public var mounts: [Mount]
     /**
-     * Memory and process limits (`null`: none).
+     * Memory, process and disk limits (`null`: none).
      */
     public var limits: Limits?
+    /**
+     * Start the sandbox from this template (`Corral.buildTemplate`); the server's own install
+     * commands run on top of it.
+     */
+    public var template: String?
+    /**
+     * Files written into the sandbox before the server starts: absolute path → text.
+     */
+    public var files: [String: String]
     /**
      * If set, only these tools are offered.
      */
@@ -3762,8 +4492,15 @@ public struct ServerConfig: Equatable, Hashable {
          * Extra host directories visible inside the sandbox.
          */mounts: [Mount] = [], 
         /**
-         * Memory and process limits (`null`: none).
+         * Memory, process and disk limits (`null`: none).
          */limits: Limits? = nil, 
+        /**
+         * Start the sandbox from this template (`Corral.buildTemplate`); the server's own install
+         * commands run on top of it.
+         */template: String? = nil, 
+        /**
+         * Files written into the sandbox before the server starts: absolute path → text.
+         */files: [String: String] = [:], 
         /**
          * If set, only these tools are offered.
          */allowTools: [String]? = nil, 
@@ -3784,6 +4521,8 @@ public struct ServerConfig: Equatable, Hashable {
         self.network = network
         self.mounts = mounts
         self.limits = limits
+        self.template = template
+        self.files = files
         self.allowTools = allowTools
         self.denyTools = denyTools
         self.tags = tags
@@ -3828,6 +4567,8 @@ public struct FfiConverterTypeServerConfig: FfiConverterRustBuffer {
                 network: FfiConverterOptionTypeNetworkPolicy.read(from: &buf), 
                 mounts: FfiConverterSequenceTypeMount.read(from: &buf), 
                 limits: FfiConverterOptionTypeLimits.read(from: &buf), 
+                template: FfiConverterOptionString.read(from: &buf), 
+                files: FfiConverterDictionaryStringString.read(from: &buf), 
                 allowTools: FfiConverterOptionSequenceString.read(from: &buf), 
                 denyTools: FfiConverterSequenceString.read(from: &buf), 
                 tags: FfiConverterSequenceString.read(from: &buf)
@@ -3846,6 +4587,8 @@ public struct FfiConverterTypeServerConfig: FfiConverterRustBuffer {
         FfiConverterOptionTypeNetworkPolicy.write(value.network, into: &buf)
         FfiConverterSequenceTypeMount.write(value.mounts, into: &buf)
         FfiConverterOptionTypeLimits.write(value.limits, into: &buf)
+        FfiConverterOptionString.write(value.template, into: &buf)
+        FfiConverterDictionaryStringString.write(value.files, into: &buf)
         FfiConverterOptionSequenceString.write(value.allowTools, into: &buf)
         FfiConverterSequenceString.write(value.denyTools, into: &buf)
         FfiConverterSequenceString.write(value.tags, into: &buf)
@@ -3865,6 +4608,239 @@ public func FfiConverterTypeServerConfig_lift(_ buf: RustBuffer) throws -> Serve
 #endif
 public func FfiConverterTypeServerConfig_lower(_ value: ServerConfig) -> RustBuffer {
     return FfiConverterTypeServerConfig.lower(value)
+}
+
+
+/**
+ * One published server's health.
+ */
+public struct ServerHealth: Equatable, Hashable {
+    /**
+     * The server's name.
+     */
+    public var name: String
+    /**
+     * Its state.
+     */
+    public var state: ServerState
+    /**
+     * How many of its tools are published (0 unless ready).
+     */
+    public var toolCount: UInt64
+    /**
+     * The last failure, if any.
+     */
+    public var lastError: String?
+    /**
+     * When failed: milliseconds until the next restart attempt.
+     */
+    public var restartInMs: UInt64?
+    /**
+     * How many times it was restarted after the first start.
+     */
+    public var restarts: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The server's name.
+         */name: String, 
+        /**
+         * Its state.
+         */state: ServerState, 
+        /**
+         * How many of its tools are published (0 unless ready).
+         */toolCount: UInt64, 
+        /**
+         * The last failure, if any.
+         */lastError: String?, 
+        /**
+         * When failed: milliseconds until the next restart attempt.
+         */restartInMs: UInt64?, 
+        /**
+         * How many times it was restarted after the first start.
+         */restarts: UInt32) {
+        self.name = name
+        self.state = state
+        self.toolCount = toolCount
+        self.lastError = lastError
+        self.restartInMs = restartInMs
+        self.restarts = restarts
+    }
+
+    
+    /**
+     * The canonical camelCase JSON form (the core's).
+     */
+public func toJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_serverhealth_to_json(
+            FfiConverterTypeServerHealth_lower(self),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ServerHealth: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeServerHealth: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ServerHealth {
+        return
+            try ServerHealth(
+                name: FfiConverterString.read(from: &buf), 
+                state: FfiConverterTypeServerState.read(from: &buf), 
+                toolCount: FfiConverterUInt64.read(from: &buf), 
+                lastError: FfiConverterOptionString.read(from: &buf), 
+                restartInMs: FfiConverterOptionUInt64.read(from: &buf), 
+                restarts: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ServerHealth, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterTypeServerState.write(value.state, into: &buf)
+        FfiConverterUInt64.write(value.toolCount, into: &buf)
+        FfiConverterOptionString.write(value.lastError, into: &buf)
+        FfiConverterOptionUInt64.write(value.restartInMs, into: &buf)
+        FfiConverterUInt32.write(value.restarts, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeServerHealth_lift(_ buf: RustBuffer) throws -> ServerHealth {
+    return try FfiConverterTypeServerHealth.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeServerHealth_lower(_ value: ServerHealth) -> RustBuffer {
+    return FfiConverterTypeServerHealth.lower(value)
+}
+
+
+/**
+ * A template built with `Corral.buildTemplate`: a named layer made once from install commands,
+ * which servers and sandboxes start from (`template`).
+ */
+public struct TemplateInfo: Equatable, Hashable {
+    /**
+     * Its name.
+     */
+    public var name: String
+    /**
+     * Content id (hash of the base's id and the install commands).
+     */
+    public var id: String
+    /**
+     * The template it was built on, if any.
+     */
+    public var base: String?
+    /**
+     * The commands it was built from.
+     */
+    public var installCommands: [String]
+    /**
+     * Size of its layer on disk, in bytes.
+     */
+    public var sizeBytes: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its name.
+         */name: String, 
+        /**
+         * Content id (hash of the base's id and the install commands).
+         */id: String, 
+        /**
+         * The template it was built on, if any.
+         */base: String?, 
+        /**
+         * The commands it was built from.
+         */installCommands: [String], 
+        /**
+         * Size of its layer on disk, in bytes.
+         */sizeBytes: UInt64) {
+        self.name = name
+        self.id = id
+        self.base = base
+        self.installCommands = installCommands
+        self.sizeBytes = sizeBytes
+    }
+
+    
+    /**
+     * The canonical camelCase JSON form (the core's).
+     */
+public func toJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_templateinfo_to_json(
+            FfiConverterTypeTemplateInfo_lower(self),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TemplateInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTemplateInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TemplateInfo {
+        return
+            try TemplateInfo(
+                name: FfiConverterString.read(from: &buf), 
+                id: FfiConverterString.read(from: &buf), 
+                base: FfiConverterOptionString.read(from: &buf), 
+                installCommands: FfiConverterSequenceString.read(from: &buf), 
+                sizeBytes: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TemplateInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterOptionString.write(value.base, into: &buf)
+        FfiConverterSequenceString.write(value.installCommands, into: &buf)
+        FfiConverterUInt64.write(value.sizeBytes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTemplateInfo_lift(_ buf: RustBuffer) throws -> TemplateInfo {
+    return try FfiConverterTypeTemplateInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTemplateInfo_lower(_ value: TemplateInfo) -> RustBuffer {
+    return FfiConverterTypeTemplateInfo.lower(value)
 }
 
 
@@ -3965,6 +4941,18 @@ public func toAnthropic() -> String  {
 }
     
     /**
+     * The canonical camelCase JSON form (`name`, `inputSchema`, …), text.
+     */
+public func toJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_tool_to_json(
+            FfiConverterTypeTool_lower(self),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The OpenAI function-tool form, JSON text:
      * `{"type": "function", "function": {"name", "description", "parameters"}}`.
      */
@@ -4055,6 +5043,18 @@ public struct ToolProgress: Equatable, Hashable {
         self.message = message
     }
 
+    
+    /**
+     * The canonical camelCase JSON form, text.
+     */
+public func toJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_progress_to_json(
+            FfiConverterTypeProgress_lower(self),uniffiCallStatus
+    )
+})
+}
     
 
     
@@ -5088,6 +6088,101 @@ public func FfiConverterTypeNetworkPolicy_lower(_ value: NetworkPolicy) -> RustB
 
 
 /**
+ * The state of one published server (the core's type, mirrored).
+ */
+
+public enum ServerState: Equatable, Hashable {
+    
+    /**
+     * First start in progress.
+     */
+    case starting
+    /**
+     * Serving; its tools are published.
+     */
+    case ready
+    /**
+     * The last start failed or it died; a restart is scheduled.
+     */
+    case failed
+    /**
+     * Restarting after it died (or after a failure, once the delay passed).
+     */
+    case restarting
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ServerState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeServerState: FfiConverterRustBuffer {
+    typealias SwiftType = ServerState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ServerState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .starting
+        
+        case 2: return .ready
+        
+        case 3: return .failed
+        
+        case 4: return .restarting
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ServerState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .starting:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .ready:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .failed:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .restarting:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeServerState_lift(_ buf: RustBuffer) throws -> ServerState {
+    return try FfiConverterTypeServerState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeServerState_lower(_ value: ServerState) -> RustBuffer {
+    return FfiConverterTypeServerState.lower(value)
+}
+
+
+
+/**
  * What happens while a server starts, for progress displays.
  */
 
@@ -5295,6 +6390,30 @@ public func FfiConverterTypeTransport_lower(_ value: Transport) -> RustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt16: FfiConverterRustBuffer {
+    typealias SwiftType = UInt16?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt16.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt16.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionInt32: FfiConverterRustBuffer {
     typealias SwiftType = Int32?
 
@@ -5359,6 +6478,30 @@ fileprivate struct FfiConverterOptionDouble: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterDouble.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionBool: FfiConverterRustBuffer {
+    typealias SwiftType = Bool?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterBool.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterBool.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5551,6 +6694,30 @@ fileprivate struct FfiConverterOptionTypeCorralOptions: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeCorralOptions.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeGatewayOptions: FfiConverterRustBuffer {
+    typealias SwiftType = GatewayOptions?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeGatewayOptions.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeGatewayOptions.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5854,6 +7021,56 @@ fileprivate struct FfiConverterSequenceTypeServerConfig: FfiConverterRustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeServerHealth: FfiConverterRustBuffer {
+    typealias SwiftType = [ServerHealth]
+
+    public static func write(_ value: [ServerHealth], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeServerHealth.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ServerHealth] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ServerHealth]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeServerHealth.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeTemplateInfo: FfiConverterRustBuffer {
+    typealias SwiftType = [TemplateInfo]
+
+    public static func write(_ value: [TemplateInfo], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeTemplateInfo.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [TemplateInfo] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [TemplateInfo]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeTemplateInfo.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeTool: FfiConverterRustBuffer {
     typealias SwiftType = [Tool]
 
@@ -5975,6 +7192,18 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
     }
 }
 /**
+ * Parses gateway options from JSON text (the canonical camelCase form; the snake_case
+ * spellings are accepted too). Errors name the offending field.
+ */
+public func gatewayOptionsFromJson(options: String)throws  -> GatewayOptions  {
+    return try  FfiConverterTypeGatewayOptions_lift(try rustCallWithError(FfiConverterTypeCorralError_lift) {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_func_gateway_options_from_json(
+        FfiConverterString.lower(options),uniffiCallStatus
+    )
+})
+}
+/**
  * This library's version.
  */
 public func corralVersion() -> String  {
@@ -6017,7 +7246,7 @@ public func parseMount(spec: String)throws  -> Mount  {
 })
 }
 /**
- * A sandbox config from JSON text `{"name", "env", "network", "mounts", "limits"}`.
+ * A sandbox config from JSON text `{"name", "env", "network", "mounts", "limits", "template"}`.
  */
 public func sandboxConfigFromJson(config: String)throws  -> SandboxConfig  {
     return try  FfiConverterTypeSandboxConfig_lift(try rustCallWithError(FfiConverterTypeCorralError_lift) {
@@ -6081,6 +7310,9 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
+    if (uniffi_corral_ffi_checksum_func_gateway_options_from_json() != 3320) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_corral_ffi_checksum_func_corral_version() != 64648) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6093,7 +7325,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_corral_ffi_checksum_func_parse_mount() != 5655) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_func_sandbox_config_from_json() != 58350) {
+    if (uniffi_corral_ffi_checksum_func_sandbox_config_from_json() != 3229) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_corral_ffi_checksum_func_server_config_from_command() != 6917) {
@@ -6105,13 +7337,40 @@ private let initializationResult: InitializationResult = {
     if (uniffi_corral_ffi_checksum_func_server_config_from_url() != 17600) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_corral_ffi_checksum_method_gateway_close() != 54698) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_gateway_get_mcp_token() != 37935) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_gateway_get_mcp_url() != 41041) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_gateway_local_addr() != 50548) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_gateway_servers() != 58841) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_gateway_token() != 14371) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_gateway_url() != 401) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_gateway_wait_settled() != 34296) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_corral_ffi_checksum_method_corral_add_server() != 65526) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_corral_ffi_checksum_method_corral_add_server_from_json() != 54231) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_corral_close() != 12378) {
+    if (uniffi_corral_ffi_checksum_method_corral_build_template() != 4732) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_corral_close() != 20648) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_corral_ffi_checksum_method_corral_discover_tools() != 58852) {
@@ -6129,6 +7388,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_corral_ffi_checksum_method_corral_list_servers() != 2788) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_corral_ffi_checksum_method_corral_list_templates() != 57714) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_corral_ffi_checksum_method_corral_load_mcp_servers() != 37832) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6138,6 +7400,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_corral_ffi_checksum_method_corral_provider_name() != 64728) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_corral_ffi_checksum_method_corral_prune() != 65184) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_corral_ffi_checksum_method_corral_quick() != 44286) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6145,6 +7410,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_corral_ffi_checksum_method_corral_remove_server() != 3197) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_corral_remove_template() != 48209) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_corral_ffi_checksum_method_corral_sandbox() != 6655) {
@@ -6160,6 +7428,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_corral_ffi_checksum_method_corral_set_start_callback() != 63290) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_method_corral_start_gateway() != 39426) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_corral_ffi_checksum_method_corral_start_tool() != 32337) {

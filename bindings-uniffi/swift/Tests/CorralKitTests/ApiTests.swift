@@ -2,6 +2,9 @@
 
 import CorralKit
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import XCTest
 
 final class ApiTests: XCTestCase {
@@ -107,6 +110,50 @@ final class ApiTests: XCTestCase {
         let back = try await sandbox.readFile(path: "/home/corral/blob")
         XCTAssertEqual(back, Data([0, 1, 2, 255]))
         try await sandbox.close()
+        await corral.close()
+    }
+
+    func testGatewayPublishesTheServersAndClosesWithItsCorral() async throws {
+        let corral = try newCorral()
+        try await corral.addServer(config: ServerConfig(name: "fx", transport: .stdio(argv: [try fixtureServer()])))
+        let gateway = try await corral.startGateway(options: GatewayOptions(toolBudget: 500))
+        XCTAssertTrue(gateway.url().hasPrefix("http://127.0.0.1:"))
+        XCTAssertEqual(gateway.getMcpUrl(), gateway.url())
+        XCTAssertEqual(gateway.getMcpToken(), gateway.token())
+        let settled = try await gateway.waitSettled(timeoutMs: 30_000)
+        XCTAssertTrue(settled)
+        let health = try gateway.servers()
+        XCTAssertEqual(health.map(\.name), ["fx"])
+        XCTAssertEqual(health.first?.state, .ready)
+        var request = URLRequest(url: try XCTUnwrap(URL(string: gateway.url())))
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.setValue("application/json, text/event-stream", forHTTPHeaderField: "Accept")
+        request.httpBody = Data(#"{"jsonrpc": "2.0", "id": 1, "method": "ping"}"#.utf8)
+        let (_, unauthorized) = try await URLSession.shared.data(for: request)
+        XCTAssertEqual((unauthorized as? HTTPURLResponse)?.statusCode, 401)
+        XCTAssertThrowsError(try gatewayOptionsFromJson(options: #"{"toolBudget": "x"}"#)) { error in
+            XCTAssertEqual((error as? CorralError)?.field(), "gateway.toolBudget")
+        }
+        // Closing the corral closes its gateways.
+        await corral.close()
+        do {
+            _ = try await URLSession.shared.data(for: request)
+            XCTFail("the gateway still answers after its corral closed")
+        } catch is URLError {}
+    }
+
+    func testTemplates() async throws {
+        let corral = try newCorral()
+        let template = try await corral.buildTemplate(name: "tools", installCommands: ["mkdir -p /opt && echo tpl > /opt/tpl.txt"])
+        XCTAssertEqual(try corral.listTemplates().map(\.name), ["tools"])
+        XCTAssertEqual(template.installCommands.count, 1)
+        let sandbox = try await corral.sandbox(config: SandboxConfig(limits: Limits(diskMb: 64), template: "tools"))
+        let out = try await sandbox.exec(script: "cat /opt/tpl.txt")
+        XCTAssertEqual(out.stdoutText(), "tpl\n")
+        try await sandbox.close()
+        try corral.removeTemplate(name: "tools")
+        XCTAssertEqual(try corral.listTemplates().count, 0)
         await corral.close()
     }
 }

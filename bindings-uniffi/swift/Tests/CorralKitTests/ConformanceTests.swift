@@ -79,15 +79,16 @@ final class Checker {
 /// Collects progress reports (called on one of corral's threads).
 final class ProgressCollector: ProgressListener, @unchecked Sendable {
     private let lock = NSLock()
-    private var items: [Obj] = []
+    private var items: [Any] = []
 
     func onProgress(progress: ToolProgress) throws {
+        let item = try parse(progress.toJson())
         lock.lock()
-        items.append(["progress": progress.progress])
+        items.append(item)
         lock.unlock()
     }
 
-    var seen: [Obj] {
+    var seen: [Any] {
         lock.lock()
         defer { lock.unlock() }
         return items
@@ -98,6 +99,12 @@ final class ProgressCollector: ProgressListener, @unchecked Sendable {
 final class Runner {
     private var corral: Corral?
     private var sandboxes: [String: Sandbox] = [:]
+    private var gateway: Gateway?
+
+    private func closeGateway() async {
+        await gateway?.close()
+        gateway = nil
+    }
 
     func perform(_ r: Obj) async throws -> Any {
         let str = { (key: String) in r[key] as? String ?? "" }
@@ -119,7 +126,9 @@ final class Runner {
         }
         func session() async throws -> ServerSession { try await c.session(server: str("server")) }
         switch str("op") {
-        case "close": await c.close()
+        case "close":
+            await closeGateway()
+            await c.close()
         case "add_server": try await c.addServerFromJson(name: str("name"), config: try json("config"))
         case "remove_server": try await c.removeServer(name: str("server"))
         case "restart_server": try await c.addServer(config: try c.server(name: str("server")))
@@ -127,11 +136,12 @@ final class Runner {
         case "load_mcp_servers":
             // A JSON object is passed as its text: the document parser reads JSON first.
             return try await c.loadMcpServers(document: r["document"] as? String ?? json("document"))
-        case "discover_tools": return try await c.discoverTools(server: str("server")).map(toolJSON)
+        case "discover_tools": return try await c.discoverTools(server: str("server")).map { try parse($0.toJson()) }
         case "tool_schema":
             let tools = try await c.discoverTools(server: str("server"))
             guard let t = tools.first(where: { $0.name == str("tool") }) else { throw RunnerError("no tool") }
-            return try toolJSON(t).merging(["openai": try parse(t.toOpenai()), "anthropic": try parse(t.toAnthropic())]) { $1 }
+            let tool = try parse(t.toJson()) as? Obj ?? [:]
+            return tool.merging(["openai": try parse(t.toOpenai()), "anthropic": try parse(t.toAnthropic())]) { $1 }
         case "execute_tool": return try await execute(c, r)
         case "concurrent":
             let calls = r["calls"] as? [Obj] ?? []
@@ -150,34 +160,30 @@ final class Runner {
         case "session_info":
             let s = try await session()
             return ["sessionId": s.sessionId(), "sandboxId": orNull(s.sandboxId()), "protocolVersion": s.protocolVersion()] as Obj
-        // TEMP until canonical serde lands: these records have no toJson() today.
-        case "list_resources": return try await session().listResources().map { ["uri": $0.uri, "name": $0.name] as Obj }
-        case "read_resource": return try await session().readResource(uri: str("uri")).map { ["uri": $0.uri, "text": orNull($0.text)] as Obj }
-        case "list_prompts": return try await session().listPrompts().map { ["name": $0.name] as Obj }
-        case "get_prompt":
-            let p = try await session().getPrompt(name: str("name"), arguments: try json("args"))
-            return ["messages": p.messages.map { ["role": $0.role, "content": ["type": "text", "text": orNull($0.content.asText())]] as Obj }] as Obj
+        case "list_resources": return try await session().listResources().map { try parse($0.toJson()) }
+        case "read_resource": return try await session().readResource(uri: str("uri")).map { try parse($0.toJson()) }
+        case "list_prompts": return try await session().listPrompts().map { try parse($0.toJson()) }
+        case "get_prompt": return try parse(try await session().getPrompt(name: str("name"), arguments: try json("args")).toJson())
         case "sandbox_open":
-            let cfg = r["config"] as? Obj ?? [:]
-            let mounts = try (cfg["mounts"] as? [String] ?? []).map { try parseMount(spec: $0) }
-            let network: NetworkPolicy? = cfg["network"] as? String == "none" ? .disabled : nil
-            let config = SandboxConfig(name: "scenario", env: cfg["env"] as? [String: String] ?? [:], network: network, mounts: mounts)
-            sandboxes[str("id")] = try await c.sandbox(config: config)
-        case "sandbox_exec":
-            // TEMP until canonical serde lands: ExecOutput has no toJson() today.
-            let o = try await sandbox().exec(script: str("script"))
-            return ["exitCode": orNull(o.exitCode.map { Int($0) }), "stdout": o.stdoutText(), "stderr": o.stderrText()] as Obj
+            sandboxes[str("id")] = try await c.sandbox(config: try sandboxConfigFromJson(config: try json("config")))
+        case "sandbox_exec": return try parse(try await sandbox().exec(script: str("script")).toJson())
         case "sandbox_write": try await sandbox().writeFile(path: str("path"), data: Data(str("data").utf8))
         case "sandbox_read": return String(decoding: try await sandbox().readFile(path: str("path")), as: UTF8.self)
         case "sandbox_close": try await sandbox().close()
+        case "build_template":
+            let commands = r["install_commands"] as? [String] ?? []
+            return try parse(try await c.buildTemplate(name: str("name"), installCommands: commands, base: r["base"] as? String).toJson())
+        case "list_templates": return try c.listTemplates().map { try parse($0.toJson()) }
+        case "remove_template": try c.removeTemplate(name: str("name"))
+        case "start_gateway":
+            let started = try await c.startGateway(options: try gatewayOptionsFromJson(options: try text(r["options"] ?? Obj())))
+            await closeGateway()
+            gateway = started
+            return ["url": started.url(), "token": started.token()] as Obj
+        case "gateway_close": await closeGateway()
         default: throw RunnerError("unknown op \(str("op"))")
         }
         return NSNull()
-    }
-
-    // TEMP until canonical serde lands: Tool has no toJson() today.
-    private func toolJSON(_ t: Tool) throws -> Obj {
-        ["name": t.name, "inputSchema": try parse(t.inputSchema), "outputSchema": try parse(t.outputSchema)]
     }
 
     /// `{result, progress}` of an `execute_tool` request; `cancel_after_ms` cancels its handle.
@@ -204,6 +210,7 @@ final class Runner {
     }
 
     func close() async {
+        await closeGateway()
         for sb in sandboxes.values { try? await sb.close() }
         await corral?.close()
     }

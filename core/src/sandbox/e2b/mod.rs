@@ -405,7 +405,7 @@ async fn fresh_leases(envd: &Envd, config: &E2bConfig, skip: Option<&str>) -> Op
         "for f in {LEASE_DIR}/*; do [ -f \"$f\" ] && echo \"${{f##*/}} $(cat \"$f\")\"; done; true"
     );
     let command = Command::new(["sh", "-c", &script]);
-    let (process, _) = process::start(envd.clone(), &command, false, "corral-lease-check")
+    let (process, _) = process::start(envd.clone(), &command, false, "corral-lease-check", false)
         .await
         .ok()?;
     let out = super::collect_output(process, None, Some(config.request_timeout))
@@ -511,14 +511,14 @@ impl E2bSandbox {
         }
     }
 
-    async fn start(&self, command: &Command, stdin: bool) -> Result<Process> {
+    async fn start(&self, command: &Command, stdin: bool, durable: bool) -> Result<Process> {
         if self.killed.load(Ordering::SeqCst) {
             return Err(Error::sandbox("the sandbox was killed"));
         }
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let tag = format!("corral-{}-{n}", self.remote.instance);
         let (process, shared) =
-            process::start(self.remote.envd.clone(), command, stdin, &tag).await?;
+            process::start(self.remote.envd.clone(), command, stdin, &tag, durable).await?;
         if let Ok(mut list) = self.processes.lock() {
             list.retain(|w| w.strong_count() > 0);
             list.push(Arc::downgrade(&shared));
@@ -549,13 +549,13 @@ impl Sandbox for E2bSandbox {
 
     fn exec(&self, command: Command) -> BoxFuture<'_, Result<ExecOutput>> {
         Box::pin(async move {
-            let process = self.start(&command, command.stdin.is_some()).await?;
+            let process = self.start(&command, command.stdin.is_some(), false).await?;
             super::collect_output(process, command.stdin, command.timeout).await
         })
     }
 
     fn spawn(&self, command: Command) -> BoxFuture<'_, Result<Process>> {
-        Box::pin(async move { self.start(&command, true).await })
+        Box::pin(async move { self.start(&command, true, true).await })
     }
 
     fn write_file<'a>(&'a self, path: &'a str, data: &'a [u8]) -> BoxFuture<'a, Result<()>> {

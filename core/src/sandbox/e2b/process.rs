@@ -77,15 +77,8 @@ impl ProcShared {
             return;
         }
         let me = self.clone();
-        self.runtime.spawn(async move {
-            let _ = me
-                .envd
-                .unary(
-                    "process.Process/SendSignal",
-                    &json!({"process": envd::by_pid(me.pid), "signal": "SIGNAL_SIGKILL"}),
-                )
-                .await;
-        });
+        self.runtime
+            .spawn(async move { signal_kill(&me.envd, me.pid).await });
     }
 
     /// Marks the process as lost with its sandbox.
@@ -99,38 +92,43 @@ impl ProcShared {
 }
 
 /// Starts `command` (stdin piped when `stdin`), returns the process and its shared state.
+///
+/// With `durable`, the server's stdout goes to a file in the sandbox and a `tail` process
+/// streams it: envd discards output while no stream is attached (§2.4 "Output delivery"), so
+/// after a dropped stream a new `tail` resumes at the first byte not yet received and no MCP
+/// message is lost. Without it (short commands) the process's own stream carries stdout.
 pub(super) async fn start(
     envd: Envd,
     command: &Command,
     stdin: bool,
     tag: &str,
+    durable: bool,
 ) -> Result<(Process, Arc<ProcShared>)> {
-    let (cmd, args) = command
+    let cmd = command
         .argv
-        .split_first()
+        .first()
         .ok_or_else(|| Error::sandbox("empty command"))?;
-    let mut process = json!({ "cmd": cmd, "args": args, "envs": command.env });
+    let out_file = format!("/tmp/.{tag}.out");
+    let argv: Vec<&str> = if durable {
+        [
+            "/bin/sh",
+            "-c",
+            "f=$1; shift; exec \"$@\" >>\"$f\"",
+            "sh",
+            &out_file,
+        ]
+        .into_iter()
+        .chain(command.argv.iter().map(String::as_str))
+        .collect()
+    } else {
+        command.argv.iter().map(String::as_str).collect()
+    };
+    let mut process = json!({ "cmd": argv[0], "args": argv[1..], "envs": command.env });
     if let Some(cwd) = &command.cwd {
         process["cwd"] = Value::String(cwd.clone());
     }
     let body = json!({ "process": process, "stdin": stdin, "tag": tag });
-    let mut stream = match envd.stream("process.Process/Start", &body).await {
-        Ok(s) => s,
-        Err(e) => return Err(start_error(e, cmd)),
-    };
-    // The first event must be `start` (compat §2.3 "How strict the SDKs are").
-    let first = tokio::time::timeout(Duration::from_secs(60), stream.next())
-        .await
-        .map_err(|_| Error::sandbox(format!("envd sent no start event for `{cmd}` within 60 s")))?;
-    let pid = match first.map(|m| m.map(|v| envd::parse_event(&v))) {
-        Ok(Some(ProcessEvent::Start { pid })) => pid,
-        Ok(other) => {
-            return Err(Error::sandbox(format!(
-                "envd did not start `{cmd}`: expected a start event, got {other:?}"
-            )));
-        }
-        Err(e) => return Err(start_error(e, cmd)),
-    };
+    let (pid, stream) = open(&envd, &body, cmd).await?;
     let (status_tx, status_rx) = watch::channel(None);
     let shared = Arc::new(ProcShared {
         envd: envd.clone(),
@@ -142,7 +140,26 @@ pub(super) async fn start(
     });
     let (out_tx, out_rx) = mpsc::channel::<Vec<u8>>(64);
     let (err_tx, err_rx) = mpsc::channel::<Vec<u8>>(64);
-    tokio::spawn(pump(shared.clone(), stream, out_tx, err_tx));
+    if durable {
+        let reader = open(&envd, &tail_body(&out_file, 0, tag), "tail").await;
+        let reader = match reader {
+            Ok(r) => r,
+            Err(e) => {
+                shared.kill();
+                return Err(e);
+            }
+        };
+        tokio::spawn(pump(shared.clone(), stream, None, err_tx));
+        tokio::spawn(pump_output(
+            shared.clone(),
+            out_file,
+            tag.to_owned(),
+            reader,
+            out_tx,
+        ));
+    } else {
+        tokio::spawn(pump(shared.clone(), stream, Some(out_tx), err_tx));
+    }
     let stdin_half: Box<dyn tokio::io::AsyncWrite + Send + Unpin> = if stdin {
         let (writer, reader) = tokio::io::duplex(64 * 1024);
         tokio::spawn(write_stdin(shared.clone(), reader));
@@ -165,6 +182,25 @@ pub(super) async fn start(
     ))
 }
 
+/// `Start`s a process and waits for its `start` event: its pid and event stream.
+async fn open(envd: &Envd, body: &Value, cmd: &str) -> Result<(u32, EventStream)> {
+    let mut stream = match envd.stream("process.Process/Start", body).await {
+        Ok(s) => s,
+        Err(e) => return Err(start_error(e, cmd)),
+    };
+    // The first event must be `start` (compat §2.3 "How strict the SDKs are").
+    let first = tokio::time::timeout(Duration::from_secs(60), stream.next())
+        .await
+        .map_err(|_| Error::sandbox(format!("envd sent no start event for `{cmd}` within 60 s")))?;
+    match first.map(|m| m.map(|v| envd::parse_event(&v))) {
+        Ok(Some(ProcessEvent::Start { pid })) => Ok((pid, stream)),
+        Ok(other) => Err(Error::sandbox(format!(
+            "envd did not start `{cmd}`: expected a start event, got {other:?}"
+        ))),
+        Err(e) => Err(start_error(e, cmd)),
+    }
+}
+
 fn start_error(e: RpcError, cmd: &str) -> Error {
     if e.transport || e.http_status == Some(502) {
         Error::sandbox(format!(
@@ -179,7 +215,7 @@ fn start_error(e: RpcError, cmd: &str) -> Error {
 async fn pump(
     shared: Arc<ProcShared>,
     mut stream: EventStream,
-    out: mpsc::Sender<Vec<u8>>,
+    out: Option<mpsc::Sender<Vec<u8>>>,
     err: mpsc::Sender<Vec<u8>>,
 ) {
     let idle = idle_limit();
@@ -190,7 +226,9 @@ async fn pump(
                 match envd::parse_event(&msg) {
                     ProcessEvent::Stdout(b) => {
                         // A reader that went away (session closed) just stops consuming.
-                        let _ = out.send(b).await;
+                        if let Some(out) = &out {
+                            let _ = out.send(b).await;
+                        }
                     }
                     ProcessEvent::Stderr(b) => {
                         let _ = err.send(b).await;
@@ -291,6 +329,129 @@ fn end_status(exit_code: i32, exited: bool, status: &str) -> ExitStatus {
         },
         signal,
     }
+}
+
+/// The `tail` that streams `file` from byte `skip` on. The file is created first: GNU tail
+/// polls once a second, instead of using inotify, when its only file is missing at start.
+fn tail_body(file: &str, skip: u64, tag: &str) -> Value {
+    let script = ": >>\"$1\" && exec tail -c \"+$2\" -s 0.05 -F \"$1\"";
+    json!({
+        "process": {
+            "cmd": "/bin/sh",
+            "args": ["-c", script, "sh", file, (skip + 1).to_string()],
+        },
+        "stdin": false,
+        "tag": format!("{tag}-out"),
+    })
+}
+
+/// Streams the server's stdout from its file, restarting the `tail` where the last one
+/// stopped after a dropped stream. Once the server has ended, it reads up to the file's final
+/// size, then stops the `tail` and ends (EOF).
+async fn pump_output(
+    shared: Arc<ProcShared>,
+    file: String,
+    tag: String,
+    (mut pid, mut stream): (u32, EventStream),
+    out: mpsc::Sender<Vec<u8>>,
+) {
+    let idle = idle_limit();
+    let mut status = shared.status.subscribe();
+    let mut received = 0u64;
+    let mut total: Option<u64> = None;
+    loop {
+        if shared.killed.load(Ordering::SeqCst) || total.is_some_and(|t| received >= t) {
+            signal_kill(&shared.envd, pid).await;
+            return;
+        }
+        let next = tokio::select! {
+            next = tokio::time::timeout(idle, stream.next()) => next,
+            _ = async { status.wait_for(Option::is_some).await.is_ok() }, if total.is_none() => {
+                // The server ended: what is left to stream is the rest of its file.
+                total = Some(file_size(&shared.envd, &file, &tag).await.unwrap_or(0));
+                continue;
+            }
+        };
+        let broken = match next {
+            Ok(Ok(Some(msg))) => {
+                match envd::parse_event(&msg) {
+                    ProcessEvent::Stdout(b) => {
+                        received += b.len() as u64;
+                        let _ = out.send(b).await;
+                    }
+                    ProcessEvent::End { .. } => return,
+                    _ => {}
+                }
+                continue;
+            }
+            Ok(Ok(None)) => "the stream ended without an end event".to_owned(),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no event (not even a keepalive) for {idle:?}"),
+        };
+        if shared.killed.load(Ordering::SeqCst) {
+            return;
+        }
+        tracing::debug!(pid, reason = %broken, "envd output stream dropped; resuming at byte {received}");
+        signal_kill(&shared.envd, pid).await;
+        let mut last = String::new();
+        let mut resumed = None;
+        for attempt in 0..REATTACH_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(100 << attempt.min(5))).await;
+            }
+            if shared.envd.health().await == Health::Gone {
+                break;
+            }
+            match open(&shared.envd, &tail_body(&file, received, &tag), "tail").await {
+                Ok(r) => {
+                    resumed = Some(r);
+                    break;
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        match resumed {
+            Some(r) => (pid, stream) = r,
+            None => {
+                shared.fail(format!(
+                    "lost the output stream of process {} in E2B sandbox {} and could not \
+                     resume it: {last}",
+                    shared.pid,
+                    shared.envd.sandbox_id()
+                ));
+                return;
+            }
+        }
+    }
+}
+
+/// SIGKILL to `pid`, best effort.
+async fn signal_kill(envd: &Envd, pid: u32) {
+    let body = json!({"process": envd::by_pid(pid), "signal": "SIGNAL_SIGKILL"});
+    let _ = envd.unary("process.Process/SendSignal", &body).await;
+}
+
+/// The size of `file` in the sandbox (`stat`), `None` if it cannot be told.
+async fn file_size(envd: &Envd, file: &str, tag: &str) -> Option<u64> {
+    let body = json!({
+        "process": { "cmd": "stat", "args": ["-c", "%s", file] },
+        "stdin": false,
+        "tag": format!("{tag}-size"),
+    });
+    let (_, mut stream) = open(envd, &body, "stat").await.ok()?;
+    let mut text = Vec::new();
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(30), stream.next())
+            .await
+            .ok()?
+            .ok()??;
+        match envd::parse_event(&msg) {
+            ProcessEvent::Stdout(b) => text.extend_from_slice(&b),
+            ProcessEvent::End { .. } => break,
+            _ => {}
+        }
+    }
+    String::from_utf8_lossy(&text).trim().parse().ok()
 }
 
 /// Forwards stdin bytes as `SendInput` calls, one at a time, in order; EOF is `CloseStdin`.

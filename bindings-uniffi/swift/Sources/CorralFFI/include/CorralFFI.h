@@ -291,6 +291,56 @@ typedef struct UniffiVTableCallbackInterfaceStartListener {
 } UniffiVTableCallbackInterfaceStartListener;
 
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_CLONE_GATEWAY
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_CLONE_GATEWAY
+uint64_t uniffi_corral_ffi_fn_clone_gateway(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_FREE_GATEWAY
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_FREE_GATEWAY
+void uniffi_corral_ffi_fn_free_gateway(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_GATEWAY_CLOSE
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_GATEWAY_CLOSE
+uint64_t uniffi_corral_ffi_fn_method_gateway_close(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_GATEWAY_GET_MCP_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_GATEWAY_GET_MCP_TOKEN
+RustBuffer uniffi_corral_ffi_fn_method_gateway_get_mcp_token(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_GATEWAY_GET_MCP_URL
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_GATEWAY_GET_MCP_URL
+RustBuffer uniffi_corral_ffi_fn_method_gateway_get_mcp_url(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_GATEWAY_LOCAL_ADDR
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_GATEWAY_LOCAL_ADDR
+RustBuffer uniffi_corral_ffi_fn_method_gateway_local_addr(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_GATEWAY_SERVERS
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_GATEWAY_SERVERS
+RustBuffer uniffi_corral_ffi_fn_method_gateway_servers(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_GATEWAY_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_GATEWAY_TOKEN
+RustBuffer uniffi_corral_ffi_fn_method_gateway_token(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_GATEWAY_URL
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_GATEWAY_URL
+RustBuffer uniffi_corral_ffi_fn_method_gateway_url(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_GATEWAY_WAIT_SETTLED
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_GATEWAY_WAIT_SETTLED
+uint64_t uniffi_corral_ffi_fn_method_gateway_wait_settled(uint64_t ptr, uint64_t timeout_ms
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_CLONE_CORRAL
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_CLONE_CORRAL
 uint64_t uniffi_corral_ffi_fn_clone_corral(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -314,6 +364,11 @@ uint64_t uniffi_corral_ffi_fn_method_corral_add_server(uint64_t ptr, RustBuffer 
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_ADD_SERVER_FROM_JSON
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_ADD_SERVER_FROM_JSON
 uint64_t uniffi_corral_ffi_fn_method_corral_add_server_from_json(uint64_t ptr, RustBuffer name, RustBuffer config
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_BUILD_TEMPLATE
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_BUILD_TEMPLATE
+uint64_t uniffi_corral_ffi_fn_method_corral_build_template(uint64_t ptr, RustBuffer name, RustBuffer install_commands, RustBuffer base
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_CLOSE
@@ -346,6 +401,11 @@ int8_t uniffi_corral_ffi_fn_method_corral_is_closed(uint64_t ptr, RustCallStatus
 RustBuffer uniffi_corral_ffi_fn_method_corral_list_servers(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_LIST_TEMPLATES
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_LIST_TEMPLATES
+RustBuffer uniffi_corral_ffi_fn_method_corral_list_templates(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_LOAD_MCP_SERVERS
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_LOAD_MCP_SERVERS
 uint64_t uniffi_corral_ffi_fn_method_corral_load_mcp_servers(uint64_t ptr, RustBuffer document
@@ -361,6 +421,11 @@ uint64_t uniffi_corral_ffi_fn_method_corral_load_mcp_servers_file(uint64_t ptr, 
 RustBuffer uniffi_corral_ffi_fn_method_corral_provider_name(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_PRUNE
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_PRUNE
+RustBuffer uniffi_corral_ffi_fn_method_corral_prune(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_QUICK
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_QUICK
 uint64_t uniffi_corral_ffi_fn_method_corral_quick(uint64_t ptr, RustBuffer command, RustBuffer tool, RustBuffer arguments
@@ -374,6 +439,11 @@ uint64_t uniffi_corral_ffi_fn_method_corral_quick_with(uint64_t ptr, RustBuffer 
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_REMOVE_SERVER
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_REMOVE_SERVER
 uint64_t uniffi_corral_ffi_fn_method_corral_remove_server(uint64_t ptr, RustBuffer name
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_REMOVE_TEMPLATE
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_REMOVE_TEMPLATE
+void uniffi_corral_ffi_fn_method_corral_remove_template(uint64_t ptr, RustBuffer name, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_SANDBOX
@@ -399,6 +469,11 @@ void uniffi_corral_ffi_fn_method_corral_set_log_callback(uint64_t ptr, RustBuffe
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_SET_START_CALLBACK
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_SET_START_CALLBACK
 void uniffi_corral_ffi_fn_method_corral_set_start_callback(uint64_t ptr, RustBuffer listener, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_START_GATEWAY
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_START_GATEWAY
+uint64_t uniffi_corral_ffi_fn_method_corral_start_gateway(uint64_t ptr, RustBuffer options
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_START_TOOL
@@ -651,6 +726,11 @@ int8_t uniffi_corral_ffi_fn_method_errorkind_is_retryable(RustBuffer ptr, RustCa
 RustBuffer uniffi_corral_ffi_fn_method_content_as_text(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_SERVERHEALTH_TO_JSON
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_SERVERHEALTH_TO_JSON
+RustBuffer uniffi_corral_ffi_fn_method_serverhealth_to_json(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_EXECOUTPUT_STDERR_TEXT
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_EXECOUTPUT_STDERR_TEXT
 RustBuffer uniffi_corral_ffi_fn_method_execoutput_stderr_text(RustBuffer ptr, RustCallStatus *_Nonnull out_status
@@ -666,9 +746,44 @@ RustBuffer uniffi_corral_ffi_fn_method_execoutput_stdout_text(RustBuffer ptr, Ru
 int8_t uniffi_corral_ffi_fn_method_execoutput_success(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_EXECOUTPUT_TO_JSON
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_EXECOUTPUT_TO_JSON
+RustBuffer uniffi_corral_ffi_fn_method_execoutput_to_json(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_PROGRESS_TO_JSON
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_PROGRESS_TO_JSON
+RustBuffer uniffi_corral_ffi_fn_method_progress_to_json(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_PROMPT_TO_JSON
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_PROMPT_TO_JSON
+RustBuffer uniffi_corral_ffi_fn_method_prompt_to_json(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_PROMPTRESULT_TO_JSON
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_PROMPTRESULT_TO_JSON
+RustBuffer uniffi_corral_ffi_fn_method_promptresult_to_json(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_RESOURCE_TO_JSON
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_RESOURCE_TO_JSON
+RustBuffer uniffi_corral_ffi_fn_method_resource_to_json(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_RESOURCECONTENTS_TO_JSON
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_RESOURCECONTENTS_TO_JSON
+RustBuffer uniffi_corral_ffi_fn_method_resourcecontents_to_json(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_SERVERCONFIG_TO_JSON
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_SERVERCONFIG_TO_JSON
 RustBuffer uniffi_corral_ffi_fn_method_serverconfig_to_json(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_TEMPLATEINFO_TO_JSON
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_TEMPLATEINFO_TO_JSON
+RustBuffer uniffi_corral_ffi_fn_method_templateinfo_to_json(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_TOOL_CHECK_ARGUMENTS
@@ -686,6 +801,11 @@ RustBuffer uniffi_corral_ffi_fn_method_tool_describe_parameters(RustBuffer ptr, 
 RustBuffer uniffi_corral_ffi_fn_method_tool_to_anthropic(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_TOOL_TO_JSON
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_TOOL_TO_JSON
+RustBuffer uniffi_corral_ffi_fn_method_tool_to_json(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_TOOL_TO_OPENAI
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_TOOL_TO_OPENAI
 RustBuffer uniffi_corral_ffi_fn_method_tool_to_openai(RustBuffer ptr, RustCallStatus *_Nonnull out_status
@@ -699,6 +819,11 @@ RustBuffer uniffi_corral_ffi_fn_method_toolresult_text(RustBuffer ptr, RustCallS
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_TOOLRESULT_TO_JSON
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_TOOLRESULT_TO_JSON
 RustBuffer uniffi_corral_ffi_fn_method_toolresult_to_json(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_FUNC_GATEWAY_OPTIONS_FROM_JSON
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_FUNC_GATEWAY_OPTIONS_FROM_JSON
+RustBuffer uniffi_corral_ffi_fn_func_gateway_options_from_json(RustBuffer options, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_FUNC_CORRAL_VERSION
@@ -1003,6 +1128,12 @@ void ffi_corral_ffi_rust_future_free_void(uint64_t handle
 void ffi_corral_ffi_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_FUNC_GATEWAY_OPTIONS_FROM_JSON
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_FUNC_GATEWAY_OPTIONS_FROM_JSON
+uint16_t uniffi_corral_ffi_checksum_func_gateway_options_from_json(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_FUNC_CORRAL_VERSION
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_FUNC_CORRAL_VERSION
 uint16_t uniffi_corral_ffi_checksum_func_corral_version(void
@@ -1051,6 +1182,54 @@ uint16_t uniffi_corral_ffi_checksum_func_server_config_from_url(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_GATEWAY_CLOSE
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_GATEWAY_CLOSE
+uint16_t uniffi_corral_ffi_checksum_method_gateway_close(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_GATEWAY_GET_MCP_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_GATEWAY_GET_MCP_TOKEN
+uint16_t uniffi_corral_ffi_checksum_method_gateway_get_mcp_token(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_GATEWAY_GET_MCP_URL
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_GATEWAY_GET_MCP_URL
+uint16_t uniffi_corral_ffi_checksum_method_gateway_get_mcp_url(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_GATEWAY_LOCAL_ADDR
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_GATEWAY_LOCAL_ADDR
+uint16_t uniffi_corral_ffi_checksum_method_gateway_local_addr(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_GATEWAY_SERVERS
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_GATEWAY_SERVERS
+uint16_t uniffi_corral_ffi_checksum_method_gateway_servers(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_GATEWAY_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_GATEWAY_TOKEN
+uint16_t uniffi_corral_ffi_checksum_method_gateway_token(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_GATEWAY_URL
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_GATEWAY_URL
+uint16_t uniffi_corral_ffi_checksum_method_gateway_url(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_GATEWAY_WAIT_SETTLED
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_GATEWAY_WAIT_SETTLED
+uint16_t uniffi_corral_ffi_checksum_method_gateway_wait_settled(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_ADD_SERVER
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_ADD_SERVER
 uint16_t uniffi_corral_ffi_checksum_method_corral_add_server(void
@@ -1060,6 +1239,12 @@ uint16_t uniffi_corral_ffi_checksum_method_corral_add_server(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_ADD_SERVER_FROM_JSON
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_ADD_SERVER_FROM_JSON
 uint16_t uniffi_corral_ffi_checksum_method_corral_add_server_from_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_BUILD_TEMPLATE
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_BUILD_TEMPLATE
+uint16_t uniffi_corral_ffi_checksum_method_corral_build_template(void
     
 );
 #endif
@@ -1099,6 +1284,12 @@ uint16_t uniffi_corral_ffi_checksum_method_corral_list_servers(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_LIST_TEMPLATES
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_LIST_TEMPLATES
+uint16_t uniffi_corral_ffi_checksum_method_corral_list_templates(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_LOAD_MCP_SERVERS
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_LOAD_MCP_SERVERS
 uint16_t uniffi_corral_ffi_checksum_method_corral_load_mcp_servers(void
@@ -1117,6 +1308,12 @@ uint16_t uniffi_corral_ffi_checksum_method_corral_provider_name(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_PRUNE
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_PRUNE
+uint16_t uniffi_corral_ffi_checksum_method_corral_prune(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_QUICK
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_QUICK
 uint16_t uniffi_corral_ffi_checksum_method_corral_quick(void
@@ -1132,6 +1329,12 @@ uint16_t uniffi_corral_ffi_checksum_method_corral_quick_with(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_REMOVE_SERVER
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_REMOVE_SERVER
 uint16_t uniffi_corral_ffi_checksum_method_corral_remove_server(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_REMOVE_TEMPLATE
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_REMOVE_TEMPLATE
+uint16_t uniffi_corral_ffi_checksum_method_corral_remove_template(void
     
 );
 #endif
@@ -1162,6 +1365,12 @@ uint16_t uniffi_corral_ffi_checksum_method_corral_set_log_callback(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_SET_START_CALLBACK
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_SET_START_CALLBACK
 uint16_t uniffi_corral_ffi_checksum_method_corral_set_start_callback(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_START_GATEWAY
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_METHOD_CORRAL_START_GATEWAY
+uint16_t uniffi_corral_ffi_checksum_method_corral_start_gateway(void
     
 );
 #endif

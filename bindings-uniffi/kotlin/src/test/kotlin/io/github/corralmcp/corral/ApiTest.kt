@@ -14,6 +14,10 @@ import kotlinx.serialization.json.jsonObject
 import kotlinx.serialization.json.jsonPrimitive
 import org.junit.jupiter.api.AfterEach
 import org.junit.jupiter.api.Test
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
 import java.nio.file.Files
 import java.nio.file.Path
 import java.time.Duration
@@ -418,6 +422,119 @@ class ApiTest {
                 assertNotEquals(emptyList(), processesWithEnv("CORRAL_SCENARIO_TAG=$tag"))
             }
             assertNoProcessesLeft()
+        }
+
+    /** A POST to the gateway's endpoint: (status, body). `token` null: no Authorization header. */
+    private fun post(
+        url: String,
+        token: String?,
+        body: String,
+    ): Pair<Int, String> {
+        val request =
+            HttpRequest
+                .newBuilder(URI.create(url))
+                .header("Content-Type", "application/json")
+                .header("Accept", "application/json, text/event-stream")
+                .apply { token?.let { header("Authorization", "Bearer $it") } }
+                .timeout(Duration.ofSeconds(20))
+                .POST(HttpRequest.BodyPublishers.ofString(body))
+                .build()
+        val response = HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString())
+        return response.statusCode() to response.body()
+    }
+
+    private val initialize =
+        """{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25",
+           "capabilities": {}, "clientInfo": {"name": "kotlin-api-test", "version": "1"}}}"""
+
+    @Test
+    fun `a gateway publishes the servers behind one token, and closes with its corral`() =
+        runBlocking<Unit> {
+            val corral = newCorral()
+            corral.addServer(fixture("a"))
+            corral.addServer(fixture("b"))
+            corral.startGateway(GatewayOptions(servers = listOf("a"), toolBudget = 500UL)).use { gw ->
+                assertTrue(gw.url().startsWith("http://127.0.0.1:") && gw.url().endsWith("/mcp"), gw.url())
+                assertEquals(gw.url(), gw.getMcpUrl())
+                assertEquals(gw.token(), gw.getMcpToken())
+                assertTrue(gw.token().length >= 22)
+                assertTrue(gw.waitSettled(30_000UL))
+                val health = gw.servers().single()
+                assertEquals("a", health.name)
+                assertEquals(ServerState.READY, health.state)
+                assertTrue(health.toolCount > 0UL)
+                assertEquals(
+                    "ready",
+                    Json
+                        .parseToJsonElement(health.toJson())
+                        .jsonObject["state"]
+                        ?.jsonPrimitive
+                        ?.content,
+                )
+                assertEquals(401, post(gw.url(), null, initialize).first)
+                assertEquals(401, post(gw.url(), "wrong-token-wrong-token", initialize).first)
+                val (status, body) = post(gw.url(), gw.token(), initialize)
+                assertEquals(200, status, body)
+                assertContains(body, "protocolVersion")
+                gw.shutdown()
+                gw.shutdown()
+                assertFailsWith<java.io.IOException> { post(gw.url(), gw.token(), initialize) }
+            }
+            val options = gatewayOptionsFromJson("""{"toolBudget": 3, "restart_backoff_ms": 50}""")
+            assertEquals(3UL, options.toolBudget)
+            assertEquals(50UL, options.restartBackoffMs)
+            val bad = assertFailsWith<CorralException> { corral.startGateway(GatewayOptions(toolBudget = 1UL)) }
+            assertEquals(ErrorKind.CONFIG_INVALID, bad.kind())
+            assertEquals(
+                ErrorKind.SERVER_NOT_FOUND,
+                assertFailsWith<CorralException> {
+                    corral.startGateway(GatewayOptions(servers = listOf("zz")))
+                }.kind(),
+            )
+            // Closing the corral closes its gateways.
+            val gw = corral.startGateway()
+            assertEquals(200, post(gw.url(), gw.token(), initialize).first)
+            corral.shutdown()
+            assertFailsWith<java.io.IOException> { post(gw.url(), gw.token(), initialize) }
+            gw.close()
+            corral.close()
+            assertNoProcessesLeft()
+        }
+
+    @Test
+    fun `templates, files and disk limits`() =
+        runBlocking<Unit> {
+            newCorral().use { corral ->
+                val t = corral.buildTemplate("tools", listOf("mkdir -p /opt && echo tpl > /opt/tpl.txt"))
+                assertEquals("tools", t.name)
+                assertEquals(listOf("mkdir -p /opt && echo tpl > /opt/tpl.txt"), t.installCommands)
+                assertNull(t.base)
+                assertEquals(t.id, corral.buildTemplate("tools", t.installCommands).id)
+                assertEquals(listOf("tools"), corral.listTemplates().map { it.name })
+                assertEquals(
+                    "tools",
+                    Json
+                        .parseToJsonElement(t.toJson())
+                        .jsonObject["name"]
+                        ?.jsonPrimitive
+                        ?.content,
+                )
+                val failed = assertFailsWith<CorralException> { corral.buildTemplate("bad", listOf("exit 3")) }
+                assertEquals(ErrorKind.INSTALL_FAILED, failed.kind())
+                corral.sandbox(SandboxConfig(template = "tools", limits = Limits(diskMb = 64UL))).use { sb ->
+                    assertEquals("tpl\n", sb.exec("cat /opt/tpl.txt").stdoutText())
+                    sb.shutdown()
+                }
+                corral.addServer(fixture("fx").copy(template = "tools", files = mapOf("/app/note.txt" to "written before start")))
+                assertEquals("tools", corral.server("fx").template)
+                assertEquals("written before start", corral.executeTool("fx", "read_file", """{"path": "/app/note.txt"}""").text())
+                assertEquals("tpl\n", corral.executeTool("fx", "read_file", """{"path": "/opt/tpl.txt"}""").text())
+                corral.removeTemplate("tools")
+                assertEquals(emptyList(), corral.listTemplates())
+                corral.removeServer("fx")
+                val report = corral.prune()
+                assertTrue(report.removed.isNotEmpty(), report.toString())
+            }
         }
 
     @Test

@@ -6,14 +6,12 @@ import io.github.corralmcp.corral.CallOptions
 import io.github.corralmcp.corral.Corral
 import io.github.corralmcp.corral.CorralException
 import io.github.corralmcp.corral.CorralOptions
-import io.github.corralmcp.corral.NetworkPolicy
+import io.github.corralmcp.corral.Gateway
 import io.github.corralmcp.corral.Progress
 import io.github.corralmcp.corral.ProgressListener
-import io.github.corralmcp.corral.PromptMessage
 import io.github.corralmcp.corral.Sandbox
-import io.github.corralmcp.corral.SandboxConfig
-import io.github.corralmcp.corral.Tool
-import io.github.corralmcp.corral.parseMount
+import io.github.corralmcp.corral.gatewayOptionsFromJson
+import io.github.corralmcp.corral.sandboxConfigFromJson
 import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
 import kotlinx.coroutines.coroutineScope
@@ -26,6 +24,7 @@ import kotlinx.serialization.json.JsonElement
 import kotlinx.serialization.json.JsonNull
 import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.JsonPrimitive
+import kotlinx.serialization.json.contentOrNull
 import kotlinx.serialization.json.jsonArray
 import kotlinx.serialization.json.jsonObject
 import kotlinx.serialization.json.jsonPrimitive
@@ -128,10 +127,6 @@ private fun errorOf(e: Exception): JsonObject =
 
 private fun parse(text: String?): JsonElement = text?.let { Json.parseToJsonElement(it) } ?: JsonNull
 
-// TEMP until canonical serde lands: only ToolResult has toJson() in the Kotlin binding today.
-private fun toolJson(t: Tool) =
-    obj("name" to t.name, "description" to t.description, "inputSchema" to parse(t.inputSchema), "outputSchema" to parse(t.outputSchema))
-
 private fun JsonObject.str(key: String) = (this[key] as? JsonPrimitive)?.content ?: ""
 
 /** The JSON text of a value (a string: the string itself, when `raw`). */
@@ -146,13 +141,18 @@ private class Runner : AutoCloseable {
     private var corral: Corral? = null
     private val c get() = corral ?: error("no open Corral")
     private val sandboxes = mutableMapOf<String, Sandbox>()
+    private var gateway: Gateway? = null
+
+    private suspend fun closeGateway() {
+        gateway?.use { it.shutdown() }
+        gateway = null
+    }
 
     private fun sandbox(r: JsonObject) = sandboxes[r.str("id")] ?: error("no sandbox ${r.str("id")}")
 
     private suspend fun session(r: JsonObject) = c.session(r.str("server"))
 
-    // TEMP until canonical serde lands: Resource, ResourceContents, Prompt, PromptResult and
-    // ExecOutput have no toJson() today; these build the canonical fields the suite reads.
+    // Observations are the records' own canonical JSON (`toJson()`).
     private val ops =
         mapOf(
             "setenv" does { check(Native.load("c", LibC::class.java).setenv(it.str("name"), it.str("value"), 1) == 0) },
@@ -164,10 +164,10 @@ private class Runner : AutoCloseable {
             "list_servers" does { JsonArray(c.listServers().map { s -> JsonPrimitive(s.name) }) },
             // A JSON object is passed as its text: the document parser reads JSON first.
             "load_mcp_servers" does { JsonArray(c.loadMcpServers(it.text("document", raw = true)).map { s -> JsonPrimitive(s) }) },
-            "discover_tools" does { JsonArray(c.discoverTools(it.str("server")).map(::toolJson)) },
+            "discover_tools" does { JsonArray(c.discoverTools(it.str("server")).map { t -> parse(t.toJson()) }) },
             "tool_schema" does { r ->
                 val t = c.discoverTools(r.str("server")).first { it.name == r.str("tool") }
-                JsonObject(toolJson(t) + mapOf("openai" to parse(t.toOpenai()), "anthropic" to parse(t.toAnthropic())))
+                JsonObject(parse(t.toJson()).jsonObject + mapOf("openai" to parse(t.toOpenai()), "anthropic" to parse(t.toAnthropic())))
             },
             "execute_tool" does { execute(it) },
             "concurrent" does { r ->
@@ -186,34 +186,28 @@ private class Runner : AutoCloseable {
                     )
                 }
             },
-            "list_resources" does
-                { session(it).use { s -> JsonArray(s.listResources().map { x -> obj("uri" to x.uri, "name" to x.name) }) } },
-            "read_resource" does
-                { r -> session(r).use { s -> JsonArray(s.readResource(r.str("uri")).map { obj("uri" to it.uri, "text" to it.text) }) } },
-            "list_prompts" does { session(it).use { s -> JsonArray(s.listPrompts().map { p -> obj("name" to p.name) }) } },
-            "get_prompt" does { r ->
-                val p = session(r).use { it.getPrompt(r.str("name"), r.text("args")) }
-                val content = { m: PromptMessage -> obj("type" to "text", "text" to m.content.asText()) }
-                obj("messages" to JsonArray(p.messages.map { obj("role" to it.role, "content" to content(it)) }))
-            },
-            "sandbox_open" does { r ->
-                val cfg = r["config"] as? JsonObject ?: JsonObject(emptyMap())
-                val config =
-                    SandboxConfig(
-                        name = "scenario",
-                        env = cfg["env"]?.jsonObject?.mapValues { it.value.jsonPrimitive.content } ?: emptyMap(),
-                        network = if (cfg.str("network") == "none") NetworkPolicy.NONE else null,
-                        mounts = cfg["mounts"]?.jsonArray?.map { parseMount(it.jsonPrimitive.content) } ?: emptyList(),
-                    )
-                c.sandbox(config).also { sandboxes[r.str("id")] = it }
-            },
-            "sandbox_exec" does {
-                val o = sandbox(it).exec(it.str("script"))
-                obj("exitCode" to o.exitCode, "stdout" to o.stdoutText(), "stderr" to o.stderrText())
-            },
+            "list_resources" does { session(it).use { s -> JsonArray(s.listResources().map { x -> parse(x.toJson()) }) } },
+            "read_resource" does { r -> session(r).use { s -> JsonArray(s.readResource(r.str("uri")).map { parse(it.toJson()) }) } },
+            "list_prompts" does { session(it).use { s -> JsonArray(s.listPrompts().map { p -> parse(p.toJson()) }) } },
+            "get_prompt" does { r -> parse(session(r).use { it.getPrompt(r.str("name"), r.text("args")) }.toJson()) },
+            "sandbox_open" does { c.sandbox(sandboxConfigFromJson(it.text("config"))).also { s -> sandboxes[it.str("id")] = s } },
+            "sandbox_exec" does { parse(sandbox(it).exec(it.str("script")).toJson()) },
             "sandbox_write" does { sandbox(it).writeFile(it.str("path"), it.str("data").toByteArray()) },
             "sandbox_read" does { JsonPrimitive(String(sandbox(it).readFile(it.str("path")), Charsets.UTF_8)) },
             "sandbox_close" does { sandbox(it).shutdown() },
+            "build_template" does { r ->
+                val commands = r["install_commands"]?.jsonArray?.map { it.jsonPrimitive.content } ?: emptyList()
+                parse(c.buildTemplate(r.str("name"), commands, (r["base"] as? JsonPrimitive)?.contentOrNull).toJson())
+            },
+            "list_templates" does { JsonArray(c.listTemplates().map { t -> parse(t.toJson()) }) },
+            "remove_template" does { c.removeTemplate(it.str("name")) },
+            "start_gateway" does {
+                val started = c.startGateway(gatewayOptionsFromJson(it.text("options")))
+                closeGateway()
+                gateway = started
+                obj("url" to started.url(), "token" to started.token())
+            },
+            "gateway_close" does { closeGateway() },
         )
 
     suspend fun perform(r: JsonObject): JsonElement {
@@ -252,11 +246,12 @@ private class Runner : AutoCloseable {
                     }
                 }
             }
-        val progress = synchronized(seen) { seen.map { obj("progress" to it.progress, "total" to it.total, "message" to it.message) } }
+        val progress = synchronized(seen) { seen.map { parse(it.toJson()) } }
         return obj("result" to parse(result.toJson()), "progress" to JsonArray(progress))
     }
 
     override fun close() {
+        gateway?.close()
         sandboxes.values.forEach { it.close() }
         corral?.close()
     }
