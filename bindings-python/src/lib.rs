@@ -2,12 +2,13 @@
 //!
 //! Every class is a thin shim over `corral-core`; the files follow the binding layout shared
 //! by every language: `runner.rs` (`Corral`), `session.rs` (`ServerSession`), `sandbox.rs`
-//! (`Sandbox`), `types.rs` (results and configs), `convert.rs` (JSON ⇄ Python objects),
+//! (`Sandbox`), `gateway.rs` (`Gateway`), `types.rs` (results and configs), `convert.rs` (JSON ⇄ Python objects),
 //! `errors.rs` (one exception class per error kind) and `runtime.rs` (the one tokio runtime,
 //! awaitables for asyncio, blocking calls without the GIL, the exit drain).
 
 mod convert;
 mod errors;
+mod gateway;
 mod runner;
 mod runtime;
 mod sandbox;
@@ -22,6 +23,7 @@ fn _corral(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<runner::PyCorral>()?;
     m.add_class::<session::PyServerSession>()?;
     m.add_class::<sandbox::PySandbox>()?;
+    m.add_class::<gateway::PyGateway>()?;
     m.add_class::<runtime::Call>()?;
     m.add_class::<runtime::Bridge>()?;
     m.add_class::<runtime::CancelToken>()?;

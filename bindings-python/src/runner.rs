@@ -1,18 +1,30 @@
 //! `Corral`: the runner. Every I/O method is async (it returns an awaitable [`Call`]) and has a
 //! `_sync` twin that blocks with the GIL released; both run the same core call.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    sync::{Arc, Mutex, Weak},
+    time::Duration,
+};
 
-use corral_core::{CallOptions, Corral, CorralOptions, SandboxConfig, ServerConfig};
-use pyo3::{prelude::*, types::PyString};
+use corral_core::{CallOptions, Corral, CorralOptions, Gateway, SandboxConfig, ServerConfig};
+use pyo3::{
+    prelude::*,
+    types::{PyDict, PyString},
+};
 use serde_json::{Map, Value};
 
 use crate::{
     convert, errors,
+    gateway::PyGateway,
     runtime::{self, Call, CancelToken, Ctx, Job, Owned, job},
     sandbox::PySandbox,
     session::PyServerSession,
-    types::{PyLogMessage, PyProgress, PyServerConfig, PyTool, PyToolResult},
+    types::{
+        PyLogMessage, PyProgress, PyPruneReport, PyServerConfig, PyStartEvent, PyTemplateInfo,
+        PyTool, PyToolResult,
+    },
 };
 
 /// Per-call options as Python passes them (`timeout=`, `max_total=`, `on_progress=`, `cancel=`).
@@ -70,6 +82,8 @@ impl CallArgs {
 #[pyclass(frozen, module = "corral", name = "Corral")]
 pub struct PyCorral {
     inner: Owned<Corral>,
+    /// The gateways started from this corral, closed when it closes.
+    gateways: Arc<Mutex<Vec<Weak<Gateway>>>>,
 }
 
 impl PyCorral {
@@ -139,6 +153,32 @@ impl PyCorral {
         Ok(job(move |_| f(corral, arg)))
     }
 
+    fn gateway_job(
+        &self,
+        servers: Option<&Bound<'_, PyAny>>,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Job> {
+        let mut form = match options {
+            Some(o) => convert::to_json(o.as_any())?,
+            None => Value::Object(Map::new()),
+        };
+        if let (Some(servers), Some(map)) = (servers.filter(|s| !s.is_none()), form.as_object_mut())
+        {
+            map.insert("servers".into(), convert::to_json(servers)?);
+        }
+        let options =
+            corral_core::config::from_value_under(&form, "gateway").map_err(errors::from_core)?;
+        let (corral, gateways) = (self.corral()?, self.gateways.clone());
+        Ok(job(move |_| async move {
+            let gateway = Arc::new(corral.start_gateway(options).await?);
+            if let Ok(mut list) = gateways.lock() {
+                list.retain(|g| g.strong_count() > 0);
+                list.push(Arc::downgrade(&gateway));
+            }
+            Ok(PyGateway::new(gateway))
+        }))
+    }
+
     fn load_job(&self, path_or_dict: &Bound<'_, PyAny>) -> PyResult<Job> {
         if path_or_dict.is_instance_of::<PyString>() || path_or_dict.hasattr("__fspath__")? {
             let path: PathBuf = path_or_dict.extract()?;
@@ -178,6 +218,7 @@ impl PyCorral {
             .map_err(errors::from_core)?;
             let this = Self {
                 inner: Owned::new(corral),
+                gateways: Arc::default(),
             };
             this.set_log_callback(on_log)?;
             Ok(this)
@@ -214,6 +255,19 @@ impl PyCorral {
             Ok(())
         }
 
+        /// Receives the start-up events (`StartEvent`: install commands, server start, ready)
+        /// of every server (`None` to stop). It is called on a corral thread.
+        fn set_start_callback(&self, on_start: Option<Py<PyAny>>) -> PyResult<()> {
+            let callback = on_start.map(|cb| {
+                let cb = Arc::new(cb);
+                Arc::new(move |e| {
+                    runtime::with_python(|py| runtime::call_user(py, &cb, PyStartEvent(e)))
+                }) as corral_core::StartCallback
+            });
+            self.inner.get()?.set_start_callback(callback);
+            Ok(())
+        }
+
         /// The configured servers.
         fn list_servers(&self) -> PyResult<Vec<PyServerConfig>> {
             Ok(self
@@ -243,7 +297,10 @@ impl PyCorral {
         /// A sandbox of your own for `exec`, `read_file` and `write_file`: `async with
         /// corral.sandbox() as sb` (or `with`, or `sb = await corral.sandbox()`). It is killed
         /// on exit, on `close()`, or when the corral closes.
-        #[pyo3(signature = (*, name=None, env=None, network=None, mounts=None, limits=None))]
+        /// `template`: start from a built template; `files` (`{path: str | bytes}`) are
+        /// written into it when it opens.
+        #[pyo3(signature = (*, name=None, env=None, network=None, mounts=None, limits=None, template=None, files=None))]
+        #[allow(clippy::too_many_arguments)]
         fn sandbox(
             &self,
             name: Option<String>,
@@ -251,6 +308,8 @@ impl PyCorral {
             network: Option<String>,
             mounts: Option<&Bound<'_, PyAny>>,
             limits: Option<&Bound<'_, PyAny>>,
+            template: Option<String>,
+            files: Option<BTreeMap<String, Bound<'_, PyAny>>>,
         ) -> PyResult<PySandbox> {
             let mut form = Map::new();
             if let Some(name) = name {
@@ -264,10 +323,43 @@ impl PyCorral {
                     form.insert(key.into(), convert::to_json(v)?);
                 }
             }
-            let config =
+            let mut config =
                 SandboxConfig::from_value(&Value::Object(form)).map_err(errors::from_core)?;
-            Ok(PySandbox::new(self.corral()?, config))
+            config.template = template;
+            let files = files
+                .unwrap_or_default()
+                .iter()
+                .map(|(path, data)| Ok((path.clone(), crate::sandbox::bytes_of(data)?)))
+                .collect::<PyResult<Vec<_>>>()?;
+            Ok(PySandbox::new(self.corral()?, config, files))
         }
+
+        /// Publishes the servers (all, or those named in `servers`) behind one authenticated
+        /// Streamable-HTTP MCP endpoint on 127.0.0.1. `options` are the gateway's (`host`,
+        /// `port`, `token`, `auth`, `tool_budget`, `discovery_deadline_ms`, `eager`,
+        /// `allowed_hosts`, `allowed_origins`, `max_body_bytes`, `restart_backoff_ms`,
+        /// `restart_backoff_max_ms`; camelCase works too). Returns a `Gateway`.
+        /// (`**options` cannot go through the jobs macro: pyo3 must see its `Option` type.)
+        #[pyo3(signature = (servers=None, **options))]
+        fn start_gateway(
+            &self,
+            servers: Option<&Bound<'_, PyAny>>,
+            options: Option<&Bound<'_, PyDict>>,
+        ) -> PyResult<Call> {
+            Ok(Call::new(self.gateway_job(servers, options)?))
+        }
+
+        /// Like `start_gateway`, blocking.
+        #[pyo3(signature = (servers=None, **options))]
+        fn start_gateway_sync(
+            &self,
+            py: Python<'_>,
+            servers: Option<&Bound<'_, PyAny>>,
+            options: Option<&Bound<'_, PyDict>>,
+        ) -> PyResult<Py<PyAny>> {
+            runtime::block_on(py, self.gateway_job(servers, options)?)
+        }
+
 
         fn __aenter__(slf: Py<Self>) -> Call {
             runtime::ready(slf)
@@ -354,11 +446,46 @@ impl PyCorral {
             timeout: Option<f64>,
         ) => self.quick_job(command, tool, params, timeout)?;
 
-        /// Stops every server and sandbox. Idempotent; later calls fail with `ClosedError`.
-        fn close | close_sync(&self) => self.with((), |c, ()| async move {
-            c.close().await;
-            Ok(())
+        /// Builds template `name` from install commands (on top of template `base`): a
+        /// content-addressed layer that servers and sandboxes start from (`template=name`).
+        /// Building the same content again reuses it. Returns its `TemplateInfo`.
+        #[pyo3(signature = (name, install_commands, *, base=None))]
+        fn build_template | build_template_sync(&self, name: String, install_commands: Vec<String>, base: Option<String>) =>
+            self.with((name, install_commands, base), |c, (name, commands, base)| async move {
+                c.build_template(&name, &commands, base.as_deref()).await.map(PyTemplateInfo)
+            })?;
+
+        /// The built templates (`TemplateInfo`, with their size on disk).
+        fn list_templates | list_templates_sync(&self) => self.with((), |c, ()| async move {
+            Ok(c.list_templates().into_iter().map(PyTemplateInfo).collect::<Vec<_>>())
         })?;
+
+        /// Removes a template (sandboxes running from it keep it until they stop).
+        fn remove_template | remove_template_sync(&self, name: String) =>
+            self.with(name, |c, name| async move { c.remove_template(&name) })?;
+
+        /// Removes server layers that no configured server uses any more. Returns a
+        /// `PruneReport`.
+        fn prune | prune_sync(&self) => self.with((), |c, ()| async move {
+            c.prune().map(PyPruneReport)
+        })?;
+
+        /// Stops every gateway, server and sandbox. Idempotent; later calls fail with
+        /// `ClosedError`.
+        fn close | close_sync(&self) => {
+            let gateways = self.gateways.clone();
+            self.with((), |c, ()| async move {
+                let open: Vec<Arc<Gateway>> = gateways
+                    .lock()
+                    .map(|mut list| list.drain(..).filter_map(|g| g.upgrade()).collect())
+                    .unwrap_or_default();
+                for gateway in open {
+                    gateway.close().await;
+                }
+                c.close().await;
+                Ok(())
+            })?
+        };
     }
 }
 }

@@ -20,7 +20,17 @@ use crate::{
 pub struct PySandbox {
     corral: Owned<Corral>,
     config: SandboxConfig,
+    /// Written into the sandbox when it opens.
+    files: Vec<(String, Vec<u8>)>,
     open: OnceLock<Owned<SandboxHandle>>,
+}
+
+/// A file's content as Python gives it: bytes, or str as UTF-8.
+pub fn bytes_of(data: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    match data.cast::<PyString>() {
+        Ok(s) => Ok(s.to_str()?.as_bytes().to_vec()),
+        Err(_) => data.extract(),
+    }
 }
 
 /// Bytes as a Python `bytes` object (for `read_file`).
@@ -37,10 +47,11 @@ impl<'py> IntoPyObject<'py> for Data {
 }
 
 impl PySandbox {
-    pub fn new(corral: Corral, config: SandboxConfig) -> Self {
+    pub fn new(corral: Corral, config: SandboxConfig, files: Vec<(String, Vec<u8>)>) -> Self {
         Self {
             corral: Owned::new(corral),
             config,
+            files,
             open: OnceLock::new(),
         }
     }
@@ -57,9 +68,16 @@ impl PySandbox {
     fn open_job(slf: Py<Self>) -> PyResult<Job> {
         let this = slf.get();
         let (corral, config) = (this.corral.get()?.clone(), this.config.clone());
+        let files = this.files.clone();
         Ok(job(move |_| async move {
             if slf.get().open.get().is_none() {
                 let handle = corral.sandbox(config).await?;
+                for (path, data) in &files {
+                    if let Err(e) = handle.write_file(path, data).await {
+                        let _ = handle.close().await;
+                        return Err(e);
+                    }
+                }
                 if let Err(extra) = slf.get().open.set(Owned::new(handle)) {
                     // Opened twice concurrently: keep the first, kill the other.
                     if let Ok(h) = extra.get() {
@@ -103,10 +121,7 @@ impl PySandbox {
 
     fn write_job(&self, path: String, data: &Bound<'_, PyAny>) -> PyResult<Job> {
         let handle = self.handle()?;
-        let data: Vec<u8> = match data.cast::<PyString>() {
-            Ok(s) => s.to_str()?.as_bytes().to_vec(),
-            Err(_) => data.extract()?,
-        };
+        let data = bytes_of(data)?;
         Ok(job(move |_| async move {
             handle.write_file(&path, &data).await
         }))

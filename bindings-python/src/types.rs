@@ -3,8 +3,9 @@
 //! value; JSON fields come out as Python objects.
 
 use corral_core::{
-    Content, ExecOutput, LogMessage, Progress, Prompt, PromptMessage, PromptResult, Resource,
-    ResourceContents, ServerConfig, Tool, ToolResult,
+    Content, ExecOutput, LogMessage, Progress, Prompt, PromptMessage, PromptResult, PruneReport,
+    Resource, ResourceContents, ServerConfig, ServerHealth, StartEvent, TemplateInfo, Tool,
+    ToolResult,
 };
 use pyo3::{
     prelude::*,
@@ -33,6 +34,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyProgress>()?;
     m.add_class::<PyLogMessage>()?;
     m.add_class::<PyExecOutput>()?;
+    m.add_class::<PyStartEvent>()?;
+    m.add_class::<PyTemplateInfo>()?;
+    m.add_class::<PyPruneReport>()?;
+    m.add_class::<PyServerHealth>()?;
     Ok(())
 }
 
@@ -70,7 +75,8 @@ impl PyServerConfig {
     #[pyo3(signature = (
         name, *, command=None, args=None, url=None, headers=None, env=None, install_commands=None,
         cwd=None, description=None, timeout_minutes=None, call_timeout_seconds=None, network=None,
-        mounts=None, limits=None, allow_tools=None, deny_tools=None, tags=None
+        mounts=None, limits=None, allow_tools=None, deny_tools=None, tags=None, template=None,
+        files=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn py_new(
@@ -92,6 +98,8 @@ impl PyServerConfig {
         allow_tools: Option<&Bound<'_, PyAny>>,
         deny_tools: Option<&Bound<'_, PyAny>>,
         tags: Option<&Bound<'_, PyAny>>,
+        template: Option<&Bound<'_, PyAny>>,
+        files: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let fields = [
             ("command", command),
@@ -110,6 +118,8 @@ impl PyServerConfig {
             ("allow_tools", allow_tools),
             ("deny_tools", deny_tools),
             ("tags", tags),
+            ("template", template),
+            ("files", files),
         ];
         let mut form = Map::new();
         for (key, value) in fields {
@@ -210,6 +220,19 @@ impl PyServerConfig {
     #[getter]
     fn tags(&self) -> Vec<String> {
         self.config.tags.clone()
+    }
+    /// The template it starts from, if any.
+    #[getter]
+    fn template(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.field(py, "template")
+    }
+    /// Files written into the sandbox before the server starts (`{path: text}`).
+    #[getter]
+    fn files(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.form.get("files").map_or_else(
+            || Ok(PyDict::new(py).into_any().unbind()),
+            |v| Ok(convert::to_py(py, v)?.unbind()),
+        )
     }
     /// Whether this is a remote (URL) server.
     #[getter]
@@ -642,4 +665,69 @@ view! {
     stderr -> String = |o, py| o.stderr_text();
     stdout_bytes -> Py<PyBytes> = |o, py| PyBytes::new(py, &o.stdout).unbind();
     stderr_bytes -> Py<PyBytes> = |o, py| PyBytes::new(py, &o.stderr).unbind();
+}
+
+/// A field of a value's canonical JSON form (`None` when absent).
+fn json_field(py: Python<'_>, value: &impl serde::Serialize, key: &str) -> PyResult<Py<PyAny>> {
+    let json = serde_json::to_value(value).unwrap_or(Value::Null);
+    convert::opt_to_py(py, json.get(key))
+}
+
+view! {
+    /// What happens while a server starts (`set_start_callback`): `type` is `installStarted`,
+    /// `installFinished`, `serverStarting` or `serverReady`; the other fields are `None` where
+    /// they do not apply. `to_dict()` is the canonical tagged form.
+    PyStartEvent(StartEvent) as "StartEvent", repr |e| {
+        let v = serde_json::to_value(e).unwrap_or(Value::Null);
+        format!("StartEvent(type={}, server={})", v["type"], v["server"])
+    };
+    r#type -> PyResult<Py<PyAny>> = |e, py| json_field(py, e, "type");
+    server -> PyResult<Py<PyAny>> = |e, py| json_field(py, e, "server");
+    /// The install command's 1-based position (install events).
+    index -> PyResult<Py<PyAny>> = |e, py| json_field(py, e, "index");
+    /// How many install commands there are (`installStarted`).
+    total -> PyResult<Py<PyAny>> = |e, py| json_field(py, e, "total");
+    /// The install command (`installStarted`).
+    command -> PyResult<Py<PyAny>> = |e, py| json_field(py, e, "command");
+    /// `{"code", "signal"}` of the finished install command (`installFinished`).
+    status -> PyResult<Py<PyAny>> = |e, py| json_field(py, e, "status");
+    /// What the install command printed (`installFinished`).
+    output -> PyResult<Py<PyAny>> = |e, py| json_field(py, e, "output");
+    /// The negotiated MCP version (`serverReady`).
+    protocol_version -> PyResult<Py<PyAny>> = |e, py| json_field(py, e, "protocolVersion");
+}
+
+view! {
+    /// A built template (`build_template`, `list_templates`).
+    PyTemplateInfo(TemplateInfo) as "TemplateInfo", repr |t| format!("TemplateInfo(name={:?}, id={:?})", t.name, t.id);
+    name -> &str = |t, py| &t.name;
+    /// Content id (hash of the base's id and the install commands).
+    id -> &str = |t, py| &t.id;
+    /// The template it was built on.
+    base -> Option<&str> = |t, py| t.base.as_deref();
+    install_commands -> Vec<String> = |t, py| t.install_commands.clone();
+    /// Size of its layer on disk (as `list_templates` measures it).
+    size_bytes -> u64 = |t, py| t.size_bytes;
+}
+
+view! {
+    /// What `prune()` removed.
+    PyPruneReport(PruneReport) as "PruneReport", repr |r| format!("PruneReport({} removed, {} bytes freed)", r.removed.len(), r.freed_bytes);
+    removed -> Vec<std::path::PathBuf> = |r, py| r.removed.clone();
+    freed_bytes -> u64 = |r, py| r.freed_bytes;
+}
+
+view! {
+    /// One gateway server's health (`Gateway.servers()`).
+    PyServerHealth(ServerHealth) as "ServerHealth", repr |h| format!("ServerHealth(name={:?}, state={:?}, tool_count={})", h.name, h.state, h.tool_count);
+    name -> &str = |h, py| &h.name;
+    /// `starting`, `ready`, `failed` or `restarting`.
+    state -> PyResult<Py<PyAny>> = |h, py| json_field(py, h, "state");
+    /// How many of its tools are published (0 unless ready).
+    tool_count -> usize = |h, py| h.tool_count;
+    last_error -> Option<&str> = |h, py| h.last_error.as_deref();
+    /// When failed: milliseconds until the next restart attempt.
+    restart_in_ms -> Option<u64> = |h, py| h.restart_in_ms;
+    /// How many times it was restarted after its first start.
+    restarts -> u32 = |h, py| h.restarts;
 }

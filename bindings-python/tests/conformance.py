@@ -88,6 +88,7 @@ class Runner:
         self.mode = mode
         self.c: corral.Corral | None = None
         self.sandboxes: dict[str, corral.Sandbox] = {}
+        self.gateway: corral.Gateway | None = None
 
     async def serve(self, checker: Checker) -> dict[str, Any]:
         while "done" not in (request := checker.receive()):
@@ -169,8 +170,28 @@ class Runner:
         c, sb = self.c, self.sandboxes.get(r.get("id", ""))
         assert c is not None
         match op:
-            case "close":
+            case "close":  # closing the corral closes its gateway too
+                self.gateway = None
                 return await self.call(c, "close")
+            case "start_gateway":
+                gateway = await self.call(c, "start_gateway", **r.get("options", {}))
+                if self.gateway is not None:
+                    await self.call(self.gateway, "close")
+                self.gateway = gateway
+                return {"url": gateway.url, "token": gateway.token}
+            case "gateway_close":
+                if self.gateway is not None:
+                    await self.call(self.gateway, "close")
+                self.gateway = None
+                return None
+            case "build_template":
+                args = (r["name"], r["install_commands"])
+                template = await self.call(c, "build_template", *args, base=r.get("base"))
+                return template.to_dict()
+            case "list_templates":
+                return [t.to_dict() for t in await self.call(c, "list_templates")]
+            case "remove_template":
+                return await self.call(c, "remove_template", r["name"])
             case "add_server":
                 return await self.call(c, "add_server_from_dict", r["name"], r.get("config"))
             case "remove_server":

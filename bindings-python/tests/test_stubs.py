@@ -12,7 +12,7 @@ import corral
 
 STUB = Path(__file__).resolve().parents[1] / "python" / "corral" / "__init__.pyi"
 # Stub-only helpers (type aliases) and the error classes' attributes set on instances.
-STUB_ONLY = {"JSON", "Provider", "Network", "ProgressCallback", "LogCallback"}
+STUB_ONLY = {"JSON", "Provider", "Network", "ProgressCallback", "LogCallback", "StartCallback"}
 
 
 def stub_classes() -> dict[str, set[str]]:

@@ -873,6 +873,22 @@ pub(crate) fn deserialize_at<'de, T: Deserialize<'de>>(value: &'de Value) -> Res
     })
 }
 
+/// Reads an options struct (for example `GatewayOptions`) from its JSON form, for bindings
+/// that pass options as a dict: a `CONFIG_INVALID` error's field is `{under}.{path}`, and for
+/// an unknown key `{under}.{key}`.
+pub fn from_value_under<T: serde::de::DeserializeOwned>(value: &Value, under: &str) -> Result<T> {
+    let unknown_key = |e: &Error| {
+        let rest = e.message().split_once("unknown field `")?.1;
+        rest.split_once('`').map(|(key, _)| key.to_owned())
+    };
+    deserialize_at(value).map_err(|e| match unknown_key(&e) {
+        Some(key) if e.field().is_none_or(str::is_empty) => {
+            Error::config(format!("{under}.{key}"), "unknown field")
+        }
+        _ => e.under(under),
+    })
+}
+
 /// One value or a list of them (`"command": "srv --x"` or `["srv", "--x"]`).
 enum OneOrMany<T> {
     One(T),
@@ -1098,6 +1114,23 @@ fn is_header_char(b: u8) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn options_from_a_dict_name_the_unknown_or_bad_field() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Opts {
+            #[serde(default)]
+            tool_budget: usize,
+        }
+        let e = from_value_under::<Opts>(&serde_json::json!({"nope": 1}), "gateway")
+            .expect_err("unknown");
+        assert_eq!(e.field(), Some("gateway.nope"));
+        let e = from_value_under::<Opts>(&serde_json::json!({"toolBudget": "x"}), "gateway")
+            .expect_err("bad type");
+        assert_eq!(e.field(), Some("gateway.toolBudget"));
+    }
+
     use serde_json::json;
 
     use super::*;

@@ -1,8 +1,8 @@
 """corral: run any MCP server inside a sandbox, and talk MCP to it.
 
 The native core is ``corral._corral`` (Rust); this package re-exports it. Every I/O method of
-``Corral``, ``ServerSession`` and ``Sandbox`` is async and has a ``_sync`` twin that blocks
-(with the GIL released). Errors are subclasses of ``CorralError`` with a stable ``.kind``.
+``Corral``, ``ServerSession``, ``Sandbox`` and ``Gateway`` is async and has a ``_sync`` twin
+that blocks (with the GIL released). Errors are subclasses of ``CorralError`` with a stable ``.kind``.
 """
 
 from corral._corral import (
@@ -19,6 +19,7 @@ from corral._corral import (
     E2bApiError,
     EmbeddedResource,
     ExecOutput,
+    Gateway,
     ImageContent,
     InstallFailedError,
     InvalidArgumentError,
@@ -30,6 +31,7 @@ from corral._corral import (
     PromptMessage,
     PromptResult,
     ProtocolError,
+    PruneReport,
     Resource,
     ResourceContents,
     ResourceLink,
@@ -37,9 +39,12 @@ from corral._corral import (
     SandboxFailedError,
     ServerConfig,
     ServerCrashedError,
+    ServerHealth,
     ServerNotFoundError,
     ServerSession,
     ServerStartFailedError,
+    StartEvent,
+    TemplateInfo,
     TextContent,
     TimeoutError,  # noqa: A004 - corral.TimeoutError is also a builtin TimeoutError
     Tool,
@@ -67,6 +72,7 @@ __all__ = [
     "E2bApiError",
     "EmbeddedResource",
     "ExecOutput",
+    "Gateway",
     "ImageContent",
     "InstallFailedError",
     "InvalidArgumentError",
@@ -78,6 +84,7 @@ __all__ = [
     "PromptMessage",
     "PromptResult",
     "ProtocolError",
+    "PruneReport",
     "Resource",
     "ResourceContents",
     "ResourceLink",
@@ -85,9 +92,12 @@ __all__ = [
     "SandboxFailedError",
     "ServerConfig",
     "ServerCrashedError",
+    "ServerHealth",
     "ServerNotFoundError",
     "ServerSession",
     "ServerStartFailedError",
+    "StartEvent",
+    "TemplateInfo",
     "TextContent",
     "TimeoutError",
     "Tool",

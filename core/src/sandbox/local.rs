@@ -176,7 +176,7 @@ pub struct LocalSandbox {
     policy: Policy,
     machine: Mutex<Option<Machine>>,
     ns_fds: (i32, i32),
-    cgroup: Option<Cgroup>,
+    cgroup: Option<Arc<Cgroup>>,
     procs_files: Vec<CString>,
     rlimits: Vec<(libc::c_int, u64)>,
     processes: Mutex<Vec<Weak<ChildControl>>>,
@@ -443,7 +443,7 @@ impl LocalSandbox {
             },
             ns_fds: machine.ns_fds(),
             machine: Mutex::new(Some(machine)),
-            cgroup,
+            cgroup: cgroup.map(Arc::new),
             procs_files,
             rlimits,
             processes: Mutex::new(Vec::new()),
@@ -455,7 +455,7 @@ impl LocalSandbox {
 
     /// How many processes of this sandbox the memory limit has killed so far.
     pub fn oom_kills(&self) -> u64 {
-        self.cgroup.as_ref().map_or(0, Cgroup::oom_kills)
+        self.cgroup.as_deref().map_or(0, Cgroup::oom_kills)
     }
 
     fn spawn_process(&self, command: &Command) -> Result<Process> {
@@ -513,26 +513,33 @@ impl LocalSandbox {
         })
     }
 
-    fn kill_now(&self) {
+    /// Kills every process and the namespace holder at once; returns the file-system cleanup
+    /// (the cgroup's removal, which waits for its processes to go, and the run dirs), to be
+    /// run off the runtime's threads. `None` if the sandbox was already killed.
+    fn kill_now(&self) -> Option<impl FnOnce() + Send + 'static> {
         if self.killed.swap(true, Ordering::SeqCst) {
-            return;
+            return None;
         }
         if let Ok(list) = self.processes.lock() {
             for p in list.iter().filter_map(Weak::upgrade) {
                 p.kill();
             }
         }
-        if let Some(cg) = &self.cgroup {
-            cg.remove();
-        }
         if let Ok(mut m) = self.machine.lock()
             && let Some(mut m) = m.take()
         {
             m.stop();
         }
-        for dir in &self.remove_on_kill {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        let cgroup = self.cgroup.clone();
+        let dirs = self.remove_on_kill.clone();
+        Some(move || {
+            if let Some(cg) = cgroup {
+                cg.remove();
+            }
+            for dir in &dirs {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        })
     }
 }
 
@@ -569,7 +576,9 @@ impl Sandbox for LocalSandbox {
 
     fn kill(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            self.kill_now();
+            if let Some(cleanup) = self.kill_now() {
+                let _ = tokio::task::spawn_blocking(cleanup).await;
+            }
             Ok(())
         })
     }
@@ -587,7 +596,15 @@ impl Sandbox for LocalSandbox {
 
 impl Drop for LocalSandbox {
     fn drop(&mut self) {
-        self.kill_now();
+        let Some(cleanup) = self.kill_now() else {
+            return;
+        };
+        // Off the runtime's threads when there is one (its blocking pool finishes the work
+        // before the runtime shuts down), inline otherwise.
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn_blocking(cleanup)),
+            Err(_) => cleanup(),
+        }
     }
 }
 
