@@ -130,6 +130,16 @@ enum Command {
     /// URL, the bearer token and a ready-to-paste `claude mcp add` line, and stops every
     /// sandbox on Ctrl-C or SIGTERM.
     Gateway(GatewayArgs),
+    /// The catalog of well-known MCP servers usable by name in `gateway --mcp`.
+    #[command(subcommand)]
+    Catalog(CatalogCmd),
+    /// Install catalog servers ahead of time (as templates `catalog-<name>`), so the first
+    /// gateway start that uses them is fast.
+    Pull {
+        /// Catalog names (see `corral catalog list`).
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -172,6 +182,28 @@ struct GatewayArgs {
     /// Also accept this Origin (repeatable).
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     allow_origins: Vec<String>,
+    /// Servers E2B style, as JSON: catalog names with their keys, `github/<owner>/<repo>`
+    /// custom servers, server configs, `mcpServers` (see `corral catalog list`).
+    #[arg(long, value_name = "JSON", conflicts_with = "mcp_file")]
+    mcp: Option<String>,
+    /// Like --mcp, from a JSON file.
+    #[arg(long, value_name = "FILE")]
+    mcp_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum CatalogCmd {
+    /// Every catalog server: name, package, keys.
+    List {
+        /// Print the README's Markdown table instead.
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// One server: package, how it runs, and where each key goes.
+    Show {
+        /// Its name.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -417,6 +449,8 @@ async fn run(cli: Cli) -> Result<i32, Error> {
         }
         Command::E2b(cmd) => e2b_cmd(&ctx, cmd).await,
         Command::Gateway(args) => gateway(&ctx, args).await,
+        Command::Catalog(cmd) => catalog_cmd(&ctx, cmd),
+        Command::Pull { names } => pull(&ctx, &names).await,
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "corral", &mut script);
@@ -770,8 +804,30 @@ async fn call(
     Ok(if result.is_error { EXIT_TOOL_ERROR } else { 0 })
 }
 
+fn mcp_arg(args: &GatewayArgs) -> Result<Option<serde_json::Map<String, Value>>, Error> {
+    let (text, what) = match (&args.mcp, &args.mcp_file) {
+        (Some(t), _) => (t.clone(), "--mcp".to_owned()),
+        (None, Some(f)) => (
+            std::fs::read_to_string(f).map_err(|e| {
+                Error::new(ErrorKind::ConfigInvalid, format!("{}: {e}", f.display()))
+            })?,
+            f.display().to_string(),
+        ),
+        (None, None) => return Ok(None),
+    };
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(m)) => Ok(Some(m)),
+        Ok(_) => Err(Error::config(
+            "mcp",
+            format!("{what}: must be a JSON object"),
+        )),
+        Err(e) => Err(Error::config("mcp", format!("{what}: invalid JSON: {e}"))),
+    }
+}
+
 async fn gateway(ctx: &Ctx, args: GatewayArgs) -> Result<i32, Error> {
     init_logging(ctx.verbose);
+    let mcp = mcp_arg(&args)?;
     let mut servers = match &args.config {
         Some(file) => {
             let text = std::fs::read_to_string(file).map_err(|e| {
@@ -779,6 +835,8 @@ async fn gateway(ctx: &Ctx, args: GatewayArgs) -> Result<i32, Error> {
             })?;
             corral_core::config::parse_servers_document(&text)?
         }
+        // With --mcp, the stored servers are served only when --server names them.
+        None if mcp.is_some() && args.servers.is_empty() => Vec::new(),
         None => ctx.store.load()?,
     };
     for name in &args.servers {
@@ -792,15 +850,17 @@ async fn gateway(ctx: &Ctx, args: GatewayArgs) -> Result<i32, Error> {
     if !args.servers.is_empty() {
         servers.retain(|s| args.servers.contains(&s.name));
     }
-    if servers.is_empty() {
+    if servers.is_empty() && mcp.is_none() {
         return Err(Error::new(
             ErrorKind::ConfigInvalid,
-            "no servers to serve: add some with `corral server add`, or pass --config FILE",
+            "no servers to serve: add some with `corral server add`, or pass --config FILE or --mcp JSON",
         ));
     }
     let corral = open_corral(ctx, None)?;
     let served = async {
+        let mut names = Vec::new();
         for s in servers {
+            names.push(s.name.clone());
             corral.add_server(s).await?;
         }
         let options = corral_core::GatewayOptions {
@@ -813,6 +873,8 @@ async fn gateway(ctx: &Ctx, args: GatewayArgs) -> Result<i32, Error> {
             eager: !args.lazy,
             allowed_hosts: args.allow_hosts.clone(),
             allowed_origins: args.allow_origins.clone(),
+            servers: (mcp.is_some() && !names.is_empty()).then_some(names),
+            mcp: mcp.clone(),
             ..corral_core::GatewayOptions::default()
         };
         let gw = corral.start_gateway(options).await?;
@@ -843,6 +905,110 @@ async fn gateway(ctx: &Ctx, args: GatewayArgs) -> Result<i32, Error> {
     .await;
     corral.close().await;
     served.map(|()| 0)
+}
+
+fn catalog_cmd(ctx: &Ctx, cmd: CatalogCmd) -> Result<i32, Error> {
+    let catalog = corral_core::catalog::Catalog::get();
+    match cmd {
+        CatalogCmd::List { markdown: true } => {
+            out!("{}", catalog.markdown_table().trim_end());
+            Ok(0)
+        }
+        CatalogCmd::List { markdown: false } => {
+            if ctx.json {
+                print_json(&json!(catalog.entries()));
+                return Ok(0);
+            }
+            for e in catalog.entries() {
+                let keys: Vec<String> = e
+                    .keys
+                    .iter()
+                    .map(|(k, key)| {
+                        if key.required {
+                            format!("{k}*")
+                        } else {
+                            k.clone()
+                        }
+                    })
+                    .collect();
+                out!(
+                    "{:<20} {:<48} {}",
+                    e.name,
+                    format!("{}@{}", e.package, e.version),
+                    keys.join(" ")
+                );
+            }
+            out!(
+                "({} servers; * = required key; `corral catalog show NAME` for details)",
+                catalog.entries().len()
+            );
+            Ok(0)
+        }
+        CatalogCmd::Show { name } => {
+            let e = catalog.require(&name, "name")?;
+            if ctx.json {
+                print_json(&json!(e));
+                return Ok(0);
+            }
+            let registry = match e.registry {
+                corral_core::catalog::Registry::Npm => "npm",
+                corral_core::catalog::Registry::Pypi => "PyPI",
+            };
+            out!("{}: {}", e.name, e.description);
+            out!("package: {registry} {}@{}", e.package, e.version);
+            out!("install: {}", e.install_commands().join(" && "));
+            out!("run:     {} {}", e.program(), e.args.join(" "));
+            if e.keys.is_empty() {
+                out!("keys:    none");
+            }
+            for (k, key) in &e.keys {
+                let to = match (&key.env, &key.arg) {
+                    (Some(env), _) => format!("env {env}"),
+                    (None, Some(a)) => format!("argument {a}"),
+                    (None, None) => "positional arguments".to_owned(),
+                };
+                let req = if key.required { "required" } else { "optional" };
+                let secret = if key.secret { ", secret" } else { "" };
+                out!("  {k} ({req}{secret}) → {to}: {}", key.description);
+            }
+            Ok(0)
+        }
+    }
+}
+
+async fn pull(ctx: &Ctx, names: &[String]) -> Result<i32, Error> {
+    let catalog = corral_core::catalog::Catalog::get();
+    for n in names {
+        catalog.require(n, format!("pull.{n}").as_str())?;
+    }
+    let corral = open_corral(ctx, None)?;
+    let mut built = Vec::new();
+    let mut result = Ok(0);
+    for name in names {
+        let spinner = progress::Spinner::start(show_progress(ctx), format!("pulling `{name}`…"));
+        let started = std::time::Instant::now();
+        let r = corral.pull(std::slice::from_ref(name)).await;
+        spinner.stop();
+        match r {
+            Ok(t) => {
+                let secs = started.elapsed().as_secs_f64();
+                let template = t.first().map(|t| t.name.clone()).unwrap_or_default();
+                if !ctx.json {
+                    out!("pulled `{name}` as template `{template}` in {secs:.1}s");
+                }
+                built.push(json!({"name": name, "template": template, "seconds": secs}));
+            }
+            Err(err) => {
+                result = Err(err);
+                break;
+            }
+        }
+    }
+    if ctx.json && result.is_ok() {
+        print_json(&json!({ "pulled": built }));
+    }
+    corral.close().await;
+    result
 }
 
 async fn wait_for_stop() {

@@ -609,3 +609,97 @@ fn gateway_serves_until_sigterm() {
         .count();
     assert_eq!(left, 0, "no sandbox survives the gateway");
 }
+
+#[test]
+fn catalog_verbs_and_gateway_mcp() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let env = Env::new();
+    let list = env.json(&["--json", "catalog", "list"]);
+    let names: Vec<&str> = list
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert!(names.len() >= 40 && names.contains(&"filesystem") && names.contains(&"github"));
+    let text = env.ok(&["catalog", "show", "github"]);
+    assert!(
+        text.contains("githubPersonalAccessToken") && text.contains("GITHUB_PERSONAL_ACCESS_TOKEN")
+    );
+    let md = env.ok(&["catalog", "list", "--markdown"]);
+    assert!(md.starts_with("| name |"));
+    let out = env.run(&["catalog", "show", "no-such-server"]);
+    assert_eq!(code(&out), Some(10));
+    // Invalid mcp input: CONFIG_INVALID (exit 10) naming the field, before anything starts.
+    for (mcp, field) in [
+        (r#"{"slack": {"botToken": "x"}}"#, "mcp.slack.teamId"),
+        (r#"{"nope": {}}"#, "mcp.nope"),
+        ("[1]", "mcp"),
+    ] {
+        let out = env.run(&["gateway", "--mcp", mcp]);
+        assert_eq!(code(&out), Some(10), "{mcp}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(field),
+            "{mcp}"
+        );
+    }
+    let out = env.run(&["pull", "no-such-server"]);
+    assert_eq!(code(&out), Some(10));
+    // --mcp-file with a server config: served and callable over plain HTTP.
+    let fx = fixture();
+    let tag = format!("cli-mcp-{}", std::process::id());
+    let file = env.dir.path().join("mcp.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({"fx": {"command": fx, "env": {"CORRAL_SCENARIO_TAG": tag}}}).to_string(),
+    )
+    .expect("write");
+    let mut child = env
+        .cmd(&["gateway", "--mcp-file", &file.display().to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let (mut url, mut token) = (String::new(), String::new());
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        if let Some(u) = line.strip_prefix("url:") {
+            url = u.trim().to_owned();
+        }
+        if let Some(t) = line.strip_prefix("token:") {
+            token = t.trim().to_owned();
+            break;
+        }
+    }
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .to_owned();
+    let body = r#"{"name": "echo", "arguments": {"text": "via cli"}}"#;
+    let mut resp = String::new();
+    for _ in 0..50 {
+        let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+        write!(
+            s,
+            "POST /mcp/call_tool HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("write");
+        resp.clear();
+        let _ = s.read_to_string(&mut resp);
+        if resp.contains("via cli") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(
+        resp.starts_with("HTTP/1.1 200") && resp.contains("via cli"),
+        "{resp}"
+    );
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+}

@@ -26,6 +26,7 @@
 //! ```
 
 pub mod boundary;
+pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod gateway;

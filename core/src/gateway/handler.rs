@@ -37,6 +37,24 @@ pub(super) enum Forwarded {
 #[derive(Clone)]
 pub(super) struct GatewayHandler(pub(super) Arc<State>);
 
+/// Who a call comes from: an MCP client session (progress and log messages go back to it) or
+/// a plain-HTTP request (only the result goes back).
+pub(super) struct CallContext {
+    pub(super) peer: Option<Peer<RoleServer>>,
+    pub(super) progress: Option<ProgressToken>,
+    pub(super) cancel: tokio_util::sync::CancellationToken,
+}
+
+impl CallContext {
+    fn of(context: &RequestContext<RoleServer>) -> Self {
+        Self {
+            peer: Some(context.peer.clone()),
+            progress: context.meta.get_progress_token(),
+            cancel: context.ct.clone(),
+        }
+    }
+}
+
 fn tool_error(text: String) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(text)])
 }
@@ -108,7 +126,7 @@ impl GatewayHandler {
             .map_or(self.0.options.tool_budget, |b| b.max(2))
     }
 
-    async fn discovery_wait(&self) {
+    pub(super) async fn discovery_wait(&self) {
         self.0.ensure_started();
         let deadline =
             Instant::now() + std::time::Duration::from_millis(self.0.options.discovery_deadline_ms);
@@ -116,7 +134,7 @@ impl GatewayHandler {
     }
 
     /// Which server (and upstream name) a published tool name belongs to.
-    fn route(&self, name: &str) -> Option<(String, String)> {
+    pub(super) fn route(&self, name: &str) -> Option<(String, String)> {
         if let Some(r) = self.0.catalog().routes.get(name) {
             return Some(r.clone());
         }
@@ -143,11 +161,11 @@ impl GatewayHandler {
         }
     }
 
-    async fn dispatch(
+    pub(super) async fn dispatch(
         &self,
         name: String,
         arguments: Option<Map<String, Value>>,
-        context: &RequestContext<RoleServer>,
+        context: &CallContext,
         depth: u8,
     ) -> Result<CallToolResult, McpError> {
         if let Some((server, upstream)) = self.route(&name) {
@@ -222,7 +240,7 @@ impl GatewayHandler {
         upstream: &str,
         published: &str,
         arguments: Option<Map<String, Value>>,
-        context: &RequestContext<RoleServer>,
+        context: &CallContext,
     ) -> CallToolResult {
         let st = &self.0;
         let started = Instant::now();
@@ -247,7 +265,8 @@ impl GatewayHandler {
                 ));
             }
         };
-        let token: Option<ProgressToken> = context.meta.get_progress_token();
+        let token: Option<ProgressToken> =
+            context.progress.clone().filter(|_| context.peer.is_some());
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Forwarded>();
         let call_id = st.next_call.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut routes) = st.log_routes.lock() {
@@ -256,10 +275,11 @@ impl GatewayHandler {
                 .or_default()
                 .push((call_id, tx.clone()));
         }
-        let peer: Peer<RoleServer> = context.peer.clone();
+        let peer: Option<Peer<RoleServer>> = context.peer.clone();
         let progress_token = token.clone();
         let forwarder = tokio::spawn(async move {
             while let Some(f) = rx.recv().await {
+                let Some(peer) = &peer else { continue };
                 match f {
                     Forwarded::Progress(p) => {
                         if let Some(token) = &progress_token {
@@ -290,7 +310,7 @@ impl GatewayHandler {
         params.arguments = arguments;
         let options = CallOptions {
             on_progress,
-            cancel: Some(context.ct.clone()),
+            cancel: Some(context.cancel.clone()),
             ..CallOptions::default()
         };
         let result = session.call_tool_mcp(params, options).await;
@@ -493,9 +513,14 @@ impl ServerHandler for GatewayHandler {
             // The first call may come before the first tools/list.
             self.discovery_wait().await;
         }
-        self.dispatch(request.name.to_string(), request.arguments, &context, 0)
-            .await
-            .map(Into::into)
+        self.dispatch(
+            request.name.to_string(),
+            request.arguments,
+            &CallContext::of(&context),
+            0,
+        )
+        .await
+        .map(Into::into)
     }
 
     async fn list_resources(

@@ -1,4 +1,5 @@
-//! The HTTP side: `/mcp` (rmcp's Streamable-HTTP service), `/health`, `/metrics`, and the guard
+//! The HTTP side: `/mcp` (rmcp's Streamable-HTTP service), the plain-HTTP routes under it
+//! ([`super::rest`]), `/health`, `/metrics`, and the guard
 //! in front of all of them (Host/Origin, query credentials, bearer token, body size).
 
 use std::{net::SocketAddr, sync::Arc};
@@ -55,9 +56,11 @@ pub(super) fn router(state: Arc<State>, token: &str, addr: SocketAddr) -> axum::
         config,
     );
     let health_state = state.clone();
+    let rest = super::rest::routes(state.clone());
     let metrics_state = state;
     axum::Router::new()
         .route_service("/mcp", mcp)
+        .merge(rest)
         .route(
             "/health",
             get(move || {

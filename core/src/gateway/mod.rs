@@ -3,7 +3,14 @@
 //! [`Corral::start_gateway`] binds `127.0.0.1` on a free port (unless told otherwise) and serves
 //! MCP at `/mcp` in both protocol eras (2025-11-25 sessions with `Mcp-Session-Id`, DELETE and the
 //! GET stream; stateless 2026-07-28 with `server/discover`), plus `GET /health` (up/down counts
-//! only, no auth) and `GET /metrics` (Prometheus text, auth).
+//! only, no auth) and `GET /metrics` (Prometheus text, auth). Beside MCP, plain HTTP for other
+//! clients: `POST /mcp/list_tools`, `POST /mcp/call_tool` (`{"name", "arguments"}`),
+//! `POST /mcp/call_tool/<name>` and `GET /mcp/openapi.json` (OpenAPI 3.1), with the same token.
+//!
+//! **`mcp={…}`** ([`GatewayOptions::mcp`]): E2B's way to name servers — catalog names with their
+//! keys, `github/<owner>/<repo>[#ref]` custom servers, server configs and `mcpServers`
+//! documents, mixed (see [`crate::catalog`]). They are added to the corral (replacing servers of
+//! the same name) and published; without `servers`, only they are published.
 //!
 //! **Upstreams.** Each published server runs once, in its own sandbox, with the runner's one warm
 //! session, shared by every client of the gateway (a per-client mode may come later). A
@@ -28,6 +35,7 @@ mod handler;
 mod http;
 mod metrics;
 pub mod names;
+mod rest;
 pub mod search;
 
 use std::{
@@ -94,6 +102,16 @@ pub struct GatewayOptions {
     /// Longest restart delay, in ms (default 30000).
     #[serde(alias = "restart_backoff_max_ms")]
     pub restart_backoff_max_ms: u64,
+    /// Servers to add and publish, E2B style: `{"filesystem": {"paths": ["/data"]},
+    /// "github": {"githubPersonalAccessToken": "…"}, "github/owner/repo": {"installCmd": "…",
+    /// "runCmd": "…"}, "mine": {"command": "…"}, "mcpServers": {…}}` (see [`crate::catalog`]).
+    /// Unknown servers or keys and missing required keys are `CONFIG_INVALID` naming them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mcp: Option<serde_json::Map<String, Value>>,
+    /// Where `github/<owner>/<repo>` servers of `mcp` are cloned from: a URL base or a local
+    /// directory (`None`: `CORRAL_GIT_BASE`, else `https://github.com`).
+    #[serde(alias = "git_base", skip_serializing_if = "Option::is_none")]
+    pub git_base: Option<String>,
 }
 
 impl Default for GatewayOptions {
@@ -112,6 +130,8 @@ impl Default for GatewayOptions {
             max_body_bytes: 4 * 1024 * 1024,
             restart_backoff_ms: 500,
             restart_backoff_max_ms: 30_000,
+            mcp: None,
+            git_base: None,
         }
     }
 }
@@ -238,8 +258,30 @@ impl Corral {
 
 impl Gateway {
     async fn start(corral: Corral, options: GatewayOptions) -> Result<Self> {
-        let configured: Vec<String> = corral.list_servers().into_iter().map(|s| s.name).collect();
+        // The `mcp` servers are resolved (validated) first and added once every other option
+        // checked out and the port is bound.
+        let mut to_add = Vec::new();
+        if let Some(mcp) = &options.mcp {
+            let templates = if corral.provider_name() == "local" {
+                corral.list_templates()
+            } else {
+                Vec::new()
+            };
+            let base = options
+                .git_base
+                .clone()
+                .unwrap_or_else(crate::catalog::git_base);
+            to_add = crate::catalog::resolve_mcp(mcp, &templates, &base)?;
+        }
+        let mut from_mcp: Vec<String> = to_add.iter().map(|c| c.name.clone()).collect();
+        let mut configured: Vec<String> =
+            corral.list_servers().into_iter().map(|s| s.name).collect();
+        configured.extend(from_mcp.iter().cloned());
         let servers = match &options.servers {
+            None if options.mcp.is_some() => {
+                from_mcp.sort();
+                from_mcp
+            }
             None => configured,
             Some(names) => {
                 for n in names {
@@ -251,6 +293,7 @@ impl Gateway {
                     }
                 }
                 let mut n = names.clone();
+                n.extend(from_mcp);
                 n.sort();
                 n.dedup();
                 n
@@ -300,6 +343,9 @@ impl Gateway {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::io("local address", e))?;
+        for c in to_add {
+            corral.add_server(c).await?;
+        }
         let upstreams = servers
             .iter()
             .map(|s| {

@@ -271,7 +271,8 @@ async fn wait_list_changed(l: &mut Live, step: &Value) -> Result<Value, Value> {
 
 /// A raw HTTP/1.1 request to the gateway: `method`, `path`, `headers`, `body` (a string or
 /// JSON), `body_bytes` (a JSON body padded to that size), `auth` (`true`: the right bearer
-/// token, `false`: none, a string: that token). Observation: `{status, www_authenticate}`.
+/// token, `false`: none, a string: that token). Observation: `{status, www_authenticate}`, and
+/// `body` (parsed when JSON) with `read_body: true`.
 async fn http(l: &Live, step: &Value) -> Result<Value, Value> {
     let method = step["method"].as_str().unwrap_or("POST");
     let path = step["path"].as_str().unwrap_or("/mcp");
@@ -333,5 +334,11 @@ async fn http(l: &Live, step: &Value) -> Result<Value, Value> {
                 .then(|| v.trim().to_owned())
         })
         .unwrap_or_default();
-    Ok(json!({"status": status, "www_authenticate": www}))
+    let mut obs = json!({"status": status, "www_authenticate": www});
+    // `read_body: true` adds the response body (parsed when it is JSON).
+    if step["read_body"].as_bool() == Some(true) {
+        let raw = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        obs["body"] = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_owned()));
+    }
+    Ok(obs)
 }
