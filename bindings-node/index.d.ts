@@ -362,6 +362,17 @@ export interface GatewayOptions {
   restartBackoffMs?: number
   /** Longest restart delay, in ms (default 30000). */
   restartBackoffMaxMs?: number
+  /**
+   * Servers to add and publish, E2B style: catalog names with their keys
+   * (`{filesystem: {paths: ['/data']}}`), `github/<owner>/<repo>` with `installCmd`/`runCmd`,
+   * plain server configs, an `mcpServers` document (`corral catalog list` shows the catalog).
+   */
+  mcp?: Record<string, Record<string, unknown>>
+  /**
+   * Where the `github/<owner>/<repo>` servers of `mcp` are cloned from (default
+   * `CORRAL_GIT_BASE`, else https://github.com).
+   */
+  gitBase?: string
 }
 
 /**

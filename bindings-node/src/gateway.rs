@@ -46,6 +46,14 @@ pub struct GatewayOptions {
     pub restart_backoff_ms: Option<f64>,
     /// Longest restart delay, in ms (default 30000).
     pub restart_backoff_max_ms: Option<f64>,
+    /// Servers to add and publish, E2B style: catalog names with their keys
+    /// (`{filesystem: {paths: ['/data']}}`), `github/<owner>/<repo>` with `installCmd`/`runCmd`,
+    /// plain server configs, an `mcpServers` document (`corral catalog list` shows the catalog).
+    #[napi(ts_type = "Record<string, Record<string, unknown>>")]
+    pub mcp: Option<serde_json::Value>,
+    /// Where the `github/<owner>/<repo>` servers of `mcp` are cloned from (default
+    /// `CORRAL_GIT_BASE`, else https://github.com).
+    pub git_base: Option<String>,
 }
 
 /// One published server's health, as `gateway.servers()` and the resource

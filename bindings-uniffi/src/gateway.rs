@@ -60,6 +60,16 @@ pub struct GatewayOptions {
     /// Longest restart delay, in ms (default 30000).
     #[uniffi(default)]
     pub restart_backoff_max_ms: Option<u64>,
+    /// Servers to add and publish, E2B style, as JSON text: `{"filesystem": {"paths":
+    /// ["/data"]}, "github/owner/repo": {"installCmd": "…", "runCmd": "…"}, "mine": {"command":
+    /// "…"}}` (catalog names, git servers, plain configs, an `mcpServers` document).
+    #[uniffi(default)]
+    #[serde(default, with = "crate::types::json_text")]
+    pub mcp: Option<String>,
+    /// Where the `github/<owner>/<repo>` servers of `mcp` are cloned from (`null`:
+    /// `CORRAL_GIT_BASE`, else https://github.com).
+    #[uniffi(default)]
+    pub git_base: Option<String>,
 }
 
 impl JsonForm for GatewayOptions {
@@ -211,9 +221,13 @@ mod tests {
             max_body_bytes: Some(1000),
             restart_backoff_ms: Some(10),
             restart_backoff_max_ms: Some(20),
+            mcp: Some(r#"{"memory":{}}"#.into()),
+            git_base: Some("/srv/git".into()),
         };
         let core = all.to_core().expect("every field is the core's");
         assert_eq!(core.tool_budget, 7);
+        assert!(core.mcp.as_ref().is_some_and(|m| m.contains_key("memory")));
+        assert_eq!(core.git_base.as_deref(), Some("/srv/git"));
         assert_eq!(core.restart_backoff_max_ms, 20);
         assert_eq!(GatewayOptions::from_core(&core).expect("back"), all);
         // Unset fields are the core's defaults.

@@ -614,14 +614,21 @@ impl State {
         self.catalog.read().map(|c| c.clone()).unwrap_or_default()
     }
 
-    fn any_starting(&self) -> bool {
+    fn any_starting(&self, deadline: Instant) -> bool {
         self.upstreams
             .lock()
             .map(|u| {
-                // A start in progress, first or a restart: worth waiting for within the
-                // discovery deadline (a server in its backoff delay is not).
-                u.values()
-                    .any(|u| matches!(u.state, ServerState::Starting | ServerState::Restarting))
+                // A start in progress, first or a restart, is worth waiting for within the
+                // discovery deadline; so is the one retry of a server whose very first start
+                // failed (a slow machine), if it comes before the deadline. A server further
+                // into its backoff is not: the others are listed without it.
+                u.values().any(|u| match u.state {
+                    ServerState::Starting | ServerState::Restarting => true,
+                    ServerState::Failed => {
+                        u.restarts == 0 && u.retry_at.is_some_and(|at| at < deadline)
+                    }
+                    ServerState::Ready => false,
+                })
             })
             .unwrap_or(false)
     }
@@ -629,7 +636,7 @@ impl State {
     async fn wait_settled(&self, deadline: Instant) -> bool {
         let mut rx = self.changed.subscribe();
         loop {
-            if !self.any_starting() {
+            if !self.any_starting(deadline) {
                 return true;
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -637,7 +644,7 @@ impl State {
                 return false;
             }
             if tokio::time::timeout(left, rx.changed()).await.is_err() {
-                return !self.any_starting();
+                return !self.any_starting(deadline);
             }
         }
     }

@@ -3480,6 +3480,17 @@ public struct GatewayOptions: Equatable, Hashable {
      * Longest restart delay, in ms (default 30000).
      */
     public var restartBackoffMaxMs: UInt64?
+    /**
+     * Servers to add and publish, E2B style, as JSON text: `{"filesystem": {"paths":
+     * ["/data"]}, "github/owner/repo": {"installCmd": "…", "runCmd": "…"}, "mine": {"command":
+     * "…"}}` (catalog names, git servers, plain configs, an `mcpServers` document).
+     */
+    public var mcp: String?
+    /**
+     * Where the `github/<owner>/<repo>` servers of `mcp` are cloned from (`null`:
+     * `CORRAL_GIT_BASE`, else https://github.com).
+     */
+    public var gitBase: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3522,7 +3533,16 @@ public struct GatewayOptions: Equatable, Hashable {
          */restartBackoffMs: UInt64? = nil, 
         /**
          * Longest restart delay, in ms (default 30000).
-         */restartBackoffMaxMs: UInt64? = nil) {
+         */restartBackoffMaxMs: UInt64? = nil, 
+        /**
+         * Servers to add and publish, E2B style, as JSON text: `{"filesystem": {"paths":
+         * ["/data"]}, "github/owner/repo": {"installCmd": "…", "runCmd": "…"}, "mine": {"command":
+         * "…"}}` (catalog names, git servers, plain configs, an `mcpServers` document).
+         */mcp: String? = nil, 
+        /**
+         * Where the `github/<owner>/<repo>` servers of `mcp` are cloned from (`null`:
+         * `CORRAL_GIT_BASE`, else https://github.com).
+         */gitBase: String? = nil) {
         self.servers = servers
         self.host = host
         self.port = port
@@ -3536,6 +3556,8 @@ public struct GatewayOptions: Equatable, Hashable {
         self.maxBodyBytes = maxBodyBytes
         self.restartBackoffMs = restartBackoffMs
         self.restartBackoffMaxMs = restartBackoffMaxMs
+        self.mcp = mcp
+        self.gitBase = gitBase
     }
 
     
@@ -3566,7 +3588,9 @@ public struct FfiConverterTypeGatewayOptions: FfiConverterRustBuffer {
                 allowedOrigins: FfiConverterOptionSequenceString.read(from: &buf), 
                 maxBodyBytes: FfiConverterOptionUInt64.read(from: &buf), 
                 restartBackoffMs: FfiConverterOptionUInt64.read(from: &buf), 
-                restartBackoffMaxMs: FfiConverterOptionUInt64.read(from: &buf)
+                restartBackoffMaxMs: FfiConverterOptionUInt64.read(from: &buf), 
+                mcp: FfiConverterOptionString.read(from: &buf), 
+                gitBase: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -3584,6 +3608,8 @@ public struct FfiConverterTypeGatewayOptions: FfiConverterRustBuffer {
         FfiConverterOptionUInt64.write(value.maxBodyBytes, into: &buf)
         FfiConverterOptionUInt64.write(value.restartBackoffMs, into: &buf)
         FfiConverterOptionUInt64.write(value.restartBackoffMaxMs, into: &buf)
+        FfiConverterOptionString.write(value.mcp, into: &buf)
+        FfiConverterOptionString.write(value.gitBase, into: &buf)
     }
 }
 
