@@ -360,6 +360,28 @@ impl GatewayHandler {
             .unwrap_or_default()
     }
 
+    /// The sessions of the ready servers whose capabilities offer a feature (`has`), or that
+    /// announced none, for listings that fan out.
+    async fn ready_with(
+        &self,
+        has: impl Fn(&rmcp::model::ServerCapabilities) -> bool,
+    ) -> Vec<(String, crate::runner::ServerSession)> {
+        let mut sessions = Vec::new();
+        for server in self.ready_servers() {
+            let Ok(s) = self.peer_of(&server).await else {
+                continue;
+            };
+            if s.mcp()
+                .peer()
+                .peer_info()
+                .is_none_or(|i| has(&i.capabilities))
+            {
+                sessions.push((server, s));
+            }
+        }
+        sessions
+    }
+
     fn publish_uri(&self, server: &str, uri: &str) -> String {
         if self.0.prefixed {
             format!("corral://{server}/{uri}")
@@ -397,17 +419,7 @@ impl GatewayHandler {
     /// Every prompt of the ready servers, with published names: (published, server, prompt).
     async fn all_prompts(&self) -> Vec<(String, String, rmcp::model::Prompt)> {
         let mut items = Vec::new();
-        for server in self.ready_servers() {
-            let Ok(s) = self.peer_of(&server).await else {
-                continue;
-            };
-            if s.mcp()
-                .peer()
-                .peer_info()
-                .is_some_and(|i| i.capabilities.prompts.is_none())
-            {
-                continue;
-            }
+        for (server, s) in self.ready_with(|c| c.prompts.is_some()).await {
             if let Ok(prompts) = s.mcp().peer().list_all_prompts().await {
                 for p in prompts {
                     items.push((server.clone(), p));
@@ -534,17 +546,7 @@ impl ServerHandler for GatewayHandler {
                 .with_description("Each server of this gateway: state, tool count, last error.")
                 .with_mime_type("application/json"),
         ];
-        for server in self.ready_servers() {
-            let Ok(s) = self.peer_of(&server).await else {
-                continue;
-            };
-            if s.mcp()
-                .peer()
-                .peer_info()
-                .is_some_and(|i| i.capabilities.resources.is_none())
-            {
-                continue;
-            }
+        for (server, s) in self.ready_with(|c| c.resources.is_some()).await {
             if let Ok(items) = s.mcp().peer().list_all_resources().await {
                 for r in items {
                     all.push(remap(r, "uri", &|u| self.publish_uri(&server, u)));
@@ -561,17 +563,7 @@ impl ServerHandler for GatewayHandler {
     ) -> Result<ListResourceTemplatesResult, McpError> {
         self.discovery_wait().await;
         let mut all = Vec::new();
-        for server in self.ready_servers() {
-            let Ok(s) = self.peer_of(&server).await else {
-                continue;
-            };
-            if s.mcp()
-                .peer()
-                .peer_info()
-                .is_some_and(|i| i.capabilities.resources.is_none())
-            {
-                continue;
-            }
+        for (server, s) in self.ready_with(|c| c.resources.is_some()).await {
             if let Ok(items) = s.mcp().peer().list_all_resource_templates().await {
                 for r in items {
                     all.push(remap(r, "uriTemplate", &|u| self.publish_uri(&server, u)));
