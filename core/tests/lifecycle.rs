@@ -300,3 +300,40 @@ async fn the_reaper_spares_a_held_instance_and_stops_an_idle_one() {
     drop(fresh);
     corral.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_calls_share_one_start() {
+    let home = tempfile::tempdir().expect("tmp");
+    let corral = corral(&home);
+    let ready = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = ready.clone();
+    corral.set_start_callback(Some(std::sync::Arc::new(move |e| {
+        if matches!(e, corral_core::StartEvent::ServerReady { .. }) {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    })));
+    let fx = ServerConfig::argv("fx", [fixture().display().to_string()]);
+    corral.add_server(fx).await.expect("add");
+    let calls: Vec<_> = (0..4)
+        .map(|i| {
+            let c = corral.clone();
+            tokio::spawn(async move {
+                c.execute_tool("fx", "echo", json!({"text": format!("call {i}")}))
+                    .await
+                    .map(|r| r.text())
+            })
+        })
+        .collect();
+    for (i, call) in calls.into_iter().enumerate() {
+        assert_eq!(
+            call.await.expect("task").expect("call"),
+            format!("call {i}")
+        );
+    }
+    assert_eq!(
+        ready.load(Ordering::SeqCst),
+        1,
+        "one start for every caller"
+    );
+    corral.close().await;
+}
