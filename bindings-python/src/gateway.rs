@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use corral_core::Gateway;
-use pyo3::{prelude::*, types::PyTuple};
+use pyo3::prelude::*;
 
 use crate::{
-    runtime::{self, Call, Owned, job},
+    runtime::{self, Owned, job},
     types::PyServerHealth,
 };
 
@@ -31,6 +31,7 @@ impl PyGateway {
 
 runtime::pymethods_with_jobs! {
 impl PyGateway {
+    context(runtime::ready);
     plain {
         /// The MCP endpoint, e.g. `http://127.0.0.1:41234/mcp`.
         #[getter]
@@ -64,25 +65,6 @@ impl PyGateway {
         /// Each published server's health.
         fn servers(&self) -> PyResult<Vec<PyServerHealth>> {
             Ok(self.inner.get()?.servers().into_iter().map(PyServerHealth).collect())
-        }
-
-        fn __aenter__(slf: Py<Self>) -> Call {
-            runtime::ready(slf)
-        }
-
-        #[pyo3(signature = (*_exc))]
-        fn __aexit__(&self, _exc: &Bound<'_, PyTuple>) -> PyResult<Call> {
-            self.close()
-        }
-
-        fn __enter__(slf: Py<Self>) -> Py<Self> {
-            slf
-        }
-
-        #[pyo3(signature = (*_exc))]
-        fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<()> {
-            self.close_sync(py)?;
-            Ok(())
         }
 
         fn __repr__(&self) -> String {
