@@ -1,19 +1,13 @@
 //! `Corral`: the runner. Every I/O method is async (it returns an awaitable [`Call`]) and has a
 //! `_sync` twin that blocks with the GIL released; both run the same core call.
 
-use std::{
-    collections::BTreeMap,
-    path::PathBuf,
-    sync::{Arc, Mutex, Weak},
-    time::Duration,
-};
+use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Duration};
 
-use corral_core::{CallOptions, Corral, CorralOptions, Gateway, SandboxConfig, ServerConfig};
+use corral_core::{CallOptions, Corral, CorralOptions, SandboxConfig, ServerConfig};
 use pyo3::{
     prelude::*,
     types::{PyDict, PyString},
 };
-use serde_json::{Map, Value};
 
 use crate::{
     convert, errors,
@@ -82,8 +76,6 @@ impl CallArgs {
 #[pyclass(frozen, module = "corral", name = "Corral")]
 pub struct PyCorral {
     inner: Owned<Corral>,
-    /// The gateways started from this corral, closed when it closes.
-    gateways: Arc<Mutex<Vec<Weak<Gateway>>>>,
 }
 
 impl PyCorral {
@@ -106,24 +98,11 @@ impl PyCorral {
         servers: Option<&Bound<'_, PyAny>>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Job> {
-        let mut form = match options {
-            Some(o) => convert::to_json(o.as_any())?,
-            None => Value::Object(Map::new()),
-        };
-        if let (Some(servers), Some(map)) = (servers.filter(|s| !s.is_none()), form.as_object_mut())
-        {
-            map.insert("servers".into(), convert::to_json(servers)?);
-        }
-        let options =
-            corral_core::config::from_value_under(&form, "gateway").map_err(errors::from_core)?;
-        let gateways = self.gateways.clone();
+        let options = crate::gateway::options(options, "servers", servers)?;
         self.with(|corral, _| async move {
-            let gateway = Arc::new(corral.start_gateway(options).await?);
-            if let Ok(mut list) = gateways.lock() {
-                list.retain(|g| g.strong_count() > 0);
-                list.push(Arc::downgrade(&gateway));
-            }
-            Ok(PyGateway::new(gateway))
+            Ok(PyGateway::new(Arc::new(
+                corral.start_gateway(options).await?,
+            )))
         })
     }
 }
@@ -153,7 +132,6 @@ impl PyCorral {
             .map_err(errors::from_core)?;
             let this = Self {
                 inner: Owned::new(corral),
-                gateways: Arc::default(),
             };
             this.set_log_callback(on_log)?;
             Ok(this)
@@ -396,20 +374,10 @@ impl PyCorral {
 
         /// Stops every gateway, server and sandbox. Idempotent; later calls fail with
         /// `ClosedError`.
-        fn close | close_sync(&self) => {
-            let gateways = self.gateways.clone();
-            self.with(|c, _| async move {
-                let open: Vec<Arc<Gateway>> = gateways
-                    .lock()
-                    .map(|mut list| list.drain(..).filter_map(|g| g.upgrade()).collect())
-                    .unwrap_or_default();
-                for gateway in open {
-                    gateway.close().await;
-                }
-                c.close().await;
-                Ok(())
-            })?
-        };
+        fn close | close_sync(&self) => self.with(|c, _| async move {
+            c.close().await;
+            Ok(())
+        })?;
     }
 }
 }

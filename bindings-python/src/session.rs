@@ -123,6 +123,9 @@ impl PyServerSession {
         /// Ends this handle (idempotent); the server stays warm for other callers.
         fn close | close_sync(&self) => {
             self.ended.store(true, Ordering::SeqCst);
+            if let Some(session) = self.open.get().and_then(|s| s.get().ok()) {
+                session.close();
+            }
             runtime::ready(())?
         };
 
