@@ -108,26 +108,30 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// The Python exception of a core error.
-pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
+/// The Python exception of a core error (of the base `CorralError` for `kind: None`).
+fn exception(py: Python<'_>, kind: Option<ErrorKind>, e: &Error) -> PyErr {
     let build = || -> PyResult<PyErr> {
         let classes = classes(py)?;
-        let class = classes
-            .by_kind
-            .iter()
-            .find(|(k, _)| *k == e.kind())
-            .map(|(_, c)| c)
-            .unwrap_or(&classes.base)
-            .bind(py);
-        let instance = class.call1((e.message(),))?;
-        instance.setattr("kind", e.kind().code())?;
-        instance.setattr("code", e.kind().code())?;
+        let class = classes.by_kind.iter().find(|(k, _)| Some(*k) == kind);
+        let instance = class
+            .map_or(&classes.base, |(_, c)| c)
+            .bind(py)
+            .call1((e.message(),))?;
         instance.setattr("message", e.message())?;
-        instance.setattr("retryable", e.is_retryable())?;
-        instance.setattr("field", e.field())?;
+        if kind.is_some() {
+            instance.setattr("kind", e.kind().code())?;
+            instance.setattr("code", e.kind().code())?;
+            instance.setattr("retryable", e.is_retryable())?;
+            instance.setattr("field", e.field())?;
+        }
         Ok(PyErr::from_value(instance))
     };
     build().unwrap_or_else(|err| err)
+}
+
+/// The Python exception of a core error.
+pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
+    exception(py, Some(e.kind()), &e)
 }
 
 /// The Python exception of a core error, attaching to the interpreter.
@@ -137,25 +141,17 @@ pub fn from_core(e: Error) -> PyErr {
 
 /// A `ClosedError` with a message of the binding's own.
 pub fn closed(message: &str) -> PyErr {
-    Python::attach(|py| to_py(py, Error::new(ErrorKind::Closed, message)))
+    from_core(Error::new(ErrorKind::Closed, message))
 }
 
 /// An `InvalidArgumentError` with a message of the binding's own.
 pub fn invalid_argument(message: impl Into<String>) -> PyErr {
-    let message = message.into();
-    Python::attach(|py| to_py(py, Error::new(ErrorKind::InvalidArgument, message)))
+    from_core(Error::new(ErrorKind::InvalidArgument, message.into()))
 }
 
 /// A base `CorralError` (kind `None`) for a failure of the binding itself (a panic, a lost
 /// runtime): never a bare `RuntimeError`.
 pub fn internal(message: impl Into<String>) -> PyErr {
-    let message = message.into();
-    Python::attach(|py| {
-        let build = || -> PyResult<PyErr> {
-            let instance = classes(py)?.base.bind(py).call1((message.as_str(),))?;
-            instance.setattr("message", message.as_str())?;
-            Ok(PyErr::from_value(instance))
-        };
-        build().unwrap_or_else(|err| err)
-    })
+    let e = Error::new(ErrorKind::Io, message.into());
+    Python::attach(|py| exception(py, None, &e))
 }

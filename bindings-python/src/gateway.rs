@@ -2,15 +2,82 @@
 //! Created by `await corral.start_gateway(...)` (or `start_gateway_sync`); stops serving on
 //! `close()`, on `async with`/`with` exit, when its corral closes, or when garbage-collected.
 
-use std::sync::Arc;
+use std::{path::PathBuf, sync::Arc};
 
-use corral_core::Gateway;
-use pyo3::{prelude::*, types::PyTuple};
+use corral_core::{CorralOptions, Gateway, GatewayOptions};
+use pyo3::{prelude::*, types::PyDict};
+use serde_json::{Map, Value};
 
 use crate::{
-    runtime::{self, Call, Owned, job},
+    convert, errors,
+    runtime::{self, Call, Job, Owned, job},
     types::PyServerHealth,
 };
+
+/// The gateway's options: `**options` (snake_case or camelCase) and `key` = `value` if given.
+pub fn options(
+    options: Option<&Bound<'_, PyDict>>,
+    key: &str,
+    value: Option<&Bound<'_, PyAny>>,
+) -> PyResult<GatewayOptions> {
+    let mut form = options.map_or(Ok(Value::Object(Map::new())), |o| {
+        convert::to_json(o.as_any())
+    })?;
+    if let (Some(v), Some(map)) = (value.filter(|v| !v.is_none()), form.as_object_mut()) {
+        map.insert(key.into(), convert::to_json(v)?);
+    }
+    corral_core::config::from_value_under(&form, "gateway").map_err(errors::from_core)
+}
+
+/// A gateway on a corral of its own: the `mcp` servers (`{name: config}`) behind one endpoint;
+/// closing the gateway closes that corral. `provider`, `api_key` and `home` are `Corral`'s,
+/// `options` `Corral.start_gateway`'s.
+fn own_gateway(
+    mcp: Option<&Bound<'_, PyAny>>,
+    provider: Option<String>,
+    api_key: Option<String>,
+    home: Option<PathBuf>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Job> {
+    let options = self::options(options, "mcp", mcp)?;
+    let corral = CorralOptions {
+        provider,
+        home,
+        api_key,
+    };
+    runtime::with(Ok(()), |(), _| async move {
+        let gateway = corral_core::start_gateway(corral, options).await?;
+        Ok(PyGateway::new(Arc::new(gateway)))
+    })
+}
+
+#[pyfunction]
+#[pyo3(signature = (mcp=None, *, provider=None, api_key=None, home=None, **options))]
+pub fn start_gateway(
+    mcp: Option<&Bound<'_, PyAny>>,
+    provider: Option<String>,
+    api_key: Option<String>,
+    home: Option<PathBuf>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Call> {
+    Ok(Call::new(own_gateway(
+        mcp, provider, api_key, home, options,
+    )?))
+}
+
+/// Like `start_gateway`, blocking.
+#[pyfunction]
+#[pyo3(signature = (mcp=None, *, provider=None, api_key=None, home=None, **options))]
+pub fn start_gateway_sync(
+    py: Python<'_>,
+    mcp: Option<&Bound<'_, PyAny>>,
+    provider: Option<String>,
+    api_key: Option<String>,
+    home: Option<PathBuf>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    runtime::block_on(py, own_gateway(mcp, provider, api_key, home, options)?)
+}
 
 #[pyclass(frozen, module = "corral", name = "Gateway")]
 pub struct PyGateway {
@@ -31,6 +98,7 @@ impl PyGateway {
 
 runtime::pymethods_with_jobs! {
 impl PyGateway {
+    context(runtime::ready);
     plain {
         /// The MCP endpoint, e.g. `http://127.0.0.1:41234/mcp`.
         #[getter]
@@ -64,25 +132,6 @@ impl PyGateway {
         /// Each published server's health.
         fn servers(&self) -> PyResult<Vec<PyServerHealth>> {
             Ok(self.inner.get()?.servers().into_iter().map(PyServerHealth).collect())
-        }
-
-        fn __aenter__(slf: Py<Self>) -> Call {
-            runtime::ready(slf)
-        }
-
-        #[pyo3(signature = (*_exc))]
-        fn __aexit__(&self, _exc: &Bound<'_, PyTuple>) -> PyResult<Call> {
-            self.close()
-        }
-
-        fn __enter__(slf: Py<Self>) -> Py<Self> {
-            slf
-        }
-
-        #[pyo3(signature = (*_exc))]
-        fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<()> {
-            self.close_sync(py)?;
-            Ok(())
         }
 
         fn __repr__(&self) -> String {

@@ -28,6 +28,8 @@ fn _corral(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<runtime::Bridge>()?;
     m.add_class::<runtime::CancelToken>()?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
+    m.add_function(wrap_pyfunction!(gateway::start_gateway, m)?)?;
+    m.add_function(wrap_pyfunction!(gateway::start_gateway_sync, m)?)?;
     types::register(m)?;
     errors::register(m)?;
     runtime::register(m)?;

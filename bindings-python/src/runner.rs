@@ -1,24 +1,18 @@
 //! `Corral`: the runner. Every I/O method is async (it returns an awaitable [`Call`]) and has a
 //! `_sync` twin that blocks with the GIL released; both run the same core call.
 
-use std::{
-    collections::BTreeMap,
-    path::PathBuf,
-    sync::{Arc, Mutex, Weak},
-    time::Duration,
-};
+use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Duration};
 
-use corral_core::{CallOptions, Corral, CorralOptions, Gateway, SandboxConfig, ServerConfig};
+use corral_core::{CallOptions, Corral, CorralOptions, SandboxConfig, ServerConfig};
 use pyo3::{
     prelude::*,
     types::{PyDict, PyString},
 };
-use serde_json::{Map, Value};
 
 use crate::{
     convert, errors,
     gateway::PyGateway,
-    runtime::{self, Call, CancelToken, Ctx, Job, Owned, job},
+    runtime::{self, Call, CancelToken, Ctx, Job, Owned},
     sandbox::PySandbox,
     session::PyServerSession,
     types::{
@@ -82,8 +76,6 @@ impl CallArgs {
 #[pyclass(frozen, module = "corral", name = "Corral")]
 pub struct PyCorral {
     inner: Owned<Corral>,
-    /// The gateways started from this corral, closed when it closes.
-    gateways: Arc<Mutex<Vec<Weak<Gateway>>>>,
 }
 
 impl PyCorral {
@@ -91,66 +83,14 @@ impl PyCorral {
         self.inner.get().cloned()
     }
 
-    fn execute_job(
-        &self,
-        server: String,
-        tool: String,
-        params: Option<&Bound<'_, PyAny>>,
-        call: CallArgs,
-    ) -> PyResult<Job> {
-        let corral = self.corral()?;
-        let args = convert::opt_to_json(params)?;
-        Ok(job(move |ctx| async move {
-            corral
-                .execute_tool_with(&server, &tool, args, call.options(&ctx))
-                .await
-                .map(PyToolResult::from)
-        }))
-    }
-
-    fn discover_job(&self, server: String) -> PyResult<Job> {
-        let corral = self.corral()?;
-        Ok(job(move |_| async move {
-            let tools = corral.discover_tools(&server).await?;
-            Ok(tools.into_iter().map(PyTool).collect::<Vec<_>>())
-        }))
-    }
-
-    fn quick_job(
-        &self,
-        command: &Bound<'_, PyAny>,
-        tool: String,
-        params: Option<&Bound<'_, PyAny>>,
-        timeout: Option<f64>,
-    ) -> PyResult<Job> {
-        let corral = self.corral()?;
-        let args = convert::opt_to_json(params)?;
-        let mut config = match command.cast::<PyServerConfig>() {
-            Ok(c) => c.get().config.clone(),
-            Err(_) => ServerConfig::command("quick", &command.extract::<String>()?)
-                .map_err(errors::from_core)?,
-        };
-        if let Some(timeout) = seconds("timeout", timeout)? {
-            config.call_timeout = timeout;
-        }
-        Ok(job(move |_| async move {
-            corral
-                .quick_with(config, &tool, args)
-                .await
-                .map(PyToolResult::from)
-        }))
-    }
-
-    /// A job of the core's `corral` with one owned argument.
-    fn with<A, F, Fut, T>(&self, arg: A, f: F) -> PyResult<Job>
+    /// A job of the core's `corral`.
+    fn with<F, Fut, T>(&self, f: F) -> PyResult<Job>
     where
-        A: Send + 'static,
-        F: FnOnce(Corral, A) -> Fut + Send + 'static,
+        F: FnOnce(Corral, Ctx) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = corral_core::Result<T>> + Send + 'static,
         T: for<'py> IntoPyObject<'py> + Send + 'static,
     {
-        let corral = self.corral()?;
-        Ok(job(move |_| f(corral, arg)))
+        runtime::with(self.corral(), f)
     }
 
     fn gateway_job(
@@ -158,44 +98,18 @@ impl PyCorral {
         servers: Option<&Bound<'_, PyAny>>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Job> {
-        let mut form = match options {
-            Some(o) => convert::to_json(o.as_any())?,
-            None => Value::Object(Map::new()),
-        };
-        if let (Some(servers), Some(map)) = (servers.filter(|s| !s.is_none()), form.as_object_mut())
-        {
-            map.insert("servers".into(), convert::to_json(servers)?);
-        }
-        let options =
-            corral_core::config::from_value_under(&form, "gateway").map_err(errors::from_core)?;
-        let (corral, gateways) = (self.corral()?, self.gateways.clone());
-        Ok(job(move |_| async move {
-            let gateway = Arc::new(corral.start_gateway(options).await?);
-            if let Ok(mut list) = gateways.lock() {
-                list.retain(|g| g.strong_count() > 0);
-                list.push(Arc::downgrade(&gateway));
-            }
-            Ok(PyGateway::new(gateway))
-        }))
-    }
-
-    fn load_job(&self, path_or_dict: &Bound<'_, PyAny>) -> PyResult<Job> {
-        if path_or_dict.is_instance_of::<PyString>() || path_or_dict.hasattr("__fspath__")? {
-            let path: PathBuf = path_or_dict.extract()?;
-            return self.with(
-                path,
-                |c, p| async move { c.load_mcp_servers_file(&p).await },
-            );
-        }
-        let document = convert::to_json(path_or_dict)?;
-        self.with(document, |c, d| async move {
-            c.load_mcp_servers_value(&d).await
+        let options = crate::gateway::options(options, "servers", servers)?;
+        self.with(|corral, _| async move {
+            Ok(PyGateway::new(Arc::new(
+                corral.start_gateway(options).await?,
+            )))
         })
     }
 }
 
 runtime::pymethods_with_jobs! {
 impl PyCorral {
+    context(runtime::ready);
     plain {
         /// `provider`: `"local"` (bubblewrap sandboxes, the default), `"unsandboxed"` or
         /// `"e2b"` (E2B cloud sandboxes); default `$CORRAL_PROVIDER`, else `"local"`.
@@ -218,7 +132,6 @@ impl PyCorral {
             .map_err(errors::from_core)?;
             let this = Self {
                 inner: Owned::new(corral),
-                gateways: Arc::default(),
             };
             this.set_log_callback(on_log)?;
             Ok(this)
@@ -275,7 +188,7 @@ impl PyCorral {
                 .get()?
                 .list_servers()
                 .into_iter()
-                .map(PyServerConfig::new)
+                .map(PyServerConfig)
                 .collect())
         }
 
@@ -284,7 +197,7 @@ impl PyCorral {
             self.inner
                 .get()?
                 .server(name)
-                .map(PyServerConfig::new)
+                .map(PyServerConfig)
                 .map_err(errors::from_core)
         }
 
@@ -303,29 +216,16 @@ impl PyCorral {
         #[allow(clippy::too_many_arguments)]
         fn sandbox(
             &self,
-            name: Option<String>,
+            name: Option<&Bound<'_, PyAny>>,
             env: Option<&Bound<'_, PyAny>>,
-            network: Option<String>,
+            network: Option<&Bound<'_, PyAny>>,
             mounts: Option<&Bound<'_, PyAny>>,
             limits: Option<&Bound<'_, PyAny>>,
-            template: Option<String>,
+            template: Option<&Bound<'_, PyAny>>,
             files: Option<BTreeMap<String, Bound<'_, PyAny>>>,
         ) -> PyResult<PySandbox> {
-            let mut form = Map::new();
-            if let Some(name) = name {
-                form.insert("name".into(), Value::String(name));
-            }
-            if let Some(network) = network {
-                form.insert("network".into(), Value::String(network));
-            }
-            for (key, value) in [("env", env), ("mounts", mounts), ("limits", limits)] {
-                if let Some(v) = value.filter(|v| !v.is_none()) {
-                    form.insert(key.into(), convert::to_json(v)?);
-                }
-            }
-            let mut config =
-                SandboxConfig::from_value(&Value::Object(form)).map_err(errors::from_core)?;
-            config.template = template;
+            let form = convert::kwargs(&[("name", name), ("env", env), ("network", network), ("mounts", mounts), ("limits", limits), ("template", template)])?;
+            let config = SandboxConfig::from_value(&form).map_err(errors::from_core)?;
             let files = files
                 .unwrap_or_default()
                 .iter()
@@ -361,25 +261,6 @@ impl PyCorral {
         }
 
 
-        fn __aenter__(slf: Py<Self>) -> Call {
-            runtime::ready(slf)
-        }
-
-        #[pyo3(signature = (*_exc))]
-        fn __aexit__(&self, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<Call> {
-            self.close()
-        }
-
-        fn __enter__(slf: Py<Self>) -> Py<Self> {
-            slf
-        }
-
-        #[pyo3(signature = (*_exc))]
-        fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
-            self.close_sync(py)?;
-            Ok(())
-        }
-
         fn __repr__(&self) -> String {
             match self.inner.get() {
                 Ok(c) => format!(
@@ -395,30 +276,36 @@ impl PyCorral {
     jobs {
         /// Adds (or replaces) a server. A replaced server's running instance is stopped.
         fn add_server | add_server_sync(&self, config: &Bound<'_, PyServerConfig>) =>
-            self.with(config.get().config.clone(), |c, config| async move { c.add_server(config).await })?;
+            { let config = config.get().0.clone(); self.with(|c, _| async move { c.add_server(config).await })? };
 
         /// Adds a server from a dict in any accepted form (corral's, e2b-mcp's, an
         /// `mcpServers` entry).
         fn add_server_from_dict | add_server_from_dict_sync(&self, name: String, config: &Bound<'_, PyAny>) =>
-            self.with((name, convert::to_json(config)?), |c, (name, config)| async move {
-                c.add_server_from_dict(&name, &config).await
-            })?;
+            { let config = convert::to_json(config)?; self.with(|c, _| async move { c.add_server_from_dict(&name, &config).await })? };
 
         /// Adds every server of an `mcpServers` document (Claude Desktop, Cursor, Claude Code)
         /// or corral document: a dict, or the path of a JSON/TOML file. Returns their names.
         fn load_mcp_servers | load_mcp_servers_sync(&self, path_or_dict: &Bound<'_, PyAny>) =>
-            self.load_job(path_or_dict)?;
+            if path_or_dict.is_instance_of::<PyString>() || path_or_dict.hasattr("__fspath__")? {
+                let path: PathBuf = path_or_dict.extract()?;
+                self.with(|c, _| async move { c.load_mcp_servers_file(&path).await })?
+            } else {
+                let document = convert::to_json(path_or_dict)?;
+                self.with(|c, _| async move { c.load_mcp_servers_value(&document).await })?
+            };
 
         /// Like `load_mcp_servers`, for the document's text (JSON or TOML).
         fn load_mcp_servers_text | load_mcp_servers_text_sync(&self, text: String) =>
-            self.with(text, |c, text| async move { c.load_mcp_servers(&text).await })?;
+            self.with(|c, _| async move { c.load_mcp_servers(&text).await })?;
 
         /// Removes a server, stopping it if it runs.
         fn remove_server | remove_server_sync(&self, name: String) =>
-            self.with(name, |c, name| async move { c.remove_server(&name).await })?;
+            self.with(|c, _| async move { c.remove_server(&name).await })?;
 
         /// The server's tools (all pages, filtered by its config; cached).
-        fn discover_tools | discover_tools_sync(&self, server: String) => self.discover_job(server)?;
+        fn discover_tools | discover_tools_sync(&self, server: String) => self.with(|c, _| async move {
+            Ok(c.discover_tools(&server).await?.into_iter().map(PyTool).collect::<Vec<_>>())
+        })?;
 
         /// Calls a tool. `timeout` and `max_total` are seconds; `on_progress` receives
         /// `Progress` reports (on the event loop's thread); `cancel` is a `CancelToken`.
@@ -433,7 +320,12 @@ impl PyCorral {
             max_total: Option<f64>,
             on_progress: Option<Py<PyAny>>,
             cancel: Option<&Bound<'_, CancelToken>>,
-        ) => self.execute_job(server, tool, params, CallArgs::new(timeout, max_total, on_progress, cancel)?)?;
+        ) => {
+            let (args, call) = (convert::opt_to_json(params)?, CallArgs::new(timeout, max_total, on_progress, cancel)?);
+            self.with(|c, ctx| async move {
+                c.execute_tool_with(&server, &tool, args, call.options(&ctx)).await.map(PyToolResult::from)
+            })?
+        };
 
         /// One-shot: starts `command` (a command line or a `ServerConfig`) in a fresh sandbox,
         /// calls `tool` (`timeout` in seconds), stops it.
@@ -444,48 +336,48 @@ impl PyCorral {
             tool: String,
             params: Option<&Bound<'_, PyAny>>,
             timeout: Option<f64>,
-        ) => self.quick_job(command, tool, params, timeout)?;
+        ) => {
+            let args = convert::opt_to_json(params)?;
+            let mut config = match command.cast::<PyServerConfig>() {
+                Ok(c) => c.get().0.clone(),
+                Err(_) => ServerConfig::command("quick", &command.extract::<String>()?).map_err(errors::from_core)?,
+            };
+            if let Some(timeout) = seconds("timeout", timeout)? {
+                config.call_timeout = timeout;
+            }
+            self.with(|c, _| async move { c.quick_with(config, &tool, args).await.map(PyToolResult::from) })?
+        };
 
         /// Builds template `name` from install commands (on top of template `base`): a
         /// content-addressed layer that servers and sandboxes start from (`template=name`).
         /// Building the same content again reuses it. Returns its `TemplateInfo`.
         #[pyo3(signature = (name, install_commands, *, base=None))]
         fn build_template | build_template_sync(&self, name: String, install_commands: Vec<String>, base: Option<String>) =>
-            self.with((name, install_commands, base), |c, (name, commands, base)| async move {
-                c.build_template(&name, &commands, base.as_deref()).await.map(PyTemplateInfo)
+            self.with(|c, _| async move {
+                c.build_template(&name, &install_commands, base.as_deref()).await.map(PyTemplateInfo)
             })?;
 
         /// The built templates (`TemplateInfo`, with their size on disk).
-        fn list_templates | list_templates_sync(&self) => self.with((), |c, ()| async move {
+        fn list_templates | list_templates_sync(&self) => self.with(|c, _| async move {
             Ok(c.list_templates().into_iter().map(PyTemplateInfo).collect::<Vec<_>>())
         })?;
 
         /// Removes a template (sandboxes running from it keep it until they stop).
         fn remove_template | remove_template_sync(&self, name: String) =>
-            self.with(name, |c, name| async move { c.remove_template(&name) })?;
+            self.with(|c, _| async move { c.remove_template(&name) })?;
 
         /// Removes server layers that no configured server uses any more. Returns a
         /// `PruneReport`.
-        fn prune | prune_sync(&self) => self.with((), |c, ()| async move {
+        fn prune | prune_sync(&self) => self.with(|c, _| async move {
             c.prune().map(PyPruneReport)
         })?;
 
         /// Stops every gateway, server and sandbox. Idempotent; later calls fail with
         /// `ClosedError`.
-        fn close | close_sync(&self) => {
-            let gateways = self.gateways.clone();
-            self.with((), |c, ()| async move {
-                let open: Vec<Arc<Gateway>> = gateways
-                    .lock()
-                    .map(|mut list| list.drain(..).filter_map(|g| g.upgrade()).collect())
-                    .unwrap_or_default();
-                for gateway in open {
-                    gateway.close().await;
-                }
-                c.close().await;
-                Ok(())
-            })?
-        };
+        fn close | close_sync(&self) => self.with(|c, _| async move {
+            c.close().await;
+            Ok(())
+        })?;
     }
 }
 }

@@ -81,6 +81,18 @@ where
     Box::new(move |ctx| Box::pin(f(ctx).map(deliver)))
 }
 
+/// A [`job`] over `handle` (a core object, or the error of getting it) and the call's context.
+pub fn with<H, F, Fut, T>(handle: PyResult<H>, f: F) -> PyResult<Job>
+where
+    H: Send + 'static,
+    F: FnOnce(H, Ctx) -> Fut + Send + 'static,
+    Fut: Future<Output = corral_core::Result<T>> + Send + 'static,
+    T: for<'py> IntoPyObject<'py> + Send + 'static,
+{
+    let handle = handle?;
+    Ok(job(move |ctx| f(handle, ctx)))
+}
+
 /// Turns a core result into a [`Deliver`].
 pub fn deliver<T>(result: corral_core::Result<T>) -> Deliver
 where
@@ -663,21 +675,23 @@ impl CancelToken {
     }
 }
 
-/// A raise-free helper for `__aexit__`-style awaitables that need no Rust work.
-pub fn ready<T>(value: T) -> Call
+/// A job that needs no Rust work: it gives `value` back.
+pub fn ready<T>(value: T) -> PyResult<Job>
 where
     T: for<'py> IntoPyObject<'py> + Send + 'static,
 {
-    Call::new(job(move |_| async move { Ok(value) }))
+    with(Ok(value), |value, _| async move { Ok(value) })
 }
 
 /// A `#[pymethods]` block whose `jobs { … }` entries each become two methods running the same
 /// [`Job`]: `name` returns an awaitable [`Call`], `name_sync` blocks on it with the GIL
 /// released. `fn name | name_sync(&self, args…) => job_expression;` (attributes and docs apply
-/// to both). The `plain { … }` methods are copied as they are.
+/// to both). The `plain { … }` methods are copied as they are. `context(open)` adds `async
+/// with`/`with`: entering runs the job `open(slf)`, leaving runs `close`.
 macro_rules! pymethods_with_jobs {
     (
         impl $ty:ty {
+            $(context($open:path);)?
             plain { $($plain:tt)* }
             jobs { $(
                 $(#[$meta:meta])*
@@ -688,6 +702,22 @@ macro_rules! pymethods_with_jobs {
         #[pyo3::pymethods]
         impl $ty {
             $($plain)*
+            $(
+                fn __aenter__(slf: pyo3::Py<Self>) -> pyo3::PyResult<$crate::runtime::Call> {
+                    Ok($crate::runtime::Call::new($open(slf)?))
+                }
+                #[pyo3(signature = (*_exc))]
+                fn __aexit__(&self, _exc: &pyo3::Bound<'_, pyo3::types::PyTuple>) -> pyo3::PyResult<$crate::runtime::Call> {
+                    self.close()
+                }
+                fn __enter__(slf: pyo3::Py<Self>, py: pyo3::Python<'_>) -> pyo3::PyResult<pyo3::Py<pyo3::PyAny>> {
+                    $crate::runtime::block_on(py, $open(slf)?)
+                }
+                #[pyo3(signature = (*_exc))]
+                fn __exit__(&self, py: pyo3::Python<'_>, _exc: &pyo3::Bound<'_, pyo3::types::PyTuple>) -> pyo3::PyResult<()> {
+                    self.close_sync(py).map(drop)
+                }
+            )?
             $(
                 $(#[$meta])*
                 fn $name(&$self $(, $arg: $argty)*) -> pyo3::PyResult<$crate::runtime::Call> {

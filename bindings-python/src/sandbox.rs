@@ -2,17 +2,14 @@
 //! corral.sandbox(...) as sb`, `with ...`, or `await corral.sandbox(...)`; killed on exit, on
 //! `close()`, or when its corral closes.
 
-use std::{collections::BTreeMap, sync::OnceLock};
+use std::{borrow::Cow, collections::BTreeMap, sync::OnceLock};
 
 use corral_core::{Command, Corral, SandboxConfig, SandboxHandle};
-use pyo3::{
-    prelude::*,
-    types::{PyBytes, PyString, PyTuple},
-};
+use pyo3::{prelude::*, types::PyString};
 
 use crate::{
     errors,
-    runtime::{self, Call, Job, Owned, job},
+    runtime::{self, Call, Job, Owned, with},
     types::PyExecOutput,
 };
 
@@ -30,19 +27,6 @@ pub fn bytes_of(data: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     match data.cast::<PyString>() {
         Ok(s) => Ok(s.to_str()?.as_bytes().to_vec()),
         Err(_) => data.extract(),
-    }
-}
-
-/// Bytes as a Python `bytes` object (for `read_file`).
-struct Data(Vec<u8>);
-
-impl<'py> IntoPyObject<'py> for Data {
-    type Target = PyBytes;
-    type Output = Bound<'py, PyBytes>;
-    type Error = std::convert::Infallible;
-
-    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
-        Ok(PyBytes::new(py, &self.0))
     }
 }
 
@@ -69,7 +53,7 @@ impl PySandbox {
         let this = slf.get();
         let (corral, config) = (this.corral.get()?.clone(), this.config.clone());
         let files = this.files.clone();
-        Ok(job(move |_| async move {
+        with(Ok(slf), move |slf, _| async move {
             if slf.get().open.get().is_none() {
                 let handle = corral.sandbox(config).await?;
                 for (path, data) in &files {
@@ -86,88 +70,22 @@ impl PySandbox {
                 }
             }
             Ok(slf)
-        }))
-    }
-
-    fn exec_job(
-        &self,
-        command: &Bound<'_, PyAny>,
-        env: Option<BTreeMap<String, String>>,
-        cwd: Option<String>,
-        stdin: Option<Vec<u8>>,
-        timeout: Option<f64>,
-    ) -> PyResult<Job> {
-        let handle = self.handle()?;
-        let mut command = if command.is_instance_of::<PyString>() {
-            Command::shell(command.extract::<String>()?)
-        } else {
-            Command::new(command.extract::<Vec<String>>()?)
-        };
-        command.env = env.unwrap_or_default();
-        command.cwd = cwd;
-        command.stdin = stdin;
-        command.timeout = crate::runner::seconds("timeout", timeout)?;
-        Ok(job(move |_| async move {
-            handle.exec_command(command).await.map(PyExecOutput)
-        }))
-    }
-
-    fn read_job(&self, path: String) -> PyResult<Job> {
-        let handle = self.handle()?;
-        Ok(job(move |_| async move {
-            handle.read_file(&path).await.map(Data)
-        }))
-    }
-
-    fn write_job(&self, path: String, data: &Bound<'_, PyAny>) -> PyResult<Job> {
-        let handle = self.handle()?;
-        let data = bytes_of(data)?;
-        Ok(job(move |_| async move {
-            handle.write_file(&path, &data).await
-        }))
-    }
-
-    fn close_job(&self) -> Job {
-        let handle = self.open.get().and_then(|h| h.get().ok().cloned());
-        job(move |_| async move {
-            match handle {
-                Some(h) => h.close().await,
-                None => Ok(()),
-            }
         })
     }
 }
 
 runtime::pymethods_with_jobs! {
 impl PySandbox {
+    context(Self::open_job);
     plain {
-        /// The sandbox's id.
-        #[getter]
-        fn id(&self) -> PyResult<String> {
-            Ok(self.handle()?.id().to_owned())
-        }
-
         fn __await__(slf: Py<Self>) -> PyResult<Call> {
             Ok(Call::new(Self::open_job(slf)?))
         }
 
-        fn __aenter__(slf: Py<Self>) -> PyResult<Call> {
-            Ok(Call::new(Self::open_job(slf)?))
-        }
-
-        #[pyo3(signature = (*_exc))]
-        fn __aexit__(&self, _exc: &Bound<'_, PyTuple>) -> PyResult<Call> {
-            self.close()
-        }
-
-        fn __enter__(slf: Py<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
-            runtime::block_on(py, Self::open_job(slf)?)
-        }
-
-        #[pyo3(signature = (*_exc))]
-        fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<()> {
-            self.close_sync(py)?;
-            Ok(())
+        /// The sandbox's id.
+        #[getter]
+        fn id(&self) -> PyResult<String> {
+            Ok(self.handle()?.id().to_owned())
         }
 
         fn __repr__(&self) -> String {
@@ -189,17 +107,36 @@ impl PySandbox {
             cwd: Option<String>,
             stdin: Option<Vec<u8>>,
             timeout: Option<f64>,
-        ) => self.exec_job(command, env, cwd, stdin, timeout)?;
+        ) => {
+            let mut command = match command.extract::<String>() {
+                Ok(line) => Command::shell(line),
+                Err(_) => Command::new(command.extract::<Vec<String>>()?),
+            };
+            (command.env, command.cwd, command.stdin) = (env.unwrap_or_default(), cwd, stdin);
+            command.timeout = crate::runner::seconds("timeout", timeout)?;
+            with(self.handle(), |h, _| async move { h.exec_command(command).await.map(PyExecOutput) })?
+        };
 
         /// Reads a file as the sandbox sees it.
-        fn read_file | read_file_sync(&self, path: String) => self.read_job(path)?;
+        fn read_file | read_file_sync(&self, path: String) => with(self.handle(), |h, _| async move {
+            h.read_file(&path).await.map(Cow::<[u8]>::Owned)
+        })?;
 
         /// Writes a file (bytes, or str as UTF-8) as the sandbox sees it.
         fn write_file | write_file_sync(&self, path: String, data: &Bound<'_, PyAny>) =>
-            self.write_job(path, data)?;
+            with(Ok((self.handle()?, bytes_of(data)?)), |(h, data), _| async move {
+                h.write_file(&path, &data).await
+            })?;
 
         /// Kills everything in the sandbox. Idempotent.
-        fn close | close_sync(&self) => self.close_job();
+        fn close | close_sync(&self) => {
+            with(Ok(self.open.get().and_then(|h| h.get().ok().cloned())), |h, _| async move {
+                match h {
+                    Some(h) => h.close().await,
+                    None => Ok(()),
+                }
+            })?
+        };
     }
 }
 }

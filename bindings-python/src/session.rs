@@ -7,12 +7,12 @@ use std::sync::{
 };
 
 use corral_core::{Corral, ServerSession};
-use pyo3::{prelude::*, types::PyTuple};
+use pyo3::prelude::*;
 
 use crate::{
     convert, errors,
     runner::CallArgs,
-    runtime::{self, Call, CancelToken, Job, Owned, job},
+    runtime::{self, Call, CancelToken, Job, Owned, with},
     types::{PyPrompt, PyPromptResult, PyResource, PyResourceContents, PyTool, PyToolResult},
 };
 
@@ -38,17 +38,16 @@ impl PyServerSession {
     }
 
     fn handle(&self) -> PyResult<Arc<ServerSession>> {
+        let server = &self.server;
         if self.ended.load(Ordering::SeqCst) {
             return Err(errors::closed(&format!(
-                "this session handle of `{}` was closed; open a new one with corral.session(...)",
-                self.server
+                "this session handle of `{server}` was closed; open a new one with corral.session(...)"
             )));
         }
         match self.open.get() {
             Some(s) => s.get().cloned(),
             None => Err(errors::closed(&format!(
-                "the session of `{}` is not open: use `async with corral.session(...) as s` (or `with`, or `await`)",
-                self.server
+                "the session of `{server}` is not open: use `async with corral.session(...) as s` (or `with`, or `await`)"
             ))),
         }
     }
@@ -58,91 +57,25 @@ impl PyServerSession {
         if this.ended.load(Ordering::SeqCst) {
             this.handle()?;
         }
-        let corral = this.corral.get()?.clone();
-        let server = this.server.clone();
-        Ok(job(move |_| async move {
+        let (corral, server) = (this.corral.get()?.clone(), this.server.clone());
+        with(Ok(slf), move |slf, _| async move {
             if slf.get().open.get().is_none() {
                 let session = corral.session(&server).await?;
                 let _ = slf.get().open.set(Owned::new(Arc::new(session)));
             }
             Ok(slf)
-        }))
-    }
-
-    fn call_job(
-        &self,
-        tool: String,
-        params: Option<&Bound<'_, PyAny>>,
-        call: CallArgs,
-    ) -> PyResult<Job> {
-        let (session, args) = (self.handle()?, convert::opt_to_json(params)?);
-        Ok(job(move |ctx| async move {
-            session
-                .call_tool_with(&tool, args, call.options(&ctx))
-                .await
-                .map(PyToolResult::from)
-        }))
-    }
-
-    fn list_tools_job(&self) -> PyResult<Job> {
-        let session = self.handle()?;
-        Ok(job(move |_| async move {
-            Ok(session
-                .list_tools()
-                .await?
-                .into_iter()
-                .map(PyTool)
-                .collect::<Vec<_>>())
-        }))
-    }
-
-    fn list_resources_job(&self) -> PyResult<Job> {
-        let session = self.handle()?;
-        Ok(job(move |_| async move {
-            Ok(session
-                .list_resources()
-                .await?
-                .into_iter()
-                .map(PyResource)
-                .collect::<Vec<_>>())
-        }))
-    }
-
-    fn read_resource_job(&self, uri: String) -> PyResult<Job> {
-        let session = self.handle()?;
-        Ok(job(move |_| async move {
-            Ok(session
-                .read_resource(&uri)
-                .await?
-                .into_iter()
-                .map(PyResourceContents)
-                .collect::<Vec<_>>())
-        }))
-    }
-
-    fn list_prompts_job(&self) -> PyResult<Job> {
-        let session = self.handle()?;
-        Ok(job(move |_| async move {
-            Ok(session
-                .list_prompts()
-                .await?
-                .into_iter()
-                .map(PyPrompt)
-                .collect::<Vec<_>>())
-        }))
-    }
-
-    fn get_prompt_job(&self, name: String, args: Option<&Bound<'_, PyAny>>) -> PyResult<Job> {
-        let (session, args) = (self.handle()?, convert::opt_to_json(args)?);
-        Ok(job(move |_| async move {
-            session.get_prompt(&name, args).await.map(PyPromptResult)
-        }))
+        })
     }
 }
 
 runtime::pymethods_with_jobs! {
 impl PyServerSession {
+    context(Self::open_job);
     plain {
+        fn __await__(slf: Py<Self>) -> PyResult<Call> {
+            Ok(Call::new(Self::open_job(slf)?))
+        }
+
         /// The server's name.
         #[getter]
         fn server(&self) -> &str {
@@ -178,53 +111,28 @@ impl PyServerSession {
             Ok(self.handle()?.stderr_tail())
         }
 
-        /// Ends this handle (idempotent); the server stays warm for other callers.
-        fn close(&self) -> Call {
-            self.close_sync();
-            runtime::ready(())
-        }
-
-        fn close_sync(&self) {
-            self.ended.store(true, Ordering::SeqCst);
-        }
-
-        fn __await__(slf: Py<Self>) -> PyResult<Call> {
-            Ok(Call::new(Self::open_job(slf)?))
-        }
-
-        fn __aenter__(slf: Py<Self>) -> PyResult<Call> {
-            Ok(Call::new(Self::open_job(slf)?))
-        }
-
-        #[pyo3(signature = (*_exc))]
-        fn __aexit__(&self, _exc: &Bound<'_, PyTuple>) -> Call {
-            self.close()
-        }
-
-        fn __enter__(slf: Py<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
-            runtime::block_on(py, Self::open_job(slf)?)
-        }
-
-        #[pyo3(signature = (*_exc))]
-        fn __exit__(&self, _exc: &Bound<'_, PyTuple>) {
-            self.close_sync();
-        }
-
         fn __repr__(&self) -> String {
             match self.open.get().and_then(|s| s.get().ok()) {
                 Some(_) if self.closed() => format!("ServerSession(server={:?}, closed)", self.server),
-                Some(s) => format!(
-                    "ServerSession(server={:?}, session_id={:?})",
-                    self.server,
-                    s.session_id()
-                ),
+                Some(s) => format!("ServerSession(server={:?}, session_id={:?})", self.server, s.session_id()),
                 None => format!("ServerSession(server={:?}, not open)", self.server),
             }
         }
     }
     jobs {
+        /// Ends this handle (idempotent); the server stays warm for other callers.
+        fn close | close_sync(&self) => {
+            self.ended.store(true, Ordering::SeqCst);
+            if let Some(session) = self.open.get().and_then(|s| s.get().ok()) {
+                session.close();
+            }
+            runtime::ready(())?
+        };
+
         /// The server's tools.
-        fn list_tools | list_tools_sync(&self) => self.list_tools_job()?;
+        fn list_tools | list_tools_sync(&self) => with(self.handle(), |s, _| async move {
+            Ok(s.list_tools().await?.into_iter().map(PyTool).collect::<Vec<_>>())
+        })?;
 
         /// Calls a tool on this session (same options as `Corral.execute_tool`).
         #[pyo3(signature = (tool, params=None, *, timeout=None, max_total=None, on_progress=None, cancel=None))]
@@ -237,21 +145,34 @@ impl PyServerSession {
             max_total: Option<f64>,
             on_progress: Option<Py<PyAny>>,
             cancel: Option<&Bound<'_, CancelToken>>,
-        ) => self.call_job(tool, params, CallArgs::new(timeout, max_total, on_progress, cancel)?)?;
+        ) => {
+            let (args, call) = (convert::opt_to_json(params)?, CallArgs::new(timeout, max_total, on_progress, cancel)?);
+            with(self.handle(), |s, ctx| async move {
+                s.call_tool_with(&tool, args, call.options(&ctx)).await.map(PyToolResult::from)
+            })?
+        };
 
         /// The server's resources.
-        fn list_resources | list_resources_sync(&self) => self.list_resources_job()?;
+        fn list_resources | list_resources_sync(&self) => with(self.handle(), |s, _| async move {
+            Ok(s.list_resources().await?.into_iter().map(PyResource).collect::<Vec<_>>())
+        })?;
 
         /// The contents of one resource.
-        fn read_resource | read_resource_sync(&self, uri: String) => self.read_resource_job(uri)?;
+        fn read_resource | read_resource_sync(&self, uri: String) => with(self.handle(), |s, _| async move {
+            Ok(s.read_resource(&uri).await?.into_iter().map(PyResourceContents).collect::<Vec<_>>())
+        })?;
 
         /// The server's prompts.
-        fn list_prompts | list_prompts_sync(&self) => self.list_prompts_job()?;
+        fn list_prompts | list_prompts_sync(&self) => with(self.handle(), |s, _| async move {
+            Ok(s.list_prompts().await?.into_iter().map(PyPrompt).collect::<Vec<_>>())
+        })?;
 
         /// One prompt, rendered with `args`.
         #[pyo3(signature = (name, args=None))]
-        fn get_prompt | get_prompt_sync(&self, name: String, args: Option<&Bound<'_, PyAny>>) =>
-            self.get_prompt_job(name, args)?;
+        fn get_prompt | get_prompt_sync(&self, name: String, args: Option<&Bound<'_, PyAny>>) => {
+            let args = convert::opt_to_json(args)?;
+            with(self.handle(), |s, _| async move { s.get_prompt(&name, args).await.map(PyPromptResult) })?
+        };
     }
 }
 }

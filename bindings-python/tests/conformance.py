@@ -10,6 +10,7 @@ and answers with the observation, the canonical JSON of ``to_dict()``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import json
 import os
@@ -88,7 +89,9 @@ class Runner:
         self.mode = mode
         self.c: corral.Corral | None = None
         self.sandboxes: dict[str, corral.Sandbox] = {}
+        self.sessions: dict[str, corral.ServerSession] = {}
         self.gateway: corral.Gateway | None = None
+        self.start_events: list[dict[str, Any]] = []
 
     async def serve(self, checker: Checker) -> dict[str, Any]:
         while "done" not in (request := checker.receive()):
@@ -166,6 +169,16 @@ class Runner:
             return None
         if op == "open":
             self.c = corral.Corral(r["provider"], home=r["home"])
+            self.start_events = []
+            self.c.set_start_callback(lambda e: self.start_events.append(e.to_dict()))
+            return None
+        if op == "drop":  # every reference let go without close(), then collected
+            self.c, self.gateway = None, None
+            self.sandboxes.clear()
+            self.sessions.clear()
+            gc.collect()
+            return None
+        if op == "close" and self.c is None:  # after `drop`: nothing left to close
             return None
         c, sb = self.c, self.sandboxes.get(r.get("id", ""))
         assert c is not None
@@ -217,8 +230,21 @@ class Runner:
             case "concurrent":
                 return await self.concurrent(r["calls"])
             case "quick":
-                result = await self.call(c, "quick", r["command"], r["tool"], r.get("args", {}))
+                command = r.get("command")
+                if command is None:
+                    command = corral.ServerConfig.from_dict("quick", r["config"])
+                result = await self.call(c, "quick", command, r["tool"], r.get("args", {}))
                 return result.to_dict()
+            case "start_events":
+                return list(self.start_events)
+            case "session_open":
+                self.sessions[r["id"]] = await self.call(c, "session", r["server"])
+                return None
+            case "session_execute":
+                s = self.sessions[r["id"]]
+                return (await self.call(s, "call_tool", r["tool"], r.get("args", {}))).to_dict()
+            case "session_close":
+                return await self.call(self.sessions[r["id"]], "close")
             case "session_info":
                 return await self.on_session(r["server"], "")
             case "list_resources" | "list_prompts":

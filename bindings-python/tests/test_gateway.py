@@ -140,6 +140,26 @@ def test_closing_the_corral_closes_its_gateways(home: str, fixture_server: Path)
     gateways[0].close_sync()  # idempotent after the corral closed it
 
 
+async def test_module_level_gateway_owns_its_corral(home: str, fixture_server: Path) -> None:
+    """`corral.start_gateway(mcp=...)`: E2B's `Sandbox.create(mcp={...})` in one call; closing
+    the gateway closes that corral."""
+    mcp = {"fx": {"command": str(fixture_server), "network": "none"}}
+    gw = await corral.start_gateway(mcp, home=home, eager=True)
+    assert await gw.wait_settled(60)
+    assert [h.name for h in gw.servers()] == ["fx"]
+    names, texts = await sdk_list_and_call(gw, "echo")  # one server: its own tool names
+    assert "echo" in names
+    assert texts == ["via the gateway"]
+    await gw.close()
+    assert eventually_refused(gw.url)
+    with pytest.raises(corral.ConfigInvalidError):
+        corral.start_gateway_sync(mcp, home=home, tool_budget="many")
+    gw = corral.start_gateway_sync(mcp, home=home)
+    assert gw.wait_settled_sync(60)
+    gw.close_sync()
+    assert eventually_refused(gw.url)
+
+
 def test_dropping_the_gateway_stops_serving(home: str, fixture_server: Path) -> None:
     with corral.Corral(home=home) as c:
         c.add_server_from_dict_sync("fx", {"command": str(fixture_server), "network": "none"})

@@ -62,6 +62,7 @@ def test_every_exported_name_is_in_the_stubs_and_back() -> None:
             for n in tree.body
             if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)
         }
+        | {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     )
     exported = set(corral.__all__)
     assert exported - stub_names == set()
@@ -81,36 +82,56 @@ def test_every_class_member_is_in_the_stubs_and_back() -> None:
         assert runtime - public(members) == set(), f"{name}: missing from the stubs"
 
 
-def stub_signature(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[tuple[str, str, bool]]:
-    """(name, kind, has default) of each parameter, `self` left out."""
+NO_DEFAULT = "<none>"
+Param = tuple[str, str, str]
+
+
+def stub_default(node: ast.expr | None) -> str:
+    return NO_DEFAULT if node is None else repr(ast.literal_eval(node))
+
+
+def stub_signature(fn: ast.FunctionDef | ast.AsyncFunctionDef, method: bool = True) -> list[Param]:
+    """(name, kind, default's repr) of each parameter, a method's `self` left out."""
     a = fn.args
     positional = [*a.posonlyargs, *a.args]
-    defaults = [False] * (len(positional) - len(a.defaults)) + [True] * len(a.defaults)
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(a.defaults))
+    defaults += a.defaults
     out = [
-        (p.arg, "positional_only" if i < len(a.posonlyargs) else "positional_or_keyword", d)
+        (
+            p.arg,
+            "positional_only" if i < len(a.posonlyargs) else "positional_or_keyword",
+            stub_default(d),
+        )
         for i, (p, d) in enumerate(zip(positional, defaults, strict=True))
     ]
     if a.vararg:
-        out.append((a.vararg.arg, "var_positional", False))
+        out.append((a.vararg.arg, "var_positional", NO_DEFAULT))
     out += [
-        (p.arg, "keyword_only", d is not None)
+        (p.arg, "keyword_only", stub_default(d))
         for p, d in zip(a.kwonlyargs, a.kw_defaults, strict=True)
     ]
     if a.kwarg:
-        out.append((a.kwarg.arg, "var_keyword", False))
+        out.append((a.kwarg.arg, "var_keyword", NO_DEFAULT))
     static = any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in fn.decorator_list)
-    return out if static else out[1:]
+    return out if static or not method else out[1:]
 
 
-def runtime_signature(obj: object) -> list[tuple[str, str, bool]]:
+def runtime_signature(obj: object) -> list[Param]:
     params = list(inspect.signature(obj).parameters.values())  # type: ignore[arg-type]
     if params and params[0].name == "self":  # an unbound method's receiver
         params = params[1:]
-    return [(p.name, p.kind.name.lower(), p.default is not inspect.Parameter.empty) for p in params]
+    return [
+        (
+            p.name,
+            p.kind.name.lower(),
+            NO_DEFAULT if p.default is inspect.Parameter.empty else repr(p.default),
+        )
+        for p in params
+    ]
 
 
 def test_every_method_signature_matches_the_native_one() -> None:
-    """Parameter by parameter (name, kind, whether it has a default) for every public method
+    """Parameter by parameter (name, kind, default value) for every public method
     and constructor of the native classes; properties and dunders other than `__init__` are
     checked by name above."""
     tree = ast.parse(STUB.read_text())
@@ -137,6 +158,34 @@ def test_every_method_signature_matches_the_native_one() -> None:
             checked += 1
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
-            assert runtime_signature(getattr(corral, node.name)) == stub_signature(node), node.name
+            assert runtime_signature(getattr(corral, node.name)) == stub_signature(
+                node, method=False
+            ), node.name
             checked += 1
     assert checked > 60
+
+
+def test_every_async_method_has_a_sync_twin_with_the_same_parameters() -> None:
+    """In the stubs, `name` returns a `Call[...]` (an awaitable) and `name_sync` the plain
+    result; natively both take the same parameters."""
+    tree = ast.parse(STUB.read_text())
+    pairs = 0
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef) or node.name == "Call":
+            continue
+        methods = {fn.name: fn for fn in node.body if isinstance(fn, ast.FunctionDef)}
+        for name, fn in methods.items():
+            if not name.endswith("_sync"):
+                continue
+            twin = methods.get(name.removesuffix("_sync"))
+            assert twin is not None, f"{node.name}.{name} has no async twin"
+            assert twin.returns is not None
+            assert fn.returns is not None
+            assert ast.unparse(twin.returns).startswith("Call["), f"{node.name}.{twin.name}"
+            assert "Call[" not in ast.unparse(fn.returns), f"{node.name}.{name}"
+            cls = getattr(corral, node.name)
+            assert runtime_signature(getattr(cls, name)) == runtime_signature(
+                getattr(cls, twin.name)
+            ), f"{node.name}.{name}"
+            pairs += 1
+    assert pairs > 25

@@ -52,6 +52,8 @@ from corral._corral import (
     ToolResult,
     TransportError,
     __version__,
+    start_gateway,
+    start_gateway_sync,
 )
 
 CommandResult = ExecOutput
@@ -105,4 +107,6 @@ __all__ = [
     "ToolResult",
     "TransportError",
     "__version__",
+    "start_gateway",
+    "start_gateway_sync",
 ]

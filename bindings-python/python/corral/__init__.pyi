@@ -716,3 +716,26 @@ class Corral:
     def prune_sync(self) -> PruneReport: ...
     def close(self) -> Call[None]: ...
     def close_sync(self) -> None: ...
+
+def start_gateway(
+    mcp: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    provider: Provider | None = None,
+    api_key: str | None = None,
+    home: str | os.PathLike[str] | None = None,
+    **options: Any,
+) -> Call[Gateway]:
+    """A gateway on a corral of its own: the `mcp` servers (`{name: config}`, any accepted
+    config form) behind one endpoint, as E2B's `Sandbox.create(mcp={...})`. Closing the
+    gateway closes that corral and its servers. `provider`, `api_key`, `home` are `Corral`'s;
+    `options` those of `Corral.start_gateway`."""
+
+def start_gateway_sync(
+    mcp: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    provider: Provider | None = None,
+    api_key: str | None = None,
+    home: str | os.PathLike[str] | None = None,
+    **options: Any,
+) -> Gateway:
+    """Like `start_gateway`, blocking."""
