@@ -19,7 +19,7 @@ use crate::{
     session::ServerSession,
     types::{
         CallOptions, CorralOptions, JsonForm, LogMessage, Progress, PruneReport, SandboxConfig,
-        ServerConfig, StartEvent, TemplateInfo, Tool, ToolResult, parse_json, via_json,
+        ServerConfig, StartEvent, TemplateInfo, Tool, ToolResult, all, parse_json,
     },
 };
 
@@ -117,7 +117,7 @@ impl Corral {
     #[uniffi::constructor(default(options = None))]
     pub fn new(options: Option<CorralOptions>) -> Result<Arc<Self>> {
         let _guard = rt::enter();
-        let core = core::Corral::with_options(options.unwrap_or_default().into())?;
+        let core = core::Corral::with_options(options.unwrap_or_default())?;
         Ok(Arc::new(Self {
             core: InRuntime::new(core),
             gateways: Arc::default(),
@@ -139,7 +139,7 @@ impl Corral {
         self.core
             .set_log_callback(listener.map(|l| -> core::LogCallback {
                 Arc::new(move |m: core::LogMessage| {
-                    let _ = l.on_log(m.into());
+                    let _ = l.on_log(m);
                 })
             }));
     }
@@ -191,11 +191,7 @@ impl Corral {
 
     /// The configured servers, by name.
     pub fn list_servers(&self) -> Vec<ServerConfig> {
-        self.core
-            .list_servers()
-            .into_iter()
-            .map(Into::into)
-            .collect()
+        all(self.core.list_servers())
     }
 
     /// The config of one server.
@@ -206,15 +202,7 @@ impl Corral {
     /// The server's tools (allowed by its filter); starts it if needed. Cached.
     pub async fn discover_tools(&self, server: String) -> Result<Vec<Tool>> {
         let core = self.core.clone();
-        rt::run(async move {
-            Ok(core
-                .discover_tools(&server)
-                .await?
-                .into_iter()
-                .map(Into::into)
-                .collect())
-        })
-        .await
+        rt::run(async move { Ok(all(core.discover_tools(&server).await?)) }).await
     }
 
     /// Calls a tool. `arguments` is JSON text of an object. Cancelling the caller (coroutine,
@@ -341,21 +329,15 @@ impl Corral {
     ) -> Result<TemplateInfo> {
         let core = self.core.clone();
         rt::run(async move {
-            let t = core
-                .build_template(&name, &install_commands, base.as_deref())
-                .await?;
-            TemplateInfo::from_core(&t)
+            let t = core.build_template(&name, &install_commands, base.as_deref());
+            Ok(t.await?.into())
         })
         .await
     }
 
     /// The built templates, by name.
     pub fn list_templates(&self) -> Result<Vec<TemplateInfo>> {
-        self.core
-            .list_templates()
-            .iter()
-            .map(TemplateInfo::from_core)
-            .collect()
+        Ok(all(self.core.list_templates()))
     }
 
     /// Removes a template (sandboxes running from it keep it until they stop).
@@ -365,7 +347,7 @@ impl Corral {
 
     /// Removes the layers no configured server uses any more; says what it freed.
     pub fn prune(&self) -> Result<PruneReport> {
-        via_json("prune", &self.core.prune()?)
+        Ok(self.core.prune()?)
     }
 
     /// Stops every gateway, server and sandbox. Idempotent; later calls fail with `CLOSED`.

@@ -15,7 +15,8 @@ use crate::{
     runner::{ProgressListener, Result, call_options, run_call},
     runtime::{self as rt, InRuntime},
     types::{
-        CallOptions, Prompt, PromptResult, Resource, ResourceContents, Tool, ToolResult, parse_json,
+        CallOptions, Prompt, PromptResult, Resource, ResourceContents, Tool, ToolResult, all,
+        parse_json,
     },
 };
 
@@ -76,16 +77,7 @@ impl ServerSession {
     /// The server's tools (filtered by its config).
     pub async fn list_tools(self: Arc<Self>) -> Result<Vec<Tool>> {
         let this = self.open()?;
-        rt::run(async move {
-            Ok(this
-                .core
-                .list_tools()
-                .await?
-                .into_iter()
-                .map(Into::into)
-                .collect())
-        })
-        .await
+        rt::run(async move { Ok(all(this.core.list_tools().await?)) }).await
     }
 
     /// Calls a tool (`arguments`: JSON text of an object).
@@ -110,46 +102,19 @@ impl ServerSession {
     /// The server's resources.
     pub async fn list_resources(self: Arc<Self>) -> Result<Vec<Resource>> {
         let this = self.open()?;
-        rt::run(async move {
-            Ok(this
-                .core
-                .list_resources()
-                .await?
-                .into_iter()
-                .map(Into::into)
-                .collect())
-        })
-        .await
+        rt::run(async move { Ok(all(this.core.list_resources().await?)) }).await
     }
 
     /// Reads one resource.
     pub async fn read_resource(self: Arc<Self>, uri: String) -> Result<Vec<ResourceContents>> {
         let this = self.open()?;
-        rt::run(async move {
-            Ok(this
-                .core
-                .read_resource(&uri)
-                .await?
-                .into_iter()
-                .map(Into::into)
-                .collect())
-        })
-        .await
+        rt::run(async move { Ok(all(this.core.read_resource(&uri).await?)) }).await
     }
 
     /// The server's prompts.
     pub async fn list_prompts(self: Arc<Self>) -> Result<Vec<Prompt>> {
         let this = self.open()?;
-        rt::run(async move {
-            Ok(this
-                .core
-                .list_prompts()
-                .await?
-                .into_iter()
-                .map(Into::into)
-                .collect())
-        })
-        .await
+        rt::run(async move { Ok(all(this.core.list_prompts().await?)) }).await
     }
 
     /// Renders a prompt (`arguments`: JSON text of an object of strings).

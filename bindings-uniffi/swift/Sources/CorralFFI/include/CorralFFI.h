@@ -338,7 +338,7 @@ RustBuffer uniffi_corral_ffi_fn_method_gateway_url(uint64_t ptr, RustCallStatus 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_GATEWAY_WAIT_SETTLED
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_GATEWAY_WAIT_SETTLED
-uint64_t uniffi_corral_ffi_fn_method_gateway_wait_settled(uint64_t ptr, uint64_t timeout_ms
+uint64_t uniffi_corral_ffi_fn_method_gateway_wait_settled(uint64_t ptr, RustBuffer timeout
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_CLONE_CORRAL

@@ -458,7 +458,7 @@ class ApiTest {
                 assertEquals(gw.url(), gw.getMcpUrl())
                 assertEquals(gw.token(), gw.getMcpToken())
                 assertTrue(gw.token().length >= 22)
-                assertTrue(gw.waitSettled(30_000UL))
+                assertTrue(gw.waitSettled(Duration.ofSeconds(30)))
                 val health = gw.servers().single()
                 assertEquals("a", health.name)
                 assertEquals(ServerState.READY, health.state)
