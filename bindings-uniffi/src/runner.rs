@@ -47,7 +47,7 @@ pub trait StartListener: Send + Sync {
 }
 
 /// The core's call options, with the listener and cancellation wired in.
-pub(crate) fn call_options(
+fn call_options(
     options: Option<CallOptions>,
     on_progress: Option<Arc<dyn ProgressListener>>,
     cancel: CancellationToken,
@@ -63,16 +63,6 @@ pub(crate) fn call_options(
         }),
         cancel: Some(cancel),
     }
-}
-
-/// Runs a tool call on the runtime. If the caller stops waiting, the call is cancelled the MCP
-/// way (`notifications/cancelled`) rather than dropped.
-pub(crate) async fn run_call<F>(cancel: CancellationToken, call: F) -> Result<ToolResult>
-where
-    F: Future<Output = core::Result<core::ToolResult>> + Send + 'static,
-{
-    let _cancel_on_drop = cancel.drop_guard();
-    rt::run_detached(async move { Ok(call.await?.into()) }).await
 }
 
 /// The runner: configure servers, then discover and call their tools. Closing it (`close()`
@@ -216,15 +206,8 @@ impl Corral {
         options: Option<CallOptions>,
         on_progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<ToolResult> {
-        let core = self.core.clone();
-        let arguments = parse_json("arguments", &arguments)?;
-        let cancel = CancellationToken::new();
-        let options = call_options(options, on_progress, cancel.clone());
-        run_call(cancel, async move {
-            core.execute_tool_with(&server, &tool, arguments, options)
-                .await
-        })
-        .await
+        let call = self.start_tool(server, tool, arguments, options, on_progress)?;
+        call.finish().await
     }
 
     /// Starts a tool call and returns its handle at once: `cancel()` it, or await `result()`.
@@ -377,7 +360,7 @@ pub struct ToolCall {
 }
 
 impl ToolCall {
-    fn start<C, F>(
+    pub(crate) fn start<C, F>(
         options: Option<CallOptions>,
         on_progress: Option<Arc<dyn ProgressListener>>,
         call: C,
@@ -394,6 +377,13 @@ impl ToolCall {
             let _ = tx.send(Some(outcome));
         })?;
         Ok(Arc::new(Self { cancel, done }))
+    }
+
+    /// Waits for the result; if the caller stops waiting, the call is cancelled the MCP way
+    /// (`notifications/cancelled`) rather than dropped.
+    pub(crate) async fn finish(&self) -> Result<ToolResult> {
+        let _cancel_on_drop = self.cancel.clone().drop_guard();
+        self.result().await
     }
 }
 

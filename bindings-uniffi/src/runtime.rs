@@ -8,18 +8,11 @@
 //! Panics never cross the FFI boundary: a panicking task is caught by tokio and becomes a
 //! `CorralError::Internal`; synchronous exports are wrapped by UniFFI's own `catch_unwind`.
 
-use std::{
-    future::Future,
-    mem::ManuallyDrop,
-    ops::Deref,
-    pin::Pin,
-    sync::LazyLock,
-    task::{Context, Poll},
-};
+use std::{future::Future, mem::ManuallyDrop, ops::Deref, sync::LazyLock};
 
 use tokio::{
     runtime::{EnterGuard, Runtime},
-    task::{JoinError, JoinHandle},
+    task::{AbortHandle, JoinError},
 };
 
 use crate::errors::{CorralError, ErrorKind};
@@ -52,7 +45,8 @@ where
     F: Future<Output = Result<T, CorralError>> + Send + 'static,
 {
     let handle = runtime()?.spawn(fut);
-    AbortOnDrop(Some(handle)).await
+    let _abort = AbortOnDrop(handle.abort_handle());
+    handle.await.map_err(joined)?
 }
 
 /// Like [`run`], but the work runs to its end even if the caller stops waiting (for `close`,
@@ -88,34 +82,12 @@ where
     }
 }
 
-/// A spawned task's handle that aborts the task when dropped before it finished.
-struct AbortOnDrop<T>(Option<JoinHandle<Result<T, CorralError>>>);
+/// Aborts a spawned task when dropped (a no-op once it finished).
+struct AbortOnDrop(AbortHandle);
 
-impl<T> Future for AbortOnDrop<T> {
-    type Output = Result<T, CorralError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Some(handle) = self.0.as_mut() else {
-            return Poll::Ready(Err(CorralError::new(
-                ErrorKind::Internal,
-                "polled after completion",
-            )));
-        };
-        match Pin::new(handle).poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(r) => {
-                self.0 = None;
-                Poll::Ready(r.map_err(joined).and_then(|r| r))
-            }
-        }
-    }
-}
-
-impl<T> Drop for AbortOnDrop<T> {
+impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        if let Some(handle) = self.0.take() {
-            handle.abort();
-        }
+        self.0.abort();
     }
 }
 

@@ -8,11 +8,10 @@ use std::sync::{
 };
 
 use corral_core as core;
-use tokio_util::sync::CancellationToken;
 
 use crate::{
     errors::{CorralError, ErrorKind},
-    runner::{ProgressListener, Result, call_options, run_call},
+    runner::{ProgressListener, Result, ToolCall},
     runtime::{self as rt, InRuntime},
     types::{
         CallOptions, Prompt, PromptResult, Resource, ResourceContents, Tool, ToolResult, all,
@@ -91,12 +90,10 @@ impl ServerSession {
     ) -> Result<ToolResult> {
         let this = self.open()?;
         let arguments = parse_json("arguments", &arguments)?;
-        let cancel = CancellationToken::new();
-        let options = call_options(options, on_progress, cancel.clone());
-        run_call(cancel, async move {
+        let call = ToolCall::start(options, on_progress, move |options| async move {
             this.core.call_tool_with(&tool, arguments, options).await
-        })
-        .await
+        })?;
+        call.finish().await
     }
 
     /// The server's resources.
