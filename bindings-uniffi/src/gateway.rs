@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     runner::Result,
     runtime::{self as rt, InRuntime},
-    types::{JsonForm, JsonValue, json_of},
+    types::{CorralOptions, JsonForm, JsonValue, json_of},
 };
 
 /// How to run a gateway (the core's `GatewayOptions`). Every field is optional: `null` is the
@@ -139,11 +139,27 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub(crate) fn new(gateway: Arc<core::Gateway>) -> Arc<Self> {
+    pub(crate) fn new(gateway: core::Gateway) -> Arc<Self> {
         Arc::new(Self {
-            core: InRuntime::new(gateway),
+            core: InRuntime::new(Arc::new(gateway)),
         })
     }
+}
+
+/// Starts a gateway on a corral of its own (E2B's `Sandbox.create(mcp = …)` in one call):
+/// `options.mcp` names the servers. Closing (or freeing) the gateway closes that corral too.
+#[uniffi::export(default(corral_options = None, options = None))]
+pub async fn start_gateway(
+    corral_options: Option<CorralOptions>,
+    options: Option<GatewayOptions>,
+) -> Result<Arc<Gateway>> {
+    let options = options.unwrap_or_default().to_core()?;
+    let corral_options = corral_options.unwrap_or_default();
+    rt::run(async move {
+        let gateway = core::start_gateway(corral_options, options).await?;
+        Ok(Gateway::new(gateway))
+    })
+    .await
 }
 
 #[uniffi::export]

@@ -2,10 +2,7 @@
 //! listeners. Each method is a thin shim over `corral_core`: convert the arguments, hand the work
 //! to the shared runtime (`rt::run`), convert the result.
 
-use std::{
-    path::PathBuf,
-    sync::{Arc, Mutex, Weak},
-};
+use std::{path::PathBuf, sync::Arc};
 
 use corral_core as core;
 use tokio::sync::watch;
@@ -66,39 +63,12 @@ fn call_options(
 }
 
 /// The runner: configure servers, then discover and call their tools. Closing it (`close()`
-/// in Swift, `shutdown()` in Kotlin, or freeing it: Kotlin's `close()` / `use {}`, Swift's
-/// deinit) stops every gateway, server and sandbox it started.
+/// in Swift, `shutdown()` in Kotlin) stops every gateway, server and sandbox it started.
+/// Freeing it without closing (Kotlin's `close()` / `use {}`, Swift's deinit) is the core's
+/// drop: once its gateways, sessions and sandboxes are freed too, its servers are killed.
 #[derive(uniffi::Object)]
 pub struct Corral {
     core: InRuntime<core::Corral>,
-    /// The gateways it started, closed with it.
-    gateways: Arc<Mutex<Vec<Weak<core::Gateway>>>>,
-}
-
-impl Corral {
-    /// Closes its gateways, then the core.
-    fn closing(&self) -> impl Future<Output = ()> + Send + 'static {
-        let core = self.core.clone();
-        let gateways: Vec<Arc<core::Gateway>> = self
-            .gateways
-            .lock()
-            .map(|mut g| g.drain(..).filter_map(|g| g.upgrade()).collect())
-            .unwrap_or_default();
-        async move {
-            for g in gateways {
-                g.close().await;
-            }
-            core.close().await;
-        }
-    }
-}
-
-impl Drop for Corral {
-    fn drop(&mut self) {
-        if !self.core.is_closed() {
-            rt::block_on_or_spawn(self.closing());
-        }
-    }
 }
 
 #[uniffi::export]
@@ -110,7 +80,6 @@ impl Corral {
         let core = core::Corral::with_options(options.unwrap_or_default())?;
         Ok(Arc::new(Self {
             core: InRuntime::new(core),
-            gateways: Arc::default(),
         }))
     }
 
@@ -288,16 +257,7 @@ impl Corral {
     pub async fn start_gateway(&self, options: Option<GatewayOptions>) -> Result<Arc<Gateway>> {
         let core = self.core.clone();
         let options = options.unwrap_or_default().to_core()?;
-        let gateways = Arc::clone(&self.gateways);
-        rt::run(async move {
-            let gateway = Arc::new(core.start_gateway(options).await?);
-            if let Ok(mut g) = gateways.lock() {
-                g.retain(|g| g.strong_count() > 0);
-                g.push(Arc::downgrade(&gateway));
-            }
-            Ok(Gateway::new(gateway))
-        })
-        .await
+        rt::run(async move { Ok(Gateway::new(core.start_gateway(options).await?)) }).await
     }
 
     /// Builds a template once from install commands (on top of `base`, another template):
@@ -336,9 +296,9 @@ impl Corral {
     /// Stops every gateway, server and sandbox. Idempotent; later calls fail with `CLOSED`.
     /// (`shutdown()` in Kotlin, where `close()` is `AutoCloseable`'s.)
     pub async fn close(&self) {
-        let closing = self.closing();
+        let core = self.core.clone();
         let _ = rt::run_detached(async move {
-            closing.await;
+            core.close().await;
             Ok(())
         })
         .await;

@@ -68,20 +68,6 @@ where
     Ok(())
 }
 
-/// Runs `fut` to completion from synchronous code (a `Drop`). Never called on a runtime thread:
-/// there it spawns the work instead of blocking.
-pub(crate) fn block_on_or_spawn<F>(fut: F)
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    let Ok(rt) = runtime() else { return };
-    if tokio::runtime::Handle::try_current().is_ok() {
-        rt.spawn(fut);
-    } else {
-        rt.block_on(fut);
-    }
-}
-
 /// Aborts a spawned task when dropped (a no-op once it finished).
 struct AbortOnDrop(AbortHandle);
 

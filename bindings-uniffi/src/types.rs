@@ -678,6 +678,54 @@ impl StartEvent {
     }
 }
 
+#[uniffi::export]
+impl StartEvent {
+    /// The canonical camelCase JSON form (tagged by `type`; `status` `{code, signal}`), text.
+    pub fn to_json(&self) -> String {
+        use core::StartEvent as E;
+        let n = |i: u32| i as usize;
+        json_of(match self.clone() {
+            Self::InstallStarted {
+                server,
+                index,
+                total,
+                command,
+            } => E::InstallStarted {
+                server,
+                index: n(index),
+                total: n(total),
+                command,
+            },
+            Self::InstallFinished {
+                server,
+                index,
+                exit_code,
+                signal,
+                output,
+            } => {
+                let status = core::ExitStatus {
+                    code: exit_code,
+                    signal,
+                };
+                E::InstallFinished {
+                    server,
+                    index: n(index),
+                    status,
+                    output,
+                }
+            }
+            Self::ServerStarting { server } => E::ServerStarting { server },
+            Self::ServerReady {
+                server,
+                protocol_version,
+            } => E::ServerReady {
+                server,
+                protocol_version,
+            },
+        })
+    }
+}
+
 /// Options of one call. Every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
 pub struct CallOptions {

@@ -669,8 +669,9 @@ fileprivate struct FfiConverterDuration: FfiConverterRustBuffer {
 
 /**
  * The runner: configure servers, then discover and call their tools. Closing it (`close()`
- * in Swift, `shutdown()` in Kotlin, or freeing it: Kotlin's `close()` / `use {}`, Swift's
- * deinit) stops every gateway, server and sandbox it started.
+ * in Swift, `shutdown()` in Kotlin) stops every gateway, server and sandbox it started.
+ * Freeing it without closing (Kotlin's `close()` / `use {}`, Swift's deinit) is the core's
+ * drop: once its gateways, sessions and sandboxes are freed too, its servers are killed.
  */
 public protocol CorralProtocol: AnyObject, Sendable {
     
@@ -810,8 +811,9 @@ public protocol CorralProtocol: AnyObject, Sendable {
 }
 /**
  * The runner: configure servers, then discover and call their tools. Closing it (`close()`
- * in Swift, `shutdown()` in Kotlin, or freeing it: Kotlin's `close()` / `use {}`, Swift's
- * deinit) stops every gateway, server and sandbox it started.
+ * in Swift, `shutdown()` in Kotlin) stops every gateway, server and sandbox it started.
+ * Freeing it without closing (Kotlin's `close()` / `use {}`, Swift's deinit) is the core's
+ * drop: once its gateways, sessions and sandboxes are freed too, its servers are killed.
  */
 open class Corral: CorralProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -6237,6 +6239,18 @@ public enum StartEvent: Equatable, Hashable {
 
 
 
+    /**
+     * The canonical camelCase JSON form (tagged by `type`; `status` `{code, signal}`), text.
+     */
+public func toJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_startevent_to_json(
+            FfiConverterTypeStartEvent_lower(self),uniffiCallStatus
+    )
+})
+}
+
 
 
 }
@@ -7448,6 +7462,24 @@ public func gatewayOptionsFromJson(options: String)throws  -> GatewayOptions  {
 })
 }
 /**
+ * Starts a gateway on a corral of its own (E2B's `Sandbox.create(mcp = …)` in one call):
+ * `options.mcp` names the servers. Closing (or freeing) the gateway closes that corral too.
+ */
+public func startGateway(corralOptions: CorralOptions? = nil, options: GatewayOptions? = nil)async throws  -> Gateway  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_corral_ffi_fn_func_start_gateway(FfiConverterOptionTypeCorralOptions.lower(corralOptions),FfiConverterOptionTypeGatewayOptions.lower(options)
+                )
+            },
+            pollFunc: ffi_corral_ffi_rust_future_poll_u64,
+            completeFunc: ffi_corral_ffi_rust_future_complete_u64,
+            freeFunc: ffi_corral_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeGateway_lift,
+            errorHandler: FfiConverterTypeCorralError_lift
+        )
+}
+/**
  * This library's version.
  */
 public func corralVersion() -> String  {
@@ -7555,6 +7587,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.contractVersionMismatch
     }
     if (uniffi_corral_ffi_checksum_func_gateway_options_from_json() != 3320) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_func_start_gateway() != 11937) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_corral_ffi_checksum_func_corral_version() != 64648) {

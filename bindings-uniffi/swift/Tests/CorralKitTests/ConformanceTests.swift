@@ -95,11 +95,32 @@ final class ProgressCollector: ProgressListener, @unchecked Sendable {
     }
 }
 
+/// Collects start events (called on one of corral's threads).
+final class StartCollector: StartListener, @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [Any] = []
+
+    func onStart(event: StartEvent) throws {
+        let item = try parse(event.toJson())
+        lock.lock()
+        items.append(item)
+        lock.unlock()
+    }
+
+    var seen: [Any] {
+        lock.lock()
+        defer { lock.unlock() }
+        return items
+    }
+}
+
 /// Performs one scenario's ops.
 final class Runner {
     private var corral: Corral?
     private var sandboxes: [String: Sandbox] = [:]
+    private var sessions: [String: ServerSession] = [:]
     private var gateway: Gateway?
+    private var startEvents = StartCollector()
 
     private func closeGateway() async {
         await gateway?.close()
@@ -114,7 +135,22 @@ final class Runner {
             setenv(str("name"), str("value"), 1)
             return NSNull()
         case "open":
-            corral = try Corral(options: CorralOptions(provider: str("provider"), home: str("home")))
+            let made = try Corral(options: CorralOptions(provider: str("provider"), home: str("home")))
+            startEvents = StartCollector()
+            made.setStartCallback(listener: startEvents)
+            corral = made
+            return NSNull()
+        case "drop":
+            // Every reference goes without close(): ARC frees them now, and the core's drop
+            // stops everything.
+            corral = nil
+            gateway = nil
+            sandboxes = [:]
+            sessions = [:]
+            return NSNull()
+        case "start_events":
+            return startEvents.seen
+        case "close" where corral == nil:
             return NSNull()
         default:
             break
@@ -156,7 +192,17 @@ final class Runner {
                 return answers.sorted { $0.0 < $1.0 }.map(\.1)
             }
         case "quick":
-            return try parse(try await c.quick(command: str("command"), tool: str("tool"), arguments: try json("args")).toJson())
+            let result = r["config"] == nil
+                ? try await c.quick(command: str("command"), tool: str("tool"), arguments: try json("args"))
+                : try await c.quickWith(
+                    config: try serverConfigFromJson(name: "quick", config: try json("config")),
+                    tool: str("tool"), arguments: try json("args"))
+            return try parse(result.toJson())
+        case "session_open": sessions[str("id")] = try await session()
+        case "session_execute":
+            guard let s = sessions[str("id")] else { throw RunnerError("no session \(str("id"))") }
+            return try parse(try await s.callTool(tool: str("tool"), arguments: try json("args")).toJson())
+        case "session_close": sessions[str("id")]?.close()
         case "session_info":
             let s = try await session()
             return ["sessionId": s.sessionId(), "sandboxId": orNull(s.sandboxId()), "protocolVersion": s.protocolVersion()] as Obj

@@ -502,6 +502,22 @@ class ApiTest {
         }
 
     @Test
+    fun `a gateway on a corral of its own closes that corral with it`() =
+        runBlocking<Unit> {
+            val mcp = """{"fx": {"command": ["${fixtureServer()}"], "env": {"CORRAL_SCENARIO_TAG": "$tag"}}}"""
+            startGateway(CorralOptions(home = home.toString()), GatewayOptions(mcp = mcp)).use { gw ->
+                assertTrue(gw.waitSettled(Duration.ofSeconds(30)))
+                val health = gw.servers().single()
+                assertEquals("fx" to ServerState.READY, health.name to health.state)
+                assertTrue(health.toolCount > 0UL)
+                assertEquals(200, post(gw.url(), gw.token(), initialize).first)
+                assertNotEquals(emptyList(), processesWithEnv("CORRAL_SCENARIO_TAG=$tag"))
+                gw.shutdown()
+            }
+            assertNoProcessesLeft()
+        }
+
+    @Test
     fun `templates, files and disk limits`() =
         runBlocking<Unit> {
             newCorral().use { corral ->
