@@ -76,32 +76,17 @@ final class Checker {
     }
 }
 
-/// Collects progress reports (called on one of corral's threads).
-final class ProgressCollector: ProgressListener, @unchecked Sendable {
+/// Collects progress reports and start events, canonical JSON (called on corral's threads).
+final class Collector: ProgressListener, StartListener, @unchecked Sendable {
     private let lock = NSLock()
     private var items: [Any] = []
 
-    func onProgress(progress: ToolProgress) throws {
-        let item = try parse(progress.toJson())
-        lock.lock()
-        items.append(item)
-        lock.unlock()
-    }
+    func onProgress(progress: ToolProgress) throws { try add(progress.toJson()) }
 
-    var seen: [Any] {
-        lock.lock()
-        defer { lock.unlock() }
-        return items
-    }
-}
+    func onStart(event: StartEvent) throws { try add(event.toJson()) }
 
-/// Collects start events (called on one of corral's threads).
-final class StartCollector: StartListener, @unchecked Sendable {
-    private let lock = NSLock()
-    private var items: [Any] = []
-
-    func onStart(event: StartEvent) throws {
-        let item = try parse(event.toJson())
+    private func add(_ json: String) throws {
+        let item = try parse(json)
         lock.lock()
         items.append(item)
         lock.unlock()
@@ -120,7 +105,7 @@ final class Runner {
     private var sandboxes: [String: Sandbox] = [:]
     private var sessions: [String: ServerSession] = [:]
     private var gateway: Gateway?
-    private var startEvents = StartCollector()
+    private var startEvents = Collector()
 
     private func closeGateway() async {
         await gateway?.close()
@@ -136,7 +121,7 @@ final class Runner {
             return NSNull()
         case "open":
             let made = try Corral(options: CorralOptions(provider: str("provider"), home: str("home")))
-            startEvents = StartCollector()
+            startEvents = Collector()
             made.setStartCallback(listener: startEvents)
             corral = made
             return NSNull()
@@ -234,7 +219,7 @@ final class Runner {
 
     /// `{result, progress}` of an `execute_tool` request; `cancel_after_ms` cancels its handle.
     private func execute(_ c: Corral, _ r: Obj) async throws -> Obj {
-        let collector = ProgressCollector()
+        let collector = Collector()
         let seconds = { (key: String) in (r[key] as? Double).map { $0 / 1000 } }
         let options = CallOptions(timeout: seconds("timeout_ms"), maxTotal: seconds("max_total_ms"))
         let server = r["server"] as? String ?? ""
