@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     runner::Result,
-    runtime::{self as rt, InRuntime},
+    runtime as rt,
     types::{CorralOptions, JsonForm, JsonValue, json_of},
 };
 
@@ -135,13 +135,13 @@ pub fn gateway_options_from_json(options: String) -> Result<GatewayOptions> {
 /// corral until it closes.
 #[derive(uniffi::Object)]
 pub struct Gateway {
-    core: InRuntime<Arc<core::Gateway>>,
+    core: Arc<core::Gateway>,
 }
 
 impl Gateway {
     pub(crate) fn new(gateway: core::Gateway) -> Arc<Self> {
         Arc::new(Self {
-            core: InRuntime::new(Arc::new(gateway)),
+            core: Arc::new(gateway),
         })
     }
 }

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     errors::{CorralError, ErrorKind},
     gateway::{Gateway, GatewayOptions},
-    runtime::{self as rt, InRuntime},
+    runtime as rt,
     sandbox::Sandbox,
     session::ServerSession,
     types::{
@@ -68,7 +68,7 @@ fn call_options(
 /// drop: once its gateways, sessions and sandboxes are freed too, its servers are killed.
 #[derive(uniffi::Object)]
 pub struct Corral {
-    core: InRuntime<core::Corral>,
+    core: core::Corral,
 }
 
 #[uniffi::export]
@@ -78,9 +78,7 @@ impl Corral {
     pub fn new(options: Option<CorralOptions>) -> Result<Arc<Self>> {
         let _guard = rt::enter();
         let core = core::Corral::with_options(options.unwrap_or_default())?;
-        Ok(Arc::new(Self {
-            core: InRuntime::new(core),
-        }))
+        Ok(Arc::new(Self { core }))
     }
 
     /// corral's home directory.

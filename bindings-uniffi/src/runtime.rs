@@ -8,7 +8,7 @@
 //! Panics never cross the FFI boundary: a panicking task is caught by tokio and becomes a
 //! `CorralError::Internal`; synchronous exports are wrapped by UniFFI's own `catch_unwind`.
 
-use std::{future::Future, mem::ManuallyDrop, ops::Deref, sync::LazyLock};
+use std::{future::Future, sync::LazyLock};
 
 use tokio::{
     runtime::{EnterGuard, Runtime},
@@ -85,31 +85,5 @@ fn joined(e: JoinError) -> CorralError {
             ErrorKind::Internal,
             format!("corral panicked (a bug, please report it): {e}"),
         )
-    }
-}
-
-/// Holds a core object and drops it inside the runtime's context (dropping sessions and
-/// sandboxes kills processes, which needs tokio), wherever the foreign side frees it from.
-pub(crate) struct InRuntime<T>(ManuallyDrop<T>);
-
-impl<T> InRuntime<T> {
-    pub(crate) fn new(value: T) -> Self {
-        Self(ManuallyDrop::new(value))
-    }
-}
-
-impl<T> Deref for InRuntime<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> Drop for InRuntime<T> {
-    fn drop(&mut self) {
-        let _guard = enter();
-        // SAFETY: `self.0` is dropped exactly once, here, and never used afterwards.
-        unsafe { ManuallyDrop::drop(&mut self.0) }
     }
 }

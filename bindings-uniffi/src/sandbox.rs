@@ -6,7 +6,7 @@ use corral_core as core;
 
 use crate::{
     runner::Result,
-    runtime::{self as rt, InRuntime},
+    runtime as rt,
     types::{Command, ExecOutput},
 };
 
@@ -14,14 +14,12 @@ use crate::{
 /// when freed, or when its corral closes.
 #[derive(uniffi::Object)]
 pub struct Sandbox {
-    core: InRuntime<core::SandboxHandle>,
+    core: core::SandboxHandle,
 }
 
 impl Sandbox {
     pub(crate) fn new(sandbox: core::SandboxHandle) -> Arc<Self> {
-        Arc::new(Self {
-            core: InRuntime::new(sandbox),
-        })
+        Arc::new(Self { core: sandbox })
     }
 }
 

@@ -8,7 +8,7 @@ use corral_core as core;
 
 use crate::{
     runner::{ProgressListener, Result, ToolCall},
-    runtime::{self as rt, InRuntime},
+    runtime as rt,
     types::{
         CallOptions, Prompt, PromptResult, Resource, ResourceContents, Tool, ToolResult, all,
         parse_json,
@@ -18,13 +18,13 @@ use crate::{
 /// A handle on one server's warm session.
 #[derive(uniffi::Object)]
 pub struct ServerSession {
-    core: InRuntime<Arc<core::ServerSession>>,
+    core: Arc<core::ServerSession>,
 }
 
 impl ServerSession {
     pub(crate) fn new(session: core::ServerSession) -> Arc<Self> {
         Arc::new(Self {
-            core: InRuntime::new(Arc::new(session)),
+            core: Arc::new(session),
         })
     }
 }
