@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     runner::Result,
-    runtime::{self as rt, InRuntime},
-    types::JsonForm,
+    runtime as rt,
+    types::{CorralOptions, JsonForm, JsonValue, json_of},
 };
 
 /// How to run a gateway (the core's `GatewayOptions`). Every field is optional: `null` is the
@@ -64,8 +64,7 @@ pub struct GatewayOptions {
     /// ["/data"]}, "github/owner/repo": {"installCmd": "…", "runCmd": "…"}, "mine": {"command":
     /// "…"}}` (catalog names, git servers, plain configs, an `mcpServers` document).
     #[uniffi(default)]
-    #[serde(default, with = "crate::types::json_text")]
-    pub mcp: Option<String>,
+    pub mcp: Option<JsonValue>,
     /// Where the `github/<owner>/<repo>` servers of `mcp` are cloned from (`null`:
     /// `CORRAL_GIT_BASE`, else https://github.com).
     #[uniffi(default)]
@@ -119,7 +118,7 @@ impl JsonForm for ServerHealth {
 impl ServerHealth {
     /// The canonical camelCase JSON form (the core's).
     pub fn to_json(&self) -> String {
-        self.canonical_json()
+        self.to_core().map(json_of).unwrap_or_default()
     }
 }
 
@@ -136,15 +135,31 @@ pub fn gateway_options_from_json(options: String) -> Result<GatewayOptions> {
 /// corral until it closes.
 #[derive(uniffi::Object)]
 pub struct Gateway {
-    core: InRuntime<Arc<core::Gateway>>,
+    core: Arc<core::Gateway>,
 }
 
 impl Gateway {
-    pub(crate) fn new(gateway: Arc<core::Gateway>) -> Arc<Self> {
+    pub(crate) fn new(gateway: core::Gateway) -> Arc<Self> {
         Arc::new(Self {
-            core: InRuntime::new(gateway),
+            core: Arc::new(gateway),
         })
     }
+}
+
+/// Starts a gateway on a corral of its own (E2B's `Sandbox.create(mcp = …)` in one call):
+/// `options.mcp` names the servers. Closing (or freeing) the gateway closes that corral too.
+#[uniffi::export(default(corral_options = None, options = None))]
+pub async fn start_gateway(
+    corral_options: Option<CorralOptions>,
+    options: Option<GatewayOptions>,
+) -> Result<Arc<Gateway>> {
+    let options = options.unwrap_or_default().to_core()?;
+    let corral_options = corral_options.unwrap_or_default();
+    rt::run(async move {
+        let gateway = core::start_gateway(corral_options, options).await?;
+        Ok(Gateway::new(gateway))
+    })
+    .await
 }
 
 #[uniffi::export]
@@ -183,11 +198,11 @@ impl Gateway {
             .collect()
     }
 
-    /// Waits until no server is starting any more (each ready or failed), at most `timeout_ms`.
+    /// Waits until no server is starting any more (each ready or failed), at most `timeout`.
     /// Returns whether that happened.
-    pub async fn wait_settled(&self, timeout_ms: u64) -> Result<bool> {
+    pub async fn wait_settled(&self, timeout: Duration) -> Result<bool> {
         let core = Arc::clone(&self.core);
-        rt::run(async move { Ok(core.wait_settled(Duration::from_millis(timeout_ms)).await) }).await
+        rt::run(async move { Ok(core.wait_settled(timeout).await) }).await
     }
 
     /// Stops serving. Idempotent. (`shutdown()` in Kotlin, where `close()` is `AutoCloseable`'s.)
@@ -221,7 +236,7 @@ mod tests {
             max_body_bytes: Some(1000),
             restart_backoff_ms: Some(10),
             restart_backoff_max_ms: Some(20),
-            mcp: Some(r#"{"memory":{}}"#.into()),
+            mcp: Some(serde_json::json!({"memory": {}})),
             git_base: Some("/srv/git".into()),
         };
         let core = all.to_core().expect("every field is the core's");

@@ -2,10 +2,7 @@
 //! listeners. Each method is a thin shim over `corral_core`: convert the arguments, hand the work
 //! to the shared runtime (`rt::run`), convert the result.
 
-use std::{
-    path::PathBuf,
-    sync::{Arc, Mutex, Weak},
-};
+use std::{path::PathBuf, sync::Arc};
 
 use corral_core as core;
 use tokio::sync::watch;
@@ -14,12 +11,12 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     errors::{CorralError, ErrorKind},
     gateway::{Gateway, GatewayOptions},
-    runtime::{self as rt, InRuntime},
+    runtime as rt,
     sandbox::Sandbox,
     session::ServerSession,
     types::{
         CallOptions, CorralOptions, JsonForm, LogMessage, Progress, PruneReport, SandboxConfig,
-        ServerConfig, StartEvent, TemplateInfo, Tool, ToolResult, parse_json, via_json,
+        ServerConfig, StartEvent, TemplateInfo, Tool, ToolResult, all, parse_json,
     },
 };
 
@@ -47,7 +44,7 @@ pub trait StartListener: Send + Sync {
 }
 
 /// The core's call options, with the listener and cancellation wired in.
-pub(crate) fn call_options(
+fn call_options(
     options: Option<CallOptions>,
     on_progress: Option<Arc<dyn ProgressListener>>,
     cancel: CancellationToken,
@@ -65,50 +62,13 @@ pub(crate) fn call_options(
     }
 }
 
-/// Runs a tool call on the runtime. If the caller stops waiting, the call is cancelled the MCP
-/// way (`notifications/cancelled`) rather than dropped.
-pub(crate) async fn run_call<F>(cancel: CancellationToken, call: F) -> Result<ToolResult>
-where
-    F: Future<Output = core::Result<core::ToolResult>> + Send + 'static,
-{
-    let _cancel_on_drop = cancel.drop_guard();
-    rt::run_detached(async move { Ok(call.await?.into()) }).await
-}
-
 /// The runner: configure servers, then discover and call their tools. Closing it (`close()`
-/// in Swift, `shutdown()` in Kotlin, or freeing it: Kotlin's `close()` / `use {}`, Swift's
-/// deinit) stops every gateway, server and sandbox it started.
+/// in Swift, `shutdown()` in Kotlin) stops every gateway, server and sandbox it started.
+/// Freeing it without closing (Kotlin's `close()` / `use {}`, Swift's deinit) is the core's
+/// drop: once its gateways, sessions and sandboxes are freed too, its servers are killed.
 #[derive(uniffi::Object)]
 pub struct Corral {
-    core: InRuntime<core::Corral>,
-    /// The gateways it started, closed with it.
-    gateways: Arc<Mutex<Vec<Weak<core::Gateway>>>>,
-}
-
-impl Corral {
-    /// Closes its gateways, then the core.
-    fn closing(&self) -> impl Future<Output = ()> + Send + 'static {
-        let core = self.core.clone();
-        let gateways: Vec<Arc<core::Gateway>> = self
-            .gateways
-            .lock()
-            .map(|mut g| g.drain(..).filter_map(|g| g.upgrade()).collect())
-            .unwrap_or_default();
-        async move {
-            for g in gateways {
-                g.close().await;
-            }
-            core.close().await;
-        }
-    }
-}
-
-impl Drop for Corral {
-    fn drop(&mut self) {
-        if !self.core.is_closed() {
-            rt::block_on_or_spawn(self.closing());
-        }
-    }
+    core: core::Corral,
 }
 
 #[uniffi::export]
@@ -117,11 +77,8 @@ impl Corral {
     #[uniffi::constructor(default(options = None))]
     pub fn new(options: Option<CorralOptions>) -> Result<Arc<Self>> {
         let _guard = rt::enter();
-        let core = core::Corral::with_options(options.unwrap_or_default().into())?;
-        Ok(Arc::new(Self {
-            core: InRuntime::new(core),
-            gateways: Arc::default(),
-        }))
+        let core = core::Corral::with_options(options.unwrap_or_default())?;
+        Ok(Arc::new(Self { core }))
     }
 
     /// corral's home directory.
@@ -139,7 +96,7 @@ impl Corral {
         self.core
             .set_log_callback(listener.map(|l| -> core::LogCallback {
                 Arc::new(move |m: core::LogMessage| {
-                    let _ = l.on_log(m.into());
+                    let _ = l.on_log(m);
                 })
             }));
     }
@@ -191,11 +148,7 @@ impl Corral {
 
     /// The configured servers, by name.
     pub fn list_servers(&self) -> Vec<ServerConfig> {
-        self.core
-            .list_servers()
-            .into_iter()
-            .map(Into::into)
-            .collect()
+        all(self.core.list_servers())
     }
 
     /// The config of one server.
@@ -206,15 +159,7 @@ impl Corral {
     /// The server's tools (allowed by its filter); starts it if needed. Cached.
     pub async fn discover_tools(&self, server: String) -> Result<Vec<Tool>> {
         let core = self.core.clone();
-        rt::run(async move {
-            Ok(core
-                .discover_tools(&server)
-                .await?
-                .into_iter()
-                .map(Into::into)
-                .collect())
-        })
-        .await
+        rt::run(async move { Ok(all(core.discover_tools(&server).await?)) }).await
     }
 
     /// Calls a tool. `arguments` is JSON text of an object. Cancelling the caller (coroutine,
@@ -228,15 +173,8 @@ impl Corral {
         options: Option<CallOptions>,
         on_progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<ToolResult> {
-        let core = self.core.clone();
-        let arguments = parse_json("arguments", &arguments)?;
-        let cancel = CancellationToken::new();
-        let options = call_options(options, on_progress, cancel.clone());
-        run_call(cancel, async move {
-            core.execute_tool_with(&server, &tool, arguments, options)
-                .await
-        })
-        .await
+        let call = self.start_tool(server, tool, arguments, options, on_progress)?;
+        call.finish().await
     }
 
     /// Starts a tool call and returns its handle at once: `cancel()` it, or await `result()`.
@@ -317,16 +255,7 @@ impl Corral {
     pub async fn start_gateway(&self, options: Option<GatewayOptions>) -> Result<Arc<Gateway>> {
         let core = self.core.clone();
         let options = options.unwrap_or_default().to_core()?;
-        let gateways = Arc::clone(&self.gateways);
-        rt::run(async move {
-            let gateway = Arc::new(core.start_gateway(options).await?);
-            if let Ok(mut g) = gateways.lock() {
-                g.retain(|g| g.strong_count() > 0);
-                g.push(Arc::downgrade(&gateway));
-            }
-            Ok(Gateway::new(gateway))
-        })
-        .await
+        rt::run(async move { Ok(Gateway::new(core.start_gateway(options).await?)) }).await
     }
 
     /// Builds a template once from install commands (on top of `base`, another template):
@@ -341,21 +270,15 @@ impl Corral {
     ) -> Result<TemplateInfo> {
         let core = self.core.clone();
         rt::run(async move {
-            let t = core
-                .build_template(&name, &install_commands, base.as_deref())
-                .await?;
-            TemplateInfo::from_core(&t)
+            let t = core.build_template(&name, &install_commands, base.as_deref());
+            Ok(t.await?.into())
         })
         .await
     }
 
     /// The built templates, by name.
     pub fn list_templates(&self) -> Result<Vec<TemplateInfo>> {
-        self.core
-            .list_templates()
-            .iter()
-            .map(TemplateInfo::from_core)
-            .collect()
+        Ok(all(self.core.list_templates()))
     }
 
     /// Removes a template (sandboxes running from it keep it until they stop).
@@ -365,15 +288,15 @@ impl Corral {
 
     /// Removes the layers no configured server uses any more; says what it freed.
     pub fn prune(&self) -> Result<PruneReport> {
-        via_json("prune", &self.core.prune()?)
+        Ok(self.core.prune()?)
     }
 
     /// Stops every gateway, server and sandbox. Idempotent; later calls fail with `CLOSED`.
     /// (`shutdown()` in Kotlin, where `close()` is `AutoCloseable`'s.)
     pub async fn close(&self) {
-        let closing = self.closing();
+        let core = self.core.clone();
         let _ = rt::run_detached(async move {
-            closing.await;
+            core.close().await;
             Ok(())
         })
         .await;
@@ -395,7 +318,7 @@ pub struct ToolCall {
 }
 
 impl ToolCall {
-    fn start<C, F>(
+    pub(crate) fn start<C, F>(
         options: Option<CallOptions>,
         on_progress: Option<Arc<dyn ProgressListener>>,
         call: C,
@@ -412,6 +335,13 @@ impl ToolCall {
             let _ = tx.send(Some(outcome));
         })?;
         Ok(Arc::new(Self { cancel, done }))
+    }
+
+    /// Waits for the result; if the caller stops waiting, the call is cancelled the MCP way
+    /// (`notifications/cancelled`) rather than dropped.
+    pub(crate) async fn finish(&self) -> Result<ToolResult> {
+        let _cancel_on_drop = self.cancel.clone().drop_guard();
+        self.result().await
     }
 }
 

@@ -8,18 +8,11 @@
 //! Panics never cross the FFI boundary: a panicking task is caught by tokio and becomes a
 //! `CorralError::Internal`; synchronous exports are wrapped by UniFFI's own `catch_unwind`.
 
-use std::{
-    future::Future,
-    mem::ManuallyDrop,
-    ops::Deref,
-    pin::Pin,
-    sync::LazyLock,
-    task::{Context, Poll},
-};
+use std::{future::Future, sync::LazyLock};
 
 use tokio::{
     runtime::{EnterGuard, Runtime},
-    task::{JoinError, JoinHandle},
+    task::{AbortHandle, JoinError},
 };
 
 use crate::errors::{CorralError, ErrorKind};
@@ -52,7 +45,8 @@ where
     F: Future<Output = Result<T, CorralError>> + Send + 'static,
 {
     let handle = runtime()?.spawn(fut);
-    AbortOnDrop(Some(handle)).await
+    let _abort = AbortOnDrop(handle.abort_handle());
+    handle.await.map_err(joined)?
 }
 
 /// Like [`run`], but the work runs to its end even if the caller stops waiting (for `close`,
@@ -74,48 +68,12 @@ where
     Ok(())
 }
 
-/// Runs `fut` to completion from synchronous code (a `Drop`). Never called on a runtime thread:
-/// there it spawns the work instead of blocking.
-pub(crate) fn block_on_or_spawn<F>(fut: F)
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    let Ok(rt) = runtime() else { return };
-    if tokio::runtime::Handle::try_current().is_ok() {
-        rt.spawn(fut);
-    } else {
-        rt.block_on(fut);
-    }
-}
+/// Aborts a spawned task when dropped (a no-op once it finished).
+struct AbortOnDrop(AbortHandle);
 
-/// A spawned task's handle that aborts the task when dropped before it finished.
-struct AbortOnDrop<T>(Option<JoinHandle<Result<T, CorralError>>>);
-
-impl<T> Future for AbortOnDrop<T> {
-    type Output = Result<T, CorralError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Some(handle) = self.0.as_mut() else {
-            return Poll::Ready(Err(CorralError::new(
-                ErrorKind::Internal,
-                "polled after completion",
-            )));
-        };
-        match Pin::new(handle).poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(r) => {
-                self.0 = None;
-                Poll::Ready(r.map_err(joined).and_then(|r| r))
-            }
-        }
-    }
-}
-
-impl<T> Drop for AbortOnDrop<T> {
+impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        if let Some(handle) = self.0.take() {
-            handle.abort();
-        }
+        self.0.abort();
     }
 }
 
@@ -127,31 +85,5 @@ fn joined(e: JoinError) -> CorralError {
             ErrorKind::Internal,
             format!("corral panicked (a bug, please report it): {e}"),
         )
-    }
-}
-
-/// Holds a core object and drops it inside the runtime's context (dropping sessions and
-/// sandboxes kills processes, which needs tokio), wherever the foreign side frees it from.
-pub(crate) struct InRuntime<T>(ManuallyDrop<T>);
-
-impl<T> InRuntime<T> {
-    pub(crate) fn new(value: T) -> Self {
-        Self(ManuallyDrop::new(value))
-    }
-}
-
-impl<T> Deref for InRuntime<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> Drop for InRuntime<T> {
-    fn drop(&mut self) {
-        let _guard = enter();
-        // SAFETY: `self.0` is dropped exactly once, here, and never used afterwards.
-        unsafe { ManuallyDrop::drop(&mut self.0) }
     }
 }

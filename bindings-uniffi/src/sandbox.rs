@@ -6,22 +6,20 @@ use corral_core as core;
 
 use crate::{
     runner::Result,
-    runtime::{self as rt, InRuntime},
-    types::{ExecCommand, ExecOutput},
+    runtime as rt,
+    types::{Command, ExecOutput},
 };
 
 /// A sandbox made by `Corral.sandbox`; killed by `close()` (Swift) / `shutdown()` (Kotlin),
 /// when freed, or when its corral closes.
 #[derive(uniffi::Object)]
 pub struct Sandbox {
-    core: InRuntime<core::SandboxHandle>,
+    core: core::SandboxHandle,
 }
 
 impl Sandbox {
     pub(crate) fn new(sandbox: core::SandboxHandle) -> Arc<Self> {
-        Arc::new(Self {
-            core: InRuntime::new(sandbox),
-        })
+        Arc::new(Self { core: sandbox })
     }
 }
 
@@ -39,9 +37,9 @@ impl Sandbox {
     }
 
     /// Runs a command to completion.
-    pub async fn exec_command(&self, command: ExecCommand) -> Result<ExecOutput> {
+    pub async fn exec_command(&self, command: Command) -> Result<ExecOutput> {
         let core = self.core.clone();
-        rt::run(async move { Ok(core.exec_command(command.into()).await?.into()) }).await
+        rt::run(async move { Ok(core.exec_command(command).await?.into()) }).await
     }
 
     /// Reads a file as the sandbox sees it.

@@ -2,47 +2,30 @@
 //! Swift, `shutdown()` in Kotlin) ends the handle only: calls on it afterwards fail with
 //! `CLOSED`, and the server stays warm for other callers.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
-};
+use std::sync::Arc;
 
 use corral_core as core;
-use tokio_util::sync::CancellationToken;
 
 use crate::{
-    errors::{CorralError, ErrorKind},
-    runner::{ProgressListener, Result, call_options, run_call},
-    runtime::{self as rt, InRuntime},
+    runner::{ProgressListener, Result, ToolCall},
+    runtime as rt,
     types::{
-        CallOptions, Prompt, PromptResult, Resource, ResourceContents, Tool, ToolResult, parse_json,
+        CallOptions, Prompt, PromptResult, Resource, ResourceContents, Tool, ToolResult, all,
+        parse_json,
     },
 };
 
 /// A handle on one server's warm session.
 #[derive(uniffi::Object)]
 pub struct ServerSession {
-    core: InRuntime<core::ServerSession>,
-    closed: AtomicBool,
+    core: Arc<core::ServerSession>,
 }
 
 impl ServerSession {
     pub(crate) fn new(session: core::ServerSession) -> Arc<Self> {
         Arc::new(Self {
-            core: InRuntime::new(session),
-            closed: AtomicBool::new(false),
+            core: Arc::new(session),
         })
-    }
-
-    /// This handle, unless it was closed (then `CLOSED`).
-    fn open(self: Arc<Self>) -> Result<Arc<Self>> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(CorralError::new(
-                ErrorKind::Closed,
-                format!("the session handle of `{}` was closed", self.core.server()),
-            ));
-        }
-        Ok(self)
     }
 }
 
@@ -74,104 +57,62 @@ impl ServerSession {
     }
 
     /// The server's tools (filtered by its config).
-    pub async fn list_tools(self: Arc<Self>) -> Result<Vec<Tool>> {
-        let this = self.open()?;
-        rt::run(async move {
-            Ok(this
-                .core
-                .list_tools()
-                .await?
-                .into_iter()
-                .map(Into::into)
-                .collect())
-        })
-        .await
+    pub async fn list_tools(&self) -> Result<Vec<Tool>> {
+        let this = Arc::clone(&self.core);
+        rt::run(async move { Ok(all(this.list_tools().await?)) }).await
     }
 
     /// Calls a tool (`arguments`: JSON text of an object).
     #[uniffi::method(default(arguments = "{}", options = None, on_progress = None))]
     pub async fn call_tool(
-        self: Arc<Self>,
+        &self,
         tool: String,
         arguments: String,
         options: Option<CallOptions>,
         on_progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<ToolResult> {
-        let this = self.open()?;
+        let this = Arc::clone(&self.core);
         let arguments = parse_json("arguments", &arguments)?;
-        let cancel = CancellationToken::new();
-        let options = call_options(options, on_progress, cancel.clone());
-        run_call(cancel, async move {
-            this.core.call_tool_with(&tool, arguments, options).await
-        })
-        .await
+        let call = ToolCall::start(options, on_progress, move |options| async move {
+            this.call_tool_with(&tool, arguments, options).await
+        })?;
+        call.finish().await
     }
 
     /// The server's resources.
-    pub async fn list_resources(self: Arc<Self>) -> Result<Vec<Resource>> {
-        let this = self.open()?;
-        rt::run(async move {
-            Ok(this
-                .core
-                .list_resources()
-                .await?
-                .into_iter()
-                .map(Into::into)
-                .collect())
-        })
-        .await
+    pub async fn list_resources(&self) -> Result<Vec<Resource>> {
+        let this = Arc::clone(&self.core);
+        rt::run(async move { Ok(all(this.list_resources().await?)) }).await
     }
 
     /// Reads one resource.
-    pub async fn read_resource(self: Arc<Self>, uri: String) -> Result<Vec<ResourceContents>> {
-        let this = self.open()?;
-        rt::run(async move {
-            Ok(this
-                .core
-                .read_resource(&uri)
-                .await?
-                .into_iter()
-                .map(Into::into)
-                .collect())
-        })
-        .await
+    pub async fn read_resource(&self, uri: String) -> Result<Vec<ResourceContents>> {
+        let this = Arc::clone(&self.core);
+        rt::run(async move { Ok(all(this.read_resource(&uri).await?)) }).await
     }
 
     /// The server's prompts.
-    pub async fn list_prompts(self: Arc<Self>) -> Result<Vec<Prompt>> {
-        let this = self.open()?;
-        rt::run(async move {
-            Ok(this
-                .core
-                .list_prompts()
-                .await?
-                .into_iter()
-                .map(Into::into)
-                .collect())
-        })
-        .await
+    pub async fn list_prompts(&self) -> Result<Vec<Prompt>> {
+        let this = Arc::clone(&self.core);
+        rt::run(async move { Ok(all(this.list_prompts().await?)) }).await
     }
 
     /// Renders a prompt (`arguments`: JSON text of an object of strings).
     #[uniffi::method(default(arguments = "{}"))]
-    pub async fn get_prompt(
-        self: Arc<Self>,
-        name: String,
-        arguments: String,
-    ) -> Result<PromptResult> {
-        let this = self.open()?;
+    pub async fn get_prompt(&self, name: String, arguments: String) -> Result<PromptResult> {
+        let this = Arc::clone(&self.core);
         let arguments = parse_json("arguments", &arguments)?;
-        rt::run(async move { Ok(this.core.get_prompt(&name, arguments).await?.into()) }).await
+        rt::run(async move { Ok(this.get_prompt(&name, arguments).await?.into()) }).await
     }
 
     /// Ends this handle (not the server, which stays warm for other callers): later calls on it
     /// fail with `CLOSED`. Idempotent. (`shutdown()` in Kotlin.)
     pub fn close(&self) {
-        self.closed.store(true, Ordering::Release);
+        self.core.close();
     }
 
     /// Whether this handle was closed.
     pub fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        self.core.is_closed()
     }
 }

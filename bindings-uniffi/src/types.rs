@@ -1,83 +1,111 @@
-//! Records and enums that cross the FFI, their conversion from and to the core's types, and the
-//! free functions that build and parse them.
+//! The records and enums that cross the FFI, and the free functions that build and parse them.
 //!
-//! Everything is typed except the values that are arbitrary JSON in MCP itself (tool arguments,
-//! schemas, structured content, annotations, embedded resources, log data): UniFFI has no JSON
-//! type, so those travel as JSON text (`String`).
+//! Most are the core's own types (`#[uniffi::remote]` mirrors: no conversion code, and a field
+//! added to the core fails to compile here until it is mirrored). The ones with methods must be
+//! local to this crate: [`same_as_core!`] declares each with the core type's fields and the
+//! moves both ways, so each field is written once. Arbitrary JSON (schemas, arguments,
+//! structured content) crosses as JSON text: the custom type `JsonValue`.
 
-use std::{collections::HashMap, path::PathBuf, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::PathBuf,
+    time::Duration,
+};
 
 use corral_core as core;
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
-use serde_json::Value;
+use serde::{Serialize, de::DeserializeOwned};
+pub use serde_json::Value as JsonValue;
 
 use crate::errors::{CorralError, ErrorKind};
 
-/// A record whose canonical JSON form is its core type's: it converts to and from the core type
-/// through that form (serde both ways), so the field mapping is serde's and written nowhere
-/// else. Adding a field to the core type is one line in the record.
+uniffi::custom_type!(JsonValue, String, {
+    remote,
+    lower: |v| v.to_string(),
+    try_lift: |text| serde_json::from_str(&text).map_err(|e| CorralError::bad_json("JSON text", &e).into()),
+});
+
+/// A string-to-string map (the core's ordered maps; a `Map<String, String>` in Kotlin and Swift).
+pub type StringMap = BTreeMap<String, String>;
+
+uniffi::custom_type!(StringMap, HashMap<String, String>, {
+    remote,
+    lower: |m| m.into_iter().collect(),
+    try_lift: |m| Ok(m.into_iter().collect()),
+});
+
+uniffi::custom_type!(PathBuf, String, {
+    remote,
+    lower: |p| p.display().to_string(),
+    try_lift: |s| Ok(PathBuf::from(s)),
+});
+
+/// Declares a local record (or enum of struct variants) with exactly the fields of a core type,
+/// and the moves between the two.
+macro_rules! same_as_core {
+    ($(#[$m:meta])* pub struct $name:ident = $core:path {
+        $($(#[$fm:meta])* $f:ident: $t:ty $(=> $conv:path)?,)*
+    }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, uniffi::Record)]
+        pub struct $name { $($(#[$fm])* pub $f: $t,)* }
+        impl From<$core> for $name {
+            fn from(c: $core) -> Self { Self { $($f: same_as_core!(@conv $($conv)?)(c.$f),)* } }
+        }
+        impl From<$name> for $core {
+            fn from(c: $name) -> Self { Self { $($f: same_as_core!(@conv $($conv)?)(c.$f),)* } }
+        }
+    };
+    (@conv) => { Into::into };
+    (@conv $conv:path) => { $conv };
+    ($(#[$m:meta])* pub enum $name:ident = $core:path {
+        $($(#[$vm:meta])* $v:ident { $($f:ident: $t:ty),* $(,)? },)*
+    }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+        pub enum $name { $($(#[$vm])* $v { $($f: $t),* },)* }
+        impl From<$core> for $name {
+            fn from(c: $core) -> Self {
+                type C = $core;
+                match c { $(C::$v { $($f),* } => Self::$v { $($f: $f.into()),* },)* }
+            }
+        }
+        impl From<$name> for $core {
+            fn from(c: $name) -> Self {
+                match c { $($name::$v { $($f),* } => Self::$v { $($f: $f.into()),* },)* }
+            }
+        }
+    };
+}
+
+/// Converts a list of core values.
+pub(crate) fn all<T: From<C>, C>(items: Vec<C>) -> Vec<T> {
+    items.into_iter().map(Into::into).collect()
+}
+
+/// A record whose JSON form is its core type's: it converts to and from the core type through
+/// that form (serde both ways), for records whose fields are not the core's (optional where the
+/// core has defaults).
 pub(crate) trait JsonForm: Serialize + DeserializeOwned {
     /// The core type of the same JSON form.
     type Core: Serialize + DeserializeOwned;
     /// The field prefix of its errors (`gateway` → `gateway.toolBudget`).
     const WHAT: &'static str;
 
-    /// The core value (validated by the core's deserialization; `null` fields are the core's
-    /// defaults).
+    /// The core value (validated by the core's deserialization; `null` fields are its defaults).
     fn to_core(&self) -> Result<Self::Core, CorralError> {
         via_json(Self::WHAT, self)
     }
 
     /// The record of a core value.
     fn from_core(core: &Self::Core) -> Result<Self, CorralError> {
-        via_json(Self::WHAT, core).map_err(|e| {
-            CorralError::new(
-                ErrorKind::Internal,
-                format!("{} does not cross: {e}", Self::WHAT),
-            )
-        })
+        via_json(Self::WHAT, core)
+            .map_err(|e| CorralError::new(ErrorKind::Internal, format!("does not cross: {e}")))
     }
 
     /// Parses JSON text in the core's form (validated by the core, aliases accepted).
     fn from_json(what: &str, text: &str) -> Result<Self, CorralError> {
-        let value = parse_json(what, text)?;
-        Self::from_core(&via_json::<Self::Core>(Self::WHAT, &value)?)
-    }
-
-    /// The canonical JSON text (the core type's serde form).
-    fn canonical_json(&self) -> String {
-        let text = self.to_core().map(|c| serde_json::to_string(&c));
-        match text {
-            Ok(Ok(text)) => text,
-            _ => serde_json::to_string(self).unwrap_or_default(),
-        }
-    }
-}
-
-/// `#[serde(default, with = "crate::types::json_text")]` on an `Option<String>` record field
-/// that holds JSON text (the binding's convention for arbitrary JSON): in the JSON form it is
-/// the JSON value itself, so the record still converts to and from the core type by serde.
-#[allow(dead_code)] // for fields the integrator adds (GatewayOptions.mcp)
-pub(crate) mod json_text {
-    use serde::{
-        Deserialize, Deserializer, Serialize, Serializer, de::Error as _, ser::Error as _,
-    };
-    use serde_json::Value;
-
-    pub(crate) fn serialize<S: Serializer>(text: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
-        let value: Option<Value> = text
-            .as_deref()
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(|e| S::Error::custom(format!("not valid JSON: {e}")))?;
-        value.serialize(s)
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        let value = Option::<Value>::deserialize(d)?;
-        value
-            .map(|v| serde_json::to_string(&v).map_err(D::Error::custom))
-            .transpose()
+        let core: Self::Core = via_json(Self::WHAT, &parse_json(what, text)?)?;
+        Self::from_core(&core)
     }
 }
 
@@ -87,60 +115,50 @@ pub(crate) fn via_json<T: DeserializeOwned>(
     what: &str,
     from: &impl Serialize,
 ) -> Result<T, CorralError> {
-    let mut value = serde_json::to_value(from).map_err(|e| {
+    let invalid = |field: String, e: &dyn std::fmt::Display| {
         CorralError::with_field(
             ErrorKind::ConfigInvalid,
-            format!("{what}: {e}"),
-            Some(what.to_owned()),
+            format!("{field}: {e}"),
+            Some(field),
         )
-    })?;
+    };
+    let mut value = serde_json::to_value(from).map_err(|e| invalid(what.to_owned(), &e))?;
     if let Some(map) = value.as_object_mut() {
         map.retain(|_, v| !v.is_null());
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." {
-            what.to_owned()
-        } else {
-            format!("{what}.{path}")
-        };
-        CorralError::with_field(
-            ErrorKind::ConfigInvalid,
-            format!("{field}: {}", e.into_inner()),
-            Some(field),
-        )
+    serde_path_to_error::deserialize(value).map_err(|e| match e.path().to_string() {
+        p if p == "." => invalid(what.to_owned(), e.inner()),
+        p => invalid(format!("{what}.{p}"), e.inner()),
     })
 }
 
-/// Options of a [`Corral`](crate::runner::Corral).
-#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+/// The canonical JSON text of a core value (its serde form).
+pub(crate) fn json_of(core: impl Serialize) -> String {
+    serde_json::to_string(&core).unwrap_or_default()
+}
+
+/// Parses a JSON text argument.
+pub(crate) fn parse_json(what: &str, text: &str) -> Result<JsonValue, CorralError> {
+    serde_json::from_str(text).map_err(|e| CorralError::bad_json(what, &e))
+}
+
+pub use core::{
+    Command, CorralOptions, Limits, LogMessage, Mount, NetworkPolicy, PruneReport, Transport,
+};
+
+/// Options of a `Corral`.
+#[uniffi::remote(Record)]
 pub struct CorralOptions {
-    /// `local` (bubblewrap, the default) or `unsandboxed`.
+    /// `local` (bubblewrap, the default), `unsandboxed` or `e2b`.
     #[uniffi(default = None)]
     pub provider: Option<String>,
     /// corral's home (state, caches). Default: `$CORRAL_HOME`, else `<data dir>/corral`.
     #[uniffi(default = None)]
-    pub home: Option<String>,
+    pub home: Option<PathBuf>,
     /// The API key of a remote provider (`e2b`). Default: `$E2B_API_KEY`.
     #[uniffi(default = None)]
     pub api_key: Option<String>,
 }
-
-impl From<CorralOptions> for core::CorralOptions {
-    fn from(o: CorralOptions) -> Self {
-        Self {
-            provider: o.provider,
-            home: o.home.map(PathBuf::from),
-            api_key: o.api_key,
-        }
-    }
-}
-
-// Mirrors of core types whose fields are all UniFFI types (`#[uniffi::remote]`): the core's
-// own types cross the FFI, with no conversion code; a field added to the core fails to compile
-// here until it is mirrored (one line).
-
-pub use core::NetworkPolicy;
 
 /// Network access of a sandbox.
 #[uniffi::remote(Enum)]
@@ -150,8 +168,6 @@ pub enum NetworkPolicy {
     /// An empty network namespace: not even the host's loopback.
     None,
 }
-
-pub use core::Limits;
 
 /// Resource limits of a sandbox; `null` means unlimited.
 #[uniffi::remote(Record)]
@@ -168,39 +184,19 @@ pub struct Limits {
 }
 
 /// A host directory made visible inside the sandbox.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct Mount {
     /// Absolute host path.
-    pub host: String,
+    pub host: PathBuf,
     /// Absolute path inside the sandbox.
-    pub target: String,
+    pub target: PathBuf,
     /// Read-only (the default) or read-write.
     #[uniffi(default = true)]
     pub read_only: bool,
 }
 
-impl From<Mount> for core::Mount {
-    fn from(m: Mount) -> Self {
-        Self {
-            host: m.host.into(),
-            target: m.target.into(),
-            read_only: m.read_only,
-        }
-    }
-}
-
-impl From<core::Mount> for Mount {
-    fn from(m: core::Mount) -> Self {
-        Self {
-            host: m.host.display().to_string(),
-            target: m.target.display().to_string(),
-            read_only: m.read_only,
-        }
-    }
-}
-
 /// How corral reaches a server.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum Transport {
     /// A command started inside a sandbox, spoken to over its stdio.
     Stdio {
@@ -212,7 +208,7 @@ pub enum Transport {
         /// The endpoint, e.g. `https://example.com/mcp`.
         url: String,
         /// Extra HTTP headers (for example `Authorization`).
-        headers: HashMap<String, String>,
+        headers: StringMap,
     },
 }
 
@@ -226,7 +222,7 @@ pub struct ServerConfig {
     pub transport: Transport,
     /// Environment of the server (the only way secrets reach it).
     #[uniffi(default)]
-    pub env: HashMap<String, String>,
+    pub env: StringMap,
     /// Shell commands run in order inside the sandbox before the first start (once per list).
     #[uniffi(default)]
     pub install_commands: Vec<String>,
@@ -257,7 +253,7 @@ pub struct ServerConfig {
     pub template: Option<String>,
     /// Files written into the sandbox before the server starts: absolute path → text.
     #[uniffi(default)]
-    pub files: HashMap<String, String>,
+    pub files: StringMap,
     /// If set, only these tools are offered.
     #[uniffi(default = None)]
     pub allow_tools: Option<Vec<String>>,
@@ -281,37 +277,24 @@ impl ServerConfig {
 
 impl From<ServerConfig> for core::ServerConfig {
     fn from(c: ServerConfig) -> Self {
-        let transport = match c.transport {
-            Transport::Stdio { argv } => core::Transport::Stdio { argv },
-            Transport::Http { url, headers } => core::Transport::Http {
-                url,
-                headers: headers.into_iter().collect(),
-            },
-        };
-        let mut config = match &transport {
-            core::Transport::Stdio { argv } => Self::argv(c.name, argv.clone()),
-            core::Transport::Http { url, .. } => Self::url(c.name, url.clone()),
-        };
-        config.transport = transport;
-        config.env = c.env.into_iter().collect();
+        // Built from the core's constructor: it is non-exhaustive, and its defaults are its own.
+        let mut config = Self::argv(c.name, Vec::<String>::new());
+        config.transport = c.transport;
+        config.env = c.env;
         config.install_commands = c.install_commands;
         config.cwd = c.cwd;
         config.description = c.description;
-        if let Some(t) = c.idle_timeout {
-            config.idle_timeout = t;
-        }
-        if let Some(t) = c.call_timeout {
-            config.call_timeout = t;
-        }
+        config.idle_timeout = c.idle_timeout.unwrap_or(config.idle_timeout);
+        config.call_timeout = c.call_timeout.unwrap_or(config.call_timeout);
         config.network = c.network.unwrap_or_default();
-        config.mounts = c.mounts.into_iter().map(Into::into).collect();
+        config.mounts = c.mounts;
         config.limits = c.limits.unwrap_or_default();
         config.tools = core::ToolFilter {
             allow: c.allow_tools,
             deny: c.deny_tools,
         };
         config.template = c.template;
-        config.files = c.files.into_iter().collect();
+        config.files = c.files;
         config.tags = c.tags;
         config
     }
@@ -321,24 +304,18 @@ impl From<core::ServerConfig> for ServerConfig {
     fn from(c: core::ServerConfig) -> Self {
         Self {
             name: c.name,
-            transport: match c.transport {
-                core::Transport::Stdio { argv } => Transport::Stdio { argv },
-                core::Transport::Http { url, headers } => Transport::Http {
-                    url,
-                    headers: headers.into_iter().collect(),
-                },
-            },
-            env: c.env.into_iter().collect(),
+            transport: c.transport,
+            env: c.env,
             install_commands: c.install_commands,
             cwd: c.cwd,
             description: c.description,
             idle_timeout: Some(c.idle_timeout),
             call_timeout: Some(c.call_timeout),
             network: Some(c.network),
-            mounts: c.mounts.into_iter().map(Into::into).collect(),
+            mounts: c.mounts,
             limits: Some(c.limits),
             template: c.template,
-            files: c.files.into_iter().collect(),
+            files: c.files,
             allow_tools: c.tools.allow,
             deny_tools: c.tools.deny,
             tags: c.tags,
@@ -354,7 +331,7 @@ pub struct SandboxConfig {
     pub name: Option<String>,
     /// Environment of every process in it.
     #[uniffi(default)]
-    pub env: HashMap<String, String>,
+    pub env: StringMap,
     /// Network access (`null`: all).
     #[uniffi(default = None)]
     pub network: Option<NetworkPolicy>,
@@ -374,9 +351,9 @@ impl From<SandboxConfig> for core::SandboxConfig {
         Self {
             name: c.name.unwrap_or_else(|| "sandbox".into()),
             state_dir: None,
-            env: c.env.into_iter().collect(),
+            env: c.env,
             network: c.network.unwrap_or_default(),
-            mounts: c.mounts.into_iter().map(Into::into).collect(),
+            mounts: c.mounts,
             limits: c.limits.unwrap_or_default(),
             programs: Vec::new(),
             reuse_key: None,
@@ -390,77 +367,66 @@ impl From<core::SandboxConfig> for SandboxConfig {
     fn from(c: core::SandboxConfig) -> Self {
         Self {
             name: Some(c.name),
-            env: c.env.into_iter().collect(),
+            env: c.env,
             network: Some(c.network),
-            mounts: c.mounts.into_iter().map(Into::into).collect(),
+            mounts: c.mounts,
             limits: Some(c.limits),
             template: c.template,
         }
     }
 }
 
-/// A template built with `Corral.buildTemplate`: a named layer made once from install commands,
-/// which servers and sandboxes start from (`template`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
-#[serde(rename_all = "camelCase")]
-pub struct TemplateInfo {
-    /// Its name.
-    pub name: String,
-    /// Content id (hash of the base's id and the install commands).
-    pub id: String,
-    /// The template it was built on, if any.
-    pub base: Option<String>,
-    /// The commands it was built from.
-    pub install_commands: Vec<String>,
-    /// Size of its layer on disk, in bytes.
-    pub size_bytes: u64,
-}
-
-impl JsonForm for TemplateInfo {
-    type Core = core::TemplateInfo;
-    const WHAT: &'static str = "template";
-}
-
-#[uniffi::export]
-impl TemplateInfo {
-    /// The canonical camelCase JSON form (the core's).
-    pub fn to_json(&self) -> String {
-        self.canonical_json()
+same_as_core! {
+    /// A template built with `Corral.buildTemplate`: a named layer made once from install
+    /// commands, which servers and sandboxes start from (`template`).
+    #[derive(Eq)]
+    pub struct TemplateInfo = core::TemplateInfo {
+        /// Its name.
+        name: String,
+        /// Content id (hash of the base's id and the install commands).
+        id: String,
+        /// The template it was built on, if any.
+        base: Option<String>,
+        /// The commands it was built from.
+        install_commands: Vec<String>,
+        /// Size of its layer on disk, in bytes.
+        size_bytes: u64,
     }
 }
 
 /// What `Corral.prune` removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, uniffi::Record)]
-#[serde(rename_all = "camelCase")]
+#[uniffi::remote(Record)]
 pub struct PruneReport {
     /// Paths removed.
-    pub removed: Vec<String>,
+    pub removed: Vec<PathBuf>,
     /// Bytes freed.
     pub freed_bytes: u64,
 }
 
-/// A tool a server offers. The schemas and annotations are JSON text.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct Tool {
-    /// Its name, unique within its server.
-    pub name: String,
-    /// Human-readable title, if the server gives one.
-    pub title: Option<String>,
-    /// What it does.
-    pub description: Option<String>,
-    /// JSON Schema of its arguments (JSON text of an object schema).
-    pub input_schema: String,
-    /// JSON Schema of its structured content, if it declares one (JSON text).
-    pub output_schema: Option<String>,
-    /// Hints such as `readOnlyHint`, as the server sent them (JSON text).
-    pub annotations: Option<String>,
+same_as_core! {
+    /// A tool a server offers. The schemas and annotations are JSON text.
+    #[derive(Eq)]
+    pub struct Tool = core::Tool {
+        /// Its name, unique within its server.
+        name: String,
+        /// Human-readable title, if the server gives one.
+        title: Option<String>,
+        /// What it does.
+        description: Option<String>,
+        /// JSON Schema of its arguments (JSON text of an object schema).
+        input_schema: JsonValue,
+        /// JSON Schema of its structured content, if it declares one (JSON text).
+        output_schema: Option<JsonValue>,
+        /// Hints such as `readOnlyHint`, as the server sent them (JSON text).
+        annotations: Option<JsonValue>,
+    }
 }
 
 #[uniffi::export]
 impl Tool {
     /// The canonical camelCase JSON form (`name`, `inputSchema`, …), text.
     pub fn to_json(&self) -> String {
-        to_json_text(&core::Tool::from(self.clone()))
+        json_of(core::Tool::from(self.clone()))
     }
 
     /// The OpenAI function-tool form, JSON text:
@@ -487,65 +453,26 @@ impl Tool {
     }
 }
 
-fn json_text(v: &Value) -> String {
-    v.to_string()
-}
-
-/// The serde form of a core value, as JSON text.
-fn to_json_text(v: &impl Serialize) -> String {
-    serde_json::to_string(v).unwrap_or_default()
-}
-
-/// Parses JSON text that came back from the foreign side; text that is not JSON is kept as a
-/// JSON string rather than lost.
-fn json_value(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
-}
-
-impl From<core::Tool> for Tool {
-    fn from(t: core::Tool) -> Self {
-        Self {
-            name: t.name,
-            title: t.title,
-            description: t.description,
-            input_schema: json_text(&t.input_schema),
-            output_schema: t.output_schema.as_ref().map(json_text),
-            annotations: t.annotations.as_ref().map(json_text),
-        }
+same_as_core! {
+    /// One item of a tool result, prompt message or resource.
+    #[derive(Eq)]
+    pub enum Content = core::Content {
+        /// Text.
+        Text { text: String },
+        /// An image, base64-encoded.
+        Image { data: String, mime_type: String },
+        /// Audio, base64-encoded.
+        Audio { data: String, mime_type: String },
+        /// An embedded resource, as sent (JSON text with `uri`, `mimeType`, `text` or `blob`).
+        Resource { resource: JsonValue },
+        /// A link to a resource the client may read.
+        ResourceLink {
+            uri: String,
+            name: String,
+            mime_type: Option<String>,
+            description: Option<String>,
+        },
     }
-}
-
-impl From<Tool> for core::Tool {
-    fn from(t: Tool) -> Self {
-        Self {
-            name: t.name,
-            title: t.title,
-            description: t.description,
-            input_schema: json_value(&t.input_schema),
-            output_schema: t.output_schema.as_deref().map(json_value),
-            annotations: t.annotations.as_deref().map(json_value),
-        }
-    }
-}
-
-/// One item of a tool result, prompt message or resource.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
-pub enum Content {
-    /// Text.
-    Text { text: String },
-    /// An image, base64-encoded.
-    Image { data: String, mime_type: String },
-    /// Audio, base64-encoded.
-    Audio { data: String, mime_type: String },
-    /// An embedded resource, as sent (JSON text with `uri`, `mimeType`, `text` or `blob`).
-    Resource { resource: String },
-    /// A link to a resource the client may read.
-    ResourceLink {
-        uri: String,
-        name: String,
-        mime_type: Option<String>,
-        description: Option<String>,
-    },
 }
 
 #[uniffi::export]
@@ -558,64 +485,18 @@ impl Content {
     }
 }
 
-impl From<core::Content> for Content {
-    fn from(c: core::Content) -> Self {
-        match c {
-            core::Content::Text { text } => Self::Text { text },
-            core::Content::Image { data, mime_type } => Self::Image { data, mime_type },
-            core::Content::Audio { data, mime_type } => Self::Audio { data, mime_type },
-            core::Content::Resource { resource } => Self::Resource {
-                resource: json_text(&resource),
-            },
-            core::Content::ResourceLink {
-                uri,
-                name,
-                mime_type,
-                description,
-            } => Self::ResourceLink {
-                uri,
-                name,
-                mime_type,
-                description,
-            },
-        }
+same_as_core! {
+    /// The result of a tool call. A tool that runs and reports failure is a result with
+    /// `is_error = true`, not an exception.
+    #[derive(Eq)]
+    pub struct ToolResult = core::ToolResult {
+        /// The content items.
+        content: Vec<Content> => all,
+        /// Structured output as JSON text (matches the tool's output schema when it declares one).
+        structured_content: Option<JsonValue>,
+        /// Whether the tool reported failure.
+        is_error: bool,
     }
-}
-
-impl From<Content> for core::Content {
-    fn from(c: Content) -> Self {
-        match c {
-            Content::Text { text } => Self::Text { text },
-            Content::Image { data, mime_type } => Self::Image { data, mime_type },
-            Content::Audio { data, mime_type } => Self::Audio { data, mime_type },
-            Content::Resource { resource } => Self::Resource {
-                resource: json_value(&resource),
-            },
-            Content::ResourceLink {
-                uri,
-                name,
-                mime_type,
-                description,
-            } => Self::ResourceLink {
-                uri,
-                name,
-                mime_type,
-                description,
-            },
-        }
-    }
-}
-
-/// The result of a tool call. A tool that runs and reports failure is a result with
-/// `is_error = true`, not an exception.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct ToolResult {
-    /// The content items.
-    pub content: Vec<Content>,
-    /// Structured output as JSON text (matches the tool's output schema when it declares one).
-    pub structured_content: Option<String>,
-    /// Whether the tool reported failure.
-    pub is_error: bool,
 }
 
 #[uniffi::export]
@@ -631,210 +512,93 @@ impl ToolResult {
     }
 }
 
-impl From<core::ToolResult> for ToolResult {
-    fn from(r: core::ToolResult) -> Self {
-        Self {
-            content: r.content.into_iter().map(Into::into).collect(),
-            structured_content: r.structured_content.as_ref().map(json_text),
-            is_error: r.is_error,
+/// `to_json()` (the core type's canonical camelCase JSON form) on local records.
+macro_rules! to_json {
+    ($($name:ident = $core:path;)*) => {$(
+        #[uniffi::export]
+        impl $name {
+            /// The canonical camelCase JSON form, text.
+            pub fn to_json(&self) -> String {
+                json_of(<$core>::from(self.clone()))
+            }
         }
+    )*};
+}
+
+to_json! {
+    TemplateInfo = core::TemplateInfo;
+    Resource = core::Resource;
+    ResourceContents = core::ResourceContents;
+    Prompt = core::Prompt;
+    PromptResult = core::PromptResult;
+    Progress = core::Progress;
+}
+
+same_as_core! {
+    /// A resource a server offers.
+    #[derive(Eq)]
+    pub struct Resource = core::Resource {
+        uri: String,
+        name: String,
+        description: Option<String>,
+        mime_type: Option<String>,
     }
 }
 
-impl From<ToolResult> for core::ToolResult {
-    fn from(r: ToolResult) -> Self {
-        Self {
-            content: r.content.into_iter().map(Into::into).collect(),
-            structured_content: r.structured_content.as_deref().map(json_value),
-            is_error: r.is_error,
-        }
+same_as_core! {
+    /// One piece of a read resource: `text`, or base64 `blob`.
+    #[derive(Eq)]
+    pub struct ResourceContents = core::ResourceContents {
+        uri: String,
+        mime_type: Option<String>,
+        text: Option<String>,
+        blob: Option<String>,
     }
 }
 
-/// A resource a server offers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
-#[serde(rename_all = "camelCase")]
-pub struct Resource {
-    pub uri: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub mime_type: Option<String>,
-}
-
-impl JsonForm for Resource {
-    type Core = core::Resource;
-    const WHAT: &'static str = "resource";
-}
-
-#[uniffi::export]
-impl Resource {
-    /// The canonical camelCase JSON form, text.
-    pub fn to_json(&self) -> String {
-        self.canonical_json()
+same_as_core! {
+    /// A prompt template a server offers.
+    #[derive(Eq)]
+    pub struct Prompt = core::Prompt {
+        name: String,
+        description: Option<String>,
+        /// Its arguments, each JSON text of `{"name", "description", "required"}`.
+        arguments: Vec<JsonValue>,
     }
 }
 
-impl From<core::Resource> for Resource {
-    fn from(r: core::Resource) -> Self {
-        Self {
-            uri: r.uri,
-            name: r.name,
-            description: r.description,
-            mime_type: r.mime_type,
-        }
+same_as_core! {
+    /// One message of a rendered prompt.
+    #[derive(Eq)]
+    pub struct PromptMessage = core::PromptMessage {
+        /// `user` or `assistant`.
+        role: String,
+        content: Content,
     }
 }
 
-/// One piece of a read resource: `text`, or base64 `blob`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
-#[serde(rename_all = "camelCase")]
-pub struct ResourceContents {
-    pub uri: String,
-    pub mime_type: Option<String>,
-    pub text: Option<String>,
-    pub blob: Option<String>,
-}
-
-impl JsonForm for ResourceContents {
-    type Core = core::ResourceContents;
-    const WHAT: &'static str = "resourceContents";
-}
-
-#[uniffi::export]
-impl ResourceContents {
-    /// The canonical camelCase JSON form, text.
-    pub fn to_json(&self) -> String {
-        self.canonical_json()
+same_as_core! {
+    /// A rendered prompt.
+    #[derive(Eq)]
+    pub struct PromptResult = core::PromptResult {
+        description: Option<String>,
+        messages: Vec<PromptMessage> => all,
     }
 }
 
-impl From<core::ResourceContents> for ResourceContents {
-    fn from(r: core::ResourceContents) -> Self {
-        Self {
-            uri: r.uri,
-            mime_type: r.mime_type,
-            text: r.text,
-            blob: r.blob,
-        }
-    }
-}
-
-/// A prompt template a server offers.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct Prompt {
-    pub name: String,
-    pub description: Option<String>,
-    /// Its arguments, each JSON text of `{"name", "description", "required"}`.
-    pub arguments: Vec<String>,
-}
-
-#[uniffi::export]
-impl Prompt {
-    /// The canonical camelCase JSON form, text.
-    pub fn to_json(&self) -> String {
-        to_json_text(&core::Prompt {
-            name: self.name.clone(),
-            description: self.description.clone(),
-            arguments: self.arguments.iter().map(|a| json_value(a)).collect(),
-        })
-    }
-}
-
-impl From<core::Prompt> for Prompt {
-    fn from(p: core::Prompt) -> Self {
-        Self {
-            name: p.name,
-            description: p.description,
-            arguments: p.arguments.iter().map(json_text).collect(),
-        }
-    }
-}
-
-/// One message of a rendered prompt.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct PromptMessage {
-    /// `user` or `assistant`.
-    pub role: String,
-    pub content: Content,
-}
-
-/// A rendered prompt.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct PromptResult {
-    pub description: Option<String>,
-    pub messages: Vec<PromptMessage>,
-}
-
-#[uniffi::export]
-impl PromptResult {
-    /// The canonical camelCase JSON form (`messages` of `{role, content}`), text.
-    pub fn to_json(&self) -> String {
-        to_json_text(&core::PromptResult {
-            description: self.description.clone(),
-            messages: self
-                .messages
-                .iter()
-                .map(|m| core::PromptMessage {
-                    role: m.role.clone(),
-                    content: m.content.clone().into(),
-                })
-                .collect(),
-        })
-    }
-}
-
-impl From<core::PromptResult> for PromptResult {
-    fn from(p: core::PromptResult) -> Self {
-        Self {
-            description: p.description,
-            messages: p
-                .messages
-                .into_iter()
-                .map(|m| PromptMessage {
-                    role: m.role,
-                    content: m.content.into(),
-                })
-                .collect(),
-        }
-    }
-}
-
-/// A progress report of a running call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, uniffi::Record)]
-#[serde(rename_all = "camelCase")]
-pub struct Progress {
-    /// Progress so far (increases).
-    pub progress: f64,
-    /// The total, if known.
-    pub total: Option<f64>,
-    pub message: Option<String>,
-}
-
-impl JsonForm for Progress {
-    type Core = core::Progress;
-    const WHAT: &'static str = "progress";
-}
-
-#[uniffi::export]
-impl Progress {
-    /// The canonical camelCase JSON form, text.
-    pub fn to_json(&self) -> String {
-        self.canonical_json()
-    }
-}
-
-impl From<core::Progress> for Progress {
-    fn from(p: core::Progress) -> Self {
-        Self {
-            progress: p.progress,
-            total: p.total,
-            message: p.message,
-        }
+same_as_core! {
+    /// A progress report of a running call.
+    pub struct Progress = core::Progress {
+        /// Progress so far (increases).
+        progress: f64,
+        /// The total, if known.
+        total: Option<f64>,
+        message: Option<String>,
     }
 }
 
 /// A log message a server sent.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct LogMessage {
     /// The server it came from.
     pub server: String,
@@ -842,18 +606,7 @@ pub struct LogMessage {
     pub level: String,
     pub logger: Option<String>,
     /// The data, JSON text (often a JSON string).
-    pub data: String,
-}
-
-impl From<core::LogMessage> for LogMessage {
-    fn from(m: core::LogMessage) -> Self {
-        Self {
-            server: m.server,
-            level: m.level,
-            logger: m.logger,
-            data: json_text(&m.data),
-        }
-    }
+    pub data: JsonValue,
 }
 
 /// What happens while a server starts, for progress displays.
@@ -886,9 +639,10 @@ pub enum StartEvent {
 impl StartEvent {
     /// `None` for kinds of events this binding does not know yet.
     pub(crate) fn from_core(e: core::StartEvent) -> Option<Self> {
+        use core::StartEvent as E;
         let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         Some(match e {
-            core::StartEvent::InstallStarted {
+            E::InstallStarted {
                 server,
                 index,
                 total,
@@ -899,7 +653,7 @@ impl StartEvent {
                 total: count(total),
                 command,
             },
-            core::StartEvent::InstallFinished {
+            E::InstallFinished {
                 server,
                 index,
                 status,
@@ -911,8 +665,8 @@ impl StartEvent {
                 signal: status.signal,
                 output,
             },
-            core::StartEvent::ServerStarting { server } => Self::ServerStarting { server },
-            core::StartEvent::ServerReady {
+            E::ServerStarting { server } => Self::ServerStarting { server },
+            E::ServerReady {
                 server,
                 protocol_version,
             } => Self::ServerReady {
@@ -920,6 +674,54 @@ impl StartEvent {
                 protocol_version,
             },
             _ => return None,
+        })
+    }
+}
+
+#[uniffi::export]
+impl StartEvent {
+    /// The canonical camelCase JSON form (tagged by `type`; `status` `{code, signal}`), text.
+    pub fn to_json(&self) -> String {
+        use core::StartEvent as E;
+        let n = |i: u32| i as usize;
+        json_of(match self.clone() {
+            Self::InstallStarted {
+                server,
+                index,
+                total,
+                command,
+            } => E::InstallStarted {
+                server,
+                index: n(index),
+                total: n(total),
+                command,
+            },
+            Self::InstallFinished {
+                server,
+                index,
+                exit_code,
+                signal,
+                output,
+            } => {
+                let status = core::ExitStatus {
+                    code: exit_code,
+                    signal,
+                };
+                E::InstallFinished {
+                    server,
+                    index: n(index),
+                    status,
+                    output,
+                }
+            }
+            Self::ServerStarting { server } => E::ServerStarting { server },
+            Self::ServerReady {
+                server,
+                protocol_version,
+            } => E::ServerReady {
+                server,
+                protocol_version,
+            },
         })
     }
 }
@@ -935,14 +737,15 @@ pub struct CallOptions {
     pub max_total: Option<Duration>,
 }
 
-/// One command for `SandboxHandle.execCommand`.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct ExecCommand {
+/// One command for `Sandbox.execCommand`.
+#[uniffi::remote(Record)]
+#[uniffi(name = "ExecCommand")]
+pub struct Command {
     /// Program and arguments.
     pub argv: Vec<String>,
     /// Extra environment for this command only.
     #[uniffi(default)]
-    pub env: HashMap<String, String>,
+    pub env: StringMap,
     /// Working directory inside the sandbox (default: its home).
     #[uniffi(default = None)]
     pub cwd: Option<String>,
@@ -957,19 +760,6 @@ pub struct ExecCommand {
     pub timeout: Option<Duration>,
 }
 
-impl From<ExecCommand> for core::Command {
-    fn from(c: ExecCommand) -> Self {
-        Self {
-            argv: c.argv,
-            env: c.env.into_iter().collect(),
-            cwd: c.cwd,
-            network: c.network,
-            stdin: c.stdin,
-            timeout: c.timeout,
-        }
-    }
-}
-
 /// The result of a command run in a sandbox.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ExecOutput {
@@ -981,6 +771,22 @@ pub struct ExecOutput {
     pub stdout: Vec<u8>,
     /// Everything it wrote to stderr.
     pub stderr: Vec<u8>,
+}
+
+impl From<core::ExecOutput> for ExecOutput {
+    fn from(o: core::ExecOutput) -> Self {
+        let core::ExecOutput {
+            status,
+            stdout,
+            stderr,
+        } = o;
+        Self {
+            exit_code: status.code,
+            signal: status.signal,
+            stdout,
+            stderr,
+        }
+    }
 }
 
 #[uniffi::export]
@@ -1002,196 +808,16 @@ impl ExecOutput {
 
     /// The canonical camelCase JSON form (`exitCode`, `signal`?, `stdout`, `stderr` as text).
     pub fn to_json(&self) -> String {
-        to_json_text(&core::ExecOutput {
-            status: core::ExitStatus {
-                code: self.exit_code,
-                signal: self.signal,
-            },
-            stdout: self.stdout.clone(),
-            stderr: self.stderr.clone(),
+        let status = core::ExitStatus {
+            code: self.exit_code,
+            signal: self.signal,
+        };
+        let (stdout, stderr) = (self.stdout.clone(), self.stderr.clone());
+        json_of(core::ExecOutput {
+            status,
+            stdout,
+            stderr,
         })
-    }
-}
-
-impl From<core::ExecOutput> for ExecOutput {
-    fn from(o: core::ExecOutput) -> Self {
-        Self {
-            exit_code: o.status.code,
-            signal: o.status.signal,
-            stdout: o.stdout,
-            stderr: o.stderr,
-        }
-    }
-}
-
-/// Parses a JSON text argument.
-pub(crate) fn parse_json(what: &str, text: &str) -> Result<Value, CorralError> {
-    serde_json::from_str(text).map_err(|e| CorralError::bad_json(what, &e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn server_config_round_trips_through_the_core() {
-        let json = serde_json::json!({"command": ["srv", "a b"], "network": "none",
-            "mounts": ["/data:/mnt:rw"], "limits": {"max_processes": 8, "disk_mb": 32}, "allow_tools": ["echo"],
-            "deny_tools": ["x"], "call_timeout_seconds": 2.5, "cwd": "/tmp", "env": {"A": "1"},
-            "install_commands": ["true"], "description": "d", "timeout_minutes": 2, "tags": ["t"],
-            "template": "tools", "files": {"/app/s.py": "print()"}});
-        let core = core::ServerConfig::from_value("fx", &json).expect("valid");
-        let ffi = ServerConfig::from(core.clone());
-        assert_eq!(core::ServerConfig::from(ffi.clone()), core);
-        let back = core::ServerConfig::from_json("fx", &ffi.to_json()).expect("valid");
-        assert_eq!(back, core);
-    }
-
-    #[test]
-    fn defaults_are_the_cores() {
-        let c = ServerConfig {
-            name: "fx".into(),
-            transport: Transport::Stdio {
-                argv: vec!["srv".into()],
-            },
-            env: HashMap::new(),
-            install_commands: Vec::new(),
-            cwd: None,
-            description: None,
-            idle_timeout: None,
-            call_timeout: None,
-            network: None,
-            mounts: Vec::new(),
-            limits: None,
-            template: None,
-            files: HashMap::new(),
-            allow_tools: None,
-            deny_tools: Vec::new(),
-            tags: Vec::new(),
-        };
-        assert_eq!(
-            core::ServerConfig::from(c),
-            core::ServerConfig::argv("fx", ["srv"])
-        );
-    }
-
-    #[test]
-    fn templates_and_prune_reports_cross() {
-        let core = core::TemplateInfo {
-            name: "tools".into(),
-            id: "abc".into(),
-            base: None,
-            install_commands: vec!["true".into()],
-            size_bytes: 42,
-        };
-        let t = TemplateInfo::from_core(&core).expect("crosses");
-        assert_eq!((t.size_bytes, t.base.as_deref()), (42, None));
-        let json: Value = serde_json::from_str(&t.to_json()).expect("json");
-        assert_eq!(json, serde_json::to_value(&core).expect("core json"));
-        let report = core::PruneReport {
-            removed: vec![PathBuf::from("/x/y")],
-            freed_bytes: 9,
-        };
-        let r: PruneReport = via_json("prune", &report).expect("crosses");
-        assert_eq!((r.removed, r.freed_bytes), (vec!["/x/y".to_owned()], 9));
-    }
-
-    #[test]
-    fn json_text_fields_are_json_values_in_the_json_form() {
-        #[derive(Serialize, Deserialize, PartialEq, Debug)]
-        struct Record {
-            #[serde(default, with = "json_text")]
-            mcp: Option<String>,
-        }
-        #[derive(Serialize, Deserialize, PartialEq, Debug)]
-        struct Core {
-            mcp: Option<serde_json::Map<String, Value>>,
-        }
-        let r = Record {
-            mcp: Some(r#"{"fetch":{}}"#.into()),
-        };
-        let core: Core = via_json("gateway", &r).expect("crosses");
-        assert!(core.mcp.as_ref().is_some_and(|m| m.contains_key("fetch")));
-        assert_eq!(via_json::<Record>("gateway", &core).expect("back"), r);
-        let none: Core = via_json("gateway", &Record { mcp: None }).expect("crosses");
-        assert_eq!(none.mcp, None);
-        let bad = Record {
-            mcp: Some("{nope".into()),
-        };
-        let e = via_json::<Core>("gateway", &bad).expect_err("not JSON");
-        assert_eq!(e.code(), "CONFIG_INVALID");
-    }
-
-    #[test]
-    fn records_give_the_cores_json() {
-        let o = ExecOutput {
-            exit_code: Some(0),
-            signal: None,
-            stdout: b"hi\n".to_vec(),
-            stderr: Vec::new(),
-        };
-        let json: Value = serde_json::from_str(&o.to_json()).expect("json");
-        assert_eq!(
-            json,
-            serde_json::json!({"exitCode": 0, "stdout": "hi\n", "stderr": ""})
-        );
-        let r = Resource {
-            uri: "u".into(),
-            name: "n".into(),
-            description: None,
-            mime_type: Some("text/plain".into()),
-        };
-        let json: Value = serde_json::from_str(&r.to_json()).expect("json");
-        assert_eq!(
-            json,
-            serde_json::json!({"uri": "u", "name": "n", "mimeType": "text/plain"})
-        );
-        let p = Progress {
-            progress: 1.0,
-            total: None,
-            message: None,
-        };
-        assert_eq!(p.to_json(), r#"{"progress":1.0}"#);
-    }
-
-    #[test]
-    fn sandbox_config_keeps_template_and_disk() {
-        let c =
-            sandbox_config_from_json(r#"{"template": "tools", "limits": {"disk_mb": 16}}"#.into())
-                .expect("valid");
-        assert_eq!(c.template.as_deref(), Some("tools"));
-        assert_eq!(c.limits.as_ref().and_then(|l| l.disk_mb), Some(16));
-        let core = core::SandboxConfig::from(c);
-        assert_eq!(core.template.as_deref(), Some("tools"));
-        assert_eq!(core.limits.disk_mb, Some(16));
-    }
-
-    #[test]
-    fn tool_exports_and_results() {
-        let t = Tool {
-            name: "add".into(),
-            title: None,
-            description: Some("Adds".into()),
-            input_schema: r#"{"type":"object"}"#.into(),
-            output_schema: None,
-            annotations: None,
-        };
-        let openai: Value = serde_json::from_str(&t.to_openai()).expect("json");
-        assert_eq!(
-            openai["function"]["parameters"]["properties"],
-            serde_json::json!({})
-        );
-        let r = ToolResult {
-            content: vec![
-                Content::Text { text: "a".into() },
-                Content::Text { text: "b".into() },
-            ],
-            structured_content: Some(r#"{"sum":5}"#.into()),
-            is_error: false,
-        };
-        assert_eq!(r.text(), "a\nb");
-        let v: Value = serde_json::from_str(&r.to_json()).expect("json");
-        assert_eq!(v["structuredContent"]["sum"], 5);
     }
 }
 
@@ -1211,7 +837,7 @@ pub fn server_config_from_command(
 pub fn server_config_from_url(
     name: String,
     url: String,
-    headers: Option<HashMap<String, String>>,
+    headers: Option<StringMap>,
 ) -> Result<ServerConfig, CorralError> {
     let mut config = core::ServerConfig::url(name, url);
     if let core::Transport::Http { headers: h, .. } = &mut config.transport {
@@ -1232,10 +858,7 @@ pub fn server_config_from_json(name: String, config: String) -> Result<ServerCon
 /// Every server of an `mcpServers` / corral document (JSON or TOML text), without adding them.
 #[uniffi::export]
 pub fn parse_mcp_servers(document: String) -> Result<Vec<ServerConfig>, CorralError> {
-    Ok(core::config::parse_servers_document(&document)?
-        .into_iter()
-        .map(Into::into)
-        .collect())
+    Ok(all(core::config::parse_servers_document(&document)?))
 }
 
 /// A sandbox config from JSON text `{"name", "env", "network", "mounts", "limits", "template"}`.
@@ -1249,7 +872,6 @@ pub fn sandbox_config_from_json(config: String) -> Result<SandboxConfig, CorralE
 #[uniffi::export]
 pub fn parse_mount(spec: String) -> Result<Mount, CorralError> {
     core::Mount::parse(&spec)
-        .map(Into::into)
         .map_err(|e| CorralError::new(ErrorKind::ConfigInvalid, format!("mount `{spec}`: {e}")))
 }
 
@@ -1263,4 +885,92 @@ pub fn default_home() -> String {
 #[uniffi::export]
 pub fn corral_version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_config_round_trips_through_the_core() {
+        let json = serde_json::json!({"command": ["srv", "a b"], "network": "none",
+            "mounts": ["/data:/mnt:rw"], "limits": {"max_processes": 8, "disk_mb": 32}, "allow_tools": ["echo"],
+            "deny_tools": ["x"], "call_timeout_seconds": 2.5, "cwd": "/tmp", "env": {"A": "1"},
+            "install_commands": ["true"], "description": "d", "timeout_minutes": 2, "tags": ["t"],
+            "template": "tools", "files": {"/app/s.py": "print()"}});
+        let core = core::ServerConfig::from_value("fx", &json).expect("valid");
+        let ffi = ServerConfig::from(core.clone());
+        assert_eq!(core::ServerConfig::from(ffi.clone()), core);
+        let back = core::ServerConfig::from_json("fx", &ffi.to_json()).expect("valid");
+        assert_eq!(back, core);
+        // Unset fields are the core's defaults.
+        let bare = ServerConfig {
+            idle_timeout: None,
+            call_timeout: None,
+            network: None,
+            limits: None,
+            ..ServerConfig::from(core::ServerConfig::argv("fx", ["srv"]))
+        };
+        assert_eq!(
+            core::ServerConfig::from(bare),
+            core::ServerConfig::argv("fx", ["srv"])
+        );
+    }
+
+    #[test]
+    fn records_give_the_cores_json() {
+        let o = ExecOutput {
+            exit_code: Some(0),
+            signal: None,
+            stdout: b"hi\n".to_vec(),
+            stderr: vec![],
+        };
+        let json: JsonValue = serde_json::from_str(&o.to_json()).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({"exitCode": 0, "stdout": "hi\n", "stderr": ""})
+        );
+        let p = Progress {
+            progress: 1.0,
+            total: None,
+            message: None,
+        };
+        assert_eq!(p.to_json(), r#"{"progress":1.0}"#);
+        let t = Tool {
+            name: "add".into(),
+            title: None,
+            description: Some("Adds".into()),
+            input_schema: serde_json::json!({"type": "object"}),
+            output_schema: None,
+            annotations: None,
+        };
+        let openai: JsonValue = serde_json::from_str(&t.to_openai()).expect("json");
+        assert_eq!(
+            openai["function"]["parameters"]["properties"],
+            serde_json::json!({})
+        );
+        let r = ToolResult {
+            content: vec![
+                Content::Text { text: "a".into() },
+                Content::Text { text: "b".into() },
+            ],
+            structured_content: Some(serde_json::json!({"sum": 5})),
+            is_error: false,
+        };
+        assert_eq!(r.text(), "a\nb");
+        let v: JsonValue = serde_json::from_str(&r.to_json()).expect("json");
+        assert_eq!(v["structuredContent"]["sum"], 5);
+    }
+
+    #[test]
+    fn sandbox_config_keeps_template_and_disk() {
+        let c =
+            sandbox_config_from_json(r#"{"template": "tools", "limits": {"disk_mb": 16}}"#.into())
+                .expect("valid");
+        let core = core::SandboxConfig::from(c);
+        assert_eq!(
+            (core.template.as_deref(), core.limits.disk_mb),
+            (Some("tools"), Some(16))
+        );
+    }
 }

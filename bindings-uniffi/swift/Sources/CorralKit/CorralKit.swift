@@ -669,8 +669,9 @@ fileprivate struct FfiConverterDuration: FfiConverterRustBuffer {
 
 /**
  * The runner: configure servers, then discover and call their tools. Closing it (`close()`
- * in Swift, `shutdown()` in Kotlin, or freeing it: Kotlin's `close()` / `use {}`, Swift's
- * deinit) stops every gateway, server and sandbox it started.
+ * in Swift, `shutdown()` in Kotlin) stops every gateway, server and sandbox it started.
+ * Freeing it without closing (Kotlin's `close()` / `use {}`, Swift's deinit) is the core's
+ * drop: once its gateways, sessions and sandboxes are freed too, its servers are killed.
  */
 public protocol CorralProtocol: AnyObject, Sendable {
     
@@ -810,8 +811,9 @@ public protocol CorralProtocol: AnyObject, Sendable {
 }
 /**
  * The runner: configure servers, then discover and call their tools. Closing it (`close()`
- * in Swift, `shutdown()` in Kotlin, or freeing it: Kotlin's `close()` / `use {}`, Swift's
- * deinit) stops every gateway, server and sandbox it started.
+ * in Swift, `shutdown()` in Kotlin) stops every gateway, server and sandbox it started.
+ * Freeing it without closing (Kotlin's `close()` / `use {}`, Swift's deinit) is the core's
+ * drop: once its gateways, sessions and sandboxes are freed too, its servers are killed.
  */
 open class Corral: CorralProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1385,10 +1387,10 @@ public protocol GatewayProtocol: AnyObject, Sendable {
     func url()  -> String
     
     /**
-     * Waits until no server is starting any more (each ready or failed), at most `timeout_ms`.
+     * Waits until no server is starting any more (each ready or failed), at most `timeout`.
      * Returns whether that happened.
      */
-    func waitSettled(timeoutMs: UInt64) async throws  -> Bool
+    func waitSettled(timeout: TimeInterval) async throws  -> Bool
     
 }
 /**
@@ -1543,15 +1545,15 @@ open func url() -> String  {
 }
     
     /**
-     * Waits until no server is starting any more (each ready or failed), at most `timeout_ms`.
+     * Waits until no server is starting any more (each ready or failed), at most `timeout`.
      * Returns whether that happened.
      */
-open func waitSettled(timeoutMs: UInt64)async throws  -> Bool  {
+open func waitSettled(timeout: TimeInterval)async throws  -> Bool  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_corral_ffi_fn_method_gateway_wait_settled(
-                        self.uniffiCloneHandle(),FfiConverterUInt64.lower(timeoutMs)
+                        self.uniffiCloneHandle(),FfiConverterDuration.lower(timeout)
                 )
             },
             pollFunc: ffi_corral_ffi_rust_future_poll_i8,
@@ -3099,17 +3101,17 @@ public func FfiConverterTypeCallOptions_lower(_ value: CallOptions) -> RustBuffe
 
 
 /**
- * Options of a [`Corral`](crate::runner::Corral).
+ * Options of a `Corral`.
  */
 public struct CorralOptions: Equatable, Hashable {
     /**
-     * `local` (bubblewrap, the default) or `unsandboxed`.
+     * `local` (bubblewrap, the default), `unsandboxed` or `e2b`.
      */
     public var provider: String?
     /**
      * corral's home (state, caches). Default: `$CORRAL_HOME`, else `<data dir>/corral`.
      */
-    public var home: String?
+    public var home: PathBuf?
     /**
      * The API key of a remote provider (`e2b`). Default: `$E2B_API_KEY`.
      */
@@ -3119,11 +3121,11 @@ public struct CorralOptions: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * `local` (bubblewrap, the default) or `unsandboxed`.
+         * `local` (bubblewrap, the default), `unsandboxed` or `e2b`.
          */provider: String? = nil, 
         /**
          * corral's home (state, caches). Default: `$CORRAL_HOME`, else `<data dir>/corral`.
-         */home: String? = nil, 
+         */home: PathBuf? = nil, 
         /**
          * The API key of a remote provider (`e2b`). Default: `$E2B_API_KEY`.
          */apiKey: String? = nil) {
@@ -3149,14 +3151,14 @@ public struct FfiConverterTypeCorralOptions: FfiConverterRustBuffer {
         return
             try CorralOptions(
                 provider: FfiConverterOptionString.read(from: &buf), 
-                home: FfiConverterOptionString.read(from: &buf), 
+                home: FfiConverterOptionTypePathBuf.read(from: &buf), 
                 apiKey: FfiConverterOptionString.read(from: &buf)
         )
     }
 
     public static func write(_ value: CorralOptions, into buf: inout [UInt8]) {
         FfiConverterOptionString.write(value.provider, into: &buf)
-        FfiConverterOptionString.write(value.home, into: &buf)
+        FfiConverterOptionTypePathBuf.write(value.home, into: &buf)
         FfiConverterOptionString.write(value.apiKey, into: &buf)
     }
 }
@@ -3178,7 +3180,7 @@ public func FfiConverterTypeCorralOptions_lower(_ value: CorralOptions) -> RustB
 
 
 /**
- * One command for `SandboxHandle.execCommand`.
+ * One command for `Sandbox.execCommand`.
  */
 public struct ExecCommand: Equatable, Hashable {
     /**
@@ -3188,7 +3190,7 @@ public struct ExecCommand: Equatable, Hashable {
     /**
      * Extra environment for this command only.
      */
-    public var env: [String: String]
+    public var env: StringMap
     /**
      * Working directory inside the sandbox (default: its home).
      */
@@ -3214,7 +3216,7 @@ public struct ExecCommand: Equatable, Hashable {
          */argv: [String], 
         /**
          * Extra environment for this command only.
-         */env: [String: String] = [:], 
+         */env: StringMap = [:], 
         /**
          * Working directory inside the sandbox (default: its home).
          */cwd: String? = nil, 
@@ -3252,7 +3254,7 @@ public struct FfiConverterTypeExecCommand: FfiConverterRustBuffer {
         return
             try ExecCommand(
                 argv: FfiConverterSequenceString.read(from: &buf), 
-                env: FfiConverterDictionaryStringString.read(from: &buf), 
+                env: FfiConverterTypeStringMap.read(from: &buf), 
                 cwd: FfiConverterOptionString.read(from: &buf), 
                 network: FfiConverterOptionTypeNetworkPolicy.read(from: &buf), 
                 stdin: FfiConverterOptionData.read(from: &buf), 
@@ -3262,7 +3264,7 @@ public struct FfiConverterTypeExecCommand: FfiConverterRustBuffer {
 
     public static func write(_ value: ExecCommand, into buf: inout [UInt8]) {
         FfiConverterSequenceString.write(value.argv, into: &buf)
-        FfiConverterDictionaryStringString.write(value.env, into: &buf)
+        FfiConverterTypeStringMap.write(value.env, into: &buf)
         FfiConverterOptionString.write(value.cwd, into: &buf)
         FfiConverterOptionTypeNetworkPolicy.write(value.network, into: &buf)
         FfiConverterOptionData.write(value.stdin, into: &buf)
@@ -3485,7 +3487,7 @@ public struct GatewayOptions: Equatable, Hashable {
      * ["/data"]}, "github/owner/repo": {"installCmd": "…", "runCmd": "…"}, "mine": {"command":
      * "…"}}` (catalog names, git servers, plain configs, an `mcpServers` document).
      */
-    public var mcp: String?
+    public var mcp: JsonValue?
     /**
      * Where the `github/<owner>/<repo>` servers of `mcp` are cloned from (`null`:
      * `CORRAL_GIT_BASE`, else https://github.com).
@@ -3538,7 +3540,7 @@ public struct GatewayOptions: Equatable, Hashable {
          * Servers to add and publish, E2B style, as JSON text: `{"filesystem": {"paths":
          * ["/data"]}, "github/owner/repo": {"installCmd": "…", "runCmd": "…"}, "mine": {"command":
          * "…"}}` (catalog names, git servers, plain configs, an `mcpServers` document).
-         */mcp: String? = nil, 
+         */mcp: JsonValue? = nil, 
         /**
          * Where the `github/<owner>/<repo>` servers of `mcp` are cloned from (`null`:
          * `CORRAL_GIT_BASE`, else https://github.com).
@@ -3589,7 +3591,7 @@ public struct FfiConverterTypeGatewayOptions: FfiConverterRustBuffer {
                 maxBodyBytes: FfiConverterOptionUInt64.read(from: &buf), 
                 restartBackoffMs: FfiConverterOptionUInt64.read(from: &buf), 
                 restartBackoffMaxMs: FfiConverterOptionUInt64.read(from: &buf), 
-                mcp: FfiConverterOptionString.read(from: &buf), 
+                mcp: FfiConverterOptionTypeJsonValue.read(from: &buf), 
                 gitBase: FfiConverterOptionString.read(from: &buf)
         )
     }
@@ -3608,7 +3610,7 @@ public struct FfiConverterTypeGatewayOptions: FfiConverterRustBuffer {
         FfiConverterOptionUInt64.write(value.maxBodyBytes, into: &buf)
         FfiConverterOptionUInt64.write(value.restartBackoffMs, into: &buf)
         FfiConverterOptionUInt64.write(value.restartBackoffMaxMs, into: &buf)
-        FfiConverterOptionString.write(value.mcp, into: &buf)
+        FfiConverterOptionTypeJsonValue.write(value.mcp, into: &buf)
         FfiConverterOptionString.write(value.gitBase, into: &buf)
     }
 }
@@ -3724,7 +3726,7 @@ public struct LogMessage: Equatable, Hashable {
     /**
      * The data, JSON text (often a JSON string).
      */
-    public var data: String
+    public var data: JsonValue
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3737,7 +3739,7 @@ public struct LogMessage: Equatable, Hashable {
          */level: String, logger: String?, 
         /**
          * The data, JSON text (often a JSON string).
-         */data: String) {
+         */data: JsonValue) {
         self.server = server
         self.level = level
         self.logger = logger
@@ -3763,7 +3765,7 @@ public struct FfiConverterTypeLogMessage: FfiConverterRustBuffer {
                 server: FfiConverterString.read(from: &buf), 
                 level: FfiConverterString.read(from: &buf), 
                 logger: FfiConverterOptionString.read(from: &buf), 
-                data: FfiConverterString.read(from: &buf)
+                data: FfiConverterTypeJsonValue.read(from: &buf)
         )
     }
 
@@ -3771,7 +3773,7 @@ public struct FfiConverterTypeLogMessage: FfiConverterRustBuffer {
         FfiConverterString.write(value.server, into: &buf)
         FfiConverterString.write(value.level, into: &buf)
         FfiConverterOptionString.write(value.logger, into: &buf)
-        FfiConverterString.write(value.data, into: &buf)
+        FfiConverterTypeJsonValue.write(value.data, into: &buf)
     }
 }
 
@@ -3798,11 +3800,11 @@ public struct Mount: Equatable, Hashable {
     /**
      * Absolute host path.
      */
-    public var host: String
+    public var host: PathBuf
     /**
      * Absolute path inside the sandbox.
      */
-    public var target: String
+    public var target: PathBuf
     /**
      * Read-only (the default) or read-write.
      */
@@ -3813,10 +3815,10 @@ public struct Mount: Equatable, Hashable {
     public init(
         /**
          * Absolute host path.
-         */host: String, 
+         */host: PathBuf, 
         /**
          * Absolute path inside the sandbox.
-         */target: String, 
+         */target: PathBuf, 
         /**
          * Read-only (the default) or read-write.
          */readOnly: Bool = true) {
@@ -3841,15 +3843,15 @@ public struct FfiConverterTypeMount: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Mount {
         return
             try Mount(
-                host: FfiConverterString.read(from: &buf), 
-                target: FfiConverterString.read(from: &buf), 
+                host: FfiConverterTypePathBuf.read(from: &buf), 
+                target: FfiConverterTypePathBuf.read(from: &buf), 
                 readOnly: FfiConverterBool.read(from: &buf)
         )
     }
 
     public static func write(_ value: Mount, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.host, into: &buf)
-        FfiConverterString.write(value.target, into: &buf)
+        FfiConverterTypePathBuf.write(value.host, into: &buf)
+        FfiConverterTypePathBuf.write(value.target, into: &buf)
         FfiConverterBool.write(value.readOnly, into: &buf)
     }
 }
@@ -3879,14 +3881,14 @@ public struct Prompt: Equatable, Hashable {
     /**
      * Its arguments, each JSON text of `{"name", "description", "required"}`.
      */
-    public var arguments: [String]
+    public var arguments: [JsonValue]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(name: String, description: String?, 
         /**
          * Its arguments, each JSON text of `{"name", "description", "required"}`.
-         */arguments: [String]) {
+         */arguments: [JsonValue]) {
         self.name = name
         self.description = description
         self.arguments = arguments
@@ -3922,14 +3924,14 @@ public struct FfiConverterTypePrompt: FfiConverterRustBuffer {
             try Prompt(
                 name: FfiConverterString.read(from: &buf), 
                 description: FfiConverterOptionString.read(from: &buf), 
-                arguments: FfiConverterSequenceString.read(from: &buf)
+                arguments: FfiConverterSequenceTypeJsonValue.read(from: &buf)
         )
     }
 
     public static func write(_ value: Prompt, into buf: inout [UInt8]) {
         FfiConverterString.write(value.name, into: &buf)
         FfiConverterOptionString.write(value.description, into: &buf)
-        FfiConverterSequenceString.write(value.arguments, into: &buf)
+        FfiConverterSequenceTypeJsonValue.write(value.arguments, into: &buf)
     }
 }
 
@@ -4028,7 +4030,7 @@ public struct PromptResult: Equatable, Hashable {
 
     
     /**
-     * The canonical camelCase JSON form (`messages` of `{role, content}`), text.
+     * The canonical camelCase JSON form, text.
      */
 public func toJson() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
@@ -4088,7 +4090,7 @@ public struct PruneReport: Equatable, Hashable {
     /**
      * Paths removed.
      */
-    public var removed: [String]
+    public var removed: [PathBuf]
     /**
      * Bytes freed.
      */
@@ -4099,7 +4101,7 @@ public struct PruneReport: Equatable, Hashable {
     public init(
         /**
          * Paths removed.
-         */removed: [String], 
+         */removed: [PathBuf], 
         /**
          * Bytes freed.
          */freedBytes: UInt64) {
@@ -4123,13 +4125,13 @@ public struct FfiConverterTypePruneReport: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PruneReport {
         return
             try PruneReport(
-                removed: FfiConverterSequenceString.read(from: &buf), 
+                removed: FfiConverterSequenceTypePathBuf.read(from: &buf), 
                 freedBytes: FfiConverterUInt64.read(from: &buf)
         )
     }
 
     public static func write(_ value: PruneReport, into buf: inout [UInt8]) {
-        FfiConverterSequenceString.write(value.removed, into: &buf)
+        FfiConverterSequenceTypePathBuf.write(value.removed, into: &buf)
         FfiConverterUInt64.write(value.freedBytes, into: &buf)
     }
 }
@@ -4315,7 +4317,7 @@ public struct SandboxConfig: Equatable, Hashable {
     /**
      * Environment of every process in it.
      */
-    public var env: [String: String]
+    public var env: StringMap
     /**
      * Network access (`null`: all).
      */
@@ -4341,7 +4343,7 @@ public struct SandboxConfig: Equatable, Hashable {
          */name: String? = nil, 
         /**
          * Environment of every process in it.
-         */env: [String: String] = [:], 
+         */env: StringMap = [:], 
         /**
          * Network access (`null`: all).
          */network: NetworkPolicy? = nil, 
@@ -4379,7 +4381,7 @@ public struct FfiConverterTypeSandboxConfig: FfiConverterRustBuffer {
         return
             try SandboxConfig(
                 name: FfiConverterOptionString.read(from: &buf), 
-                env: FfiConverterDictionaryStringString.read(from: &buf), 
+                env: FfiConverterTypeStringMap.read(from: &buf), 
                 network: FfiConverterOptionTypeNetworkPolicy.read(from: &buf), 
                 mounts: FfiConverterSequenceTypeMount.read(from: &buf), 
                 limits: FfiConverterOptionTypeLimits.read(from: &buf), 
@@ -4389,7 +4391,7 @@ public struct FfiConverterTypeSandboxConfig: FfiConverterRustBuffer {
 
     public static func write(_ value: SandboxConfig, into buf: inout [UInt8]) {
         FfiConverterOptionString.write(value.name, into: &buf)
-        FfiConverterDictionaryStringString.write(value.env, into: &buf)
+        FfiConverterTypeStringMap.write(value.env, into: &buf)
         FfiConverterOptionTypeNetworkPolicy.write(value.network, into: &buf)
         FfiConverterSequenceTypeMount.write(value.mounts, into: &buf)
         FfiConverterOptionTypeLimits.write(value.limits, into: &buf)
@@ -4429,7 +4431,7 @@ public struct ServerConfig: Equatable, Hashable {
     /**
      * Environment of the server (the only way secrets reach it).
      */
-    public var env: [String: String]
+    public var env: StringMap
     /**
      * Shell commands run in order inside the sandbox before the first start (once per list).
      */
@@ -4470,7 +4472,7 @@ public struct ServerConfig: Equatable, Hashable {
     /**
      * Files written into the sandbox before the server starts: absolute path → text.
      */
-    public var files: [String: String]
+    public var files: StringMap
     /**
      * If set, only these tools are offered.
      */
@@ -4495,7 +4497,7 @@ public struct ServerConfig: Equatable, Hashable {
          */transport: Transport, 
         /**
          * Environment of the server (the only way secrets reach it).
-         */env: [String: String] = [:], 
+         */env: StringMap = [:], 
         /**
          * Shell commands run in order inside the sandbox before the first start (once per list).
          */installCommands: [String] = [], 
@@ -4526,7 +4528,7 @@ public struct ServerConfig: Equatable, Hashable {
          */template: String? = nil, 
         /**
          * Files written into the sandbox before the server starts: absolute path → text.
-         */files: [String: String] = [:], 
+         */files: StringMap = [:], 
         /**
          * If set, only these tools are offered.
          */allowTools: [String]? = nil, 
@@ -4584,7 +4586,7 @@ public struct FfiConverterTypeServerConfig: FfiConverterRustBuffer {
             try ServerConfig(
                 name: FfiConverterString.read(from: &buf), 
                 transport: FfiConverterTypeTransport.read(from: &buf), 
-                env: FfiConverterDictionaryStringString.read(from: &buf), 
+                env: FfiConverterTypeStringMap.read(from: &buf), 
                 installCommands: FfiConverterSequenceString.read(from: &buf), 
                 cwd: FfiConverterOptionString.read(from: &buf), 
                 description: FfiConverterOptionString.read(from: &buf), 
@@ -4594,7 +4596,7 @@ public struct FfiConverterTypeServerConfig: FfiConverterRustBuffer {
                 mounts: FfiConverterSequenceTypeMount.read(from: &buf), 
                 limits: FfiConverterOptionTypeLimits.read(from: &buf), 
                 template: FfiConverterOptionString.read(from: &buf), 
-                files: FfiConverterDictionaryStringString.read(from: &buf), 
+                files: FfiConverterTypeStringMap.read(from: &buf), 
                 allowTools: FfiConverterOptionSequenceString.read(from: &buf), 
                 denyTools: FfiConverterSequenceString.read(from: &buf), 
                 tags: FfiConverterSequenceString.read(from: &buf)
@@ -4604,7 +4606,7 @@ public struct FfiConverterTypeServerConfig: FfiConverterRustBuffer {
     public static func write(_ value: ServerConfig, into buf: inout [UInt8]) {
         FfiConverterString.write(value.name, into: &buf)
         FfiConverterTypeTransport.write(value.transport, into: &buf)
-        FfiConverterDictionaryStringString.write(value.env, into: &buf)
+        FfiConverterTypeStringMap.write(value.env, into: &buf)
         FfiConverterSequenceString.write(value.installCommands, into: &buf)
         FfiConverterOptionString.write(value.cwd, into: &buf)
         FfiConverterOptionString.write(value.description, into: &buf)
@@ -4614,7 +4616,7 @@ public struct FfiConverterTypeServerConfig: FfiConverterRustBuffer {
         FfiConverterSequenceTypeMount.write(value.mounts, into: &buf)
         FfiConverterOptionTypeLimits.write(value.limits, into: &buf)
         FfiConverterOptionString.write(value.template, into: &buf)
-        FfiConverterDictionaryStringString.write(value.files, into: &buf)
+        FfiConverterTypeStringMap.write(value.files, into: &buf)
         FfiConverterOptionSequenceString.write(value.allowTools, into: &buf)
         FfiConverterSequenceString.write(value.denyTools, into: &buf)
         FfiConverterSequenceString.write(value.tags, into: &buf)
@@ -4759,8 +4761,8 @@ public func FfiConverterTypeServerHealth_lower(_ value: ServerHealth) -> RustBuf
 
 
 /**
- * A template built with `Corral.buildTemplate`: a named layer made once from install commands,
- * which servers and sandboxes start from (`template`).
+ * A template built with `Corral.buildTemplate`: a named layer made once from install
+ * commands, which servers and sandboxes start from (`template`).
  */
 public struct TemplateInfo: Equatable, Hashable {
     /**
@@ -4811,7 +4813,7 @@ public struct TemplateInfo: Equatable, Hashable {
 
     
     /**
-     * The canonical camelCase JSON form (the core's).
+     * The canonical camelCase JSON form, text.
      */
 public func toJson() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
@@ -4889,15 +4891,15 @@ public struct Tool: Equatable, Hashable {
     /**
      * JSON Schema of its arguments (JSON text of an object schema).
      */
-    public var inputSchema: String
+    public var inputSchema: JsonValue
     /**
      * JSON Schema of its structured content, if it declares one (JSON text).
      */
-    public var outputSchema: String?
+    public var outputSchema: JsonValue?
     /**
      * Hints such as `readOnlyHint`, as the server sent them (JSON text).
      */
-    public var annotations: String?
+    public var annotations: JsonValue?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4913,13 +4915,13 @@ public struct Tool: Equatable, Hashable {
          */description: String?, 
         /**
          * JSON Schema of its arguments (JSON text of an object schema).
-         */inputSchema: String, 
+         */inputSchema: JsonValue, 
         /**
          * JSON Schema of its structured content, if it declares one (JSON text).
-         */outputSchema: String?, 
+         */outputSchema: JsonValue?, 
         /**
          * Hints such as `readOnlyHint`, as the server sent them (JSON text).
-         */annotations: String?) {
+         */annotations: JsonValue?) {
         self.name = name
         self.title = title
         self.description = description
@@ -5009,9 +5011,9 @@ public struct FfiConverterTypeTool: FfiConverterRustBuffer {
                 name: FfiConverterString.read(from: &buf), 
                 title: FfiConverterOptionString.read(from: &buf), 
                 description: FfiConverterOptionString.read(from: &buf), 
-                inputSchema: FfiConverterString.read(from: &buf), 
-                outputSchema: FfiConverterOptionString.read(from: &buf), 
-                annotations: FfiConverterOptionString.read(from: &buf)
+                inputSchema: FfiConverterTypeJsonValue.read(from: &buf), 
+                outputSchema: FfiConverterOptionTypeJsonValue.read(from: &buf), 
+                annotations: FfiConverterOptionTypeJsonValue.read(from: &buf)
         )
     }
 
@@ -5019,9 +5021,9 @@ public struct FfiConverterTypeTool: FfiConverterRustBuffer {
         FfiConverterString.write(value.name, into: &buf)
         FfiConverterOptionString.write(value.title, into: &buf)
         FfiConverterOptionString.write(value.description, into: &buf)
-        FfiConverterString.write(value.inputSchema, into: &buf)
-        FfiConverterOptionString.write(value.outputSchema, into: &buf)
-        FfiConverterOptionString.write(value.annotations, into: &buf)
+        FfiConverterTypeJsonValue.write(value.inputSchema, into: &buf)
+        FfiConverterOptionTypeJsonValue.write(value.outputSchema, into: &buf)
+        FfiConverterOptionTypeJsonValue.write(value.annotations, into: &buf)
     }
 }
 
@@ -5138,7 +5140,7 @@ public struct ToolResult: Equatable, Hashable {
     /**
      * Structured output as JSON text (matches the tool's output schema when it declares one).
      */
-    public var structuredContent: String?
+    public var structuredContent: JsonValue?
     /**
      * Whether the tool reported failure.
      */
@@ -5152,7 +5154,7 @@ public struct ToolResult: Equatable, Hashable {
          */content: [Content], 
         /**
          * Structured output as JSON text (matches the tool's output schema when it declares one).
-         */structuredContent: String?, 
+         */structuredContent: JsonValue?, 
         /**
          * Whether the tool reported failure.
          */isError: Bool) {
@@ -5202,14 +5204,14 @@ public struct FfiConverterTypeToolResult: FfiConverterRustBuffer {
         return
             try ToolResult(
                 content: FfiConverterSequenceTypeContent.read(from: &buf), 
-                structuredContent: FfiConverterOptionString.read(from: &buf), 
+                structuredContent: FfiConverterOptionTypeJsonValue.read(from: &buf), 
                 isError: FfiConverterBool.read(from: &buf)
         )
     }
 
     public static func write(_ value: ToolResult, into buf: inout [UInt8]) {
         FfiConverterSequenceTypeContent.write(value.content, into: &buf)
-        FfiConverterOptionString.write(value.structuredContent, into: &buf)
+        FfiConverterOptionTypeJsonValue.write(value.structuredContent, into: &buf)
         FfiConverterBool.write(value.isError, into: &buf)
     }
 }
@@ -5254,7 +5256,7 @@ public enum Content: Equatable, Hashable {
     /**
      * An embedded resource, as sent (JSON text with `uri`, `mimeType`, `text` or `blob`).
      */
-    case resource(resource: String
+    case resource(resource: JsonValue
     )
     /**
      * A link to a resource the client may read.
@@ -5303,7 +5305,7 @@ public struct FfiConverterTypeContent: FfiConverterRustBuffer {
         case 3: return .audio(data: try FfiConverterString.read(from: &buf), mimeType: try FfiConverterString.read(from: &buf)
         )
         
-        case 4: return .resource(resource: try FfiConverterString.read(from: &buf)
+        case 4: return .resource(resource: try FfiConverterTypeJsonValue.read(from: &buf)
         )
         
         case 5: return .resourceLink(uri: try FfiConverterString.read(from: &buf), name: try FfiConverterString.read(from: &buf), mimeType: try FfiConverterOptionString.read(from: &buf), description: try FfiConverterOptionString.read(from: &buf)
@@ -5336,7 +5338,7 @@ public struct FfiConverterTypeContent: FfiConverterRustBuffer {
         
         case let .resource(resource):
             writeInt(&buf, Int32(4))
-            FfiConverterString.write(resource, into: &buf)
+            FfiConverterTypeJsonValue.write(resource, into: &buf)
             
         
         case let .resourceLink(uri,name,mimeType,description):
@@ -6237,6 +6239,18 @@ public enum StartEvent: Equatable, Hashable {
 
 
 
+    /**
+     * The canonical camelCase JSON form (tagged by `type`; `status` `{code, signal}`), text.
+     */
+public func toJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_corral_ffi_fn_method_startevent_to_json(
+            FfiConverterTypeStartEvent_lower(self),uniffiCallStatus
+    )
+})
+}
+
 
 
 }
@@ -6346,7 +6360,7 @@ public enum Transport: Equatable, Hashable {
          */url: String, 
         /**
          * Extra HTTP headers (for example `Authorization`).
-         */headers: [String: String]
+         */headers: StringMap
     )
 
 
@@ -6372,7 +6386,7 @@ public struct FfiConverterTypeTransport: FfiConverterRustBuffer {
         case 1: return .stdio(argv: try FfiConverterSequenceString.read(from: &buf)
         )
         
-        case 2: return .http(url: try FfiConverterString.read(from: &buf), headers: try FfiConverterDictionaryStringString.read(from: &buf)
+        case 2: return .http(url: try FfiConverterString.read(from: &buf), headers: try FfiConverterTypeStringMap.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -6391,7 +6405,7 @@ public struct FfiConverterTypeTransport: FfiConverterRustBuffer {
         case let .http(url,headers):
             writeInt(&buf, Int32(2))
             FfiConverterString.write(url, into: &buf)
-            FfiConverterDictionaryStringString.write(headers, into: &buf)
+            FfiConverterTypeStringMap.write(headers, into: &buf)
             
         }
     }
@@ -6848,8 +6862,8 @@ fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterOptionDictionaryStringString: FfiConverterRustBuffer {
-    typealias SwiftType = [String: String]?
+fileprivate struct FfiConverterOptionTypeJsonValue: FfiConverterRustBuffer {
+    typealias SwiftType = JsonValue?
 
     public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
         guard let value = value else {
@@ -6857,13 +6871,61 @@ fileprivate struct FfiConverterOptionDictionaryStringString: FfiConverterRustBuf
             return
         }
         writeInt(&buf, Int8(1))
-        FfiConverterDictionaryStringString.write(value, into: &buf)
+        FfiConverterTypeJsonValue.write(value, into: &buf)
     }
 
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
-        case 1: return try FfiConverterDictionaryStringString.read(from: &buf)
+        case 1: return try FfiConverterTypeJsonValue.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypePathBuf: FfiConverterRustBuffer {
+    typealias SwiftType = PathBuf?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePathBuf.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePathBuf.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeStringMap: FfiConverterRustBuffer {
+    typealias SwiftType = StringMap?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeStringMap.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeStringMap.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -7147,6 +7209,56 @@ fileprivate struct FfiConverterSequenceTypeContent: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeJsonValue: FfiConverterRustBuffer {
+    typealias SwiftType = [JsonValue]
+
+    public static func write(_ value: [JsonValue], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeJsonValue.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [JsonValue] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [JsonValue]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeJsonValue.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypePathBuf: FfiConverterRustBuffer {
+    typealias SwiftType = [PathBuf]
+
+    public static func write(_ value: [PathBuf], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypePathBuf.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [PathBuf] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [PathBuf]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypePathBuf.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterDictionaryStringString: FfiConverterRustBuffer {
     public static func write(_ value: [String: String], into buf: inout [UInt8]) {
         let len = Int32(value.count)
@@ -7169,6 +7281,126 @@ fileprivate struct FfiConverterDictionaryStringString: FfiConverterRustBuffer {
         return dict
     }
 }
+
+
+public typealias JsonValue = String
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeJsonValue: FfiConverter {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> JsonValue {
+        return try FfiConverterString.read(from: &buf)
+    }
+
+    public static func write(_ value: JsonValue, into buf: inout [UInt8]) {
+        return FfiConverterString.write(value, into: &buf)
+    }
+
+    public static func lift(_ value: RustBuffer) throws -> JsonValue {
+        return try FfiConverterString.lift(value)
+    }
+
+    public static func lower(_ value: JsonValue) -> RustBuffer {
+        return FfiConverterString.lower(value)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJsonValue_lift(_ value: RustBuffer) throws -> JsonValue {
+    return try FfiConverterTypeJsonValue.lift(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJsonValue_lower(_ value: JsonValue) -> RustBuffer {
+    return FfiConverterTypeJsonValue.lower(value)
+}
+
+
+
+public typealias PathBuf = String
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePathBuf: FfiConverter {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PathBuf {
+        return try FfiConverterString.read(from: &buf)
+    }
+
+    public static func write(_ value: PathBuf, into buf: inout [UInt8]) {
+        return FfiConverterString.write(value, into: &buf)
+    }
+
+    public static func lift(_ value: RustBuffer) throws -> PathBuf {
+        return try FfiConverterString.lift(value)
+    }
+
+    public static func lower(_ value: PathBuf) -> RustBuffer {
+        return FfiConverterString.lower(value)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePathBuf_lift(_ value: RustBuffer) throws -> PathBuf {
+    return try FfiConverterTypePathBuf.lift(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePathBuf_lower(_ value: PathBuf) -> RustBuffer {
+    return FfiConverterTypePathBuf.lower(value)
+}
+
+
+
+public typealias StringMap = [String: String]
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStringMap: FfiConverter {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StringMap {
+        return try FfiConverterDictionaryStringString.read(from: &buf)
+    }
+
+    public static func write(_ value: StringMap, into buf: inout [UInt8]) {
+        return FfiConverterDictionaryStringString.write(value, into: &buf)
+    }
+
+    public static func lift(_ value: RustBuffer) throws -> StringMap {
+        return try FfiConverterDictionaryStringString.lift(value)
+    }
+
+    public static func lower(_ value: StringMap) -> RustBuffer {
+        return FfiConverterDictionaryStringString.lower(value)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStringMap_lift(_ value: RustBuffer) throws -> StringMap {
+    return try FfiConverterTypeStringMap.lift(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStringMap_lower(_ value: StringMap) -> RustBuffer {
+    return FfiConverterTypeStringMap.lower(value)
+}
+
 private let UNIFFI_RUST_FUTURE_POLL_READY: Int8 = 0
 private let UNIFFI_RUST_FUTURE_POLL_WAKE: Int8 = 1
 
@@ -7228,6 +7460,24 @@ public func gatewayOptionsFromJson(options: String)throws  -> GatewayOptions  {
         FfiConverterString.lower(options),uniffiCallStatus
     )
 })
+}
+/**
+ * Starts a gateway on a corral of its own (E2B's `Sandbox.create(mcp = …)` in one call):
+ * `options.mcp` names the servers. Closing (or freeing) the gateway closes that corral too.
+ */
+public func startGateway(corralOptions: CorralOptions? = nil, options: GatewayOptions? = nil)async throws  -> Gateway  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_corral_ffi_fn_func_start_gateway(FfiConverterOptionTypeCorralOptions.lower(corralOptions),FfiConverterOptionTypeGatewayOptions.lower(options)
+                )
+            },
+            pollFunc: ffi_corral_ffi_rust_future_poll_u64,
+            completeFunc: ffi_corral_ffi_rust_future_complete_u64,
+            freeFunc: ffi_corral_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeGateway_lift,
+            errorHandler: FfiConverterTypeCorralError_lift
+        )
 }
 /**
  * This library's version.
@@ -7310,13 +7560,13 @@ public func serverConfigFromJson(name: String, config: String)throws  -> ServerC
 /**
  * A remote Streamable-HTTP server.
  */
-public func serverConfigFromUrl(name: String, url: String, headers: [String: String]? = nil)throws  -> ServerConfig  {
+public func serverConfigFromUrl(name: String, url: String, headers: StringMap? = nil)throws  -> ServerConfig  {
     return try  FfiConverterTypeServerConfig_lift(try rustCallWithError(FfiConverterTypeCorralError_lift) {
         uniffiCallStatus in
     uniffi_corral_ffi_fn_func_server_config_from_url(
         FfiConverterString.lower(name),
         FfiConverterString.lower(url),
-        FfiConverterOptionDictionaryStringString.lower(headers),uniffiCallStatus
+        FfiConverterOptionTypeStringMap.lower(headers),uniffiCallStatus
     )
 })
 }
@@ -7337,6 +7587,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.contractVersionMismatch
     }
     if (uniffi_corral_ffi_checksum_func_gateway_options_from_json() != 3320) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_corral_ffi_checksum_func_start_gateway() != 11937) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_corral_ffi_checksum_func_corral_version() != 64648) {
@@ -7360,7 +7613,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_corral_ffi_checksum_func_server_config_from_json() != 44359) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_func_server_config_from_url() != 17600) {
+    if (uniffi_corral_ffi_checksum_func_server_config_from_url() != 132) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_corral_ffi_checksum_method_gateway_close() != 54698) {
@@ -7384,7 +7637,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_corral_ffi_checksum_method_gateway_url() != 401) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_gateway_wait_settled() != 34296) {
+    if (uniffi_corral_ffi_checksum_method_gateway_wait_settled() != 33022) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_corral_ffi_checksum_method_corral_add_server() != 65526) {

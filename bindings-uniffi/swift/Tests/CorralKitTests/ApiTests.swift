@@ -120,7 +120,7 @@ final class ApiTests: XCTestCase {
         XCTAssertTrue(gateway.url().hasPrefix("http://127.0.0.1:"))
         XCTAssertEqual(gateway.getMcpUrl(), gateway.url())
         XCTAssertEqual(gateway.getMcpToken(), gateway.token())
-        let settled = try await gateway.waitSettled(timeoutMs: 30_000)
+        let settled = try await gateway.waitSettled(timeout: 30)
         XCTAssertTrue(settled)
         let health = try gateway.servers()
         XCTAssertEqual(health.map(\.name), ["fx"])

@@ -76,13 +76,17 @@ final class Checker {
     }
 }
 
-/// Collects progress reports (called on one of corral's threads).
-final class ProgressCollector: ProgressListener, @unchecked Sendable {
+/// Collects progress reports and start events, canonical JSON (called on corral's threads).
+final class Collector: ProgressListener, StartListener, @unchecked Sendable {
     private let lock = NSLock()
     private var items: [Any] = []
 
-    func onProgress(progress: ToolProgress) throws {
-        let item = try parse(progress.toJson())
+    func onProgress(progress: ToolProgress) throws { try add(progress.toJson()) }
+
+    func onStart(event: StartEvent) throws { try add(event.toJson()) }
+
+    private func add(_ json: String) throws {
+        let item = try parse(json)
         lock.lock()
         items.append(item)
         lock.unlock()
@@ -99,7 +103,9 @@ final class ProgressCollector: ProgressListener, @unchecked Sendable {
 final class Runner {
     private var corral: Corral?
     private var sandboxes: [String: Sandbox] = [:]
+    private var sessions: [String: ServerSession] = [:]
     private var gateway: Gateway?
+    private var startEvents = Collector()
 
     private func closeGateway() async {
         await gateway?.close()
@@ -114,7 +120,22 @@ final class Runner {
             setenv(str("name"), str("value"), 1)
             return NSNull()
         case "open":
-            corral = try Corral(options: CorralOptions(provider: str("provider"), home: str("home")))
+            let made = try Corral(options: CorralOptions(provider: str("provider"), home: str("home")))
+            startEvents = Collector()
+            made.setStartCallback(listener: startEvents)
+            corral = made
+            return NSNull()
+        case "drop":
+            // Every reference goes without close(): ARC frees them now, and the core's drop
+            // stops everything.
+            corral = nil
+            gateway = nil
+            sandboxes = [:]
+            sessions = [:]
+            return NSNull()
+        case "start_events":
+            return startEvents.seen
+        case "close" where corral == nil:
             return NSNull()
         default:
             break
@@ -156,7 +177,17 @@ final class Runner {
                 return answers.sorted { $0.0 < $1.0 }.map(\.1)
             }
         case "quick":
-            return try parse(try await c.quick(command: str("command"), tool: str("tool"), arguments: try json("args")).toJson())
+            let result = r["config"] == nil
+                ? try await c.quick(command: str("command"), tool: str("tool"), arguments: try json("args"))
+                : try await c.quickWith(
+                    config: try serverConfigFromJson(name: "quick", config: try json("config")),
+                    tool: str("tool"), arguments: try json("args"))
+            return try parse(result.toJson())
+        case "session_open": sessions[str("id")] = try await session()
+        case "session_execute":
+            guard let s = sessions[str("id")] else { throw RunnerError("no session \(str("id"))") }
+            return try parse(try await s.callTool(tool: str("tool"), arguments: try json("args")).toJson())
+        case "session_close": sessions[str("id")]?.close()
         case "session_info":
             let s = try await session()
             return ["sessionId": s.sessionId(), "sandboxId": orNull(s.sandboxId()), "protocolVersion": s.protocolVersion()] as Obj
@@ -188,7 +219,7 @@ final class Runner {
 
     /// `{result, progress}` of an `execute_tool` request; `cancel_after_ms` cancels its handle.
     private func execute(_ c: Corral, _ r: Obj) async throws -> Obj {
-        let collector = ProgressCollector()
+        let collector = Collector()
         let seconds = { (key: String) in (r[key] as? Double).map { $0 / 1000 } }
         let options = CallOptions(timeout: seconds("timeout_ms"), maxTotal: seconds("max_total_ms"))
         let server = r["server"] as? String ?? ""

@@ -338,7 +338,7 @@ RustBuffer uniffi_corral_ffi_fn_method_gateway_url(uint64_t ptr, RustCallStatus 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_GATEWAY_WAIT_SETTLED
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_GATEWAY_WAIT_SETTLED
-uint64_t uniffi_corral_ffi_fn_method_gateway_wait_settled(uint64_t ptr, uint64_t timeout_ms
+uint64_t uniffi_corral_ffi_fn_method_gateway_wait_settled(uint64_t ptr, RustBuffer timeout
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_CLONE_CORRAL
@@ -726,6 +726,11 @@ int8_t uniffi_corral_ffi_fn_method_errorkind_is_retryable(RustBuffer ptr, RustCa
 RustBuffer uniffi_corral_ffi_fn_method_content_as_text(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_STARTEVENT_TO_JSON
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_STARTEVENT_TO_JSON
+RustBuffer uniffi_corral_ffi_fn_method_startevent_to_json(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_SERVERHEALTH_TO_JSON
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_SERVERHEALTH_TO_JSON
 RustBuffer uniffi_corral_ffi_fn_method_serverhealth_to_json(RustBuffer ptr, RustCallStatus *_Nonnull out_status
@@ -824,6 +829,11 @@ RustBuffer uniffi_corral_ffi_fn_method_toolresult_to_json(RustBuffer ptr, RustCa
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_FUNC_GATEWAY_OPTIONS_FROM_JSON
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_FUNC_GATEWAY_OPTIONS_FROM_JSON
 RustBuffer uniffi_corral_ffi_fn_func_gateway_options_from_json(RustBuffer options, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_FUNC_START_GATEWAY
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_FUNC_START_GATEWAY
+uint64_t uniffi_corral_ffi_fn_func_start_gateway(RustBuffer corral_options, RustBuffer options
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_FUNC_CORRAL_VERSION
@@ -1131,6 +1141,12 @@ void ffi_corral_ffi_rust_future_complete_void(uint64_t handle, RustCallStatus *_
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_FUNC_GATEWAY_OPTIONS_FROM_JSON
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_FUNC_GATEWAY_OPTIONS_FROM_JSON
 uint16_t uniffi_corral_ffi_checksum_func_gateway_options_from_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_FUNC_START_GATEWAY
+#define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_CHECKSUM_FUNC_START_GATEWAY
+uint16_t uniffi_corral_ffi_checksum_func_start_gateway(void
     
 );
 #endif

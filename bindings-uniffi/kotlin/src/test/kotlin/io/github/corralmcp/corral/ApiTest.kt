@@ -458,7 +458,7 @@ class ApiTest {
                 assertEquals(gw.url(), gw.getMcpUrl())
                 assertEquals(gw.token(), gw.getMcpToken())
                 assertTrue(gw.token().length >= 22)
-                assertTrue(gw.waitSettled(30_000UL))
+                assertTrue(gw.waitSettled(Duration.ofSeconds(30)))
                 val health = gw.servers().single()
                 assertEquals("a", health.name)
                 assertEquals(ServerState.READY, health.state)
@@ -498,6 +498,22 @@ class ApiTest {
             assertFailsWith<java.io.IOException> { post(gw.url(), gw.token(), initialize) }
             gw.close()
             corral.close()
+            assertNoProcessesLeft()
+        }
+
+    @Test
+    fun `a gateway on a corral of its own closes that corral with it`() =
+        runBlocking<Unit> {
+            val mcp = """{"fx": {"command": ["${fixtureServer()}"], "env": {"CORRAL_SCENARIO_TAG": "$tag"}}}"""
+            startGateway(CorralOptions(home = home.toString()), GatewayOptions(mcp = mcp)).use { gw ->
+                assertTrue(gw.waitSettled(Duration.ofSeconds(30)))
+                val health = gw.servers().single()
+                assertEquals("fx" to ServerState.READY, health.name to health.state)
+                assertTrue(health.toolCount > 0UL)
+                assertEquals(200, post(gw.url(), gw.token(), initialize).first)
+                assertNotEquals(emptyList(), processesWithEnv("CORRAL_SCENARIO_TAG=$tag"))
+                gw.shutdown()
+            }
             assertNoProcessesLeft()
         }
 

@@ -10,8 +10,12 @@ import io.github.corralmcp.corral.Gateway
 import io.github.corralmcp.corral.Progress
 import io.github.corralmcp.corral.ProgressListener
 import io.github.corralmcp.corral.Sandbox
+import io.github.corralmcp.corral.ServerSession
+import io.github.corralmcp.corral.StartEvent
+import io.github.corralmcp.corral.StartListener
 import io.github.corralmcp.corral.gatewayOptionsFromJson
 import io.github.corralmcp.corral.sandboxConfigFromJson
+import io.github.corralmcp.corral.serverConfigFromJson
 import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
 import kotlinx.coroutines.coroutineScope
@@ -34,6 +38,7 @@ import org.junit.jupiter.api.Assumptions
 import org.junit.jupiter.api.DynamicTest
 import org.junit.jupiter.api.TestFactory
 import org.junit.jupiter.api.TestInstance
+import java.lang.ref.WeakReference
 import java.time.Duration
 import java.util.Collections
 import kotlin.test.fail
@@ -141,7 +146,31 @@ private class Runner : AutoCloseable {
     private var corral: Corral? = null
     private val c get() = corral ?: error("no open Corral")
     private val sandboxes = mutableMapOf<String, Sandbox>()
+    private val sessions = mutableMapOf<String, ServerSession>()
     private var gateway: Gateway? = null
+
+    /** Every start event since `open`, canonical JSON. */
+    private val startEvents = Collections.synchronizedList(mutableListOf<JsonElement>())
+    private val onStart =
+        object : StartListener {
+            override fun onStart(event: StartEvent) {
+                startEvents.add(parse(event.toJson()))
+            }
+        }
+
+    /** Lets go of the corral and every handle without closing them, and collects them. */
+    private fun drop() {
+        val refs = (listOfNotNull<Any>(corral, gateway) + sandboxes.values + sessions.values).map { WeakReference(it) }
+        corral = null
+        gateway = null
+        sandboxes.clear()
+        sessions.clear()
+        for (i in 0 until 200) {
+            if (refs.all { it.get() == null }) break
+            System.gc()
+            Thread.sleep(25)
+        }
+    }
 
     private suspend fun closeGateway() {
         gateway?.use { it.shutdown() }
@@ -156,8 +185,15 @@ private class Runner : AutoCloseable {
     private val ops =
         mapOf(
             "setenv" does { check(Native.load("c", LibC::class.java).setenv(it.str("name"), it.str("value"), 1) == 0) },
-            "open" does { Corral(CorralOptions(provider = it.str("provider"), home = it.str("home"))).also { made -> corral = made } },
-            "close" does { c.shutdown() },
+            "open" does {
+                startEvents.clear()
+                val made = Corral(CorralOptions(provider = it.str("provider"), home = it.str("home")))
+                made.setStartCallback(onStart)
+                corral = made
+            },
+            "close" does { corral?.shutdown() },
+            "drop" does { drop() },
+            "start_events" does { JsonArray(synchronized(startEvents) { startEvents.toList() }) },
             "add_server" does { c.addServerFromJson(it.str("name"), it.text("config")) },
             "remove_server" does { c.removeServer(it.str("server")) },
             "restart_server" does { c.addServer(c.server(it.str("server"))) },
@@ -176,7 +212,21 @@ private class Runner : AutoCloseable {
                     JsonArray(calls.awaitAll())
                 }
             },
-            "quick" does { parse(c.quick(it.str("command"), it.str("tool"), it.text("args")).toJson()) },
+            "quick" does { r ->
+                val result =
+                    if (r["config"] == null) {
+                        c.quick(r.str("command"), r.str("tool"), r.text("args"))
+                    } else {
+                        c.quickWith(serverConfigFromJson("quick", r.text("config")), r.str("tool"), r.text("args"))
+                    }
+                parse(result.toJson())
+            },
+            "session_open" does { r -> sessions[r.str("id")] = session(r) },
+            "session_execute" does { r ->
+                val s = sessions[r.str("id")] ?: error("no session ${r.str("id")}")
+                parse(s.callTool(r.str("tool"), r.text("args")).toJson())
+            },
+            "session_close" does { r -> sessions[r.str("id")]?.shutdown() },
             "session_info" does {
                 session(it).use { s ->
                     obj(
@@ -253,6 +303,7 @@ private class Runner : AutoCloseable {
     override fun close() {
         gateway?.close()
         sandboxes.values.forEach { it.close() }
+        sessions.values.forEach { it.close() }
         corral?.close()
     }
 }
