@@ -38,29 +38,19 @@ pub fn invalid(message: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::InvalidArgument, message.to_string())
 }
 
-/// The stable error codes: `err.code` of every error corral throws or rejects with (the
-/// TypeScript names of `corral_core::ErrorKind::ALL`; a test checks they are the same list).
-#[napi(string_enum)]
-#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
-pub enum ErrorCode {
-    CONFIG_INVALID,
-    INVALID_ARGUMENT,
-    SERVER_NOT_FOUND,
-    TOOL_NOT_FOUND,
-    SANDBOX_FAILED,
-    INSTALL_FAILED,
-    SERVER_START_FAILED,
-    SERVER_CRASHED,
-    TIMEOUT,
-    CANCELLED,
-    PROTOCOL,
-    MCP_ERROR,
-    AUTH,
-    TRANSPORT,
-    IO,
-    E2B_API,
-    CLOSED,
+/// `ErrorCode`, generated from the core's one kind table (`corral_core::error_kind_table!`).
+macro_rules! error_code {
+    ($( #[doc = $doc:literal] $variant:ident = $code:literal, retryable: $retry:literal; )+) => {
+        #[doc = "The stable error codes: `err.code` of every error corral throws or rejects with"]
+        #[doc = "(the codes of `corral_core::ErrorKind::ALL`, in its order)."]
+        #[napi(string_enum)]
+        #[allow(dead_code)] // only its TypeScript declaration is used
+        pub enum ErrorCode {
+            $( #[doc = $doc] #[napi(value = $code)] $variant, )+
+        }
+    };
 }
+corral_core::error_kind_table!(error_code);
 
 /// Every stable error code, in the core's order (`corral_core::ErrorKind::ALL`).
 #[napi(catch_unwind, ts_return_type = "ErrorCode[]")]

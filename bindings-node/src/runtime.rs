@@ -23,8 +23,8 @@ static HANDLE: OnceLock<Handle> = OnceLock::new();
 #[napi_derive::module_init]
 fn init() {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = std::env::var("CORRAL_NODE_WORKER_THREADS")
-        .ok()
+    let workers = std::env::var("CORRAL_NODE_WORKER_THREADS").ok();
+    if let Some(n) = workers
         .and_then(|v| v.parse::<usize>().ok())
         .filter(|n| *n > 0)
     {
@@ -42,23 +42,21 @@ fn init() {
 
 /// Runs `f` inside the runtime's context (dropping core objects may spawn cleanup tasks).
 pub fn enter<T>(f: impl FnOnce() -> T) -> T {
-    match HANDLE.get() {
-        Some(h) => {
-            let _guard = h.enter();
-            f()
-        }
-        None => f(),
-    }
+    let _guard = HANDLE.get().map(Handle::enter);
+    f()
 }
 
 pub type Promise<'env, T> = napi::Result<PromiseRaw<'env, T>>;
 
-/// The one promise helper: runs `fut` on the runtime (an `Err` from the JS-thread preparation
-/// rejects at once); the Promise resolves with `map(value)` or rejects with the core error as
-/// a JS error (`errors::to_js`). A call's abort listener (`hook`) is removed once it settles.
-pub fn promise<'env, T, V, F>(
+type BoxFuture<T> = Pin<Box<dyn Future<Output = corral_core::Result<T>> + Send>>;
+
+/// The one promise helper: runs `fut` on the runtime; the Promise resolves with `map(value)` or
+/// rejects with the core error as a JS error (`errors::to_js`). A call's abort listener
+/// (`hook`) is removed once it settles.
+pub fn spawn<'env, T, V, F>(
     env: &'env Env,
-    prepared: errors::JsResult<(F, Option<AbortHook>)>,
+    hook: Option<AbortHook>,
+    fut: F,
     map: impl FnOnce(T) -> V + 'static,
 ) -> Promise<'env, V>
 where
@@ -68,10 +66,7 @@ where
 {
     // Core futures are large state machines: box them once so that napi and tokio move a
     // pointer, not kilobytes, on the JS thread.
-    let (fut, hook): (BoxFuture<T>, _) = match prepared {
-        Ok((fut, hook)) => (Box::pin(fut), hook),
-        Err(e) => (Box::pin(async move { Err(e) }), None),
-    };
+    let fut: BoxFuture<T> = Box::pin(fut);
     env.spawn_future_with_callback(async move { Ok(fut.await) }, move |env, r| {
         if let Some(hook) = hook {
             hook.detach(env);
@@ -80,9 +75,12 @@ where
     })
 }
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = corral_core::Result<T>> + Send>>;
+/// A future that cannot fail, as one that may.
+pub async fn ok<T>(fut: impl Future<Output = T>) -> corral_core::Result<T> {
+    Ok(fut.await)
+}
 
-/// [`promise`] for a call without an abort signal.
+/// [`spawn`] for a call without an abort signal.
 pub fn run<'env, T, V, F>(
     env: &'env Env,
     fut: F,
@@ -93,7 +91,7 @@ where
     V: ToNapiValue,
     F: Future<Output = corral_core::Result<T>> + Send + 'static,
 {
-    promise(env, Ok((fut, None)), map)
+    spawn(env, None, fut, map)
 }
 
 /// A core object owned by a JS object: dropped inside the runtime's context when the JS object
@@ -124,3 +122,47 @@ impl<T> Drop for Owned<T> {
         }));
     }
 }
+
+/// A `#[napi] impl $ty` of methods that return a Promise, one per entry:
+/// `fn name(args) -> V as "TS type" ("TS args")? = future, map;` — `future` (which may use
+/// `$h`, the object's core handle, `self.core()`) runs on the runtime and the Promise resolves
+/// with `map` of its value ([`run`]). Docs are `#[doc = "…"]` attributes (see `types::class!`).
+macro_rules! promises {
+    ($ty:ident |$h:ident| { $(
+        $(#[doc = $doc:literal])*
+        fn $name:ident($($arg:ident: $t:ty),*) -> $v:ty as $ts:literal $(($ats:literal))? = $fut:expr, $map:expr;
+    )* }) => {
+        #[napi_derive::napi]
+        impl $ty { $(
+            $(#[doc = $doc])*
+            #[napi(catch_unwind, ts_return_type = $ts $(, ts_args_type = $ats)?)]
+            pub fn $name<'env>(&self, env: &'env napi::Env $(, $arg: $t)*) -> $crate::runtime::Promise<'env, $v> {
+                let $h = self.core();
+                $crate::runtime::run(env, $fut, $map)
+            }
+        )* }
+    };
+}
+pub(crate) use promises;
+
+/// `[Symbol.asyncDispose]()` of a class, as its `close()`: `dispose!(Class, "doc")`.
+macro_rules! dispose {
+    ($ty:ident, $doc:literal) => {
+        #[napi_derive::napi]
+        impl $ty {
+            #[doc = $doc]
+            #[napi(
+                catch_unwind,
+                well_known_symbol = "asyncDispose",
+                ts_return_type = "Promise<void>"
+            )]
+            pub fn async_dispose<'env>(
+                &self,
+                env: &'env napi::Env,
+            ) -> $crate::runtime::Promise<'env, ()> {
+                self.close(env)
+            }
+        }
+    };
+}
+pub(crate) use dispose;

@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex};
 use corral_core as core;
 use napi::{Env, bindgen_prelude::Object};
 use napi_derive::napi;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::{
     errors::JsResult,
-    runtime::{Owned, Promise, promise, run},
-    types::{self, Tool, ToolResult},
+    runtime::{self, Owned, Promise, ok, run, spawn},
+    types::{self, Tool, ToolResult, json},
 };
 
 /// A handle on one server's warm session, from `corral.session(server)`.
@@ -36,30 +36,16 @@ impl ServerSession {
     }
 
     /// The session, or `CLOSED` once this handle was closed.
-    fn get(&self) -> JsResult<Arc<core::ServerSession>> {
-        self.inner
+    fn core(&self) -> JsResult<Arc<core::ServerSession>> {
+        let session = self
+            .inner
             .lock()
             .ok()
-            .and_then(|s| s.as_ref().map(|s| Arc::clone(s)))
-            .ok_or_else(|| {
-                core::Error::new(core::ErrorKind::Closed, "this session handle is closed")
-            })
+            .and_then(|s| s.as_ref().map(|s| Arc::clone(s)));
+        session.ok_or_else(|| {
+            core::Error::new(core::ErrorKind::Closed, "this session handle is closed")
+        })
     }
-}
-
-/// Runs `$body` (a future using `$s`, the session) or rejects with `CLOSED`; the Promise
-/// resolves with the result's canonical JSON, or `$map` of it.
-macro_rules! with_session {
-    ($self:ident, $env:ident, |$s:ident| $body:expr) => {
-        with_session!($self, $env, |$s| $body, |v| types::json(&v))
-    };
-    ($self:ident, $env:ident, |$s:ident| $body:expr, $map:expr) => {
-        promise(
-            $env,
-            $self.get().map(|$s| (async move { $body.await }, None)),
-            $map,
-        )
-    };
 }
 
 #[napi]
@@ -91,8 +77,8 @@ impl ServerSession {
     /// `{server, sessionId, sandboxId?, protocolVersion}`.
     #[napi(catch_unwind, js_name = "toJSON", ts_return_type = "SessionInfo")]
     pub fn to_json(&self) -> Value {
-        let mut info = json!({"server": self.server, "sessionId": self.session_id,
-                              "protocolVersion": self.protocol_version});
+        let (server, protocol) = (&self.server, &self.protocol_version);
+        let mut info = serde_json::json!({"server": server, "sessionId": self.session_id, "protocolVersion": protocol});
         if let Some(id) = &self.sandbox_id {
             info["sandboxId"] = id.clone().into();
         }
@@ -102,13 +88,7 @@ impl ServerSession {
     /// The last lines the server wrote to stderr.
     #[napi(catch_unwind)]
     pub fn stderr_tail(&self) -> String {
-        self.get().map(|s| s.stderr_tail()).unwrap_or_default()
-    }
-
-    /// The server's tools (filtered by its config).
-    #[napi(catch_unwind, ts_return_type = "Promise<Tool[]>")]
-    pub fn list_tools<'env>(&self, env: &'env Env) -> Promise<'env, Vec<Tool>> {
-        with_session!(self, env, |s| s.list_tools(), Tool::list)
+        self.core().map(|s| s.stderr_tail()).unwrap_or_default()
     }
 
     /// Calls a tool (see `Corral.executeTool`).
@@ -124,49 +104,13 @@ impl ServerSession {
         args: Option<Value>,
         options: Option<Object>,
     ) -> Promise<'env, ToolResult> {
-        let args = args.unwrap_or(Value::Null);
-        let call = self.get().and_then(|s| {
-            let (options, hook) = types::call_options(env, options)?;
-            Ok((
-                async move { s.call_tool_with(&tool, args, options).await },
-                hook,
-            ))
-        });
-        promise(env, call, ToolResult::from)
-    }
-
-    /// The server's resources.
-    #[napi(catch_unwind, ts_return_type = "Promise<Resource[]>")]
-    pub fn list_resources<'env>(&self, env: &'env Env) -> Promise<'env, Value> {
-        with_session!(self, env, |s| s.list_resources())
-    }
-
-    /// Reads one resource.
-    #[napi(catch_unwind, ts_return_type = "Promise<ResourceContents[]>")]
-    pub fn read_resource<'env>(&self, env: &'env Env, uri: String) -> Promise<'env, Value> {
-        with_session!(self, env, |s| s.read_resource(&uri))
-    }
-
-    /// The server's prompts.
-    #[napi(catch_unwind, ts_return_type = "Promise<Prompt[]>")]
-    pub fn list_prompts<'env>(&self, env: &'env Env) -> Promise<'env, Value> {
-        with_session!(self, env, |s| s.list_prompts())
-    }
-
-    /// Renders a prompt with string arguments.
-    #[napi(
-        catch_unwind,
-        ts_args_type = "name: string, args?: Record<string, string>",
-        ts_return_type = "Promise<PromptResult>"
-    )]
-    pub fn get_prompt<'env>(
-        &self,
-        env: &'env Env,
-        name: String,
-        args: Option<Value>,
-    ) -> Promise<'env, Value> {
-        let args = args.unwrap_or(Value::Null);
-        with_session!(self, env, |s| s.get_prompt(&name, args))
+        let (session, args) = (self.core(), args.unwrap_or_default());
+        let (options, hook) = match session {
+            Ok(_) => types::call_options(env, options),
+            Err(_) => (Ok(Default::default()), None),
+        };
+        let call = async move { session?.call_tool_with(&tool, args, options?).await };
+        spawn(env, hook, call, ToolResult::from)
     }
 
     /// Releases this handle (the shared session keeps running). Idempotent; later calls on
@@ -174,20 +118,32 @@ impl ServerSession {
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Promise<'env, ()> {
         let released = self.inner.lock().ok().and_then(|mut s| s.take());
-        let release = async move {
-            drop(released);
-            Ok(())
-        };
-        run(env, release, drop)
-    }
-
-    /// `await using s = await corral.session(server)` releases it at the end of the scope.
-    #[napi(
-        catch_unwind,
-        well_known_symbol = "asyncDispose",
-        ts_return_type = "Promise<void>"
-    )]
-    pub fn async_dispose<'env>(&self, env: &'env Env) -> Promise<'env, ()> {
-        self.close(env)
+        run(env, ok(async move { drop(released) }), drop)
     }
 }
+
+runtime::promises! { ServerSession |s| {
+    #[doc = "The server's tools (filtered by its config)."]
+    fn list_tools() -> Vec<Tool> as "Promise<Tool[]>" = async move { s?.list_tools().await }, Tool::list;
+
+    #[doc = "The server's resources."]
+    fn list_resources() -> Value as "Promise<Resource[]>" =
+        async move { s?.list_resources().await }, |v| json(&v);
+
+    #[doc = "Reads one resource."]
+    fn read_resource(uri: String) -> Value as "Promise<ResourceContents[]>" =
+        async move { s?.read_resource(&uri).await }, |v| json(&v);
+
+    #[doc = "The server's prompts."]
+    fn list_prompts() -> Value as "Promise<Prompt[]>" = async move { s?.list_prompts().await }, |v| json(&v);
+
+    #[doc = "Renders a prompt with string arguments."]
+    fn get_prompt(name: String, args: Option<Value>) -> Value as "Promise<PromptResult>"
+        ("name: string, args?: Record<string, string>") =
+        async move { s?.get_prompt(&name, args.unwrap_or_default()).await }, |v| json(&v);
+} }
+
+runtime::dispose!(
+    ServerSession,
+    "`await using s = await corral.session(server)` releases it at the end of the scope."
+);
