@@ -40,7 +40,7 @@ pub mod tool;
 pub use self::{
     config::{Limits, Mount, NetworkPolicy, ServerConfig, ToolFilter, Transport},
     error::{Error, ErrorKind, Result},
-    gateway::{Gateway, GatewayOptions, ServerHealth, ServerState},
+    gateway::{Gateway, GatewayOptions, ServerHealth, ServerState, start_gateway},
     install::{PruneReport, TemplateInfo},
     mcp::{CallOptions, LogCallback, ProgressCallback, Session, SessionOptions},
     runner::{

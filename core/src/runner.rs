@@ -107,6 +107,8 @@ struct Inner {
     reaper: Mutex<Option<tokio::task::JoinHandle<()>>>,
     on_log: Mutex<Option<LogCallback>>,
     on_start: Mutex<Option<StartCallback>>,
+    /// The gateways started from this corral, closed with it.
+    gateways: Mutex<Vec<Weak<crate::gateway::State>>>,
 }
 
 struct Slot {
@@ -187,6 +189,7 @@ impl Corral {
                 reaper: Mutex::new(None),
                 on_log: Mutex::new(None),
                 on_start: Mutex::new(None),
+                gateways: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -408,6 +411,7 @@ impl Corral {
             corral: self.clone(),
             slot,
             live,
+            closed: AtomicBool::new(false),
         })
     }
 
@@ -492,6 +496,15 @@ impl Corral {
         if let Some(reaper) = self.inner.reaper.lock().ok().and_then(|mut r| r.take()) {
             reaper.abort();
         }
+        let gateways: Vec<_> = self
+            .inner
+            .gateways
+            .lock()
+            .map(|mut l| l.drain(..).filter_map(|g| g.upgrade()).collect())
+            .unwrap_or_default();
+        for g in gateways {
+            g.close().await;
+        }
         let slots: Vec<Arc<Slot>> = self
             .inner
             .servers
@@ -509,6 +522,13 @@ impl Corral {
             .unwrap_or_default();
         for s in sandboxes {
             let _ = s.kill().await;
+        }
+    }
+
+    pub(crate) fn register_gateway(&self, gateway: Weak<crate::gateway::State>) {
+        if let Ok(mut l) = self.inner.gateways.lock() {
+            l.retain(|g| g.strong_count() > 0);
+            l.push(gateway);
         }
     }
 
@@ -948,11 +968,13 @@ fn config_hash(config: &ServerConfig) -> String {
         .collect()
 }
 
-/// A handle on one server's warm session.
+/// A handle on one server's warm session. [`ServerSession::close`] ends this handle only:
+/// the server keeps serving the corral's other callers and handles.
 pub struct ServerSession {
     corral: Corral,
     slot: Arc<Slot>,
     live: Arc<Live>,
+    closed: AtomicBool,
 }
 
 impl std::fmt::Debug for ServerSession {
@@ -985,8 +1007,30 @@ impl ServerSession {
         self.live.session.protocol_version()
     }
 
+    /// Ends this handle: later calls through it fail with `CLOSED`. The server keeps running
+    /// for the corral's other callers. Idempotent.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`ServerSession::close`] was called (or the corral closed).
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst) || self.corral.is_closed()
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::new(
+                ErrorKind::Closed,
+                format!("this session handle on `{}` was closed", self.server()),
+            ));
+        }
+        self.corral.check_open()
+    }
+
     /// The server's tools (filtered by its config).
     pub async fn list_tools(&self) -> Result<Vec<Tool>> {
+        self.check_open()?;
         Ok(self
             .corral
             .tools_of(&self.slot, &self.live)
@@ -1008,7 +1052,7 @@ impl ServerSession {
         arguments: Value,
         options: CallOptions,
     ) -> Result<ToolResult> {
-        self.corral.check_open()?;
+        self.check_open()?;
         check_arguments(&arguments)?;
         if !self.slot.config.tools.permits(tool) {
             return Err(tool_not_found(self.server(), tool, None));
@@ -1020,21 +1064,25 @@ impl ServerSession {
 
     /// The server's resources.
     pub async fn list_resources(&self) -> Result<Vec<Resource>> {
+        self.check_open()?;
         self.live.session.list_resources().await
     }
 
     /// Reads one resource.
     pub async fn read_resource(&self, uri: &str) -> Result<Vec<ResourceContents>> {
+        self.check_open()?;
         self.live.session.read_resource(uri).await
     }
 
     /// The server's prompts.
     pub async fn list_prompts(&self) -> Result<Vec<Prompt>> {
+        self.check_open()?;
         self.live.session.list_prompts().await
     }
 
     /// Renders a prompt.
     pub async fn get_prompt(&self, name: &str, arguments: Value) -> Result<PromptResult> {
+        self.check_open()?;
         self.live.session.get_prompt(name, arguments).await
     }
 
@@ -1059,7 +1107,7 @@ impl ServerSession {
         params: rmcp::model::CallToolRequestParams,
         options: CallOptions,
     ) -> Result<rmcp::model::CallToolResult> {
-        self.corral.check_open()?;
+        self.check_open()?;
         self.corral
             .call_mcp(&self.slot, &self.live, params, options)
             .await
