@@ -366,11 +366,6 @@ export declare class Corral {
    */
   executeTool(server: string, tool: string, args?: Record<string, any>, options?: CallOptions): Promise<ToolResult>
   /**
-   * One-shot: starts `server` (a command line or a `ServerConfig`) in a fresh sandbox,
-   * calls `tool`, stops it. Saves nothing.
-   */
-  quick(server: string | ServerConfig, tool: string, args?: Record<string, any>): Promise<ToolResult>
-  /**
    * Receives log messages of every server started from now on (`undefined` to stop).
    * The callback never keeps the process alive.
    */
@@ -386,8 +381,6 @@ export declare class Corral {
    * runs until `gateway.close()` or until this corral closes.
    */
   startGateway(options?: GatewayOptions): Promise<Gateway>
-  /** Stops every gateway, server and sandbox. Idempotent; later calls reject with `CLOSED`. */
-  close(): Promise<void>
   /** Adds (or replaces) a server. A replaced server's running instance is stopped. */
   addServer(config: ServerConfig): Promise<void>
   /** Adds a server from a dict in any accepted form (corral's, e2b-mcp's, an `mcpServers` entry). */
@@ -411,6 +404,13 @@ export declare class Corral {
    * repeated calls. `await using s = await corral.session('fx')` releases it.
    */
   session(server: string): Promise<ServerSession>
+  /**
+   * One-shot: starts `server` (a command line or a `ServerConfig`) in a fresh sandbox,
+   * calls `tool`, stops it. Saves nothing.
+   */
+  quick(server: string | ServerConfig, tool: string, args?: Record<string, any>): Promise<ToolResult>
+  /** Stops every gateway, server and sandbox. Idempotent; later calls reject with `CLOSED`. */
+  close(): Promise<void>
   /**
    * A sandbox of your own for `exec`, `readFile` and `writeFile`:
    * `{name?, env?, network?, mounts?, limits?, template?}` (the server config's forms).
@@ -454,7 +454,10 @@ export declare class Gateway {
   getMcpToken(): string
   /** Each published server's health. */
   servers(): ServerHealth[]
-  /** Stops serving (the corral's servers keep running until it closes). Idempotent. */
+  /**
+   * Stops serving (the corral's servers keep running until it closes, unless the gateway
+   * owns its corral: top-level `startGateway()`). Idempotent.
+   */
   close(): Promise<void>
   /** `Gateway(<url>)`: never the token. */
   toString(): string
@@ -614,3 +617,10 @@ export declare function errorCodes(): ErrorCode[]
  * `TIMEOUT`, `TRANSPORT`).
  */
 export declare function isRetryable(code: string): boolean
+
+/**
+ * Starts a gateway on a corral of its own (`corralOptions`, as for `new Corral`), with
+ * `options.mcp` servers (E2B's `Sandbox.create({mcp})` in one call); closing the gateway, or
+ * collecting it, closes that corral and every server it started.
+ */
+export declare function startGateway(options?: GatewayOptions, corralOptions?: CorralOptions): Promise<Gateway>

@@ -10,19 +10,10 @@ use napi_derive::napi;
 /// What the binding's fallible helpers return: a core error, turned into a JS one by [`to_js`].
 pub type JsResult<T> = Result<T, Error>;
 
-/// The `code` of the napi error (napi sets it as the JS error's `code`).
-struct Code(&'static str);
-
-impl AsRef<str> for Code {
-    fn as_ref(&self) -> &str {
-        self.0
-    }
-}
-
 /// On the JS thread: the JS `Error` for `e`, to throw or to reject a promise with (napi keeps
 /// the very object, so `code`, `field` and `retryable` survive).
 pub fn to_js(env: &Env, e: &Error) -> napi::Error {
-    let error = napi::Error::new(Code(e.kind().code()), e.message().to_owned());
+    let error = napi::Error::new(e.kind().code(), e.message().to_owned());
     let value = JsError::from(error).into_unknown(*env);
     if let Ok(mut object) = value.coerce_to_object() {
         let _ = object.set("retryable", e.is_retryable());
@@ -31,6 +22,11 @@ pub fn to_js(env: &Env, e: &Error) -> napi::Error {
         }
     }
     napi::Error::from(value)
+}
+
+/// `r`, its error thrown as a JS error (for the synchronous methods).
+pub fn throw<T>(env: &Env, r: JsResult<T>) -> napi::Result<T> {
+    r.map_err(|e| to_js(env, &e))
 }
 
 /// An `INVALID_ARGUMENT` error.

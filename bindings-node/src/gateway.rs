@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::{
     runtime::{self, Owned, Promise, ok, run},
-    types::json,
+    types::{CorralOptions, json},
 };
 
 /// Reads the options of `startGateway` (`CONFIG_INVALID` naming the field, under `gateway.`).
@@ -22,40 +22,29 @@ pub(crate) fn options(value: Option<Value>) -> core::Result<core::GatewayOptions
     }
 }
 
-/// The gateways a `Corral` started and has not seen closed: it closes them when it closes.
-pub(crate) type Registry = Arc<Mutex<Vec<Arc<core::Gateway>>>>;
+/// The gateways a `Corral` started: they live as long as it does, even when their JS objects
+/// are collected (the core closes them when the corral closes).
+pub(crate) type Kept = Arc<Mutex<Vec<Arc<core::Gateway>>>>;
 
-/// Starts a gateway on `corral` and registers it; if the corral closed meanwhile, the gateway
-/// is closed again and the call fails with `CLOSED`.
-pub(crate) async fn start(
-    corral: core::Corral,
-    registry: Registry,
-    options: core::Result<core::GatewayOptions>,
-) -> core::Result<(Arc<core::Gateway>, Registry)> {
-    let closed = || core::Error::new(core::ErrorKind::Closed, "this corral is closed");
-    if corral.is_closed() {
-        return Err(closed());
-    }
-    let g = Arc::new(corral.start_gateway(options?).await?);
-    if let Ok(mut list) = registry.lock() {
-        list.push(Arc::clone(&g));
-    }
-    if corral.is_closed() {
-        close_all(&registry).await;
-        return Err(closed());
-    }
-    Ok((g, registry))
-}
-
-/// Closes and forgets every gateway of `registry`.
-pub(crate) async fn close_all(registry: &Registry) {
-    let gateways = registry
-        .lock()
-        .map(|mut list| std::mem::take(&mut *list))
-        .unwrap_or_default();
-    for g in gateways {
-        g.close().await;
-    }
+/// Starts a gateway on a corral of its own (`corralOptions`, as for `new Corral`), with
+/// `options.mcp` servers (E2B's `Sandbox.create({mcp})` in one call); closing the gateway, or
+/// collecting it, closes that corral and every server it started.
+#[napi(
+    catch_unwind,
+    ts_args_type = "options?: GatewayOptions, corralOptions?: CorralOptions",
+    ts_return_type = "Promise<Gateway>"
+)]
+pub fn start_gateway<'env>(
+    env: &'env Env,
+    options: Option<Value>,
+    corral_options: Option<CorralOptions>,
+) -> Promise<'env, Gateway> {
+    let (corral, options) = (
+        corral_options.unwrap_or_default().into(),
+        self::options(options),
+    );
+    let start = async move { core::start_gateway(corral, options?).await };
+    run(env, None, start, |g| Gateway::new(Arc::new(g), None))
 }
 
 /// A running gateway, from `corral.startGateway()`. Hand `url` and `token` to any MCP client
@@ -64,15 +53,13 @@ pub(crate) async fn close_all(registry: &Registry) {
 #[napi]
 pub struct Gateway {
     inner: Owned<Arc<core::Gateway>>,
-    registry: Registry,
+    kept: Option<Kept>,
 }
 
 impl Gateway {
-    pub(crate) fn new((g, registry): (Arc<core::Gateway>, Registry)) -> Self {
-        Self {
-            inner: Owned::new(g),
-            registry,
-        }
+    pub(crate) fn new(g: Arc<core::Gateway>, kept: Option<Kept>) -> Self {
+        let inner = Owned::new(g);
+        Self { inner, kept }
     }
 }
 
@@ -114,14 +101,15 @@ impl Gateway {
         json(&self.inner.servers())
     }
 
-    /// Stops serving (the corral's servers keep running until it closes). Idempotent.
+    /// Stops serving (the corral's servers keep running until it closes, unless the gateway
+    /// owns its corral: top-level `startGateway()`). Idempotent.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Promise<'env, ()> {
         let g = self.core();
-        if let Ok(mut list) = self.registry.lock() {
-            list.retain(|other| !Arc::ptr_eq(other, &g));
+        if let Some(Ok(mut kept)) = self.kept.as_ref().map(|k| k.lock()) {
+            kept.retain(|other| !Arc::ptr_eq(other, &g));
         }
-        run(env, ok(async move { g.close().await }), drop)
+        run(env, None, ok(async move { g.close().await }), drop)
     }
 
     /// `Gateway(<url>)`: never the token.

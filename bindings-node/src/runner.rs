@@ -1,6 +1,8 @@
 //! `Corral`: the runner. Every method is a thin shim over `corral_core::Corral`; every I/O
 //! method returns a Promise and runs on the addon's runtime, never on the JS thread.
 
+use std::sync::Arc;
+
 use corral_core as core;
 use napi::{
     Either, Env,
@@ -12,7 +14,7 @@ use serde_json::Value;
 use crate::{
     errors,
     gateway::{self, Gateway},
-    runtime::{self, Owned, Promise, run, spawn},
+    runtime::{self, Owned, Promise, ok, run},
     sandbox::Sandbox,
     session::ServerSession,
     types::{self, CorralOptions, ServerConfig, Tool, ToolResult, json},
@@ -23,12 +25,12 @@ use crate::{
 #[napi]
 pub struct Corral {
     inner: Owned<core::Corral>,
-    gateways: gateway::Registry,
+    gateways: gateway::Kept,
 }
 
 impl From<core::Corral> for Corral {
     fn from(inner: core::Corral) -> Self {
-        let gateways = gateway::Registry::default();
+        let gateways = gateway::Kept::default();
         Self {
             inner: Owned::new(inner),
             gateways,
@@ -61,9 +63,11 @@ impl Corral {
     /// `SANDBOX_FAILED` when bubblewrap is missing or cannot create namespaces.
     #[napi(catch_unwind, constructor)]
     pub fn new(env: Env, options: Option<CorralOptions>) -> napi::Result<Self> {
-        let inner =
-            runtime::enter(|| core::Corral::with_options(options.unwrap_or_default().into()));
-        inner.map(Self::from).map_err(|e| errors::to_js(&env, &e))
+        let options = options.unwrap_or_default().into();
+        errors::throw(
+            &env,
+            runtime::enter(|| core::Corral::with_options(options)).map(Self::from),
+        )
     }
 
     /// Like the constructor, without blocking the event loop: the constructor checks that
@@ -73,8 +77,9 @@ impl Corral {
         let options: core::CorralOptions = options.unwrap_or_default().into();
         run(
             env,
+            None,
             async move { core::Corral::with_options(options) },
-            Corral::from,
+            Self::from,
         )
     }
 
@@ -99,20 +104,14 @@ impl Corral {
     /// The configured servers, sorted by name.
     #[napi(catch_unwind)]
     pub fn list_servers(&self) -> Vec<ServerConfig> {
-        self.inner
-            .list_servers()
-            .into_iter()
-            .map(ServerConfig::from)
-            .collect()
+        let servers = self.inner.list_servers();
+        servers.into_iter().map(ServerConfig::from).collect()
     }
 
     /// The config of one server (throws `SERVER_NOT_FOUND`).
     #[napi(catch_unwind)]
     pub fn server(&self, env: Env, name: String) -> napi::Result<ServerConfig> {
-        let config = self.inner.server(&name);
-        config
-            .map(ServerConfig::from)
-            .map_err(|e| errors::to_js(&env, &e))
+        errors::throw(&env, self.inner.server(&name).map(ServerConfig::from))
     }
 
     /// Calls a tool with JSON-object arguments. A tool that reports failure resolves with
@@ -133,30 +132,7 @@ impl Corral {
         let (c, args) = (self.core(), args.unwrap_or_default());
         let (options, hook) = types::call_options(env, options);
         let call = async move { c.execute_tool_with(&server, &tool, args, options?).await };
-        spawn(env, hook, call, ToolResult::from)
-    }
-
-    /// One-shot: starts `server` (a command line or a `ServerConfig`) in a fresh sandbox,
-    /// calls `tool`, stops it. Saves nothing.
-    #[napi(
-        catch_unwind,
-        ts_args_type = "server: string | ServerConfig, tool: string, args?: Record<string, any>",
-        ts_return_type = "Promise<ToolResult>"
-    )]
-    pub fn quick<'env>(
-        &self,
-        env: &'env Env,
-        server: Either<String, ClassInstance<ServerConfig>>,
-        tool: String,
-        args: Option<Value>,
-    ) -> Promise<'env, ToolResult> {
-        let (c, args) = (self.core(), args.unwrap_or_default());
-        let config = match server {
-            Either::A(command) => core::ServerConfig::command("quick", &command),
-            Either::B(config) => Ok(config.inner.clone()),
-        };
-        let call = async move { c.quick_with(config?, &tool, args).await };
-        run(env, call, ToolResult::from)
+        run(env, hook, call, ToolResult::from)
     }
 
     /// Receives log messages of every server started from now on (`undefined` to stop).
@@ -166,7 +142,7 @@ impl Corral {
         ts_args_type = "callback?: ((message: LogMessage) => void) | undefined | null"
     )]
     pub fn set_log_callback(&self, env: Env, f: Option<Function<Value, ()>>) -> napi::Result<()> {
-        let f = types::callback(f).map_err(|e| errors::to_js(&env, &e))?;
+        let f = errors::throw(&env, types::callback(f))?;
         self.inner.set_log_callback(f);
         Ok(())
     }
@@ -178,7 +154,7 @@ impl Corral {
         ts_args_type = "callback?: ((event: StartEvent) => void) | undefined | null"
     )]
     pub fn set_start_callback(&self, env: Env, f: Option<Function<Value, ()>>) -> napi::Result<()> {
-        let f = types::callback(f).map_err(|e| errors::to_js(&env, &e))?;
+        let f = errors::throw(&env, types::callback(f))?;
         self.inner.set_start_callback(f);
         Ok(())
     }
@@ -194,26 +170,16 @@ impl Corral {
     pub fn start_gateway<'env>(
         &self,
         env: &'env Env,
-        options: Option<Value>,
+        opts: Option<Value>,
     ) -> Promise<'env, Gateway> {
-        let start = gateway::start(
-            self.core(),
-            self.gateways.clone(),
-            gateway::options(options),
-        );
-        run(env, start, Gateway::new)
-    }
-
-    /// Stops every gateway, server and sandbox. Idempotent; later calls reject with `CLOSED`.
-    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
-    pub fn close<'env>(&self, env: &'env Env) -> Promise<'env, ()> {
-        let (c, gateways) = (self.core(), self.gateways.clone());
-        let close = async move {
-            gateway::close_all(&gateways).await;
-            c.close().await;
-            Ok(())
-        };
-        run(env, close, drop)
+        let (c, kept, options) = (self.core(), self.gateways.clone(), gateway::options(opts));
+        let start = async move { Ok(Arc::new(c.start_gateway(options?).await?)) };
+        run(env, None, start, move |g| {
+            if let Ok(mut list) = kept.lock() {
+                list.push(Arc::clone(&g));
+            }
+            Gateway::new(g, Some(kept))
+        })
     }
 }
 
@@ -254,6 +220,21 @@ runtime::promises! { Corral |c| {
     #[doc = "repeated calls. `await using s = await corral.session('fx')` releases it."]
     fn session(server: String) -> ServerSession as "Promise<ServerSession>" =
         async move { c.session(&server).await }, ServerSession::new;
+
+    #[doc = "One-shot: starts `server` (a command line or a `ServerConfig`) in a fresh sandbox,"]
+    #[doc = "calls `tool`, stops it. Saves nothing."]
+    fn quick(server: Either<String, ClassInstance<ServerConfig>>, tool: String, args: Option<Value>)
+        -> ToolResult as "Promise<ToolResult>"
+        ("server: string | ServerConfig, tool: string, args?: Record<string, any>") = {
+        let config = match server {
+            Either::A(command) => core::ServerConfig::command("quick", &command),
+            Either::B(config) => Ok(config.inner.clone()),
+        };
+        async move { c.quick_with(config?, &tool, args.unwrap_or_default()).await }
+    }, ToolResult::from;
+
+    #[doc = "Stops every gateway, server and sandbox. Idempotent; later calls reject with `CLOSED`."]
+    fn close() -> () as "Promise<void>" = ok(async move { c.close().await }), drop;
 
     #[doc = "A sandbox of your own for `exec`, `readFile` and `writeFile`:"]
     #[doc = "`{name?, env?, network?, mounts?, limits?, template?}` (the server config's forms)."]

@@ -53,7 +53,7 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = corral_core::Result<T>> + Send>>
 /// The one promise helper: runs `fut` on the runtime; the Promise resolves with `map(value)` or
 /// rejects with the core error as a JS error (`errors::to_js`). A call's abort listener
 /// (`hook`) is removed once it settles.
-pub fn spawn<'env, T, V, F>(
+pub fn run<'env, T, V, F>(
     env: &'env Env,
     hook: Option<AbortHook>,
     fut: F,
@@ -78,20 +78,6 @@ where
 /// A future that cannot fail, as one that may.
 pub async fn ok<T>(fut: impl Future<Output = T>) -> corral_core::Result<T> {
     Ok(fut.await)
-}
-
-/// [`spawn`] for a call without an abort signal.
-pub fn run<'env, T, V, F>(
-    env: &'env Env,
-    fut: F,
-    map: impl FnOnce(T) -> V + 'static,
-) -> Promise<'env, V>
-where
-    T: Send + 'static,
-    V: ToNapiValue,
-    F: Future<Output = corral_core::Result<T>> + Send + 'static,
-{
-    spawn(env, None, fut, map)
 }
 
 /// A core object owned by a JS object: dropped inside the runtime's context when the JS object
@@ -138,7 +124,7 @@ macro_rules! promises {
             #[napi(catch_unwind, ts_return_type = $ts $(, ts_args_type = $ats)?)]
             pub fn $name<'env>(&self, env: &'env napi::Env $(, $arg: $t)*) -> $crate::runtime::Promise<'env, $v> {
                 let $h = self.core();
-                $crate::runtime::run(env, $fut, $map)
+                $crate::runtime::run(env, None, $fut, $map)
             }
         )* }
     };

@@ -9,34 +9,45 @@ use napi_derive::napi;
 use serde_json::Value;
 
 use crate::{
-    errors::JsResult,
-    runtime::{self, Owned, Promise, ok, run, spawn},
+    runtime::{self, Owned, Promise, ok, run},
     types::{self, Tool, ToolResult, json},
 };
 
 /// A handle on one server's warm session, from `corral.session(server)`.
 #[napi]
 pub struct ServerSession {
+    /// Released by `close()`, so that the idle reaper no longer counts this handle.
     inner: Mutex<Option<Owned<Arc<core::ServerSession>>>>,
+    info: Info,
+}
+
+/// The session's identity (`SessionInfo`), kept for the getters once the handle is closed.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Info {
     server: String,
     session_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     sandbox_id: Option<String>,
     protocol_version: String,
 }
 
 impl ServerSession {
     pub(crate) fn new(s: core::ServerSession) -> Self {
-        Self {
+        let info = Info {
             server: s.server().to_owned(),
             session_id: s.session_id().to_owned(),
             sandbox_id: s.sandbox_id().map(str::to_owned),
             protocol_version: s.protocol_version().to_owned(),
+        };
+        Self {
             inner: Mutex::new(Some(Owned::new(Arc::new(s)))),
+            info,
         }
     }
 
     /// The session, or `CLOSED` once this handle was closed.
-    fn core(&self) -> JsResult<Arc<core::ServerSession>> {
+    fn core(&self) -> core::Result<Arc<core::ServerSession>> {
         let session = self
             .inner
             .lock()
@@ -48,41 +59,23 @@ impl ServerSession {
     }
 }
 
+types::getters! { ServerSession.info {
+    #[doc = "The server's name."]
+    server: String,
+    #[doc = "This server instance's id (changes when the server restarts)."]
+    session_id: String,
+    #[doc = "The sandbox's id (`undefined` for remote servers)."]
+    sandbox_id: Option<String>,
+    #[doc = "The negotiated MCP protocol version."]
+    protocol_version: String,
+} }
+
 #[napi]
 impl ServerSession {
-    /// The server's name.
-    #[napi(catch_unwind, getter)]
-    pub fn server(&self) -> String {
-        self.server.clone()
-    }
-
-    /// This server instance's id (changes when the server restarts).
-    #[napi(catch_unwind, getter)]
-    pub fn session_id(&self) -> String {
-        self.session_id.clone()
-    }
-
-    /// The sandbox's id (`undefined` for remote servers).
-    #[napi(catch_unwind, getter)]
-    pub fn sandbox_id(&self) -> Option<String> {
-        self.sandbox_id.clone()
-    }
-
-    /// The negotiated MCP protocol version.
-    #[napi(catch_unwind, getter)]
-    pub fn protocol_version(&self) -> String {
-        self.protocol_version.clone()
-    }
-
     /// `{server, sessionId, sandboxId?, protocolVersion}`.
     #[napi(catch_unwind, js_name = "toJSON", ts_return_type = "SessionInfo")]
     pub fn to_json(&self) -> Value {
-        let (server, protocol) = (&self.server, &self.protocol_version);
-        let mut info = serde_json::json!({"server": server, "sessionId": self.session_id, "protocolVersion": protocol});
-        if let Some(id) = &self.sandbox_id {
-            info["sandboxId"] = id.clone().into();
-        }
-        info
+        json(&self.info)
     }
 
     /// The last lines the server wrote to stderr.
@@ -104,13 +97,10 @@ impl ServerSession {
         args: Option<Value>,
         options: Option<Object>,
     ) -> Promise<'env, ToolResult> {
-        let (session, args) = (self.core(), args.unwrap_or_default());
-        let (options, hook) = match session {
-            Ok(_) => types::call_options(env, options),
-            Err(_) => (Ok(Default::default()), None),
-        };
-        let call = async move { session?.call_tool_with(&tool, args, options?).await };
-        spawn(env, hook, call, ToolResult::from)
+        let (s, args) = (self.core(), args.unwrap_or_default());
+        let (options, hook) = types::call_options(env, options);
+        let call = async move { s?.call_tool_with(&tool, args, options?).await };
+        run(env, hook, call, ToolResult::from)
     }
 
     /// Releases this handle (the shared session keeps running). Idempotent; later calls on
@@ -118,7 +108,10 @@ impl ServerSession {
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Promise<'env, ()> {
         let released = self.inner.lock().ok().and_then(|mut s| s.take());
-        run(env, ok(async move { drop(released) }), drop)
+        if let Some(s) = &released {
+            s.close();
+        }
+        run(env, None, ok(async move { drop(released) }), drop)
     }
 }
 

@@ -41,11 +41,26 @@ impl From<CorralOptions> for core::CorralOptions {
     }
 }
 
-/// Generates the class `$ty` over `inner: core::$ty` with getters that clone a field of it
-/// (`$ts`: their TypeScript type, when napi's would not do). Docs are `#[doc = "…"]`
-/// attributes: napi reads a `///` comment that passed through `macro_rules!` as `r"…"`.
+/// A `#[napi] impl $ty` of getters that clone a field of `self.$inner` (`$ts`: their
+/// TypeScript type, when napi's would not do). Docs are `#[doc = "…"]` attributes: napi reads a
+/// `///` comment that passed through `macro_rules!` as `r"…"`.
+macro_rules! getters {
+    ($ty:ident.$inner:ident { $( $(#[doc = $m:literal])* $field:ident: $t:ty $(as $ts:literal)?, )* }) => {
+        #[napi_derive::napi]
+        impl $ty { $(
+            $(#[doc = $m])*
+            #[napi(catch_unwind, getter $(, ts_return_type = $ts)?)]
+            pub fn $field(&self) -> $t {
+                self.$inner.$field.clone()
+            }
+        )* }
+    };
+}
+pub(crate) use getters;
+
+/// The class `$ty` over `inner: core::$ty`, with [`getters!`] of its fields.
 macro_rules! class {
-    ($(#[doc = $doc:literal])* $ty:ident { $( $(#[doc = $m:literal])* $field:ident: $t:ty $(as $ts:literal)?, )* }) => {
+    ($(#[doc = $doc:literal])* $ty:ident $getters:tt) => {
         $(#[doc = $doc])*
         #[napi]
         pub struct $ty {
@@ -58,16 +73,7 @@ macro_rules! class {
             }
         }
 
-        #[napi]
-        impl $ty {
-            $(
-                $(#[doc = $m])*
-                #[napi(catch_unwind, getter $(, ts_return_type = $ts)?)]
-                pub fn $field(&self) -> $t {
-                    self.inner.$field.clone()
-                }
-            )*
-        }
+        getters!($ty.inner $getters);
     };
 }
 
@@ -91,15 +97,19 @@ impl ServerConfig {
         ts_args_type = "name: string, config: ServerConfigDict"
     )]
     pub fn new(env: Env, name: String, config: Value) -> napi::Result<Self> {
-        let config = core::ServerConfig::from_value(&name, &config);
-        config.map(Self::from).map_err(|e| errors::to_js(&env, &e))
+        errors::throw(
+            &env,
+            core::ServerConfig::from_value(&name, &config).map(Self::from),
+        )
     }
 
     /// A stdio server from a command line (split like a shell would).
     #[napi(catch_unwind, factory)]
     pub fn command(env: Env, name: String, command: String) -> napi::Result<Self> {
-        let config = core::ServerConfig::command(name, &command);
-        config.map(Self::from).map_err(|e| errors::to_js(&env, &e))
+        errors::throw(
+            &env,
+            core::ServerConfig::command(name, &command).map(Self::from),
+        )
     }
 
     /// A remote Streamable-HTTP server.
