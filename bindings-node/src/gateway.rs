@@ -10,7 +10,7 @@ use napi_derive::napi;
 use serde_json::Value;
 
 use crate::{
-    runtime::{self, Owned, Promise, ok, run},
+    runtime::{self, Promise, ok, run},
     types::{CorralOptions, json},
 };
 
@@ -52,13 +52,13 @@ pub fn start_gateway<'env>(
 /// corral is garbage-collected. It never keeps Node alive on its own.
 #[napi]
 pub struct Gateway {
-    inner: Owned<Arc<core::Gateway>>,
+    inner: Arc<core::Gateway>,
     kept: Option<Kept>,
 }
 
 impl Gateway {
     pub(crate) fn new(g: Arc<core::Gateway>, kept: Option<Kept>) -> Self {
-        let inner = Owned::new(g);
+        let inner = g;
         Self { inner, kept }
     }
 }

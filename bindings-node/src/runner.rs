@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::{
     errors,
     gateway::{self, Gateway},
-    runtime::{self, Owned, Promise, ok, run},
+    runtime::{self, Promise, ok, run},
     sandbox::Sandbox,
     session::ServerSession,
     types::{self, CorralOptions, ServerConfig, Tool, ToolResult, json},
@@ -24,23 +24,20 @@ use crate::{
 /// own sandbox with one warm MCP session shared by concurrent calls.
 #[napi]
 pub struct Corral {
-    inner: Owned<core::Corral>,
+    inner: core::Corral,
     gateways: gateway::Kept,
 }
 
 impl From<core::Corral> for Corral {
     fn from(inner: core::Corral) -> Self {
         let gateways = gateway::Kept::default();
-        Self {
-            inner: Owned::new(inner),
-            gateways,
-        }
+        Self { inner, gateways }
     }
 }
 
 impl Corral {
     fn core(&self) -> core::Corral {
-        (*self.inner).clone()
+        self.inner.clone()
     }
 }
 
@@ -52,8 +49,6 @@ impl Drop for Corral {
                 "corral: warning: a Corral was garbage-collected without close(); its servers are stopped now"
             );
         }
-        let gateways = self.gateways.lock().map(|mut l| std::mem::take(&mut *l));
-        runtime::enter(move || drop(gateways));
     }
 }
 

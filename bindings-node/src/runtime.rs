@@ -6,7 +6,7 @@
 //! Nothing here keeps Node's event loop alive: a pending Promise does, an idle session does
 //! not, so a script exits once its last Promise settles (see README, "Lifecycle").
 
-use std::{future::Future, mem::ManuallyDrop, ops::Deref, pin::Pin, sync::OnceLock};
+use std::{future::Future, pin::Pin, sync::OnceLock};
 
 use napi::{
     Env,
@@ -40,7 +40,7 @@ fn init() {
     }
 }
 
-/// Runs `f` inside the runtime's context (dropping core objects may spawn cleanup tasks).
+/// Runs `f` inside the runtime's context (a new `Corral` starts its tasks there).
 pub fn enter<T>(f: impl FnOnce() -> T) -> T {
     let _guard = HANDLE.get().map(Handle::enter);
     f()
@@ -78,35 +78,6 @@ where
 /// A future that cannot fail, as one that may.
 pub async fn ok<T>(fut: impl Future<Output = T>) -> corral_core::Result<T> {
     Ok(fut.await)
-}
-
-/// A core object owned by a JS object: dropped inside the runtime's context when the JS object
-/// is garbage-collected (core destructors kill processes and may spawn cleanup tasks).
-pub struct Owned<T>(ManuallyDrop<T>);
-
-impl<T> Owned<T> {
-    pub fn new(value: T) -> Self {
-        Self(ManuallyDrop::new(value))
-    }
-}
-
-impl<T> Deref for Owned<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> Drop for Owned<T> {
-    fn drop(&mut self) {
-        // SAFETY: `self.0` is never used again: this is the end of `self`'s life.
-        let value = unsafe { ManuallyDrop::take(&mut self.0) };
-        // No panic may cross into Node (this runs in a GC finalizer).
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            enter(move || drop(value));
-        }));
-    }
 }
 
 /// A `#[napi] impl $ty` of methods that return a Promise, one per entry:

@@ -5,23 +5,18 @@ use napi::{Either, bindgen_prelude::Buffer};
 use napi_derive::napi;
 use serde_json::Value;
 
-use crate::{
-    runtime::{self, Owned},
-    types::json,
-};
+use crate::{runtime, types::json};
 
 /// A sandbox made by `corral.sandbox()`; killed by `close()`, when the corral closes, or when
 /// it is garbage-collected.
 #[napi]
 pub struct Sandbox {
-    inner: Owned<core::SandboxHandle>,
+    inner: core::SandboxHandle,
 }
 
 impl From<core::SandboxHandle> for Sandbox {
     fn from(h: core::SandboxHandle) -> Self {
-        Self {
-            inner: Owned::new(h),
-        }
+        Self { inner: h }
     }
 }
 
@@ -36,7 +31,7 @@ impl Sandbox {
 
 impl Sandbox {
     fn core(&self) -> core::SandboxHandle {
-        (*self.inner).clone()
+        self.inner.clone()
     }
 }
 

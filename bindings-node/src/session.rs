@@ -9,7 +9,7 @@ use napi_derive::napi;
 use serde_json::Value;
 
 use crate::{
-    runtime::{self, Owned, Promise, ok, run},
+    runtime::{self, Promise, ok, run},
     types::{self, Tool, ToolResult, json},
 };
 
@@ -17,7 +17,7 @@ use crate::{
 #[napi]
 pub struct ServerSession {
     /// Released by `close()`, so that the idle reaper no longer counts this handle.
-    inner: Mutex<Option<Owned<Arc<core::ServerSession>>>>,
+    inner: Mutex<Option<Arc<core::ServerSession>>>,
     info: Info,
 }
 
@@ -41,7 +41,7 @@ impl ServerSession {
             protocol_version: s.protocol_version().to_owned(),
         };
         Self {
-            inner: Mutex::new(Some(Owned::new(Arc::new(s)))),
+            inner: Mutex::new(Some(Arc::new(s))),
             info,
         }
     }
@@ -52,7 +52,7 @@ impl ServerSession {
             .inner
             .lock()
             .ok()
-            .and_then(|s| s.as_ref().map(|s| Arc::clone(s)));
+            .and_then(|s| s.as_ref().map(Arc::clone));
         session.ok_or_else(|| {
             core::Error::new(core::ErrorKind::Closed, "this session handle is closed")
         })
