@@ -846,3 +846,4 @@ module.exports.cliMain = nativeBinding.cliMain
 module.exports.ErrorCode = nativeBinding.ErrorCode
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.isRetryable = nativeBinding.isRetryable
+module.exports.startGateway = nativeBinding.startGateway

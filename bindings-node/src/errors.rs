@@ -10,19 +10,10 @@ use napi_derive::napi;
 /// What the binding's fallible helpers return: a core error, turned into a JS one by [`to_js`].
 pub type JsResult<T> = Result<T, Error>;
 
-/// The `code` of the napi error (napi sets it as the JS error's `code`).
-struct Code(&'static str);
-
-impl AsRef<str> for Code {
-    fn as_ref(&self) -> &str {
-        self.0
-    }
-}
-
 /// On the JS thread: the JS `Error` for `e`, to throw or to reject a promise with (napi keeps
 /// the very object, so `code`, `field` and `retryable` survive).
 pub fn to_js(env: &Env, e: &Error) -> napi::Error {
-    let error = napi::Error::new(Code(e.kind().code()), e.message().to_owned());
+    let error = napi::Error::new(e.kind().code(), e.message().to_owned());
     let value = JsError::from(error).into_unknown(*env);
     if let Ok(mut object) = value.coerce_to_object() {
         let _ = object.set("retryable", e.is_retryable());
@@ -33,34 +24,29 @@ pub fn to_js(env: &Env, e: &Error) -> napi::Error {
     napi::Error::from(value)
 }
 
+/// `r`, its error thrown as a JS error (for the synchronous methods).
+pub fn throw<T>(env: &Env, r: JsResult<T>) -> napi::Result<T> {
+    r.map_err(|e| to_js(env, &e))
+}
+
 /// An `INVALID_ARGUMENT` error.
 pub fn invalid(message: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::InvalidArgument, message.to_string())
 }
 
-/// The stable error codes: `err.code` of every error corral throws or rejects with (the
-/// TypeScript names of `corral_core::ErrorKind::ALL`; a test checks they are the same list).
-#[napi(string_enum)]
-#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
-pub enum ErrorCode {
-    CONFIG_INVALID,
-    INVALID_ARGUMENT,
-    SERVER_NOT_FOUND,
-    TOOL_NOT_FOUND,
-    SANDBOX_FAILED,
-    INSTALL_FAILED,
-    SERVER_START_FAILED,
-    SERVER_CRASHED,
-    TIMEOUT,
-    CANCELLED,
-    PROTOCOL,
-    MCP_ERROR,
-    AUTH,
-    TRANSPORT,
-    IO,
-    E2B_API,
-    CLOSED,
+/// `ErrorCode`, generated from the core's one kind table (`corral_core::error_kind_table!`).
+macro_rules! error_code {
+    ($( #[doc = $doc:literal] $variant:ident = $code:literal, retryable: $retry:literal; )+) => {
+        #[doc = "The stable error codes: `err.code` of every error corral throws or rejects with"]
+        #[doc = "(the codes of `corral_core::ErrorKind::ALL`, in its order)."]
+        #[napi(string_enum)]
+        #[allow(dead_code)] // only its TypeScript declaration is used
+        pub enum ErrorCode {
+            $( #[doc = $doc] #[napi(value = $code)] $variant, )+
+        }
+    };
 }
+corral_core::error_kind_table!(error_code);
 
 /// Every stable error code, in the core's order (`corral_core::ErrorKind::ALL`).
 #[napi(catch_unwind, ts_return_type = "ErrorCode[]")]

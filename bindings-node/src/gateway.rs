@@ -10,70 +10,9 @@ use napi_derive::napi;
 use serde_json::Value;
 
 use crate::{
-    runtime::{Owned, Promise, run},
-    types::json,
+    runtime::{self, Promise, ok, run},
+    types::{CorralOptions, json},
 };
-
-/// Options of `corral.startGateway()`; every key is optional (the core's `GatewayOptions`,
-/// camelCase; the snake_case spellings are accepted too). An unknown key is `CONFIG_INVALID`.
-#[napi(object, object_to_js = false)]
-#[allow(dead_code)] // only its TypeScript declaration is used
-pub struct GatewayOptions {
-    /// The servers to publish (configured names); default: all of them.
-    pub servers: Option<Vec<String>>,
-    /// Address to bind. Default `127.0.0.1`.
-    pub host: Option<String>,
-    /// Port to bind; 0 (the default) picks a free one.
-    pub port: Option<u32>,
-    /// The bearer token (at least 16 printable ASCII characters); default: a random one.
-    pub token: Option<String>,
-    /// `false` serves without a token (loopback addresses only). Default `true`.
-    pub auth: Option<bool>,
-    /// Above this many published tools, `search_tools` + `call_tool` are published instead
-    /// (default 64).
-    pub tool_budget: Option<u32>,
-    /// How long `tools/list` waits for servers still starting, in ms (default 3000).
-    pub discovery_deadline_ms: Option<f64>,
-    /// Start every server when the gateway starts (default) rather than at the first request.
-    pub eager: Option<bool>,
-    /// Extra `Host` values accepted (loopback names always are).
-    pub allowed_hosts: Option<Vec<String>>,
-    /// Extra `Origin` values accepted (loopback origins always are).
-    pub allowed_origins: Option<Vec<String>>,
-    /// Largest request body in bytes (default 4 MiB; larger ones get 413).
-    pub max_body_bytes: Option<f64>,
-    /// First restart delay after a failure, in ms (default 500; doubles up to the cap).
-    pub restart_backoff_ms: Option<f64>,
-    /// Longest restart delay, in ms (default 30000).
-    pub restart_backoff_max_ms: Option<f64>,
-    /// Servers to add and publish, E2B style: catalog names with their keys
-    /// (`{filesystem: {paths: ['/data']}}`), `github/<owner>/<repo>` with `installCmd`/`runCmd`,
-    /// plain server configs, an `mcpServers` document (`corral catalog list` shows the catalog).
-    #[napi(ts_type = "Record<string, Record<string, unknown>>")]
-    pub mcp: Option<serde_json::Value>,
-    /// Where the `github/<owner>/<repo>` servers of `mcp` are cloned from (default
-    /// `CORRAL_GIT_BASE`, else https://github.com).
-    pub git_base: Option<String>,
-}
-
-/// One published server's health, as `gateway.servers()` and the resource
-/// `corral://gateway/servers` report it.
-#[napi(object, object_from_js = false)]
-#[allow(dead_code)] // only its TypeScript declaration is used: values cross as serde JSON
-pub struct ServerHealth {
-    /// The server's name.
-    pub name: String,
-    #[napi(ts_type = "'starting' | 'ready' | 'failed' | 'restarting'")]
-    pub state: String,
-    /// How many of its tools are published (0 unless ready).
-    pub tool_count: u32,
-    /// The last failure, if any.
-    pub last_error: Option<String>,
-    /// When failed: milliseconds until the next restart attempt.
-    pub restart_in_ms: Option<f64>,
-    /// How many times it was restarted after the first start.
-    pub restarts: u32,
-}
 
 /// Reads the options of `startGateway` (`CONFIG_INVALID` naming the field, under `gateway.`).
 pub(crate) fn options(value: Option<Value>) -> core::Result<core::GatewayOptions> {
@@ -83,40 +22,29 @@ pub(crate) fn options(value: Option<Value>) -> core::Result<core::GatewayOptions
     }
 }
 
-/// The gateways a `Corral` started and has not seen closed: it closes them when it closes.
-pub(crate) type Registry = Arc<Mutex<Vec<Arc<core::Gateway>>>>;
+/// The gateways a `Corral` started: they live as long as it does, even when their JS objects
+/// are collected (the core closes them when the corral closes).
+pub(crate) type Kept = Arc<Mutex<Vec<Arc<core::Gateway>>>>;
 
-/// Starts a gateway on `corral` and registers it; if the corral closed meanwhile, the gateway
-/// is closed again and the call fails with `CLOSED`.
-pub(crate) async fn start(
-    corral: core::Corral,
-    registry: Registry,
-    options: core::Result<core::GatewayOptions>,
-) -> core::Result<(Arc<core::Gateway>, Registry)> {
-    let closed = || core::Error::new(core::ErrorKind::Closed, "this corral is closed");
-    if corral.is_closed() {
-        return Err(closed());
-    }
-    let g = Arc::new(corral.start_gateway(options?).await?);
-    if let Ok(mut list) = registry.lock() {
-        list.push(Arc::clone(&g));
-    }
-    if corral.is_closed() {
-        close_all(&registry).await;
-        return Err(closed());
-    }
-    Ok((g, registry))
-}
-
-/// Closes and forgets every gateway of `registry`.
-pub(crate) async fn close_all(registry: &Registry) {
-    let gateways = registry
-        .lock()
-        .map(|mut list| std::mem::take(&mut *list))
-        .unwrap_or_default();
-    for g in gateways {
-        g.close().await;
-    }
+/// Starts a gateway on a corral of its own (`corralOptions`, as for `new Corral`), with
+/// `options.mcp` servers (E2B's `Sandbox.create({mcp})` in one call); closing the gateway, or
+/// collecting it, closes that corral and every server it started.
+#[napi(
+    catch_unwind,
+    ts_args_type = "options?: GatewayOptions, corralOptions?: CorralOptions",
+    ts_return_type = "Promise<Gateway>"
+)]
+pub fn start_gateway<'env>(
+    env: &'env Env,
+    options: Option<Value>,
+    corral_options: Option<CorralOptions>,
+) -> Promise<'env, Gateway> {
+    let (corral, options) = (
+        corral_options.unwrap_or_default().into(),
+        self::options(options),
+    );
+    let start = async move { core::start_gateway(corral, options?).await };
+    run(env, None, start, |g| Gateway::new(Arc::new(g), None))
 }
 
 /// A running gateway, from `corral.startGateway()`. Hand `url` and `token` to any MCP client
@@ -124,16 +52,14 @@ pub(crate) async fn close_all(registry: &Registry) {
 /// corral is garbage-collected. It never keeps Node alive on its own.
 #[napi]
 pub struct Gateway {
-    inner: Owned<Arc<core::Gateway>>,
-    registry: Registry,
+    inner: Arc<core::Gateway>,
+    kept: Option<Kept>,
 }
 
 impl Gateway {
-    pub(crate) fn new((g, registry): (Arc<core::Gateway>, Registry)) -> Self {
-        Self {
-            inner: Owned::new(g),
-            registry,
-        }
+    pub(crate) fn new(g: Arc<core::Gateway>, kept: Option<Kept>) -> Self {
+        let inner = g;
+        Self { inner, kept }
     }
 }
 
@@ -175,40 +101,15 @@ impl Gateway {
         json(&self.inner.servers())
     }
 
-    /// Resolves `true` once no server is starting any more (each is ready or failed), or
-    /// `false` when `timeoutMs` passes first.
-    #[napi(catch_unwind, ts_return_type = "Promise<boolean>")]
-    pub fn wait_settled<'env>(&self, env: &'env Env, timeout_ms: f64) -> Promise<'env, bool> {
-        let g = Arc::clone(&self.inner);
-        let wait = async move {
-            let timeout = core::config::duration_from_millis(timeout_ms, "timeoutMs")?;
-            Ok(g.wait_settled(timeout).await)
-        };
-        run(env, wait, |settled| settled)
-    }
-
-    /// Stops serving (the corral's servers keep running until it closes). Idempotent.
+    /// Stops serving (the corral's servers keep running until it closes, unless the gateway
+    /// owns its corral: top-level `startGateway()`). Idempotent.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Promise<'env, ()> {
-        let g = Arc::clone(&self.inner);
-        if let Ok(mut list) = self.registry.lock() {
-            list.retain(|other| !Arc::ptr_eq(other, &g));
+        let g = self.core();
+        if let Some(Ok(mut kept)) = self.kept.as_ref().map(|k| k.lock()) {
+            kept.retain(|other| !Arc::ptr_eq(other, &g));
         }
-        let close = async move {
-            g.close().await;
-            Ok(())
-        };
-        run(env, close, drop)
-    }
-
-    /// `await using gw = await corral.startGateway()` closes it at the end of the scope.
-    #[napi(
-        catch_unwind,
-        well_known_symbol = "asyncDispose",
-        ts_return_type = "Promise<void>"
-    )]
-    pub fn async_dispose<'env>(&self, env: &'env Env) -> Promise<'env, ()> {
-        self.close(env)
+        run(env, None, ok(async move { g.close().await }), drop)
     }
 
     /// `Gateway(<url>)`: never the token.
@@ -217,3 +118,23 @@ impl Gateway {
         format!("Gateway({})", self.inner.url())
     }
 }
+
+impl Gateway {
+    fn core(&self) -> Arc<core::Gateway> {
+        Arc::clone(&self.inner)
+    }
+}
+
+runtime::promises! { Gateway |g| {
+    #[doc = "Resolves `true` once no server is starting any more (each is ready or failed), or"]
+    #[doc = "`false` when `timeoutMs` passes first."]
+    fn wait_settled(timeout_ms: f64) -> bool as "Promise<boolean>" = {
+        let timeout = core::config::duration_from_millis(timeout_ms, "timeoutMs");
+        async move { Ok(g.wait_settled(timeout?).await) }
+    }, |settled| settled;
+} }
+
+runtime::dispose!(
+    Gateway,
+    "`await using gw = await corral.startGateway()` closes it at the end of the scope."
+);

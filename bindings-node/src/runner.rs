@@ -1,6 +1,8 @@
 //! `Corral`: the runner. Every method is a thin shim over `corral_core::Corral`; every I/O
 //! method returns a Promise and runs on the addon's runtime, never on the JS thread.
 
+use std::sync::Arc;
+
 use corral_core as core;
 use napi::{
     Either, Env,
@@ -12,26 +14,30 @@ use serde_json::Value;
 use crate::{
     errors,
     gateway::{self, Gateway},
-    runtime::{self, Owned, Promise, promise, run},
+    runtime::{self, Promise, ok, run},
     sandbox::Sandbox,
     session::ServerSession,
-    types::{self, CorralOptions, ServerConfig, Tool, ToolResult},
+    types::{self, CorralOptions, ServerConfig, Tool, ToolResult, json},
 };
 
 /// The runner: configure servers, then discover and call their tools. Each server runs in its
 /// own sandbox with one warm MCP session shared by concurrent calls.
 #[napi]
 pub struct Corral {
-    inner: Owned<core::Corral>,
-    gateways: gateway::Registry,
+    inner: core::Corral,
+    gateways: gateway::Kept,
+}
+
+impl From<core::Corral> for Corral {
+    fn from(inner: core::Corral) -> Self {
+        let gateways = gateway::Kept::default();
+        Self { inner, gateways }
+    }
 }
 
 impl Corral {
-    fn wrap(inner: core::Corral) -> Self {
-        Self {
-            inner: Owned::new(inner),
-            gateways: gateway::Registry::default(),
-        }
+    fn core(&self) -> core::Corral {
+        self.inner.clone()
     }
 }
 
@@ -43,12 +49,6 @@ impl Drop for Corral {
                 "corral: warning: a Corral was garbage-collected without close(); its servers are stopped now"
             );
         }
-        let gateways = self
-            .gateways
-            .lock()
-            .map(|mut list| std::mem::take(&mut *list))
-            .unwrap_or_default();
-        runtime::enter(move || drop(gateways));
     }
 }
 
@@ -59,9 +59,10 @@ impl Corral {
     #[napi(catch_unwind, constructor)]
     pub fn new(env: Env, options: Option<CorralOptions>) -> napi::Result<Self> {
         let options = options.unwrap_or_default().into();
-        let inner = runtime::enter(|| core::Corral::with_options(options))
-            .map_err(|e| errors::to_js(&env, &e))?;
-        Ok(Self::wrap(inner))
+        errors::throw(
+            &env,
+            runtime::enter(|| core::Corral::with_options(options)).map(Self::from),
+        )
     }
 
     /// Like the constructor, without blocking the event loop: the constructor checks that
@@ -71,8 +72,9 @@ impl Corral {
         let options: core::CorralOptions = options.unwrap_or_default().into();
         run(
             env,
+            None,
             async move { core::Corral::with_options(options) },
-            Corral::wrap,
+            Self::from,
         )
     }
 
@@ -94,107 +96,17 @@ impl Corral {
         self.inner.is_closed()
     }
 
-    /// Adds (or replaces) a server. A replaced server's running instance is stopped.
-    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
-    pub fn add_server<'env>(&self, env: &'env Env, config: &ServerConfig) -> Promise<'env, ()> {
-        let (c, config) = (self.inner.clone(), config.inner.clone());
-        run(env, async move { c.add_server(config).await }, drop)
-    }
-
-    /// Adds a server from a dict in any accepted form (corral's, e2b-mcp's, an `mcpServers` entry).
-    #[napi(
-        catch_unwind,
-        ts_args_type = "name: string, config: ServerConfigDict",
-        ts_return_type = "Promise<void>"
-    )]
-    pub fn add_server_from_dict<'env>(
-        &self,
-        env: &'env Env,
-        name: String,
-        config: Value,
-    ) -> Promise<'env, ()> {
-        let c = self.inner.clone();
-        run(
-            env,
-            async move { c.add_server_from_dict(&name, &config).await },
-            drop,
-        )
-    }
-
-    /// Adds every server of an `mcpServers` (or corral) document — JSON or TOML text, or an
-    /// object — and resolves with their names.
-    #[napi(
-        catch_unwind,
-        ts_args_type = "document: string | Record<string, any>",
-        ts_return_type = "Promise<string[]>"
-    )]
-    pub fn load_mcp_servers<'env>(
-        &self,
-        env: &'env Env,
-        document: Value,
-    ) -> Promise<'env, Vec<String>> {
-        let c = self.inner.clone();
-        let load = async move {
-            match document {
-                Value::String(text) => c.load_mcp_servers(&text).await,
-                other => c.load_mcp_servers_value(&other).await,
-            }
-        };
-        run(env, load, |names| names)
-    }
-
-    /// Like `loadMcpServers`, reading the document from a file (e.g. `~/.cursor/mcp.json`).
-    #[napi(catch_unwind, ts_return_type = "Promise<string[]>")]
-    pub fn load_mcp_servers_file<'env>(
-        &self,
-        env: &'env Env,
-        path: String,
-    ) -> Promise<'env, Vec<String>> {
-        let c = self.inner.clone();
-        run(
-            env,
-            async move { c.load_mcp_servers_file(path.as_ref()).await },
-            |names| names,
-        )
-    }
-
-    /// Removes a server, stopping it if it runs.
-    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
-    pub fn remove_server<'env>(&self, env: &'env Env, name: String) -> Promise<'env, ()> {
-        let c = self.inner.clone();
-        run(env, async move { c.remove_server(&name).await }, drop)
-    }
-
     /// The configured servers, sorted by name.
     #[napi(catch_unwind)]
     pub fn list_servers(&self) -> Vec<ServerConfig> {
         let servers = self.inner.list_servers();
-        servers
-            .into_iter()
-            .map(|inner| ServerConfig { inner })
-            .collect()
+        servers.into_iter().map(ServerConfig::from).collect()
     }
 
     /// The config of one server (throws `SERVER_NOT_FOUND`).
     #[napi(catch_unwind)]
     pub fn server(&self, env: Env, name: String) -> napi::Result<ServerConfig> {
-        let inner = self
-            .inner
-            .server(&name)
-            .map_err(|e| errors::to_js(&env, &e))?;
-        Ok(ServerConfig { inner })
-    }
-
-    /// The server's tools (allowed by its filters), starting it if needed. Cached; refreshed
-    /// when the server says its list changed.
-    #[napi(catch_unwind, ts_return_type = "Promise<Tool[]>")]
-    pub fn discover_tools<'env>(&self, env: &'env Env, server: String) -> Promise<'env, Vec<Tool>> {
-        let c = self.inner.clone();
-        run(
-            env,
-            async move { c.discover_tools(&server).await },
-            Tool::list,
-        )
+        errors::throw(&env, self.inner.server(&name).map(ServerConfig::from))
     }
 
     /// Calls a tool with JSON-object arguments. A tool that reports failure resolves with
@@ -212,112 +124,10 @@ impl Corral {
         args: Option<Value>,
         options: Option<Object>,
     ) -> Promise<'env, ToolResult> {
-        let c = self.inner.clone();
-        let args = args.unwrap_or(Value::Null);
-        let call = types::call_options(env, options).map(|(options, hook)| {
-            let call = async move { c.execute_tool_with(&server, &tool, args, options).await };
-            (call, hook)
-        });
-        promise(env, call, ToolResult::from)
-    }
-
-    /// A handle on the server's warm session (started if needed), for resources, prompts and
-    /// repeated calls. `await using s = await corral.session('fx')` releases it.
-    #[napi(catch_unwind, ts_return_type = "Promise<ServerSession>")]
-    pub fn session<'env>(&self, env: &'env Env, server: String) -> Promise<'env, ServerSession> {
-        let c = self.inner.clone();
-        run(
-            env,
-            async move { c.session(&server).await },
-            ServerSession::new,
-        )
-    }
-
-    /// One-shot: starts `server` (a command line or a `ServerConfig`) in a fresh sandbox,
-    /// calls `tool`, stops it. Saves nothing.
-    #[napi(
-        catch_unwind,
-        ts_args_type = "server: string | ServerConfig, tool: string, args?: Record<string, any>",
-        ts_return_type = "Promise<ToolResult>"
-    )]
-    pub fn quick<'env>(
-        &self,
-        env: &'env Env,
-        server: Either<String, ClassInstance<ServerConfig>>,
-        tool: String,
-        args: Option<Value>,
-    ) -> Promise<'env, ToolResult> {
-        let c = self.inner.clone();
-        let args = args.unwrap_or(Value::Null);
-        let config = match server {
-            Either::A(command) => core::ServerConfig::command("quick", &command),
-            Either::B(config) => Ok(config.inner.clone()),
-        };
-        let call =
-            config.map(|config| (async move { c.quick_with(config, &tool, args).await }, None));
-        promise(env, call, ToolResult::from)
-    }
-
-    /// A sandbox of your own for `exec`, `readFile` and `writeFile`:
-    /// `{name?, env?, network?, mounts?, limits?, template?}` (the server config's forms).
-    #[napi(
-        catch_unwind,
-        ts_args_type = "config?: SandboxOptions",
-        ts_return_type = "Promise<Sandbox>"
-    )]
-    pub fn sandbox<'env>(&self, env: &'env Env, config: Option<Value>) -> Promise<'env, Sandbox> {
-        let c = self.inner.clone();
-        let config = core::SandboxConfig::from_value(&config.unwrap_or(Value::Null));
-        let call = config.map(|config| (async move { c.sandbox(config).await }, None));
-        promise(env, call, Sandbox::new)
-    }
-
-    /// Builds template `name` from shell commands (on top of template `base`, if given): a
-    /// content-addressed layer that servers and sandboxes start from (`template: name`).
-    /// Building the same content again reuses it. A failing command rejects with
-    /// `INSTALL_FAILED`.
-    #[napi(
-        catch_unwind,
-        ts_args_type = "name: string, installCommands: string[], base?: string | undefined | null",
-        ts_return_type = "Promise<TemplateInfo>"
-    )]
-    pub fn build_template<'env>(
-        &self,
-        env: &'env Env,
-        name: String,
-        install_commands: Vec<String>,
-        base: Option<String>,
-    ) -> Promise<'env, Value> {
-        let c = self.inner.clone();
-        let build = async move {
-            c.build_template(&name, &install_commands, base.as_deref())
-                .await
-        };
-        run(env, build, |t| types::json(&t))
-    }
-
-    /// The built templates.
-    #[napi(catch_unwind, ts_return_type = "Promise<TemplateInfo[]>")]
-    pub fn list_templates<'env>(&self, env: &'env Env) -> Promise<'env, Value> {
-        let c = self.inner.clone();
-        run(env, async move { Ok(c.list_templates()) }, |t| {
-            types::json(&t)
-        })
-    }
-
-    /// Removes a template (sandboxes running from it keep it until they stop).
-    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
-    pub fn remove_template<'env>(&self, env: &'env Env, name: String) -> Promise<'env, ()> {
-        let c = self.inner.clone();
-        run(env, async move { c.remove_template(&name) }, drop)
-    }
-
-    /// Removes the on-disk layers no configured server uses any more, and leftovers of dead
-    /// processes; running sandboxes are never touched.
-    #[napi(catch_unwind, ts_return_type = "Promise<PruneReport>")]
-    pub fn prune<'env>(&self, env: &'env Env) -> Promise<'env, Value> {
-        let c = self.inner.clone();
-        run(env, async move { c.prune() }, |r| types::json(&r))
+        let (c, args) = (self.core(), args.unwrap_or_default());
+        let (options, hook) = types::call_options(env, options);
+        let call = async move { c.execute_tool_with(&server, &tool, args, options?).await };
+        run(env, hook, call, ToolResult::from)
     }
 
     /// Receives log messages of every server started from now on (`undefined` to stop).
@@ -326,13 +136,8 @@ impl Corral {
         catch_unwind,
         ts_args_type = "callback?: ((message: LogMessage) => void) | undefined | null"
     )]
-    pub fn set_log_callback(
-        &self,
-        env: Env,
-        callback: Option<Function<Value, ()>>,
-    ) -> napi::Result<()> {
-        let f =
-            types::callback::<core::LogMessage>(callback).map_err(|e| errors::to_js(&env, &e))?;
+    pub fn set_log_callback(&self, env: Env, f: Option<Function<Value, ()>>) -> napi::Result<()> {
+        let f = errors::throw(&env, types::callback(f))?;
         self.inner.set_log_callback(f);
         Ok(())
     }
@@ -343,13 +148,8 @@ impl Corral {
         catch_unwind,
         ts_args_type = "callback?: ((event: StartEvent) => void) | undefined | null"
     )]
-    pub fn set_start_callback(
-        &self,
-        env: Env,
-        callback: Option<Function<Value, ()>>,
-    ) -> napi::Result<()> {
-        let f =
-            types::callback::<core::StartEvent>(callback).map_err(|e| errors::to_js(&env, &e))?;
+    pub fn set_start_callback(&self, env: Env, f: Option<Function<Value, ()>>) -> napi::Result<()> {
+        let f = errors::throw(&env, types::callback(f))?;
         self.inner.set_start_callback(f);
         Ok(())
     }
@@ -365,35 +165,103 @@ impl Corral {
     pub fn start_gateway<'env>(
         &self,
         env: &'env Env,
-        options: Option<Value>,
+        opts: Option<Value>,
     ) -> Promise<'env, Gateway> {
-        let start = gateway::start(
-            self.inner.clone(),
-            self.gateways.clone(),
-            gateway::options(options),
-        );
-        run(env, start, Gateway::new)
-    }
-
-    /// Stops every gateway, server and sandbox. Idempotent; later calls reject with `CLOSED`.
-    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
-    pub fn close<'env>(&self, env: &'env Env) -> Promise<'env, ()> {
-        let (c, gateways) = (self.inner.clone(), self.gateways.clone());
-        let close = async move {
-            gateway::close_all(&gateways).await;
-            c.close().await;
-            Ok(())
-        };
-        run(env, close, drop)
-    }
-
-    /// `await using corral = new Corral()` closes it at the end of the scope.
-    #[napi(
-        catch_unwind,
-        well_known_symbol = "asyncDispose",
-        ts_return_type = "Promise<void>"
-    )]
-    pub fn async_dispose<'env>(&self, env: &'env Env) -> Promise<'env, ()> {
-        self.close(env)
+        let (c, kept, options) = (self.core(), self.gateways.clone(), gateway::options(opts));
+        let start = async move { Ok(Arc::new(c.start_gateway(options?).await?)) };
+        run(env, None, start, move |g| {
+            if let Ok(mut list) = kept.lock() {
+                list.push(Arc::clone(&g));
+            }
+            Gateway::new(g, Some(kept))
+        })
     }
 }
+
+runtime::promises! { Corral |c| {
+    #[doc = "Adds (or replaces) a server. A replaced server's running instance is stopped."]
+    fn add_server(config: &ServerConfig) -> () as "Promise<void>" =
+        { let config = config.inner.clone(); async move { c.add_server(config).await } }, drop;
+
+    #[doc = "Adds a server from a dict in any accepted form (corral's, e2b-mcp's, an `mcpServers` entry)."]
+    fn add_server_from_dict(name: String, config: Value) -> () as "Promise<void>"
+        ("name: string, config: ServerConfigDict") =
+        async move { c.add_server_from_dict(&name, &config).await }, drop;
+
+    #[doc = "Adds every server of an `mcpServers` (or corral) document — JSON or TOML text, or an"]
+    #[doc = "object — and resolves with their names."]
+    fn load_mcp_servers(document: Value) -> Vec<String> as "Promise<string[]>"
+        ("document: string | Record<string, any>") = async move {
+            match document {
+                Value::String(text) => c.load_mcp_servers(&text).await,
+                other => c.load_mcp_servers_value(&other).await,
+            }
+        }, |names| names;
+
+    #[doc = "Like `loadMcpServers`, reading the document from a file (e.g. `~/.cursor/mcp.json`)."]
+    fn load_mcp_servers_file(path: String) -> Vec<String> as "Promise<string[]>" =
+        async move { c.load_mcp_servers_file(path.as_ref()).await }, |names| names;
+
+    #[doc = "Removes a server, stopping it if it runs."]
+    fn remove_server(name: String) -> () as "Promise<void>" =
+        async move { c.remove_server(&name).await }, drop;
+
+    #[doc = "The server's tools (allowed by its filters), starting it if needed. Cached; refreshed"]
+    #[doc = "when the server says its list changed."]
+    fn discover_tools(server: String) -> Vec<Tool> as "Promise<Tool[]>" =
+        async move { c.discover_tools(&server).await }, Tool::list;
+
+    #[doc = "A handle on the server's warm session (started if needed), for resources, prompts and"]
+    #[doc = "repeated calls. `await using s = await corral.session('fx')` releases it."]
+    fn session(server: String) -> ServerSession as "Promise<ServerSession>" =
+        async move { c.session(&server).await }, ServerSession::new;
+
+    #[doc = "One-shot: starts `server` (a command line or a `ServerConfig`) in a fresh sandbox,"]
+    #[doc = "calls `tool`, stops it. Saves nothing."]
+    fn quick(server: Either<String, ClassInstance<ServerConfig>>, tool: String, args: Option<Value>)
+        -> ToolResult as "Promise<ToolResult>"
+        ("server: string | ServerConfig, tool: string, args?: Record<string, any>") = {
+        let config = match server {
+            Either::A(command) => core::ServerConfig::command("quick", &command),
+            Either::B(config) => Ok(config.inner.clone()),
+        };
+        async move { c.quick_with(config?, &tool, args.unwrap_or_default()).await }
+    }, ToolResult::from;
+
+    #[doc = "Stops every gateway, server and sandbox. Idempotent; later calls reject with `CLOSED`."]
+    fn close() -> () as "Promise<void>" = ok(async move { c.close().await }), drop;
+
+    #[doc = "A sandbox of your own for `exec`, `readFile` and `writeFile`:"]
+    #[doc = "`{name?, env?, network?, mounts?, limits?, template?}` (the server config's forms)."]
+    fn sandbox(config: Option<Value>) -> Sandbox as "Promise<Sandbox>" ("config?: SandboxOptions") = {
+        let config = core::SandboxConfig::from_value(&config.unwrap_or_default());
+        async move { c.sandbox(config?).await }
+    }, Sandbox::from;
+
+    #[doc = "Builds template `name` from shell commands (on top of template `base`, if given): a"]
+    #[doc = "content-addressed layer that servers and sandboxes start from (`template: name`)."]
+    #[doc = "Building the same content again reuses it. A failing command rejects with"]
+    #[doc = "`INSTALL_FAILED`."]
+    fn build_template(name: String, install_commands: Vec<String>, base: Option<String>)
+        -> Value as "Promise<TemplateInfo>"
+        ("name: string, installCommands: string[], base?: string | undefined | null") =
+        async move { c.build_template(&name, &install_commands, base.as_deref()).await },
+        |t| json(&t);
+
+    #[doc = "The built templates."]
+    fn list_templates() -> Value as "Promise<TemplateInfo[]>" =
+        async move { Ok(c.list_templates()) }, |t| json(&t);
+
+    #[doc = "Removes a template (sandboxes running from it keep it until they stop)."]
+    fn remove_template(name: String) -> () as "Promise<void>" =
+        async move { c.remove_template(&name) }, drop;
+
+    #[doc = "Removes the on-disk layers no configured server uses any more, and leftovers of dead"]
+    #[doc = "processes; running sandboxes are never touched."]
+    fn prune() -> Value as "Promise<PruneReport>" = async move { c.prune() }, |r| json(&r);
+} }
+
+runtime::dispose!(
+    Corral,
+    "`await using corral = new Corral()` closes it at the end of the scope."
+);

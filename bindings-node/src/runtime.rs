@@ -6,7 +6,7 @@
 //! Nothing here keeps Node's event loop alive: a pending Promise does, an idle session does
 //! not, so a script exits once its last Promise settles (see README, "Lifecycle").
 
-use std::{future::Future, mem::ManuallyDrop, ops::Deref, pin::Pin, sync::OnceLock};
+use std::{future::Future, pin::Pin, sync::OnceLock};
 
 use napi::{
     Env,
@@ -23,8 +23,8 @@ static HANDLE: OnceLock<Handle> = OnceLock::new();
 #[napi_derive::module_init]
 fn init() {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = std::env::var("CORRAL_NODE_WORKER_THREADS")
-        .ok()
+    let workers = std::env::var("CORRAL_NODE_WORKER_THREADS").ok();
+    if let Some(n) = workers
         .and_then(|v| v.parse::<usize>().ok())
         .filter(|n| *n > 0)
     {
@@ -40,25 +40,23 @@ fn init() {
     }
 }
 
-/// Runs `f` inside the runtime's context (dropping core objects may spawn cleanup tasks).
+/// Runs `f` inside the runtime's context (a new `Corral` starts its tasks there).
 pub fn enter<T>(f: impl FnOnce() -> T) -> T {
-    match HANDLE.get() {
-        Some(h) => {
-            let _guard = h.enter();
-            f()
-        }
-        None => f(),
-    }
+    let _guard = HANDLE.get().map(Handle::enter);
+    f()
 }
 
 pub type Promise<'env, T> = napi::Result<PromiseRaw<'env, T>>;
 
-/// The one promise helper: runs `fut` on the runtime (an `Err` from the JS-thread preparation
-/// rejects at once); the Promise resolves with `map(value)` or rejects with the core error as
-/// a JS error (`errors::to_js`). A call's abort listener (`hook`) is removed once it settles.
-pub fn promise<'env, T, V, F>(
+type BoxFuture<T> = Pin<Box<dyn Future<Output = corral_core::Result<T>> + Send>>;
+
+/// The one promise helper: runs `fut` on the runtime; the Promise resolves with `map(value)` or
+/// rejects with the core error as a JS error (`errors::to_js`). A call's abort listener
+/// (`hook`) is removed once it settles.
+pub fn run<'env, T, V, F>(
     env: &'env Env,
-    prepared: errors::JsResult<(F, Option<AbortHook>)>,
+    hook: Option<AbortHook>,
+    fut: F,
     map: impl FnOnce(T) -> V + 'static,
 ) -> Promise<'env, V>
 where
@@ -68,10 +66,7 @@ where
 {
     // Core futures are large state machines: box them once so that napi and tokio move a
     // pointer, not kilobytes, on the JS thread.
-    let (fut, hook): (BoxFuture<T>, _) = match prepared {
-        Ok((fut, hook)) => (Box::pin(fut), hook),
-        Err(e) => (Box::pin(async move { Err(e) }), None),
-    };
+    let fut: BoxFuture<T> = Box::pin(fut);
     env.spawn_future_with_callback(async move { Ok(fut.await) }, move |env, r| {
         if let Some(hook) = hook {
             hook.detach(env);
@@ -80,47 +75,51 @@ where
     })
 }
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = corral_core::Result<T>> + Send>>;
-
-/// [`promise`] for a call without an abort signal.
-pub fn run<'env, T, V, F>(
-    env: &'env Env,
-    fut: F,
-    map: impl FnOnce(T) -> V + 'static,
-) -> Promise<'env, V>
-where
-    T: Send + 'static,
-    V: ToNapiValue,
-    F: Future<Output = corral_core::Result<T>> + Send + 'static,
-{
-    promise(env, Ok((fut, None)), map)
+/// A future that cannot fail, as one that may.
+pub async fn ok<T>(fut: impl Future<Output = T>) -> corral_core::Result<T> {
+    Ok(fut.await)
 }
 
-/// A core object owned by a JS object: dropped inside the runtime's context when the JS object
-/// is garbage-collected (core destructors kill processes and may spawn cleanup tasks).
-pub struct Owned<T>(ManuallyDrop<T>);
-
-impl<T> Owned<T> {
-    pub fn new(value: T) -> Self {
-        Self(ManuallyDrop::new(value))
-    }
+/// A `#[napi] impl $ty` of methods that return a Promise, one per entry:
+/// `fn name(args) -> V as "TS type" ("TS args")? = future, map;` — `future` (which may use
+/// `$h`, the object's core handle, `self.core()`) runs on the runtime and the Promise resolves
+/// with `map` of its value ([`run`]). Docs are `#[doc = "…"]` attributes (see `types::class!`).
+macro_rules! promises {
+    ($ty:ident |$h:ident| { $(
+        $(#[doc = $doc:literal])*
+        fn $name:ident($($arg:ident: $t:ty),*) -> $v:ty as $ts:literal $(($ats:literal))? = $fut:expr, $map:expr;
+    )* }) => {
+        #[napi_derive::napi]
+        impl $ty { $(
+            $(#[doc = $doc])*
+            #[napi(catch_unwind, ts_return_type = $ts $(, ts_args_type = $ats)?)]
+            pub fn $name<'env>(&self, env: &'env napi::Env $(, $arg: $t)*) -> $crate::runtime::Promise<'env, $v> {
+                let $h = self.core();
+                $crate::runtime::run(env, None, $fut, $map)
+            }
+        )* }
+    };
 }
+pub(crate) use promises;
 
-impl<T> Deref for Owned<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
-    }
+/// `[Symbol.asyncDispose]()` of a class, as its `close()`: `dispose!(Class, "doc")`.
+macro_rules! dispose {
+    ($ty:ident, $doc:literal) => {
+        #[napi_derive::napi]
+        impl $ty {
+            #[doc = $doc]
+            #[napi(
+                catch_unwind,
+                well_known_symbol = "asyncDispose",
+                ts_return_type = "Promise<void>"
+            )]
+            pub fn async_dispose<'env>(
+                &self,
+                env: &'env napi::Env,
+            ) -> $crate::runtime::Promise<'env, ()> {
+                self.close(env)
+            }
+        }
+    };
 }
-
-impl<T> Drop for Owned<T> {
-    fn drop(&mut self) {
-        // SAFETY: `self.0` is never used again: this is the end of `self`'s life.
-        let value = unsafe { ManuallyDrop::take(&mut self.0) };
-        // No panic may cross into Node (this runs in a GC finalizer).
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            enter(move || drop(value));
-        }));
-    }
-}
+pub(crate) use dispose;

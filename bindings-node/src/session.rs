@@ -6,109 +6,82 @@ use std::sync::{Arc, Mutex};
 use corral_core as core;
 use napi::{Env, bindgen_prelude::Object};
 use napi_derive::napi;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::{
-    errors::JsResult,
-    runtime::{Owned, Promise, promise, run},
-    types::{self, Tool, ToolResult},
+    runtime::{self, Promise, ok, run},
+    types::{self, Tool, ToolResult, json},
 };
 
 /// A handle on one server's warm session, from `corral.session(server)`.
 #[napi]
 pub struct ServerSession {
-    inner: Mutex<Option<Owned<Arc<core::ServerSession>>>>,
+    /// Released by `close()`, so that the idle reaper no longer counts this handle.
+    inner: Mutex<Option<Arc<core::ServerSession>>>,
+    info: Info,
+}
+
+/// The session's identity (`SessionInfo`), kept for the getters once the handle is closed.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Info {
     server: String,
     session_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     sandbox_id: Option<String>,
     protocol_version: String,
 }
 
 impl ServerSession {
     pub(crate) fn new(s: core::ServerSession) -> Self {
-        Self {
+        let info = Info {
             server: s.server().to_owned(),
             session_id: s.session_id().to_owned(),
             sandbox_id: s.sandbox_id().map(str::to_owned),
             protocol_version: s.protocol_version().to_owned(),
-            inner: Mutex::new(Some(Owned::new(Arc::new(s)))),
+        };
+        Self {
+            inner: Mutex::new(Some(Arc::new(s))),
+            info,
         }
     }
 
     /// The session, or `CLOSED` once this handle was closed.
-    fn get(&self) -> JsResult<Arc<core::ServerSession>> {
-        self.inner
+    fn core(&self) -> core::Result<Arc<core::ServerSession>> {
+        let session = self
+            .inner
             .lock()
             .ok()
-            .and_then(|s| s.as_ref().map(|s| Arc::clone(s)))
-            .ok_or_else(|| {
-                core::Error::new(core::ErrorKind::Closed, "this session handle is closed")
-            })
+            .and_then(|s| s.as_ref().map(Arc::clone));
+        session.ok_or_else(|| {
+            core::Error::new(core::ErrorKind::Closed, "this session handle is closed")
+        })
     }
 }
 
-/// Runs `$body` (a future using `$s`, the session) or rejects with `CLOSED`; the Promise
-/// resolves with the result's canonical JSON, or `$map` of it.
-macro_rules! with_session {
-    ($self:ident, $env:ident, |$s:ident| $body:expr) => {
-        with_session!($self, $env, |$s| $body, |v| types::json(&v))
-    };
-    ($self:ident, $env:ident, |$s:ident| $body:expr, $map:expr) => {
-        promise(
-            $env,
-            $self.get().map(|$s| (async move { $body.await }, None)),
-            $map,
-        )
-    };
-}
+types::getters! { ServerSession.info {
+    #[doc = "The server's name."]
+    server: String,
+    #[doc = "This server instance's id (changes when the server restarts)."]
+    session_id: String,
+    #[doc = "The sandbox's id (`undefined` for remote servers)."]
+    sandbox_id: Option<String>,
+    #[doc = "The negotiated MCP protocol version."]
+    protocol_version: String,
+} }
 
 #[napi]
 impl ServerSession {
-    /// The server's name.
-    #[napi(catch_unwind, getter)]
-    pub fn server(&self) -> String {
-        self.server.clone()
-    }
-
-    /// This server instance's id (changes when the server restarts).
-    #[napi(catch_unwind, getter)]
-    pub fn session_id(&self) -> String {
-        self.session_id.clone()
-    }
-
-    /// The sandbox's id (`undefined` for remote servers).
-    #[napi(catch_unwind, getter)]
-    pub fn sandbox_id(&self) -> Option<String> {
-        self.sandbox_id.clone()
-    }
-
-    /// The negotiated MCP protocol version.
-    #[napi(catch_unwind, getter)]
-    pub fn protocol_version(&self) -> String {
-        self.protocol_version.clone()
-    }
-
     /// `{server, sessionId, sandboxId?, protocolVersion}`.
     #[napi(catch_unwind, js_name = "toJSON", ts_return_type = "SessionInfo")]
     pub fn to_json(&self) -> Value {
-        let mut info = json!({"server": self.server, "sessionId": self.session_id,
-                              "protocolVersion": self.protocol_version});
-        if let Some(id) = &self.sandbox_id {
-            info["sandboxId"] = id.clone().into();
-        }
-        info
+        json(&self.info)
     }
 
     /// The last lines the server wrote to stderr.
     #[napi(catch_unwind)]
     pub fn stderr_tail(&self) -> String {
-        self.get().map(|s| s.stderr_tail()).unwrap_or_default()
-    }
-
-    /// The server's tools (filtered by its config).
-    #[napi(catch_unwind, ts_return_type = "Promise<Tool[]>")]
-    pub fn list_tools<'env>(&self, env: &'env Env) -> Promise<'env, Vec<Tool>> {
-        with_session!(self, env, |s| s.list_tools(), Tool::list)
+        self.core().map(|s| s.stderr_tail()).unwrap_or_default()
     }
 
     /// Calls a tool (see `Corral.executeTool`).
@@ -124,49 +97,10 @@ impl ServerSession {
         args: Option<Value>,
         options: Option<Object>,
     ) -> Promise<'env, ToolResult> {
-        let args = args.unwrap_or(Value::Null);
-        let call = self.get().and_then(|s| {
-            let (options, hook) = types::call_options(env, options)?;
-            Ok((
-                async move { s.call_tool_with(&tool, args, options).await },
-                hook,
-            ))
-        });
-        promise(env, call, ToolResult::from)
-    }
-
-    /// The server's resources.
-    #[napi(catch_unwind, ts_return_type = "Promise<Resource[]>")]
-    pub fn list_resources<'env>(&self, env: &'env Env) -> Promise<'env, Value> {
-        with_session!(self, env, |s| s.list_resources())
-    }
-
-    /// Reads one resource.
-    #[napi(catch_unwind, ts_return_type = "Promise<ResourceContents[]>")]
-    pub fn read_resource<'env>(&self, env: &'env Env, uri: String) -> Promise<'env, Value> {
-        with_session!(self, env, |s| s.read_resource(&uri))
-    }
-
-    /// The server's prompts.
-    #[napi(catch_unwind, ts_return_type = "Promise<Prompt[]>")]
-    pub fn list_prompts<'env>(&self, env: &'env Env) -> Promise<'env, Value> {
-        with_session!(self, env, |s| s.list_prompts())
-    }
-
-    /// Renders a prompt with string arguments.
-    #[napi(
-        catch_unwind,
-        ts_args_type = "name: string, args?: Record<string, string>",
-        ts_return_type = "Promise<PromptResult>"
-    )]
-    pub fn get_prompt<'env>(
-        &self,
-        env: &'env Env,
-        name: String,
-        args: Option<Value>,
-    ) -> Promise<'env, Value> {
-        let args = args.unwrap_or(Value::Null);
-        with_session!(self, env, |s| s.get_prompt(&name, args))
+        let (s, args) = (self.core(), args.unwrap_or_default());
+        let (options, hook) = types::call_options(env, options);
+        let call = async move { s?.call_tool_with(&tool, args, options?).await };
+        run(env, hook, call, ToolResult::from)
     }
 
     /// Releases this handle (the shared session keeps running). Idempotent; later calls on
@@ -174,20 +108,35 @@ impl ServerSession {
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Promise<'env, ()> {
         let released = self.inner.lock().ok().and_then(|mut s| s.take());
-        let release = async move {
-            drop(released);
-            Ok(())
-        };
-        run(env, release, drop)
-    }
-
-    /// `await using s = await corral.session(server)` releases it at the end of the scope.
-    #[napi(
-        catch_unwind,
-        well_known_symbol = "asyncDispose",
-        ts_return_type = "Promise<void>"
-    )]
-    pub fn async_dispose<'env>(&self, env: &'env Env) -> Promise<'env, ()> {
-        self.close(env)
+        if let Some(s) = &released {
+            s.close();
+        }
+        run(env, None, ok(async move { drop(released) }), drop)
     }
 }
+
+runtime::promises! { ServerSession |s| {
+    #[doc = "The server's tools (filtered by its config)."]
+    fn list_tools() -> Vec<Tool> as "Promise<Tool[]>" = async move { s?.list_tools().await }, Tool::list;
+
+    #[doc = "The server's resources."]
+    fn list_resources() -> Value as "Promise<Resource[]>" =
+        async move { s?.list_resources().await }, |v| json(&v);
+
+    #[doc = "Reads one resource."]
+    fn read_resource(uri: String) -> Value as "Promise<ResourceContents[]>" =
+        async move { s?.read_resource(&uri).await }, |v| json(&v);
+
+    #[doc = "The server's prompts."]
+    fn list_prompts() -> Value as "Promise<Prompt[]>" = async move { s?.list_prompts().await }, |v| json(&v);
+
+    #[doc = "Renders a prompt with string arguments."]
+    fn get_prompt(name: String, args: Option<Value>) -> Value as "Promise<PromptResult>"
+        ("name: string, args?: Record<string, string>") =
+        async move { s?.get_prompt(&name, args.unwrap_or_default()).await }, |v| json(&v);
+} }
+
+runtime::dispose!(
+    ServerSession,
+    "`await using s = await corral.session(server)` releases it at the end of the scope."
+);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import fs from 'node:fs';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import util from 'node:util';
 
@@ -447,6 +448,56 @@ test("gateway options are the core's: unknown or bad keys are CONFIG_INVALID nam
   await gw.close();
   await c.close();
   await rejectsWith(c.startGateway(), 'CLOSED');
+});
+
+test('a startGateway overlapping close() never resolves with a gateway that is left serving', async () => {
+  const c = new Corral({ home });
+  await c.addServerFromDict('gw', { command: server, network: 'none' });
+  const starts = Array.from({ length: 6 }, () =>
+    c.startGateway({ eager: false }).then(
+      (value) => ({ value }),
+      (reason) => ({ reason }),
+    ),
+  );
+  await c.close();
+  const health = (g) => fetch(g.url.replace('/mcp', '/health')).then((r) => r.status);
+  for (const r of await Promise.all(starts)) {
+    if (r.reason) assert.equal(r.reason.code, 'CLOSED');
+    // One that won the race was closed with the corral: nothing listens any more.
+    else await assert.rejects(health(r.value));
+  }
+  await rejectsWith(c.startGateway(), 'CLOSED');
+});
+
+test('the top-level startGateway owns a corral of its own: closing the gateway stops its servers', async () => {
+  const tag = `top-level-gateway-${process.pid}`;
+  const mcp = { fx: { command: server, network: 'none', env: { CORRAL_SCENARIO_TAG: tag } } };
+  const gw = await corralEsm.startGateway({ mcp, discoveryDeadlineMs: 10_000 }, { home });
+  assert.equal(await gw.waitSettled(30_000), true);
+  assert.deepEqual(
+    gw.servers().map((h) => [h.name, h.state]),
+    [['fx', 'ready']],
+  );
+  const client = new Client({ name: 'corral-node-test', version: '0.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(gw.url), {
+    requestInit: { headers: { Authorization: `Bearer ${gw.token}` } },
+  });
+  await client.connect(transport);
+  const r = await client.callTool({ name: 'echo', arguments: { text: 'top level' } });
+  assert.deepEqual(r.content, [{ type: 'text', text: 'top level' }]);
+  await client.close();
+  assert.ok(processesWithEnv(`CORRAL_SCENARIO_TAG=${tag}`).length > 0, 'the server runs');
+  await gw.close();
+  assert.deepEqual(processesWithEnv(`CORRAL_SCENARIO_TAG=${tag}`), [], 'its corral closed with it');
+  await rejectsWith(corralEsm.startGateway({ nope: 1 }), 'CONFIG_INVALID');
+});
+
+test('the runtime has one worker per core, like the other bindings', () => {
+  const names = fs
+    .readdirSync('/proc/self/task')
+    .map((t) => fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim());
+  const workers = names.filter((n) => n === 'corral-node').length;
+  assert.ok(workers >= Math.min(2, os.availableParallelism()), `corral-node threads: ${workers}`);
 });
 
 test('templates: build once, start sandboxes and servers from one, list, remove, prune', async () => {

@@ -8,8 +8,10 @@ import { test, after } from 'node:test';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 
-import { Corral } from 'corral';
+import { Corral, ServerConfig } from 'corral';
 
 import { repoRoot } from './helpers.mjs';
 
@@ -24,6 +26,10 @@ async function receive() {
   return JSON.parse(value);
 }
 
+// `drop` forces a collection: gc() without --expose-gc.
+v8.setFlagsFromString('--expose-gc');
+const gc = globalThis.gc ?? vm.runInNewContext('gc');
+
 const send = (message) => checker.stdin.write(`${JSON.stringify(message)}\n`);
 
 const errorOf = (e) =>
@@ -33,6 +39,8 @@ const errorOf = (e) =>
 
 class Runner {
   sandboxes = new Map();
+  sessions = new Map();
+  startEvents = [];
   gateway = null;
 
   async execute(r) {
@@ -53,6 +61,19 @@ class Runner {
     }
   }
 
+  // Every reference goes, without close(): the collected objects stop their servers.
+  async drop() {
+    this.sandboxes.clear();
+    this.sessions.clear();
+    this.gateway = null;
+    this.c = null;
+    for (let i = 0; i < 5; i++) {
+      gc();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return null;
+  }
+
   async onSession(r, f) {
     const s = await this.c.session(r.server);
     try {
@@ -63,6 +84,8 @@ class Runner {
   }
 
   async perform(r) {
+    if (r.op === 'drop') return this.drop();
+    if (r.op === 'close' && !this.c) return null; // after `drop`
     const c = this.c;
     const sandbox = () => this.sandboxes.get(r.id);
     switch (r.op) {
@@ -71,6 +94,8 @@ class Runner {
         return null;
       case 'open':
         this.c = new Corral({ provider: r.provider, home: r.home });
+        this.startEvents = [];
+        this.c.setStartCallback((event) => this.startEvents.push(event));
         return null;
       case 'close':
         // The corral closes its gateways itself.
@@ -114,7 +139,18 @@ class Runner {
           ),
         );
       case 'quick':
-        return c.quick(r.command, r.tool, r.args ?? {});
+        return c.quick(r.config ? new ServerConfig('quick', r.config) : r.command, r.tool, r.args ?? {});
+      case 'session_open':
+        this.sessions.set(r.id, await c.session(r.server));
+        return null;
+      case 'session_execute':
+        return this.sessions.get(r.id).callTool(r.tool, r.args ?? {});
+      case 'session_close':
+        return this.sessions.get(r.id)?.close() ?? null;
+      case 'start_events':
+        // The callback runs on the JS thread: let the queued events in first.
+        await new Promise((resolve) => setImmediate(resolve));
+        return this.startEvents;
       case 'session_info':
         return this.onSession(r, (s) => ({
           sessionId: s.sessionId,
