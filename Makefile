@@ -70,13 +70,13 @@ test-gateway: setup
 	bash tests/gateway/setup.sh
 	$(CARGO) build -p corral-cli -p corral-test-server
 	bash tests/gateway/run.sh
+	bash tests/gateway/official-conformance.sh
 
-## test-gateway-official: the official MCP conformance suite against the gateway (strict
-## baselines in tests/gateway/conformance/, each entry with its reason). Not in `make test`:
-## about one run in eight loses the last log line or progress report of
-## tools-call-with-logging/-with-progress. The upstream's notification reaches corral's
-## callback after the call's response (rmcp dispatches notifications on their own tasks), when
-## the gateway has already stopped routing that call's notifications.
+## test-gateway-official: only the official MCP conformance suite against the gateway (strict
+## baselines in tests/gateway/conformance/, each entry with its reason); part of test-gateway.
+## (Its tools-call-with-logging/-with-progress once lost the last notification about one run in
+## eight: rmcp dispatched it after the call's answer. core/src/mcp/notes.rs delivers a server's
+## notifications in order before the answer that followed them; core/tests/gateway.rs checks.)
 test-gateway-official: setup
 	bash tests/gateway/setup.sh
 	$(CARGO) build -p corral-cli -p corral-test-server

@@ -772,3 +772,97 @@ async fn a_gateway_of_its_own_closes_its_corral() {
     assert!(stops_serving(&gw).await, "the gateway still serves");
     assert!(tagged(&tag).is_empty(), "the server outlived the gateway");
 }
+
+/// Every progress report and log line a server sends before its answer reaches its callback
+/// before the call returns, in order. (rmcp hands each notification to a task of its own; the
+/// session takes them off the wire and delivers them in order before the answer. Without that,
+/// the last line often arrived after the call had returned, and the gateway, which stops
+/// routing a call's notifications when it returns, lost it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_sent_before_an_answer_arrive_before_the_call_returns() {
+    use std::sync::Mutex;
+    let rig = Rig::new();
+    let logs: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let sink = logs.clone();
+    rig.corral.set_log_callback(Some(Arc::new(move |m| {
+        sink.lock().expect("logs").push(m.data);
+    })));
+    rig.add("fx", &["--conformance"]).await;
+    let session = rig.corral.session("fx").await.expect("session");
+    for i in 0..200 {
+        let line = format!("line {i}");
+        let r = session
+            .call_tool("log", json!({ "message": line }))
+            .await
+            .expect("log");
+        assert!(!r.is_error, "log call {i} failed");
+        let got = logs.lock().expect("logs").clone();
+        assert_eq!(
+            got.len(),
+            i + 1,
+            "call {i}: lines before the answer: {got:?}"
+        );
+        assert_eq!(got.last(), Some(&json!(line)), "call {i}");
+    }
+    // Three reports, the last one just before the answer.
+    for i in 0..20 {
+        let seen: Arc<Mutex<Vec<f64>>> = Arc::default();
+        let sink = seen.clone();
+        let options = corral_core::CallOptions {
+            on_progress: Some(Arc::new(move |p: corral_core::Progress| {
+                sink.lock().expect("progress").push(p.progress);
+            })),
+            ..corral_core::CallOptions::default()
+        };
+        let r = session
+            .call_tool_with("test_tool_with_progress", json!({}), options)
+            .await
+            .expect("progress tool");
+        assert!(!r.is_error, "progress call {i} failed");
+        assert_eq!(
+            *seen.lock().expect("progress"),
+            vec![0.0, 50.0, 100.0],
+            "call {i}"
+        );
+    }
+    rig.corral.close().await;
+}
+
+/// Through the gateway: a tools/call's progress reports precede its result on the response
+/// stream, every time (stateless era, raw HTTP so that no client-side dispatch is involved).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_relays_every_report_before_the_result() {
+    let rig = Rig::new();
+    rig.add("fx", &["--conformance"]).await;
+    let gw = rig.corral.start_gateway(opts()).await.expect("gateway");
+    assert!(
+        gw.wait_settled(Duration::from_secs(60)).await,
+        "servers settled"
+    );
+    let meta = r#""io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"raw","version":"0"}"#;
+    for i in 0..20 {
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","id":{i},"method":"tools/call","params":{{"name":"test_tool_with_progress","arguments":{{}},"_meta":{{"progressToken":"p{i}",{meta}}}}}}}"#
+        );
+        let headers = "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: test_tool_with_progress\r\n";
+        let request = post(Some(gw.token()), headers, "/mcp", &body);
+        let mut s = tokio::net::TcpStream::connect(gw.local_addr())
+            .await
+            .expect("connect");
+        s.write_all(request.as_bytes()).await.expect("send");
+        let mut buf = Vec::new();
+        tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut buf))
+            .await
+            .expect("answer in time")
+            .expect("read");
+        let text = String::from_utf8_lossy(&buf);
+        assert!(text.starts_with("HTTP/1.1 200"), "call {i}: {text}");
+        let reports = text.matches("notifications/progress").count();
+        let result = text.find("Tool with progress executed successfully");
+        let last = text.rfind("notifications/progress");
+        assert_eq!(reports, 3, "call {i}: {text}");
+        assert!(result.is_some() && last < result, "call {i}: {text}");
+    }
+    gw.close().await;
+    rig.corral.close().await;
+}

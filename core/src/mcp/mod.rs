@@ -10,11 +10,12 @@
 #![allow(deprecated)] // rmcp marks the logging types deprecated (SEP-2577); legacy servers use them
 
 mod guard;
+mod notes;
 mod probe;
 mod stderr;
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, VecDeque},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -26,9 +27,8 @@ use rmcp::{
     ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient,
     model::{
         CallToolRequest, CallToolRequestParams, ClientCapabilities, ClientConfig, ClientRequest,
-        GetPromptRequestParams, Implementation, LoggingMessageNotificationParam,
-        ProgressNotificationParam, ProgressToken, ProtocolVersion, ReadResourceRequestParams,
-        ServerResult,
+        GetPromptRequestParams, Implementation, ProgressNotificationParam, ProgressToken,
+        ProtocolVersion, ReadResourceRequestParams, ServerResult,
     },
     service::{NotificationContext, Peer, PeerRequestOptions, RunningService, ServiceError},
 };
@@ -117,12 +117,84 @@ impl SessionOptions {
     }
 }
 
-/// State shared between the session and its notification handler.
+/// State shared between the session, its notification handler and its delivery task.
 struct Shared {
     server: String,
-    progress: Mutex<HashMap<ProgressToken, Arc<CallWatch>>>,
+    progress: Mutex<ProgressRoutes>,
     on_log: Mutex<Option<LogCallback>>,
     tools_changed: AtomicBool,
+    delivery: notes::Delivery,
+}
+
+/// Where progress reports go: the calls in flight by progress token, and the few reports that
+/// came before their call had registered (rmcp picks the token as it sends the request).
+#[derive(Default)]
+struct ProgressRoutes {
+    calls: HashMap<ProgressToken, Arc<CallWatch>>,
+    early: VecDeque<ProgressNotificationParam>,
+}
+
+/// Most reports kept for a call that has not registered yet.
+const EARLY_PROGRESS: usize = 32;
+
+impl Shared {
+    /// Hands one notification to its callback (on the session's delivery task, in order).
+    fn deliver(&self, note: notes::Note) {
+        match note {
+            notes::Note::Progress(params) => {
+                let watch = self.progress.lock().ok().and_then(|mut routes| {
+                    let watch = routes.calls.get(&params.progress_token).cloned();
+                    if watch.is_none() {
+                        if routes.early.len() >= EARLY_PROGRESS {
+                            routes.early.pop_front();
+                        }
+                        routes.early.push_back(params.clone());
+                    }
+                    watch
+                });
+                if let Some(watch) = watch {
+                    watch.report(params);
+                }
+            }
+            notes::Note::Log(params) => {
+                let callback = self.on_log.lock().ok().and_then(|c| c.clone());
+                if let Some(cb) = callback {
+                    let level = serde_json::to_value(params.level)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_else(|| "info".into());
+                    cb(LogMessage {
+                        server: self.server.clone(),
+                        level,
+                        logger: params.logger,
+                        data: params.data,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Routes a call's progress reports to `watch`, delivering any that came first.
+    fn register(&self, token: &ProgressToken, watch: &Arc<CallWatch>) {
+        let early: Vec<ProgressNotificationParam> = match self.progress.lock() {
+            Ok(mut routes) => {
+                routes.calls.insert(token.clone(), watch.clone());
+                if routes.early.is_empty() {
+                    Vec::new()
+                } else {
+                    let (mine, others) = std::mem::take(&mut routes.early)
+                        .into_iter()
+                        .partition(|p| p.progress_token == *token);
+                    routes.early = others;
+                    mine.into()
+                }
+            }
+            Err(_) => Vec::new(),
+        };
+        for params in early {
+            watch.report(params);
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -136,51 +208,8 @@ impl ClientHandler for Handler {
         )
     }
 
-    async fn on_progress(
-        &self,
-        params: ProgressNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        let watch = self
-            .0
-            .progress
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&params.progress_token).cloned());
-        if let Some(watch) = watch {
-            if let Ok(mut last) = watch.last_progress.lock() {
-                *last = tokio::time::Instant::now();
-            }
-            if let Some(cb) = &watch.callback {
-                cb(Progress {
-                    progress: params.progress,
-                    total: params.total,
-                    message: params.message,
-                });
-            }
-        }
-    }
-
-    #[allow(deprecated)] // logging is deprecated in 2026-07-28 but legacy servers still send it
-    async fn on_logging_message(
-        &self,
-        params: LoggingMessageNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        let callback = self.0.on_log.lock().ok().and_then(|c| c.clone());
-        if let Some(cb) = callback {
-            let level = serde_json::to_value(params.level)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_else(|| "info".into());
-            cb(LogMessage {
-                server: self.0.server.clone(),
-                level,
-                logger: params.logger,
-                data: params.data,
-            });
-        }
-    }
+    // Progress and log notifications never reach here: the transport takes them off the
+    // wire and delivers them in order (see `notes`).
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.0.tools_changed.store(true, Ordering::SeqCst);
@@ -232,8 +261,11 @@ impl Session {
         let reader = StdoutGuard::new(stdout, violation.clone());
         let shared = new_shared(&options);
         let handler = Handler(shared.clone());
-        let transport = probe::ProbeFilter::new(
-            rmcp::transport::async_rw::AsyncRwTransport::new_client(reader, stdin),
+        let transport = notes::Ordered::new(
+            probe::ProbeFilter::new(rmcp::transport::async_rw::AsyncRwTransport::new_client(
+                reader, stdin,
+            )),
+            shared.clone(),
         );
         let start = handler.serve_with_lifecycle(transport, lifecycle());
         let exited = control.wait();
@@ -327,8 +359,11 @@ impl Session {
                 .map_err(|e| Error::config(format!("servers.{}.headers.{k}", options.server), e))?;
             custom.insert(name, value);
         }
-        let transport = StreamableHttpClientTransport::from_config(config.custom_headers(custom));
         let shared = new_shared(&options);
+        let transport = notes::Ordered::new(
+            StreamableHttpClientTransport::from_config(config.custom_headers(custom)),
+            shared.clone(),
+        );
         let handler = Handler(shared.clone());
         let service = tokio::time::timeout(
             options.start_timeout,
@@ -523,7 +558,7 @@ impl Session {
             callback: options.on_progress,
             last_progress: Mutex::new(started),
         });
-        lock(&self.shared.progress).insert(handle.progress_token.clone(), watch.clone());
+        self.shared.register(&handle.progress_token, &watch);
         let mut inflight = InFlight::new(self, handle.id.clone(), handle.progress_token.clone());
         let cancel = options.cancel.unwrap_or_default();
         let hard_deadline = started + max_total;
@@ -558,6 +593,13 @@ impl Session {
                 }
             }
         };
+        // The progress reports and log lines the server sent before its answer reach their
+        // callbacks before the call returns.
+        tokio::select! {
+            () = self.shared.delivery.settled() => {}
+            () = cancel.cancelled() => {}
+            () = tokio::time::sleep_until(hard_deadline) => {}
+        }
         inflight.finished();
         match response {
             Ok(ServerResult::CallToolResult(r)) => Ok(r),
@@ -733,6 +775,21 @@ struct CallWatch {
     last_progress: Mutex<tokio::time::Instant>,
 }
 
+impl CallWatch {
+    fn report(&self, params: ProgressNotificationParam) {
+        if let Ok(mut last) = self.last_progress.lock() {
+            *last = tokio::time::Instant::now();
+        }
+        if let Some(cb) = &self.callback {
+            cb(Progress {
+                progress: params.progress,
+                total: params.total,
+                message: params.message,
+            });
+        }
+    }
+}
+
 /// Bookkeeping of one call: removes its progress route, and cancels it if abandoned.
 struct InFlight<'a> {
     session: &'a Session,
@@ -770,7 +827,9 @@ impl<'a> InFlight<'a> {
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        lock(&self.session.shared.progress).remove(&self.token);
+        lock(&self.session.shared.progress)
+            .calls
+            .remove(&self.token);
         if !self.done
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
@@ -813,9 +872,10 @@ async fn listen_for_list_changes(peer: &Peer<RoleClient>, shared: Arc<Shared>) {
 fn new_shared(options: &SessionOptions) -> Arc<Shared> {
     Arc::new(Shared {
         server: options.server.clone(),
-        progress: Mutex::new(HashMap::new()),
+        progress: Mutex::new(ProgressRoutes::default()),
         on_log: Mutex::new(options.on_log.clone()),
         tools_changed: AtomicBool::new(false),
+        delivery: notes::Delivery::new(),
     })
 }
 
