@@ -88,4 +88,13 @@ print("connect get_mcp_token ok")
 
 assert sbx.kill() is True
 print("kill ok")
+
+failed = ""
+try:
+    Sandbox.create(mcp={"no-such-server-anywhere": {}})
+except Exception as e:  # SandboxException
+    failed = str(e)
+assert failed.startswith("Failed to start MCP gateway: "), failed
+assert "no-such-server-anywhere" in failed, failed
+print("failed gateway raises ok")
 print("python-sdk-mcp: ok")

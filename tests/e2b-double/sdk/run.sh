@@ -3,8 +3,8 @@
 # e2b@2.51.0 (a project dir) under ~/.cache/corral/e2b-sdk once, starts the double on
 # 127.0.0.1 and runs the same flow through both (e2b-compat.md §2.2 mode B). Judged by the
 # scripts' output (the async Python client's exit-abort flake is avoided by using the sync
-# client; the output check stays authoritative). The Python SDK also runs its MCP gateway flow
-# (`Sandbox.create(mcp=…)`, check_mcp.py): the double's mcp-gateway template stands corral's own
+# client; the output check stays authoritative). Both SDKs also run their MCP gateway flow
+# (`Sandbox.create(mcp=…)`, check_mcp.py / check_mcp.mjs): the double's mcp-gateway template stands corral's own
 # gateway in for E2B's, so it needs the corral CLI and the fixture server (by default next to the
 # double; CORRAL_CLI, CORRAL_TEST_SERVER).
 #   usage: run.sh <corral-e2b-double binary>
@@ -49,6 +49,9 @@ else echo "e2b (PyPI $py_version) against the double: FAILED"; cat "$out/py.txt"
 CORRAL_TEST_SERVER=$fixture "$cache/py-venv/bin/python" "$here/check_mcp.py" > "$out/py-mcp.txt" 2>&1 || true
 if tail -1 "$out/py-mcp.txt" | grep -qx 'python-sdk-mcp: ok'; then echo "e2b (PyPI $py_version) Sandbox.create(mcp=…) against the double: ok"
 else echo "e2b (PyPI $py_version) Sandbox.create(mcp=…) against the double: FAILED"; cat "$out/py-mcp.txt"; status=1; fi
+CORRAL_TEST_SERVER=$fixture node "$here/check_mcp.mjs" > "$out/js-mcp.txt" 2>&1 || true
+if tail -1 "$out/js-mcp.txt" | grep -qx 'js-sdk-mcp: ok'; then echo "e2b (npm $js_version) Sandbox.create({mcp}) against the double: ok"
+else echo "e2b (npm $js_version) Sandbox.create({mcp}) against the double: FAILED"; cat "$out/js-mcp.txt"; status=1; fi
 node "$here/check.mjs" > "$out/js.txt" 2>&1 || true
 if tail -1 "$out/js.txt" | grep -qx 'js-sdk: ok'; then echo "e2b (npm $js_version) against the double: ok"
 else echo "e2b (npm $js_version) against the double: FAILED"; cat "$out/js.txt"; status=1; fi
