@@ -13,6 +13,7 @@ import json
 import os
 import urllib.parse
 import urllib.request
+from typing import Any
 
 from e2b import Sandbox
 
@@ -22,15 +23,18 @@ url, token = sbx.get_mcp_url(), sbx.get_mcp_token()
 host = sbx.get_host(50005)
 assert host.startswith(f"50005-{sbx.sandbox_id}."), host
 assert url == f"https://{host}/mcp", url
-assert token and len(token) == 36, token
+assert token is not None, token
+assert len(token) == 36, token
 print("create(mcp) get_mcp_url get_mcp_token ok")
 
 session: dict[str, str] = {}
 
 
-def rpc(method: str, params: dict, routing: dict[str, str], id_: int | None = 1) -> dict | None:
+def rpc(
+    method: str, params: dict[str, Any], routing: dict[str, str], id_: int | None = 1
+) -> dict[str, Any] | None:
     """One JSON-RPC message to the gateway; the answer (JSON or one SSE event), if any."""
-    body: dict = {"jsonrpc": "2.0", "method": method, "params": params}
+    body: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params}
     if id_ is not None:
         body["id"] = id_
     headers = {
@@ -51,11 +55,12 @@ def rpc(method: str, params: dict, routing: dict[str, str], id_: int | None = 1)
         if resp.headers.get("Content-Type", "").startswith("text/event-stream"):
             for line in text.splitlines():
                 if line.startswith("data:") and line[5:].strip():
-                    msg = json.loads(line[5:])
+                    msg: dict[str, Any] = json.loads(line[5:])
                     if msg.get("id") == id_:
                         return msg
             raise AssertionError(f"no answer to {method} in {text!r}")
-        return json.loads(text)
+        answer: dict[str, Any] = json.loads(text)
+        return answer
 
 
 by_headers = {"E2b-Sandbox-Id": sbx.sandbox_id, "E2b-Sandbox-Port": "50005"}
@@ -68,10 +73,12 @@ init = rpc(
     },
     by_headers,
 )
-assert init and "result" in init, init
+assert init is not None
+assert "result" in init, init
 session["MCP-Protocol-Version"] = init["result"]["protocolVersion"]
 rpc("notifications/initialized", {}, by_headers, id_=None)
 tools = rpc("tools/list", {}, by_headers, id_=2)
+assert tools is not None
 names = [t["name"] for t in tools["result"]["tools"]]
 assert "echo" in names, names
 print("mcp initialize tools/list ok", "echo" in names)
@@ -79,6 +86,7 @@ print("mcp initialize tools/list ok", "echo" in names)
 # The SDK's own host, as E2B's edge routes it (left-most label `50005-<id>`).
 by_host = {"Host": urllib.parse.urlsplit(url).hostname}
 call = rpc("tools/call", {"name": "echo", "arguments": {"text": "via e2b"}}, by_host, id_=3)
+assert call is not None
 assert call["result"]["content"][0]["text"] == "via e2b", call
 print("mcp tools/call ok", call["result"]["content"][0]["text"])
 
