@@ -207,6 +207,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_option_is_additive_camel_case_and_accepts_snake_case() {
+        use crate::gateway::GatewayOptions;
+        let o: GatewayOptions =
+            serde_json::from_value(serde_json::json!({"e2bGateway": true})).expect("options");
+        assert!(o.e2b_gateway);
+        let o: GatewayOptions =
+            serde_json::from_value(serde_json::json!({"e2b_gateway": true})).expect("options");
+        assert!(o.e2b_gateway);
+        let v = serde_json::to_value(GatewayOptions::default()).expect("json");
+        assert!(
+            v.get("e2bGateway").is_none(),
+            "the default form is unchanged: {v}"
+        );
+    }
+
+    #[test]
     fn tokens_are_uuid_v4() {
         let t = uuid_v4().expect("token");
         assert_eq!(t.len(), 36);
