@@ -8,18 +8,35 @@
 //!   the hash of the base template's id and the install commands: building the same template
 //!   again reuses it, and starting a sandbox from it mounts it (nothing is copied);
 //! - `servers/<name>/layers/<key>/` — a server's own layer, keyed by the hash of its template
-//!   and install commands (a change of either starts from a clean layer).
+//!   and install commands (a change of either starts from a clean layer);
+//! - `servers/<name>/installed` — the key whose install commands completed in that layer, so
+//!   they run once per distinct list ([`run_install_commands`]; a remote sandbox keeps the
+//!   marker inside itself).
+//!
+//! The file-system work here is blocking: async callers run it on the blocking pool.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    config::NetworkPolicy,
+    config::{NetworkPolicy, ServerConfig},
     error::{Error, ErrorKind, Result},
-    sandbox::{Command, Provider, SandboxConfig},
+    runner::StartEvent,
+    sandbox::{Command, ExecOutput, Provider, Sandbox, SandboxConfig},
+    sync::blocking,
 };
+
+/// How long one install command may run.
+const INSTALL_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+/// Lines of install output quoted in an `INSTALL_FAILED` error.
+const INSTALL_TAIL_LINES: usize = 30;
+/// Where a remote sandbox keeps the hash of its completed install commands.
+const REMOTE_INSTALL_MARKER: &str = ".corral/installed";
 
 /// A built template.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,7 +153,10 @@ pub async fn build_template(
         ));
     }
     let base_id = match base {
-        Some(b) => Some(template_id(home, b)?),
+        Some(b) => {
+            let (home, b) = (home.to_owned(), b.to_owned());
+            Some(blocking(move || template_id(&home, &b)).await?)
+        }
         None => None,
     };
     let id = hash_parts(
@@ -152,30 +172,49 @@ pub async fn build_template(
         size_bytes: 0,
     };
     let layer = layer_path(home, &id);
-    if !layer.is_dir() {
-        let building = layer.with_extension(format!("building-{}", std::process::id()));
-        let _ = remove_tree(&building);
-        std::fs::create_dir_all(&building).map_err(|e| Error::io(building.display(), e))?;
-        let result = run_build(provider, name, &building, install_commands, base).await;
-        if let Err(e) = result {
-            let _ = remove_tree(&building);
-            return Err(e);
-        }
-        // Work dirs are scratch space of the build's mounts: not part of the layer.
-        if let Ok(entries) = std::fs::read_dir(&building) {
-            for e in entries.flatten() {
-                let _ = remove_tree(&e.path().join("work"));
+    let building = layer.with_extension(format!("building-{}", std::process::id()));
+    let fresh = {
+        let (layer, building) = (layer.clone(), building.clone());
+        blocking(move || {
+            if layer.is_dir() {
+                return Ok(false);
             }
-        }
-        std::fs::rename(&building, &layer).map_err(|e| Error::io(layer.display(), e))?;
+            let _ = remove_tree(&building);
+            std::fs::create_dir_all(&building).map_err(|e| Error::io(building.display(), e))?;
+            Ok(true)
+        })
+        .await?
+    };
+    if fresh {
+        let result = run_build(provider, name, &building, install_commands, base).await;
+        let failed = result.is_err();
+        let (layer, building) = (layer.clone(), building.clone());
+        blocking(move || {
+            if failed {
+                let _ = remove_tree(&building);
+                return Ok(());
+            }
+            // Work dirs are scratch space of the build's mounts: not part of the layer.
+            if let Ok(entries) = std::fs::read_dir(&building) {
+                for e in entries.flatten() {
+                    let _ = remove_tree(&e.path().join("work"));
+                }
+            }
+            std::fs::rename(&building, &layer).map_err(|e| Error::io(layer.display(), e))
+        })
+        .await?;
+        result?;
     }
     let meta = templates_dir(home).join(format!("{name}.json"));
     let text = serde_json::to_string_pretty(&info)
         .map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
-    let tmp = meta.with_extension("json.tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, &meta))
-        .map_err(|e| Error::io(meta.display(), e))?;
+    blocking(move || {
+        let tmp = meta.with_extension("json.tmp");
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, &meta))
+            .map_err(|e| Error::io(meta.display(), e))
+    })
+    .await?;
     Ok(info)
 }
 
@@ -199,7 +238,7 @@ async fn run_build(
     let mut result = Ok(());
     for (i, script) in install_commands.iter().enumerate() {
         let mut command = Command::shell(script.clone());
-        command.timeout = Some(std::time::Duration::from_secs(20 * 60));
+        command.timeout = Some(INSTALL_TIMEOUT);
         let out = match sandbox.exec(command).await {
             Ok(o) => o,
             Err(e) => {
@@ -211,7 +250,7 @@ async fn run_build(
             let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
             text.push_str(&String::from_utf8_lossy(&out.stderr));
             let lines: Vec<&str> = text.lines().collect();
-            let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+            let tail = lines[lines.len().saturating_sub(INSTALL_TAIL_LINES)..].join("\n");
             result = Err(install_failed(
                 name,
                 i,
@@ -234,6 +273,125 @@ fn install_failed(name: &str, i: usize, total: usize, script: &str, why: &str) -
             i + 1
         ),
     )
+}
+
+/// The key of a server's layer: the hash of its template's content id (when it starts from
+/// one) and its install commands. Blocking (reads the template's metadata).
+pub(crate) fn layer_key(
+    home: &Path,
+    template: Option<&str>,
+    install_commands: &[String],
+) -> Result<String> {
+    let template_id = template.map(|t| template_id(home, t)).transpose()?;
+    Ok(hash_parts(
+        std::iter::once(template_id.as_deref().unwrap_or(""))
+            .chain(install_commands.iter().map(String::as_str)),
+    )[..32]
+        .to_owned())
+}
+
+/// Makes `<state_dir>/layers/<key>` the server's layer: removes its other layers and records
+/// the key for [`prune`]. Returns the layer's path. Blocking.
+pub(crate) fn prepare_layers(state_dir: &Path, key: &str) -> Result<PathBuf> {
+    let layers = state_dir.join("layers");
+    if let Ok(entries) = std::fs::read_dir(&layers) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.split('.').next() != Some(key) {
+                let _ = remove_tree(&e.path());
+            }
+        }
+    }
+    std::fs::create_dir_all(&layers).map_err(|e| Error::io(layers.display(), e))?;
+    let _ = std::fs::write(state_dir.join("layer-key"), key);
+    Ok(layers.join(key))
+}
+
+/// Runs a server's install commands in its sandbox, once per distinct list: `layer_key` is
+/// recorded (in `state_dir` for a local sandbox, inside a remote one) when they all succeed,
+/// and a start that finds it skips them.
+pub(crate) async fn run_install_commands(
+    sandbox: &dyn Sandbox,
+    config: &ServerConfig,
+    state_dir: Option<&Path>,
+    layer_key: &str,
+    emit: &(dyn Fn(StartEvent) + Sync),
+) -> Result<()> {
+    if config.install_commands.is_empty() {
+        return Ok(());
+    }
+    // A remote sandbox keeps the marker inside itself (a new sandbox has nothing installed).
+    let remote = !sandbox.state_is_local();
+    let marker = state_dir.filter(|_| !remote).map(|d| d.join("installed"));
+    if let Some(m) = &marker
+        && tokio::fs::read_to_string(m)
+            .await
+            .is_ok_and(|s| s.trim() == layer_key)
+    {
+        return Ok(());
+    }
+    if remote
+        && sandbox
+            .read_file(REMOTE_INSTALL_MARKER)
+            .await
+            .is_ok_and(|s| String::from_utf8_lossy(&s).trim() == layer_key)
+    {
+        return Ok(());
+    }
+    let total = config.install_commands.len();
+    for (i, script) in config.install_commands.iter().enumerate() {
+        let mut command = Command::shell(script.clone());
+        command.cwd = config.cwd.clone();
+        command.network = Some(NetworkPolicy::All);
+        command.timeout = Some(INSTALL_TIMEOUT);
+        emit(StartEvent::InstallStarted {
+            server: config.name.clone(),
+            index: i + 1,
+            total,
+            command: script.clone(),
+        });
+        let out: ExecOutput = sandbox.exec(command).await.map_err(|e| {
+            let message = format!(
+                "install command {} of {total} for `{}` (`{script}`) failed: {}",
+                i + 1,
+                config.name,
+                e.message()
+            );
+            Error::new(ErrorKind::InstallFailed, message).with_source(e)
+        })?;
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        emit(StartEvent::InstallFinished {
+            server: config.name.clone(),
+            index: i + 1,
+            status: out.status,
+            output: text.clone(),
+        });
+        if !out.status.success() {
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(INSTALL_TAIL_LINES)..].join("\n");
+            return Err(Error::new(
+                ErrorKind::InstallFailed,
+                format!(
+                    "install command {} of {total} for `{}` (`{script}`) failed with {}:\n{tail}",
+                    i + 1,
+                    config.name,
+                    out.status
+                ),
+            ));
+        }
+    }
+    if let Some(m) = marker {
+        tokio::fs::write(&m, layer_key)
+            .await
+            .map_err(|e| Error::io(m.display(), e))?;
+    }
+    if remote {
+        sandbox
+            .write_file(REMOTE_INSTALL_MARKER, layer_key.as_bytes())
+            .await?;
+    }
+    Ok(())
 }
 
 /// The built templates, by name, with their sizes.

@@ -35,12 +35,13 @@ pub mod mcp;
 pub mod runner;
 pub mod sandbox;
 pub mod store;
+mod sync;
 pub mod tool;
 
 pub use self::{
     config::{Limits, Mount, NetworkPolicy, ServerConfig, ToolFilter, Transport},
     error::{Error, ErrorKind, Result},
-    gateway::{Gateway, GatewayOptions, ServerHealth, ServerState},
+    gateway::{Gateway, GatewayOptions, ServerHealth, ServerState, start_gateway},
     install::{PruneReport, TemplateInfo},
     mcp::{CallOptions, LogCallback, ProgressCallback, Session, SessionOptions},
     runner::{

@@ -705,3 +705,70 @@ async fn the_stateless_era_works_too() {
     gw.close().await;
     rig.corral.close().await;
 }
+
+/// Waits (bounded) until `/health` no longer answers: the gateway stopped serving.
+async fn stops_serving(gw: &corral_core::Gateway) -> bool {
+    for _ in 0..100 {
+        let answered = tokio::net::TcpStream::connect(gw.local_addr())
+            .await
+            .is_ok();
+        if !answered {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_corral_closes_its_gateways() {
+    let rig = Rig::new();
+    rig.add("alpha", &[]).await;
+    let gw = rig.corral.start_gateway(opts()).await.expect("gateway");
+    assert!(gw.wait_settled(Duration::from_secs(60)).await);
+    let (c, _) = connect(&gw).await;
+    assert_eq!(
+        call(&c, "echo", json!({"text": "hi"})).await,
+        ("hi".into(), false)
+    );
+    rig.corral.close().await;
+    assert!(stops_serving(&gw).await, "the gateway still serves");
+    assert!(tagged(&rig.tag).is_empty(), "the server outlived close()");
+    let err = rig
+        .corral
+        .start_gateway(opts())
+        .await
+        .expect_err("a closed corral starts no gateway");
+    assert_eq!(err.kind(), ErrorKind::Closed);
+    gw.close().await; // still idempotent
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_of_its_own_closes_its_corral() {
+    let home = tempfile::tempdir().expect("tmp");
+    let tag = tag();
+    let mcp = json!({"alpha": {"command": fixture().display().to_string(),
+                               "env": {"CORRAL_SCENARIO_TAG": tag}}});
+    let options = GatewayOptions {
+        mcp: mcp.as_object().cloned(),
+        ..opts()
+    };
+    let corral = CorralOptions {
+        home: Some(home.path().to_owned()),
+        ..CorralOptions::default()
+    };
+    let gw = corral_core::start_gateway(corral, options)
+        .await
+        .expect("gateway");
+    assert!(gw.wait_settled(Duration::from_secs(60)).await);
+    let (c, _) = connect(&gw).await;
+    assert_eq!(
+        call(&c, "echo", json!({"text": "own"})).await,
+        ("own".into(), false)
+    );
+    assert!(!tagged(&tag).is_empty(), "the server runs");
+    let _ = c.cancel().await;
+    gw.close().await;
+    assert!(stops_serving(&gw).await, "the gateway still serves");
+    assert!(tagged(&tag).is_empty(), "the server outlived the gateway");
+}

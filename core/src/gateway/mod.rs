@@ -58,7 +58,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     error::{Error, ErrorKind, Result},
-    runner::{Corral, ServerSession},
+    runner::{Corral, CorralOptions, ServerSession},
 };
 
 /// The health resource's URI.
@@ -201,7 +201,7 @@ struct Catalog {
 /// A call in flight that wants the server's log messages (and its own progress).
 type Forward = tokio::sync::mpsc::UnboundedSender<handler::Forwarded>;
 
-struct State {
+pub(crate) struct State {
     corral: Corral,
     options: GatewayOptions,
     servers: Vec<String>,
@@ -224,6 +224,8 @@ struct State {
     started: std::sync::atomic::AtomicBool,
     shutdown: CancellationToken,
     supervisors: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The HTTP server's task (taken by the first close).
+    server: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// A running gateway. [`Gateway::close`] stops serving (the servers keep running in the
@@ -233,9 +235,10 @@ pub struct Gateway {
     token: String,
     addr: SocketAddr,
     state: Arc<State>,
-    server: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The E2B `mcp-gateway` sandbox, when [`GatewayOptions::e2b_gateway`].
     e2b: Option<crate::sandbox::e2b::McpGateway>,
+    /// The corral this gateway owns ([`start_gateway`]), closed with it.
+    owned: Option<Corral>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -267,6 +270,23 @@ impl Corral {
     /// Streamable-HTTP MCP endpoint. See the [`gateway`](crate::gateway) module.
     pub async fn start_gateway(&self, options: GatewayOptions) -> Result<Gateway> {
         Gateway::start(self.clone(), options).await
+    }
+}
+
+/// Starts a gateway on a corral of its own (`options` as for [`Corral::with_options`]):
+/// E2B's `Sandbox.create(mcp={…})` in one call. Closing (or dropping) the gateway closes that
+/// corral and every server it started.
+pub async fn start_gateway(corral: CorralOptions, options: GatewayOptions) -> Result<Gateway> {
+    let corral = Corral::with_options(corral)?;
+    match Gateway::start(corral.clone(), options).await {
+        Ok(mut gateway) => {
+            gateway.owned = Some(corral);
+            Ok(gateway)
+        }
+        Err(e) => {
+            corral.close().await;
+            Err(e)
+        }
     }
 }
 
@@ -388,14 +408,23 @@ impl Gateway {
             std::net::IpAddr::V4(v4) => v4.to_string(),
         };
         let url = format!("http://{host}:{}/mcp", addr.port());
+        if let Ok(mut s) = state.server.lock() {
+            *s = Some(server);
+        }
+        // Closed with the corral, too (a corral closed meanwhile closes it right away).
+        state.corral.register_gateway(Arc::downgrade(&state));
+        if state.corral.is_closed() {
+            state.close().await;
+            return Err(Error::closed());
+        }
         tracing::info!(url = %url, servers = ?state.servers, "gateway listening");
         Ok(Self {
             url,
             token,
             addr,
             state,
-            server: Mutex::new(Some(server)),
             e2b: None,
+            owned: None,
         })
     }
 
@@ -450,8 +479,8 @@ impl Gateway {
             token: remote.token().to_owned(),
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
             state,
-            server: Mutex::new(None),
             e2b: Some(remote),
+            owned: None,
         })
     }
 
@@ -490,30 +519,23 @@ impl Gateway {
     }
 
     /// Stops serving and the supervisors. The corral's servers keep running until
-    /// [`Corral::close`]. Idempotent.
+    /// [`Corral::close`] (which closes its gateways too), unless the gateway owns its corral
+    /// ([`start_gateway`]): then that closes too. Idempotent.
     pub async fn close(&self) {
         if let Some(e2b) = &self.e2b {
             e2b.close().await;
         }
-        self.state.shutdown.cancel();
-        let server = self.server.lock().ok().and_then(|mut s| s.take());
-        if let Some(server) = server {
-            // Open SSE streams would hold a graceful shutdown forever.
-            if tokio::time::timeout(Duration::from_secs(2), server)
-                .await
-                .is_err()
-            {
-                tracing::debug!("gateway connections did not close in time");
-            }
+        self.state.close().await;
+        if let Some(corral) = &self.owned {
+            corral.close().await;
         }
-        self.state.stop_supervisors();
     }
 }
 
 impl Drop for Gateway {
     fn drop(&mut self) {
         self.state.shutdown.cancel();
-        if let Ok(mut s) = self.server.lock()
+        if let Ok(mut s) = self.state.server.lock()
             && let Some(s) = s.take()
         {
             s.abort();
@@ -555,6 +577,7 @@ impl State {
             started: false.into(),
             shutdown: CancellationToken::new(),
             supervisors: Mutex::new(Vec::new()),
+            server: Mutex::new(None),
             options,
         })
     }
@@ -578,6 +601,22 @@ impl State {
         if let Ok(mut s) = self.supervisors.lock() {
             s.extend(sups);
         }
+    }
+
+    /// Stops serving (open SSE streams get 2 s) and the supervisors. Idempotent.
+    pub(crate) async fn close(&self) {
+        self.shutdown.cancel();
+        let server = self.server.lock().ok().and_then(|mut s| s.take());
+        if let Some(mut server) = server
+            && tokio::time::timeout(Duration::from_secs(2), &mut server)
+                .await
+                .is_err()
+        {
+            // Open SSE streams would hold a graceful shutdown forever.
+            tracing::debug!("gateway connections did not close in time");
+            server.abort();
+        }
+        self.stop_supervisors();
     }
 
     fn stop_supervisors(&self) {

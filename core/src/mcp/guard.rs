@@ -85,9 +85,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for StdoutGuard<R> {
                         .next()
                         .unwrap_or_default()
                         .to_owned();
-                    if let Ok(mut v) = this.violation.lock() {
-                        v.get_or_insert(sample);
-                    }
+                    crate::sync::lock(&this.violation).get_or_insert(sample);
                     this.ended = true;
                     buf.set_filled(before + offset);
                 }

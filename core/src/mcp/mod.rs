@@ -40,6 +40,7 @@ use self::{guard::StdoutGuard, stderr::spawn_stderr_reader};
 use crate::{
     error::{Error, ErrorKind, Result},
     sandbox::{Process, ProcessControl},
+    sync::lock,
     tool::{
         LogMessage, Progress, Prompt, PromptResult, Resource, ResourceContents, Tool, ToolResult,
     },
@@ -257,7 +258,7 @@ impl Session {
             Some(Err(e)) => {
                 let status = tokio::time::timeout(Duration::from_millis(500), control.wait()).await;
                 control.kill();
-                let kind = if violation.lock().ok().is_some_and(|v| v.is_some()) {
+                let kind = if lock(&violation).is_some() {
                     ErrorKind::Protocol
                 } else {
                     ErrorKind::ServerStartFailed
@@ -446,9 +447,7 @@ impl Session {
 
     /// Sets (or clears) the receiver of the server's log messages.
     pub fn set_log_callback(&self, on_log: Option<LogCallback>) {
-        if let Ok(mut slot) = self.shared.on_log.lock() {
-            *slot = on_log;
-        }
+        *lock(&self.shared.on_log) = on_log;
     }
 
     /// All tools, following every page of `tools/list`.
@@ -524,9 +523,7 @@ impl Session {
             callback: options.on_progress,
             last_progress: Mutex::new(started),
         });
-        if let Ok(mut map) = self.shared.progress.lock() {
-            map.insert(handle.progress_token.clone(), watch.clone());
-        }
+        lock(&self.shared.progress).insert(handle.progress_token.clone(), watch.clone());
         let mut inflight = InFlight::new(self, handle.id.clone(), handle.progress_token.clone());
         let cancel = options.cancel.unwrap_or_default();
         let hard_deadline = started + max_total;
@@ -543,7 +540,7 @@ impl Session {
                     return Err(Error::new(ErrorKind::Cancelled, format!("call to `{tool}` was cancelled")));
                 }
                 _ = tokio::time::sleep_until(deadline) => {
-                    let last = watch.last_progress.lock().map(|l| *l).unwrap_or(started);
+                    let last = *lock(&watch.last_progress);
                     let next = (last + timeout).min(hard_deadline);
                     if next > tokio::time::Instant::now() {
                         deadline = next;
@@ -637,9 +634,7 @@ impl Session {
     /// Kills the server process at once; calls still in flight fail with `SERVER_CRASHED`
     /// quoting `reason`.
     pub fn kill(&self, reason: &str) {
-        if let Ok(mut r) = self.stop_reason.lock() {
-            r.get_or_insert_with(|| reason.to_owned());
-        }
+        lock(&self.stop_reason).get_or_insert_with(|| reason.to_owned());
         if let Some(p) = &self.process {
             p.kill();
         }
@@ -672,7 +667,7 @@ impl Session {
 
     fn dead_error(&self, e: ServiceError) -> Error {
         let server = &self.shared.server;
-        if self.violation.lock().ok().is_some_and(|v| v.is_some()) {
+        if lock(&self.violation).is_some() {
             self.kill("it broke the MCP protocol");
             return Error::new(
                 ErrorKind::Protocol,
@@ -692,7 +687,8 @@ impl Session {
             return Error::new(kind, format!("connection to server `{server}` failed: {e}"))
                 .with_source(e);
         }
-        if let Some(reason) = self.stop_reason.lock().ok().and_then(|r| r.clone()) {
+        let reason = lock(&self.stop_reason).clone();
+        if let Some(reason) = reason {
             return Error::new(
                 ErrorKind::ServerCrashed,
                 format!("server `{server}` was stopped: {reason}"),
@@ -774,9 +770,7 @@ impl<'a> InFlight<'a> {
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        if let Ok(mut map) = self.session.shared.progress.lock() {
-            map.remove(&self.token);
-        }
+        lock(&self.session.shared.progress).remove(&self.token);
         if !self.done
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
@@ -826,10 +820,8 @@ fn new_shared(options: &SessionOptions) -> Arc<Shared> {
 }
 
 fn violation_text(violation: &Mutex<Option<String>>) -> String {
-    violation
-        .lock()
-        .ok()
-        .and_then(|v| v.clone())
+    lock(violation)
+        .clone()
         .map(|v| format!(": it wrote non-JSON-RPC output to stdout: {v:?}"))
         .unwrap_or_default()
 }

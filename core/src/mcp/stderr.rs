@@ -7,6 +7,8 @@ use std::{
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use crate::sync::lock;
+
 /// Bytes of stderr kept per server.
 const KEEP: usize = 16 * 1024;
 /// Lines of stderr quoted in an error message.
@@ -19,9 +21,7 @@ pub struct StderrTail(Arc<Mutex<VecDeque<u8>>>);
 impl StderrTail {
     /// The kept text.
     pub fn text(&self) -> String {
-        let Ok(buf) = self.0.lock() else {
-            return String::new();
-        };
+        let buf = lock(&self.0);
         let (a, b) = buf.as_slices();
         let mut bytes = Vec::with_capacity(a.len() + b.len());
         bytes.extend_from_slice(a);
@@ -41,11 +41,10 @@ impl StderrTail {
     }
 
     fn push(&self, bytes: &[u8]) {
-        if let Ok(mut buf) = self.0.lock() {
-            buf.extend(bytes);
-            let excess = buf.len().saturating_sub(KEEP);
-            buf.drain(..excess);
-        }
+        let mut buf = lock(&self.0);
+        buf.extend(bytes);
+        let excess = buf.len().saturating_sub(KEEP);
+        buf.drain(..excess);
     }
 }
 

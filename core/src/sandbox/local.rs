@@ -34,6 +34,7 @@ use super::{
 use crate::{
     config::NetworkPolicy,
     error::{Error, Result},
+    sync::{blocking, lock},
 };
 
 /// The sandbox's home directory, as seen inside.
@@ -281,133 +282,189 @@ fn unmount_disk(mount_point: &Path) {
     }
 }
 
+/// What [`prepare`] made ready for a sandbox's machine.
+struct Prepared {
+    id: String,
+    remove_on_kill: Vec<PathBuf>,
+    home_dir: PathBuf,
+    tmp_dir: PathBuf,
+    helpers_dir: PathBuf,
+    path_dirs: Vec<String>,
+    ro_binds: Vec<(PathBuf, PathBuf)>,
+    rw_binds: Vec<(PathBuf, PathBuf)>,
+    rlimits: Vec<(libc::c_int, u64)>,
+    cgroup: Option<Cgroup>,
+    procs_files: Vec<CString>,
+    spec: MachineSpec,
+    disk_mount: PathBuf,
+    config: SandboxConfig,
+}
+
+/// The blocking part of creating a sandbox: its dirs and helpers, the runtimes' prefixes, its
+/// mounts, its cgroup (or rlimits) and its writable layer.
+fn prepare(home: &Path, config: SandboxConfig) -> Result<Prepared> {
+    let id = new_id(if config.name.is_empty() {
+        "sandbox"
+    } else {
+        &config.name
+    });
+    let run_dir = home.join("run").join(&id);
+    let mut remove_on_kill = vec![run_dir.clone()];
+    let state_dir = match &config.state_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            let dir = home.join("sandboxes").join(&id);
+            remove_on_kill.push(dir.clone());
+            dir
+        }
+    };
+    let home_dir = state_dir.join("home");
+    let tmp_dir = run_dir.join("tmp");
+    let helpers_dir = run_dir.join("bin");
+    for dir in [&home_dir, &tmp_dir, &helpers_dir] {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::sandbox(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let _ = std::fs::write(run_dir.join("owner"), std::process::id().to_string());
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&tmp_dir, std::fs::Permissions::from_mode(0o1777));
+        let shim = helpers_dir.join("sudo");
+        std::fs::write(&shim, SUDO_SHIM)
+            .and_then(|()| std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)))
+            .map_err(|e| Error::sandbox(format!("cannot create {}: {e}", shim.display())))?;
+    }
+
+    let lowers = match &config.template {
+        None => Vec::new(),
+        Some(name) => crate::install::template_layers(home, name)?,
+    };
+
+    let host_path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.into());
+    let host_home = std::env::var_os("HOME").map(PathBuf::from);
+    let mut programs: Vec<&str> = config.programs.iter().map(String::as_str).collect();
+    programs.extend(WELL_KNOWN_RUNTIMES);
+    let prefixes = runtime_prefixes(&programs, &host_path, host_home.as_deref());
+
+    let mut path_dirs: Vec<String> = vec![format!("{SANDBOX_HOME}/.local/bin")];
+    for prefix in &prefixes {
+        for sub in ["shims", "bin"] {
+            let dir = prefix.join(sub);
+            if dir.is_dir() {
+                path_dirs.push(dir.display().to_string());
+            }
+        }
+    }
+    path_dirs.push(DEFAULT_PATH.into());
+    path_dirs.push(HELPERS_DIR.into());
+
+    let mut ro_binds = Vec::new();
+    let mut rw_binds = Vec::new();
+    for m in &config.mounts {
+        if !m.host.exists() {
+            return Err(Error::sandbox(format!(
+                "mount source {} does not exist",
+                m.host.display()
+            )));
+        }
+        let pair = (m.host.clone(), m.target.clone());
+        if m.read_only {
+            ro_binds.push(pair);
+        } else {
+            rw_binds.push(pair);
+        }
+    }
+
+    let limits_requested =
+        config.limits.memory_mb.is_some() || config.limits.max_processes.is_some();
+    let mut rlimits = Vec::new();
+    let cgroup = Cgroup::create(&id, &config.limits);
+    let cleanup_cgroup = |cg: &Option<Cgroup>| {
+        if let Some(cg) = cg {
+            cg.remove();
+        }
+    };
+    if cgroup.is_none() && limits_requested {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            return Err(Error::sandbox(
+                "cannot enforce the sandbox limits: the cgroup tree is not writable here",
+            ));
+        }
+        if let Some(mb) = config.limits.memory_mb {
+            rlimits.push((libc::RLIMIT_AS as libc::c_int, mb * 1024 * 1024));
+        }
+        if let Some(n) = config.limits.max_processes {
+            rlimits.push((libc::RLIMIT_NPROC as libc::c_int, n));
+        }
+    }
+    let procs_files = cgroup.as_ref().map(Cgroup::procs_files).unwrap_or_default();
+
+    // The writable root: the sandbox's own layer over its template's and the host's.
+    let mut layer = config
+        .layer_dir
+        .clone()
+        .unwrap_or_else(|| state_dir.join("layer"));
+    let disk_mount = run_dir.join("disk");
+    if let Some(mb) = config.limits.disk_mb {
+        let image = layer.with_extension("ext4");
+        if let Some(parent) = image.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        if let Err(e) = mount_disk(&image, mb, &disk_mount) {
+            cleanup_cgroup(&cgroup);
+            let _ = std::fs::remove_dir_all(&run_dir);
+            return Err(e);
+        }
+        layer = disk_mount.join("layer");
+    }
+    let (dirs, root_symlinks) = overlay_dirs(&prefixes);
+    let spec = MachineSpec {
+        layer,
+        lowers,
+        dirs,
+        root_symlinks,
+        run_dir: run_dir.clone(),
+    };
+    Ok(Prepared {
+        id,
+        remove_on_kill,
+        home_dir,
+        tmp_dir,
+        helpers_dir,
+        path_dirs,
+        ro_binds,
+        rw_binds,
+        rlimits,
+        cgroup,
+        procs_files,
+        spec,
+        disk_mount,
+        config,
+    })
+}
+
 impl LocalSandbox {
     async fn create(provider: &LocalProvider, config: SandboxConfig) -> Result<Self> {
-        let id = new_id(if config.name.is_empty() {
-            "sandbox"
-        } else {
-            &config.name
-        });
-        let run_dir = provider.home.join("run").join(&id);
-        let mut remove_on_kill = vec![run_dir.clone()];
-        let state_dir = match &config.state_dir {
-            Some(dir) => dir.clone(),
-            None => {
-                let dir = provider.home.join("sandboxes").join(&id);
-                remove_on_kill.push(dir.clone());
-                dir
-            }
-        };
-        let home_dir = state_dir.join("home");
-        let tmp_dir = run_dir.join("tmp");
-        let helpers_dir = run_dir.join("bin");
-        for dir in [&home_dir, &tmp_dir, &helpers_dir] {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::sandbox(format!("cannot create {}: {e}", dir.display())))?;
-        }
-        let _ = std::fs::write(run_dir.join("owner"), std::process::id().to_string());
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&tmp_dir, std::fs::Permissions::from_mode(0o1777));
-            let shim = helpers_dir.join("sudo");
-            std::fs::write(&shim, SUDO_SHIM)
-                .and_then(|()| {
-                    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755))
-                })
-                .map_err(|e| Error::sandbox(format!("cannot create {}: {e}", shim.display())))?;
-        }
-
-        let lowers = match &config.template {
-            None => Vec::new(),
-            Some(name) => crate::install::template_layers(&provider.home, name)?,
-        };
-
-        let host_path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.into());
-        let host_home = std::env::var_os("HOME").map(PathBuf::from);
-        let mut programs: Vec<&str> = config.programs.iter().map(String::as_str).collect();
-        programs.extend(WELL_KNOWN_RUNTIMES);
-        let prefixes = runtime_prefixes(&programs, &host_path, host_home.as_deref());
-
-        let mut path_dirs: Vec<String> = vec![format!("{SANDBOX_HOME}/.local/bin")];
-        for prefix in &prefixes {
-            for sub in ["shims", "bin"] {
-                let dir = prefix.join(sub);
-                if dir.is_dir() {
-                    path_dirs.push(dir.display().to_string());
-                }
-            }
-        }
-        path_dirs.push(DEFAULT_PATH.into());
-        path_dirs.push(HELPERS_DIR.into());
-
-        let mut ro_binds = Vec::new();
-        let mut rw_binds = Vec::new();
-        for m in &config.mounts {
-            if !m.host.exists() {
-                return Err(Error::sandbox(format!(
-                    "mount source {} does not exist",
-                    m.host.display()
-                )));
-            }
-            let pair = (m.host.clone(), m.target.clone());
-            if m.read_only {
-                ro_binds.push(pair);
-            } else {
-                rw_binds.push(pair);
-            }
-        }
-
-        let limits_requested =
-            config.limits.memory_mb.is_some() || config.limits.max_processes.is_some();
-        let mut rlimits = Vec::new();
-        let cgroup = Cgroup::create(&id, &config.limits);
-        let cleanup_cgroup = |cg: &Option<Cgroup>| {
-            if let Some(cg) = cg {
-                cg.remove();
-            }
-        };
-        if cgroup.is_none() && limits_requested {
-            // SAFETY: geteuid has no preconditions.
-            if unsafe { libc::geteuid() } == 0 {
-                return Err(Error::sandbox(
-                    "cannot enforce the sandbox limits: the cgroup tree is not writable here",
-                ));
-            }
-            if let Some(mb) = config.limits.memory_mb {
-                rlimits.push((libc::RLIMIT_AS as libc::c_int, mb * 1024 * 1024));
-            }
-            if let Some(n) = config.limits.max_processes {
-                rlimits.push((libc::RLIMIT_NPROC as libc::c_int, n));
-            }
-        }
-        let procs_files = cgroup.as_ref().map(Cgroup::procs_files).unwrap_or_default();
-
-        // The writable root: the sandbox's own layer over its template's and the host's.
-        let mut layer = config
-            .layer_dir
-            .clone()
-            .unwrap_or_else(|| state_dir.join("layer"));
-        let disk_mount = run_dir.join("disk");
-        if let Some(mb) = config.limits.disk_mb {
-            let image = layer.with_extension("ext4");
-            if let Some(parent) = image.parent() {
-                let _ = std::fs::create_dir_all(parent);
-            }
-            if let Err(e) = mount_disk(&image, mb, &disk_mount) {
-                cleanup_cgroup(&cgroup);
-                let _ = std::fs::remove_dir_all(&run_dir);
-                return Err(e);
-            }
-            layer = disk_mount.join("layer");
-        }
-        let (dirs, root_symlinks) = overlay_dirs(&prefixes);
-        let spec = MachineSpec {
-            layer,
-            lowers,
-            dirs,
-            root_symlinks,
-            run_dir: run_dir.clone(),
-        };
+        let home = provider.home.clone();
+        // Directories, the PATH scan, the cgroup, a disk image: blocking work, done on the
+        // blocking pool rather than on a runtime thread.
+        let Prepared {
+            id,
+            remove_on_kill,
+            home_dir,
+            tmp_dir,
+            helpers_dir,
+            path_dirs,
+            ro_binds,
+            rw_binds,
+            rlimits,
+            cgroup,
+            procs_files,
+            spec,
+            disk_mount,
+            config,
+        } = blocking(move || prepare(&home, config)).await?;
         let machine = Machine::start(&spec).await;
         if config.limits.disk_mb.is_some() {
             // The holder keeps its own copy of the mount; the host's goes now.
@@ -416,10 +473,17 @@ impl LocalSandbox {
         let machine = match machine {
             Ok(m) => m,
             Err(e) => {
-                cleanup_cgroup(&cgroup);
-                for dir in &remove_on_kill {
-                    let _ = std::fs::remove_dir_all(dir);
-                }
+                let dirs = remove_on_kill;
+                let _ = blocking(move || {
+                    if let Some(cg) = cgroup {
+                        cg.remove();
+                    }
+                    for dir in &dirs {
+                        let _ = std::fs::remove_dir_all(dir);
+                    }
+                    Ok(())
+                })
+                .await;
                 return Err(e);
             }
         };
@@ -458,7 +522,7 @@ impl LocalSandbox {
         self.cgroup.as_deref().map_or(0, Cgroup::oom_kills)
     }
 
-    fn spawn_process(&self, command: &Command) -> Result<Process> {
+    async fn spawn_process(&self, command: &Command) -> Result<Process> {
         if self.killed.load(Ordering::SeqCst) {
             return Err(Error::sandbox("the sandbox was killed"));
         }
@@ -492,7 +556,7 @@ impl LocalSandbox {
                 super::machine::enter(user_ns, mnt_ns)
             });
         }
-        let mut child = super::spawn_child(cmd).map_err(|e| {
+        let mut child = super::spawn_child(cmd).await.map_err(|e| {
             Error::sandbox(format!("cannot start {}: {e}", self.bwrap.display())).with_source(e)
         })?;
         let (Some(stdin), Some(stdout), Some(stderr)) =
@@ -501,7 +565,8 @@ impl LocalSandbox {
             return Err(Error::sandbox("child has no stdio pipes"));
         };
         let control = ChildControl::new(child, Box::new(|| {}));
-        if let Ok(mut list) = self.processes.lock() {
+        {
+            let mut list = lock(&self.processes);
             list.retain(|w| w.strong_count() > 0);
             list.push(Arc::downgrade(&control));
         }
@@ -520,14 +585,10 @@ impl LocalSandbox {
         if self.killed.swap(true, Ordering::SeqCst) {
             return None;
         }
-        if let Ok(list) = self.processes.lock() {
-            for p in list.iter().filter_map(Weak::upgrade) {
-                p.kill();
-            }
+        for p in lock(&self.processes).iter().filter_map(Weak::upgrade) {
+            p.kill();
         }
-        if let Ok(mut m) = self.machine.lock()
-            && let Some(mut m) = m.take()
-        {
+        if let Some(mut m) = lock(&self.machine).take() {
             m.stop();
         }
         let cgroup = self.cgroup.clone();
@@ -550,13 +611,13 @@ impl Sandbox for LocalSandbox {
 
     fn exec(&self, command: Command) -> BoxFuture<'_, Result<ExecOutput>> {
         Box::pin(async move {
-            let process = self.spawn_process(&command)?;
+            let process = self.spawn_process(&command).await?;
             collect_output(process, command.stdin, command.timeout).await
         })
     }
 
     fn spawn(&self, command: Command) -> BoxFuture<'_, Result<Process>> {
-        Box::pin(async move { self.spawn_process(&command) })
+        Box::pin(async move { self.spawn_process(&command).await })
     }
 
     fn write_file<'a>(&'a self, path: &'a str, data: &'a [u8]) -> BoxFuture<'a, Result<()>> {

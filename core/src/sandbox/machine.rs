@@ -26,7 +26,10 @@ use std::{
     process::Stdio,
 };
 
-use crate::error::{Error, Result};
+use crate::{
+    error::{Error, Result},
+    sync::blocking,
+};
 
 /// Where inside id 1 maps to, minus one, when `/etc/subuid` has no range for the caller.
 pub const DEFAULT_SUBID_BASE: u64 = 1_000_000_000;
@@ -101,22 +104,33 @@ impl Machine {
     /// Starts the holder, maps ids, mounts the layers; `SANDBOX_FAILED` with the reason if this
     /// kernel or setup cannot.
     pub(crate) async fn start(spec: &MachineSpec) -> Result<Self> {
-        let skel = spec.run_dir.join("skel");
-        let root = spec.run_dir.join("root");
-        for d in [&skel, &root] {
-            std::fs::create_dir_all(d)
-                .map_err(|e| Error::sandbox(format!("cannot create {}: {e}", d.display())))?;
-        }
-        for dir in &spec.dirs {
-            for sub in ["upper", "work"] {
-                let d = spec.layer.join(&dir.key).join(sub);
-                std::fs::create_dir_all(&d)
-                    .map_err(|e| Error::sandbox(format!("cannot create {}: {e}", d.display())))?;
-            }
-        }
-        build_skeleton(spec, &skel)
-            .map_err(|e| Error::sandbox(format!("cannot build the sandbox's skeleton: {e}")))?;
-        let plan = mount_plan(spec, &skel, &root)?;
+        // The dirs and the skeleton: blocking file-system work, on the blocking pool.
+        let (root, plan) = {
+            let spec = spec.clone();
+            blocking(move || {
+                let skel = spec.run_dir.join("skel");
+                let root = spec.run_dir.join("root");
+                for d in [&skel, &root] {
+                    std::fs::create_dir_all(d).map_err(|e| {
+                        Error::sandbox(format!("cannot create {}: {e}", d.display()))
+                    })?;
+                }
+                for dir in &spec.dirs {
+                    for sub in ["upper", "work"] {
+                        let d = spec.layer.join(&dir.key).join(sub);
+                        std::fs::create_dir_all(&d).map_err(|e| {
+                            Error::sandbox(format!("cannot create {}: {e}", d.display()))
+                        })?;
+                    }
+                }
+                build_skeleton(&spec, &skel).map_err(|e| {
+                    Error::sandbox(format!("cannot build the sandbox's skeleton: {e}"))
+                })?;
+                let plan = mount_plan(&spec, &skel, &root)?;
+                Ok((root, plan))
+            })
+            .await?
+        };
         let mut cmd = tokio::process::Command::new("/bin/sh");
         cmd.args(["-c", "read _eof || true"])
             .env_clear()
@@ -135,7 +149,7 @@ impl Machine {
                 Ok(())
             });
         }
-        let mut holder = super::spawn_child(cmd).map_err(|e| {
+        let mut holder = super::spawn_child(cmd).await.map_err(|e| {
             Error::sandbox(format!(
                 "cannot create the sandbox's user namespace: {e} (user namespaces may be \
                  disabled: see `sysctl user.max_user_namespaces` and \
@@ -145,7 +159,11 @@ impl Machine {
         let pid = holder
             .id()
             .ok_or_else(|| Error::sandbox("the sandbox holder exited at once"))?;
-        map_ids(pid).map_err(|e| Error::sandbox(format!("cannot map the sandbox's ids: {e}")))?;
+        // Runs newuidmap/newgidmap where there is no root: blocking.
+        blocking(move || {
+            map_ids(pid).map_err(|e| Error::sandbox(format!("cannot map the sandbox's ids: {e}")))
+        })
+        .await?;
         let stdin = holder.stdin.take();
         let open = |ns: &str| {
             File::open(format!("/proc/{pid}/ns/{ns}")).map_err(|e| {
@@ -194,7 +212,7 @@ impl Machine {
                 Ok(())
             });
         }
-        let mounted = match super::spawn_child(mounter) {
+        let mounted = match super::spawn_child(mounter).await {
             Ok(mut child) => child.wait().await.map_err(|e| e.to_string()).and_then(|s| {
                 if s.success() {
                     Ok(())

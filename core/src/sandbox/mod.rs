@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     config::{Limits, Mount, NetworkPolicy, RawSandbox, deserialize_at},
     error::{Error, ErrorKind, Result},
+    sync::lock,
 };
 
 /// A boxed, sendable future (the traits are object-safe so providers can be chosen at run time).
@@ -461,9 +462,7 @@ impl ProcessControl for ChildControl {
 
     fn kill(&self) {
         (self.on_kill)();
-        if let Ok(mut tx) = self.kill_tx.lock()
-            && let Some(tx) = tx.take()
-        {
+        if let Some(tx) = lock(&self.kill_tx).take() {
             let _ = tx.send(());
         }
     }
@@ -495,7 +494,7 @@ pub(crate) fn kill_and_reap(mut child: tokio::process::Child) {
     }
 }
 
-pub(crate) fn spawn_child(
+pub(crate) async fn spawn_child(
     mut command: tokio::process::Command,
 ) -> std::io::Result<tokio::process::Child> {
     type Job = Box<dyn FnOnce() + Send>;
@@ -505,9 +504,7 @@ pub(crate) fn spawn_child(
     let handle = tokio::runtime::Handle::try_current().map_err(std::io::Error::other)?;
     let pid = std::process::id();
     let spawner = {
-        let mut slot = SPAWNER
-            .lock()
-            .map_err(|_| std::io::Error::other("the corral-spawner lock is poisoned"))?;
+        let mut slot = lock(&SPAWNER);
         match slot.as_ref() {
             Some((owner, tx)) if *owner == pid => Some(tx.clone()),
             _ => {
@@ -529,14 +526,15 @@ pub(crate) fn spawn_child(
         // No thread could be started: fork here rather than not at all.
         return command.spawn();
     };
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    // Awaited, not blocked on: a fork under memory pressure must not hold a runtime thread.
+    let (tx, rx) = oneshot::channel();
     spawner
         .send(Box::new(move || {
             let _runtime = handle.enter();
             let _ = tx.send(command.spawn());
         }))
         .map_err(|_| std::io::Error::other("the corral-spawner thread is gone"))?;
-    rx.recv()
+    rx.await
         .map_err(|_| std::io::Error::other("the corral-spawner thread is gone"))?
 }
 

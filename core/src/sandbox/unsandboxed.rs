@@ -17,7 +17,10 @@ use super::{
     BoxFuture, ChildControl, Command, ExecOutput, Process, ProcessControl, Provider, Sandbox,
     SandboxConfig, collect_output, new_id,
 };
-use crate::error::{Error, Result};
+use crate::{
+    error::{Error, Result},
+    sync::{blocking, lock},
+};
 
 /// Runs processes directly on the host.
 #[derive(Debug, Clone)]
@@ -60,8 +63,15 @@ impl Provider for UnsandboxedProvider {
                 None => (self.home.join("sandboxes").join(&id), true),
             };
             let home = state.join("home");
-            std::fs::create_dir_all(&home)
-                .map_err(|e| Error::sandbox(format!("cannot create {}: {e}", home.display())))?;
+            {
+                let home = home.clone();
+                blocking(move || {
+                    std::fs::create_dir_all(&home).map_err(|e| {
+                        Error::sandbox(format!("cannot create {}: {e}", home.display()))
+                    })
+                })
+                .await?;
+            }
             Ok(Arc::new(PlainSandbox {
                 id,
                 home,
@@ -84,7 +94,7 @@ struct PlainSandbox {
 }
 
 impl PlainSandbox {
-    fn spawn_process(&self, command: &Command) -> Result<Process> {
+    async fn spawn_process(&self, command: &Command) -> Result<Process> {
         if self.killed.load(Ordering::SeqCst) {
             return Err(Error::sandbox("the sandbox was killed"));
         }
@@ -115,6 +125,7 @@ impl PlainSandbox {
             .kill_on_drop(true)
             .process_group(0);
         let mut child = super::spawn_child(cmd)
+            .await
             .map_err(|e| Error::sandbox(format!("cannot start {program}: {e}")).with_source(e))?;
         let pgid = child.id().map(|p| p as i32);
         let (Some(stdin), Some(stdout), Some(stderr)) =
@@ -133,7 +144,8 @@ impl PlainSandbox {
                 }
             }),
         );
-        if let Ok(mut list) = self.processes.lock() {
+        {
+            let mut list = lock(&self.processes);
             list.retain(|w| w.strong_count() > 0);
             list.push(Arc::downgrade(&control));
         }
@@ -145,18 +157,16 @@ impl PlainSandbox {
         })
     }
 
-    fn kill_now(&self) {
+    /// Kills every process; returns the temporary dir to remove (blocking work, for the
+    /// caller to run off the runtime's threads). `None` if already killed.
+    fn kill_now(&self) -> Option<Option<PathBuf>> {
         if self.killed.swap(true, Ordering::SeqCst) {
-            return;
+            return None;
         }
-        if let Ok(list) = self.processes.lock() {
-            for p in list.iter().filter_map(Weak::upgrade) {
-                p.kill();
-            }
+        for p in lock(&self.processes).iter().filter_map(Weak::upgrade) {
+            p.kill();
         }
-        if let Some(dir) = &self.temporary {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        Some(self.temporary.clone())
     }
 }
 
@@ -167,18 +177,20 @@ impl Sandbox for PlainSandbox {
 
     fn exec(&self, command: Command) -> BoxFuture<'_, Result<ExecOutput>> {
         Box::pin(async move {
-            let process = self.spawn_process(&command)?;
+            let process = self.spawn_process(&command).await?;
             collect_output(process, command.stdin, command.timeout).await
         })
     }
 
     fn spawn(&self, command: Command) -> BoxFuture<'_, Result<Process>> {
-        Box::pin(async move { self.spawn_process(&command) })
+        Box::pin(async move { self.spawn_process(&command).await })
     }
 
     fn kill(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            self.kill_now();
+            if let Some(Some(dir)) = self.kill_now() {
+                let _ = blocking(move || Ok(std::fs::remove_dir_all(dir))).await;
+            }
             Ok(())
         })
     }
@@ -186,6 +198,15 @@ impl Sandbox for PlainSandbox {
 
 impl Drop for PlainSandbox {
     fn drop(&mut self) {
-        self.kill_now();
+        let Some(Some(dir)) = self.kill_now() else {
+            return;
+        };
+        // Off the runtime's threads when there is one, inline otherwise.
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn_blocking(move || std::fs::remove_dir_all(dir))),
+            Err(_) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
     }
 }

@@ -72,7 +72,8 @@ impl View {
         };
         match op {
             "execute_tool" => tool(&obs["result"], list(&obs["progress"]).len()),
-            "quick" => tool(obs, 0),
+            "quick" | "session_execute" => tool(obs, 0),
+            "start_events" => names("type"),
             "discover_tools" | "list_prompts" => names("name"),
             "list_resources" => names("uri"),
             "list_servers" | "load_mcp_servers" => names(""),

@@ -53,7 +53,8 @@ pub trait Executor {
 const RUNNER_OPS: &str = "add_server remove_server restart_server list_servers load_mcp_servers \
     discover_tools tool_schema execute_tool quick session_info list_resources read_resource \
     list_prompts get_prompt sandbox_open sandbox_exec sandbox_write sandbox_read sandbox_close \
-    build_template list_templates remove_template start_gateway gateway_close";
+    build_template list_templates remove_template start_gateway gateway_close session_open \
+    session_execute session_close start_events drop";
 
 /// How one scenario ended, with the baseline applied.
 #[derive(Debug, Clone, PartialEq, Eq)]

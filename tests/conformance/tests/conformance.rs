@@ -14,7 +14,7 @@ use std::{
 use corral_conformance::{CANARY_VALUE, CANARY_VAR, Checker, Executor, Outcome};
 use corral_core::{
     CallOptions, Corral, CorralOptions, Error, ErrorKind, Mount, NetworkPolicy, Progress,
-    SandboxConfig, SandboxHandle,
+    SandboxConfig, SandboxHandle, ServerConfig, ServerSession,
 };
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use serde_json::{Value, json};
@@ -23,7 +23,10 @@ use serde_json::{Value, json};
 struct Rust {
     corral: Option<Corral>,
     sandboxes: HashMap<String, SandboxHandle>,
+    sessions: HashMap<String, ServerSession>,
     gateway: Option<corral_core::Gateway>,
+    /// Every start event since `open`, in canonical JSON.
+    start_events: Arc<Mutex<Vec<Value>>>,
 }
 
 impl Executor for Rust {
@@ -60,8 +63,29 @@ impl Rust {
                 home: Some(str_of(r, "home").into()),
                 ..CorralOptions::default()
             };
-            self.corral = Some(Corral::with_options(options)?);
+            let corral = Corral::with_options(options)?;
+            let events = self.start_events.clone();
+            if let Ok(mut e) = events.lock() {
+                e.clear();
+            }
+            corral.set_start_callback(Some(Arc::new(move |event| {
+                if let Ok(mut e) = events.lock() {
+                    e.push(to_json(event));
+                }
+            })));
+            self.corral = Some(corral);
             return Ok(Value::Null);
+        }
+        if op == "drop" {
+            // Every reference goes, without close(): the core's Drop stops everything.
+            self.sessions.clear();
+            self.sandboxes.clear();
+            self.gateway = None;
+            self.corral = None;
+            return Ok(Value::Null);
+        }
+        if op == "close" && self.corral.is_none() {
+            return Ok(Value::Null); // after `drop`
         }
         let c = self
             .corral
@@ -151,10 +175,41 @@ impl Rust {
                 }
                 Value::Array(answers)
             }
-            "quick" => c
-                .quick(str_of(r, "command"), str_of(r, "tool"), r["args"].clone())
-                .await?
-                .to_value(),
+            "quick" => {
+                let config = match r.get("config") {
+                    Some(config) => ServerConfig::from_value("quick", config)?,
+                    None => ServerConfig::command("quick", str_of(r, "command"))?,
+                };
+                c.quick_with(config, str_of(r, "tool"), r["args"].clone())
+                    .await?
+                    .to_value()
+            }
+            "session_open" => {
+                let s = session().await?;
+                self.sessions.insert(str_of(r, "id").to_owned(), s);
+                Value::Null
+            }
+            "session_execute" => {
+                let s = self
+                    .sessions
+                    .get(str_of(r, "id"))
+                    .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "no such session"))?;
+                s.call_tool(str_of(r, "tool"), r["args"].clone())
+                    .await?
+                    .to_value()
+            }
+            "session_close" => {
+                if let Some(s) = self.sessions.get(str_of(r, "id")) {
+                    s.close();
+                }
+                Value::Null
+            }
+            "start_events" => Value::Array(
+                self.start_events
+                    .lock()
+                    .map(|e| e.clone())
+                    .unwrap_or_default(),
+            ),
             "session_info" => {
                 let s = session().await?;
                 json!({"sessionId": s.session_id(), "sandboxId": s.sandbox_id(), "protocolVersion": s.protocol_version()})
