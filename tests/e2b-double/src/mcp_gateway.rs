@@ -153,8 +153,10 @@ pub async fn ensure(d: &Double, sbx: &Sbx) -> Result<(), String> {
     });
     let Some(port) = port else {
         process.control.kill();
+        // With --json the CLI may report its error on stdout (as that one document).
         return Err(format!(
-            "mcp-gateway: the gateway did not start: {}",
+            "mcp-gateway: the gateway did not start: {} {}",
+            doc.trim(),
             log().await
         ));
     };
