@@ -149,6 +149,11 @@ impl Corral {
         self.inner.provider.name()
     }
 
+    /// The provider (for provider-specific features such as E2B's own gateway).
+    pub(crate) fn provider(&self) -> &dyn Provider {
+        self.inner.provider.as_ref()
+    }
+
     /// Receives log messages of every server started from now on.
     pub fn set_log_callback(&self, on_log: Option<LogCallback>) {
         *lock(&self.inner.on_log) = on_log;

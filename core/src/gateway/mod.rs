@@ -27,6 +27,12 @@
 //! `Corral-Tool-Budget: N` header), `tools/list` shows `search_tools` and `call_tool` instead
 //! (see [`search`]). **Health:** the resource `corral://gateway/servers`.
 //!
+//! **E2B's own gateway** ([`GatewayOptions::e2b_gateway`], provider `e2b` only): instead of
+//! serving locally, one sandbox from E2B's `mcp-gateway` template runs E2B's gateway over the
+//! `mcp` config, created the way E2B's SDKs do for `Sandbox.create(mcp=…)`; the [`Gateway`]
+//! then carries its URL (`https://50005-<sandboxID>.<domain>/mcp`) and token, `servers()` is
+//! empty, and closing it kills the sandbox (see [`crate::sandbox::e2b::McpGateway`]).
+//!
 //! **Auth:** a random 256-bit URL-safe token unless one is given; `Authorization: Bearer`
 //! compared in constant time on every route but `/health`; credentials in the query string are
 //! refused; Host and Origin are checked against DNS rebinding; bodies above 4 MiB get 413.
@@ -112,6 +118,11 @@ pub struct GatewayOptions {
     /// directory (`None`: `CORRAL_GIT_BASE`, else `https://github.com`).
     #[serde(alias = "git_base", skip_serializing_if = "Option::is_none")]
     pub git_base: Option<String>,
+    /// Run `mcp` in E2B's own gateway (one `mcp-gateway`-template sandbox, as E2B's SDKs do)
+    /// instead of corral's gateway in front of one E2B sandbox per server. Needs provider
+    /// `e2b` and `mcp`; only `mcp` and `token` apply (anything else is `CONFIG_INVALID`).
+    #[serde(alias = "e2b_gateway", skip_serializing_if = "std::ops::Not::not")]
+    pub e2b_gateway: bool,
 }
 
 impl Default for GatewayOptions {
@@ -132,6 +143,7 @@ impl Default for GatewayOptions {
             restart_backoff_max_ms: 30_000,
             mcp: None,
             git_base: None,
+            e2b_gateway: false,
         }
     }
 }
@@ -223,6 +235,8 @@ pub struct Gateway {
     token: String,
     addr: SocketAddr,
     state: Arc<State>,
+    /// The E2B `mcp-gateway` sandbox, when [`GatewayOptions::e2b_gateway`].
+    e2b: Option<crate::sandbox::e2b::McpGateway>,
     /// The corral this gateway owns ([`start_gateway`]), closed with it.
     owned: Option<Corral>,
 }
@@ -278,6 +292,9 @@ pub async fn start_gateway(corral: CorralOptions, options: GatewayOptions) -> Re
 
 impl Gateway {
     async fn start(corral: Corral, options: GatewayOptions) -> Result<Self> {
+        if options.e2b_gateway {
+            return Self::start_e2b(corral, options).await;
+        }
         // The `mcp` servers are resolved (validated) first and added once every other option
         // checked out and the port is bound.
         let mut to_add = Vec::new();
@@ -366,40 +383,7 @@ impl Gateway {
         for c in to_add {
             corral.add_server(c).await?;
         }
-        let upstreams = servers
-            .iter()
-            .map(|s| {
-                (
-                    s.clone(),
-                    Upstream {
-                        state: ServerState::Starting,
-                        tools: Vec::new(),
-                        last_error: None,
-                        retry_at: None,
-                        restarts: 0,
-                    },
-                )
-            })
-            .collect();
-        let state = Arc::new(State {
-            corral,
-            prefixed: servers.len() > 1,
-            servers,
-            upstreams: Mutex::new(upstreams),
-            catalog: RwLock::new(Arc::new(Catalog::default())),
-            known_routes: Mutex::new(HashMap::new()),
-            changed: tokio::sync::watch::channel(0).0,
-            list_changed: tokio::sync::broadcast::channel(64).0,
-            peers: Mutex::new(Vec::new()),
-            log_routes: Mutex::new(HashMap::new()),
-            next_call: 0.into(),
-            metrics: metrics::Metrics::default(),
-            started: false.into(),
-            shutdown: CancellationToken::new(),
-            supervisors: Mutex::new(Vec::new()),
-            server: Mutex::new(None),
-            options,
-        });
+        let state = State::new(corral, options, servers);
         if state.options.eager {
             state.ensure_started();
         }
@@ -439,6 +423,63 @@ impl Gateway {
             token,
             addr,
             state,
+            e2b: None,
+            owned: None,
+        })
+    }
+
+    /// [`GatewayOptions::e2b_gateway`]: E2B's own gateway in one `mcp-gateway` sandbox.
+    async fn start_e2b(corral: Corral, options: GatewayOptions) -> Result<Self> {
+        let invalid = |m: String| Error::config("gateway.e2bGateway", m);
+        let Some(provider) = corral.provider().as_e2b() else {
+            return Err(invalid(format!(
+                "E2B's own gateway needs provider `e2b` (this corral's is `{}`)",
+                corral.provider_name()
+            )));
+        };
+        let Some(mcp) = options.mcp.as_ref().filter(|m| !m.is_empty()) else {
+            return Err(invalid(
+                "E2B's own gateway needs `mcp` (the servers it runs)".into(),
+            ));
+        };
+        // Only `mcp` and `token` mean something to E2B's gateway: refuse the rest rather
+        // than ignore it.
+        let given = serde_json::to_value(&options).unwrap_or(Value::Null);
+        let default = serde_json::to_value(GatewayOptions::default()).unwrap_or(Value::Null);
+        let mut others: Vec<&str> = given
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, v)| {
+                !matches!(k.as_str(), "mcp" | "token" | "e2bGateway") && default.get(*k) != Some(*v)
+            })
+            .map(|(k, _)| k.as_str())
+            .collect();
+        others.sort_unstable();
+        if !others.is_empty() {
+            return Err(invalid(format!(
+                "with E2B's own gateway only `mcp` and `token` apply; remove {}",
+                others.join(", ")
+            )));
+        }
+        if let Some(t) = &options.token
+            && (t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(Error::new(
+                ErrorKind::ConfigInvalid,
+                "gateway.token must be at least 16 printable ASCII characters",
+            ));
+        }
+        let remote = provider
+            .start_mcp_gateway(mcp, options.token.clone())
+            .await?;
+        let state = State::new(corral, options, Vec::new());
+        Ok(Self {
+            url: remote.url().to_owned(),
+            token: remote.token().to_owned(),
+            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            state,
+            e2b: Some(remote),
             owned: None,
         })
     }
@@ -453,7 +494,14 @@ impl Gateway {
         &self.token
     }
 
-    /// The bound address.
+    /// Headers a client must send besides `Authorization`: none, except for an E2B gateway
+    /// reached through one `E2B_SANDBOX_URL` (the routing headers `E2b-Sandbox-Id` and
+    /// `E2b-Sandbox-Port`).
+    pub fn headers(&self) -> &[(String, String)] {
+        self.e2b.as_ref().map_or(&[], |g| g.headers())
+    }
+
+    /// The bound address (`0.0.0.0:0` for E2B's own gateway, which listens in E2B's cloud).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
@@ -474,6 +522,9 @@ impl Gateway {
     /// [`Corral::close`] (which closes its gateways too), unless the gateway owns its corral
     /// ([`start_gateway`]): then that closes too. Idempotent.
     pub async fn close(&self) {
+        if let Some(e2b) = &self.e2b {
+            e2b.close().await;
+        }
         self.state.close().await;
         if let Some(corral) = &self.owned {
             corral.close().await;
@@ -494,6 +545,43 @@ impl Drop for Gateway {
 }
 
 impl State {
+    fn new(corral: Corral, options: GatewayOptions, servers: Vec<String>) -> Arc<Self> {
+        let upstreams = servers
+            .iter()
+            .map(|s| {
+                (
+                    s.clone(),
+                    Upstream {
+                        state: ServerState::Starting,
+                        tools: Vec::new(),
+                        last_error: None,
+                        retry_at: None,
+                        restarts: 0,
+                    },
+                )
+            })
+            .collect();
+        Arc::new(Self {
+            corral,
+            prefixed: servers.len() > 1,
+            servers,
+            upstreams: Mutex::new(upstreams),
+            catalog: RwLock::new(Arc::new(Catalog::default())),
+            known_routes: Mutex::new(HashMap::new()),
+            changed: tokio::sync::watch::channel(0).0,
+            list_changed: tokio::sync::broadcast::channel(64).0,
+            peers: Mutex::new(Vec::new()),
+            log_routes: Mutex::new(HashMap::new()),
+            next_call: 0.into(),
+            metrics: metrics::Metrics::default(),
+            started: false.into(),
+            shutdown: CancellationToken::new(),
+            supervisors: Mutex::new(Vec::new()),
+            server: Mutex::new(None),
+            options,
+        })
+    }
+
     fn ensure_started(self: &Arc<Self>) {
         if self.started.swap(true, std::sync::atomic::Ordering::SeqCst) {
             return;

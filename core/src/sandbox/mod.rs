@@ -358,6 +358,10 @@ pub trait Provider: Send + Sync {
     fn name(&self) -> &'static str;
     /// Creates a sandbox.
     fn create(&self, config: SandboxConfig) -> BoxFuture<'_, Result<Arc<dyn Sandbox>>>;
+    /// This provider as the E2B provider, when it is one (for E2B's own gateway).
+    fn as_e2b(&self) -> Option<&e2b::E2bProvider> {
+        None
+    }
 }
 
 /// The provider of a name: `local` (bubblewrap), `unsandboxed` (asked for by name only) or

@@ -2,9 +2,11 @@
 //! as `../shared/reference/e2b-protocol.md` (cited as `P§x`) and `e2b-compat.md` (`C§x`)
 //! document them, backed by real local processes (corral-core's unsandboxed or local provider).
 //!
-//! Usage: `corral-e2b-double [--api-key KEY] [--backend local|unsandboxed] [--expose PROGRAM]…`
-//! (`local`: each sandbox is a corral bubblewrap sandbox; `--expose` makes a program's install
-//! prefix visible inside, as corral's local provider does for a server's command). It prints one line,
+//! Usage: `corral-e2b-double [--api-key KEY] [--backend local|unsandboxed] [--expose PROGRAM]…
+//! [--corral CLI]` (`local`: each sandbox is a corral bubblewrap sandbox; `--expose` makes a
+//! program's install prefix visible inside, as corral's local provider does for a server's
+//! command; `--corral`: the corral CLI whose gateway stands in for E2B's in sandboxes of the
+//! `mcp-gateway` template, see [`mcp_gateway`]). It prints one line,
 //! `listening api=http://127.0.0.1:<p> envd=http://127.0.0.1:<q>`, then serves until killed.
 //! Point clients at it with `E2B_API_URL=<api>` and `E2B_SANDBOX_URL=<envd>` (C§2.2 mode B).
 //!
@@ -13,6 +15,8 @@
 //! "drop_on_input": n, "slow_create_ms": ms, "page_size": n}`; `POST /_double/vanish/<id>` (the sandbox
 //! disappears: processes killed, streams cut, health 502, API 404); `POST /_double/drop/<id>`
 //! (every stream of the sandbox cut, processes left running); `GET /_double/stats`.
+
+mod mcp_gateway;
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -42,6 +46,9 @@ use tokio::{
 
 type Shared = Arc<Double>;
 
+/// envd's port (P§2.1).
+const ENVD_PORT: u16 = 49983;
+
 #[derive(Default, Debug, Clone, serde::Serialize)]
 struct Stats {
     creates: u64,
@@ -70,6 +77,12 @@ struct Double {
     api_key: String,
     /// Programs made visible in every sandbox (the local backend's runtime prefixes).
     expose: Vec<String>,
+    /// The corral CLI whose gateway stands in for E2B's (`--corral`).
+    corral: Option<String>,
+    /// Backend name (`local`, `unsandboxed`).
+    backend: String,
+    /// For proxying sandbox ports to what listens there.
+    http: reqwest::Client,
     provider: Arc<dyn Provider>,
     sandboxes: Mutex<HashMap<String, Arc<Sbx>>>,
     faults: Mutex<Faults>,
@@ -90,6 +103,8 @@ struct Sbx {
     next_pid: AtomicU32,
     /// Fires to cut every open stream of this sandbox.
     cut: broadcast::Sender<()>,
+    /// The stand-in MCP gateway of an `mcp-gateway` sandbox, once started.
+    gateway: tokio::sync::Mutex<Option<mcp_gateway::StandIn>>,
 }
 
 #[derive(Clone, Debug)]
@@ -207,12 +222,14 @@ async fn main() {
     let mut api_key = "e2b_double_0123456789abcdef".to_owned();
     let mut backend = "local".to_owned();
     let mut expose: Vec<String> = Vec::new();
+    let mut corral: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--api-key" => api_key = args.next().unwrap_or_default(),
             "--backend" => backend = args.next().unwrap_or_default(),
             "--expose" => expose.extend(args.next()),
+            "--corral" => corral = args.next(),
             other => {
                 eprintln!("corral-e2b-double: unknown argument {other}");
                 std::process::exit(2);
@@ -227,10 +244,18 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Ok(http) = reqwest::Client::builder().no_proxy().build() else {
+        eprintln!("corral-e2b-double: cannot build an HTTP client");
+        std::process::exit(2);
+    };
     let double: Shared = Arc::new(Double {
         api_key,
         provider,
         expose,
+        corral,
+        backend,
+        http,
         sandboxes: Mutex::new(HashMap::new()),
         faults: Mutex::new(Faults::default()),
         stats: Mutex::new(Stats::default()),
@@ -445,18 +470,40 @@ async fn create(d: &Shared, body: &Value, default_timeout: u64) -> Response {
             .unwrap_or_default()
     };
     let id = d.new_id();
+    let mcp = mcp_gateway::is_mcp_template(template);
+    if mcp && d.backend != "local" {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "the double serves the mcp-gateway template on its local backend only",
+        );
+    }
+    let mut programs = d.expose.clone();
+    if mcp {
+        programs.extend(d.corral.clone());
+    }
     let config = SandboxConfig {
         name: id.clone(),
         env: strings("envVars"),
-        programs: d.expose.clone(),
+        programs,
         ..SandboxConfig::default()
     };
-    let sandbox = match d.provider.create(config).await {
+    let created = match d.provider.create(config).await {
+        Ok(s) if mcp => match mcp_gateway::install(s.as_ref()).await {
+            Ok(()) => Ok(s),
+            Err(e) => {
+                let _ = s.kill().await;
+                Err(format!("cannot install mcp-gateway: {e}"))
+            }
+        },
+        Ok(s) => Ok(s),
+        Err(e) => Err(e.to_string()),
+    };
+    let sandbox = match created {
         Ok(s) => s,
         Err(e) => {
             return json_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                json!({"code": 500, "message": e.to_string(), "error_code": "sandbox_create_failed"}),
+                json!({"code": 500, "message": e, "error_code": "sandbox_create_failed"}),
             );
         }
     };
@@ -472,6 +519,7 @@ async fn create(d: &Shared, body: &Value, default_timeout: u64) -> Response {
         procs: Mutex::new(HashMap::new()),
         next_pid: AtomicU32::new(100),
         cut: broadcast::channel(4).0,
+        gateway: tokio::sync::Mutex::new(None),
     });
     if let Ok(mut m) = d.sandboxes.lock() {
         m.insert(id, sbx.clone());
@@ -675,21 +723,22 @@ async fn envd_route(State(d): State<Shared>, req: Request) -> Response {
     let uri = req.uri().clone();
     let headers = req.headers().clone();
     let path = uri.path().to_owned();
-    // C§2.2 mode B: one envd URL for every sandbox, routed on `E2b-Sandbox-Id`; else the
-    // direct host form `49983-<id>.<domain>` (P§2.1).
-    let id = headers
-        .get("e2b-sandbox-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| {
-            headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .and_then(|h| h.split('.').next())
-                .and_then(|l| l.strip_prefix("49983-"))
-                .map(str::to_owned)
-        })
-        .unwrap_or_default();
+    // P§2.1 (the edge's `GetTargetFromRequest`): the direct host form `<port>-<id>.<domain>`
+    // routes by its left-most label; a Host that is an IP or `localhost` (C§2.2 mode B: one URL
+    // for every sandbox) by the `E2b-Sandbox-Id` and `E2b-Sandbox-Port` headers.
+    let header_str = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (port, id) = header_str(header::HOST.as_str())
+        .and_then(|h| h.split('.').next())
+        .and_then(|label| label.split_once('-'))
+        .and_then(|(p, id)| Some((p.parse::<u16>().ok()?, id.to_owned())))
+        .unwrap_or_else(|| {
+            (
+                header_str("e2b-sandbox-port")
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(ENVD_PORT),
+                header_str("e2b-sandbox-id").unwrap_or_default().to_owned(),
+            )
+        });
     // P§4.3: the edge answers 502 for a sandbox that is gone (killed, expired, paused).
     let Some(sbx) = d
         .get(&id)
@@ -700,6 +749,10 @@ async fn envd_route(State(d): State<Shared>, req: Request) -> Response {
             json!({"sandboxId": id, "message": "The sandbox was not found", "code": 502}),
         );
     };
+    // Any other port of the sandbox: what listens there (the MCP gateway's 50005).
+    if port != ENVD_PORT {
+        return mcp_gateway::proxy(&d, &sbx, port, req).await;
+    }
     // P§2.6: /health needs no token: 204.
     if path == "/health" {
         return StatusCode::NO_CONTENT.into_response();
@@ -899,10 +952,21 @@ async fn start(
         });
     }
     let sbx2 = sbx.clone();
+    let d2 = d.clone();
     tokio::spawn(async move {
         let _ = out_task.await;
         let _ = err_task.await;
-        let status = proc.control.wait().await;
+        let mut status = proc.control.wait().await;
+        // The `mcp-gateway` template: once `mcp-gateway --config` has exited 0, its gateway
+        // is up before the exit is reported (see `mcp_gateway`).
+        if status.code == Some(0)
+            && mcp_gateway::is_mcp_template(&sbx2.template)
+            && proc.config.to_string().contains("mcp-gateway")
+            && let Err(why) = mcp_gateway::ensure(&d2, &sbx2).await
+        {
+            broadcast_event(&proc, Ev::Stderr(format!("{why}\n").into_bytes())).await;
+            status.code = Some(1);
+        }
         // P§2.4 end event: exitCode omitted when 0, exited omitted when false.
         let end = match (status.code, status.signal) {
             (Some(0), _) => json!({"exited": true, "status": "exit status 0"}),

@@ -3,7 +3,8 @@
 //! scale-out (two corral processes, one home id). Every request stays on 127.0.0.1.
 //!
 //! Needs the fixture server (`cargo build -p corral-test-server`; `CORRAL_TEST_SERVER`) and,
-//! for `corral e2b gc`, the CLI (`cargo build -p corral-cli`; `CORRAL_CLI`).
+//! for `corral e2b gc` and the double's stand-in for E2B's gateway, the CLI (`cargo build -p
+//! corral-cli`; `CORRAL_CLI`).
 
 #![allow(clippy::expect_used)] // test helpers: a failed setup step is a failed test
 
@@ -57,10 +58,22 @@ impl Drop for Double {
     }
 }
 
+fn cli() -> PathBuf {
+    let cli = target_bin("corral", "CORRAL_CLI");
+    assert!(
+        cli.is_file(),
+        "{} is missing: cargo build -p corral-cli",
+        cli.display()
+    );
+    cli
+}
+
 fn start_double() -> Double {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_corral-e2b-double"))
         .args(["--api-key", KEY, "--expose"])
         .arg(fixture())
+        .arg("--corral")
+        .arg(cli())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -453,12 +466,7 @@ fn two_corral_processes_with_one_home_id_share_one_sandbox_and_gc_cleans_up() {
     assert_eq!(b.ask("call"), sandbox);
     assert_eq!(b.ask("quit"), "closed");
     // What neither uses any more goes with `corral e2b gc` once the dead one's lease lapsed.
-    let cli = target_bin("corral", "CORRAL_CLI");
-    assert!(
-        cli.is_file(),
-        "{} is missing: cargo build -p corral-cli",
-        cli.display()
-    );
+    let cli = cli();
     let mut remaining = live_sandboxes(&d);
     for _ in 0..60 {
         if remaining == 0 {
@@ -550,4 +558,291 @@ async fn listing_follows_every_page() {
         d.stats()
     );
     corral.close().await;
+}
+
+/// A real MCP client (rmcp, Streamable HTTP) of a gateway, with the headers it asks for.
+async fn mcp_client(
+    gw: &corral_core::Gateway,
+    token: &str,
+) -> Result<rmcp::service::RunningService<rmcp::RoleClient, ()>, String> {
+    use rmcp::{
+        ServiceExt as _,
+        transport::{
+            StreamableHttpClientTransport,
+            streamable_http_client::StreamableHttpClientTransportConfig,
+        },
+    };
+    let mut cfg =
+        StreamableHttpClientTransportConfig::with_uri(gw.url().to_owned()).auth_header(token);
+    let mut headers = std::collections::HashMap::new();
+    for (k, v) in gw.headers() {
+        headers.insert(
+            reqwest::header::HeaderName::from_bytes(k.as_bytes()).expect("header name"),
+            reqwest::header::HeaderValue::from_str(v).expect("header value"),
+        );
+    }
+    cfg = cfg.custom_headers(headers);
+    ().serve(StreamableHttpClientTransport::from_config(cfg))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn e2b_gateway_options(mcp: Value) -> corral_core::GatewayOptions {
+    serde_json::from_value(json!({"e2bGateway": true, "mcp": mcp})).expect("options")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2b_own_gateway_serves_mcp_from_one_mcp_gateway_sandbox() {
+    use corral_core::sandbox::e2b::{TOKEN_FILE, api::ApiClient, envd::Envd};
+    let d = start_double();
+    let home = tempfile::tempdir().expect("tmp");
+    let corral = d.corral(home.path(), |_| {});
+    let gw = corral
+        .start_gateway(e2b_gateway_options(
+            json!({"fx": {"command": fixture().display().to_string()}}),
+        ))
+        .await
+        .expect("E2B's gateway starts");
+    // Mode B (one E2B_SANDBOX_URL): the URL is that base + /mcp, routed by E2B's headers.
+    assert_eq!(gw.url(), format!("{}/mcp", d.envd));
+    let route: std::collections::BTreeMap<_, _> = gw.headers().iter().cloned().collect();
+    assert_eq!(
+        route.get("E2b-Sandbox-Port").map(String::as_str),
+        Some("50005")
+    );
+    let id = route.get("E2b-Sandbox-Id").expect("routing header").clone();
+    assert!(gw.servers().is_empty());
+    // A UUIDv4, as the SDKs' token.
+    assert_eq!(gw.token().len(), 36, "{}", gw.token());
+    // One sandbox, of E2B's gateway template, created with the mcp config.
+    assert_eq!(d.stats()["sandboxes"], json!([id.clone()]));
+    let api = ApiClient::new(&d.api, KEY, Duration::from_secs(10)).expect("api");
+    let info = api
+        .info(&id)
+        .await
+        .expect("info")
+        .expect("the sandbox exists");
+    assert_eq!(info.template_id, "mcp-gateway");
+    // The gateway keeps its token where the SDKs' get_mcp_token() reads it after a connect.
+    let again = api
+        .connect(&id, Duration::from_secs(60))
+        .await
+        .expect("connect");
+    let envd = Envd::new(
+        reqwest::Client::new(),
+        &d.envd,
+        &id,
+        again.envd_access_token,
+        Duration::from_secs(10),
+    )
+    .with_user(Some("root".into()));
+    assert_eq!(
+        envd.download(TOKEN_FILE).await.expect("token file"),
+        gw.token().as_bytes()
+    );
+
+    // A real MCP client, through the sandbox's port 50005.
+    let client = mcp_client(&gw, gw.token()).await.expect("connect");
+    let tools: Vec<String> = client
+        .list_all_tools()
+        .await
+        .expect("tools/list")
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(tools.iter().any(|t| t == "echo"), "{tools:?}");
+    let r = client
+        .call_tool(
+            rmcp::model::CallToolRequestParams::new("echo").with_arguments(
+                json!({"text": "through E2B's gateway"})
+                    .as_object()
+                    .cloned()
+                    .expect("object"),
+            ),
+        )
+        .await
+        .expect("tools/call");
+    let text: Vec<String> = r
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect();
+    assert_eq!(text, ["through E2B's gateway"]);
+    let _ = client.cancel().await;
+    assert!(
+        mcp_client(&gw, "not-the-token-of-this-gateway")
+            .await
+            .is_err(),
+        "a wrong token is refused"
+    );
+    // E2B's direct host form routes too (P§2.1), and a port nothing listens on is the edge's 502.
+    let http = reqwest::Client::new();
+    let host = format!("50005-{id}.e2b.invalid");
+    let status = http
+        .post(gw.url())
+        .header("Host", &host)
+        .header("Authorization", "Bearer wrong-token-wrong-token")
+        .header("Content-Type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("post")
+        .status();
+    assert_eq!(status, 401, "the gateway itself answered");
+    let closed = http
+        .get(format!("{}/health", d.envd))
+        .header("Host", format!("50006-{id}.e2b.invalid"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(closed.status(), 502);
+    let body: Value = closed.json().await.expect("json");
+    assert_eq!(
+        body["message"],
+        "The sandbox is running but port is not open"
+    );
+
+    gw.close().await;
+    assert_eq!(
+        live_sandboxes(&d),
+        0,
+        "closing the gateway kills its sandbox"
+    );
+    corral.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2b_own_gateway_refuses_what_it_cannot_do() {
+    let d = start_double();
+    let home = tempfile::tempdir().expect("tmp");
+    // Not the e2b provider.
+    let local = Corral::with_options(corral_core::CorralOptions {
+        home: Some(home.path().join("local")),
+        provider: Some("unsandboxed".into()),
+        ..corral_core::CorralOptions::default()
+    })
+    .expect("corral");
+    let err = local
+        .start_gateway(e2b_gateway_options(json!({"memory": {}})))
+        .await
+        .expect_err("needs provider e2b");
+    assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
+    assert!(err.message().contains("provider `e2b`"), "{err}");
+    local.close().await;
+    let corral = d.corral(home.path(), |_| {});
+    // No mcp; options E2B's gateway has no use for.
+    let err = corral
+        .start_gateway(serde_json::from_value(json!({"e2bGateway": true})).expect("options"))
+        .await
+        .expect_err("needs mcp");
+    assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
+    let err = corral
+        .start_gateway(
+            serde_json::from_value(json!({"e2bGateway": true, "mcp": {"memory": {}},
+                                          "port": 8080, "toolBudget": 5}))
+            .expect("options"),
+        )
+        .await
+        .expect_err("port and toolBudget do not apply");
+    assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
+    assert!(err.message().contains("port, toolBudget"), "{err}");
+    assert_eq!(d.stats()["creates"], 0, "nothing was created");
+    // A config the gateway rejects: its start fails, the sandbox is killed, the reason shown.
+    let err = corral
+        .start_gateway(e2b_gateway_options(json!({"no-such-server-anywhere": {}})))
+        .await
+        .expect_err("the gateway does not start");
+    assert_eq!(err.kind(), ErrorKind::ServerStartFailed, "{err}");
+    assert!(err.message().contains("no-such-server-anywhere"), "{err}");
+    assert_eq!(d.stats()["creates"], 1);
+    assert_eq!(
+        live_sandboxes(&d),
+        0,
+        "the failed gateway's sandbox is killed"
+    );
+    corral.close().await;
+}
+
+/// Runs `script` with `sh -c` in sandbox `id` through envd, as a plain envd client: its stdout.
+async fn sandbox_sh(d: &Double, id: &str, script: &str) -> String {
+    use corral_core::sandbox::e2b::{
+        api::ApiClient,
+        envd::{self, Envd, ProcessEvent},
+    };
+    let api = ApiClient::new(&d.api, KEY, Duration::from_secs(10)).expect("api");
+    let info = api
+        .connect(id, Duration::from_secs(60))
+        .await
+        .expect("connect");
+    let envd = Envd::new(
+        reqwest::Client::new(),
+        &d.envd,
+        id,
+        info.envd_access_token,
+        Duration::from_secs(10),
+    );
+    let mut stream = envd
+        .stream(
+            "process.Process/Start",
+            &json!({"process": {"cmd": "sh", "args": ["-c", script]}, "stdin": false}),
+        )
+        .await
+        .expect("start");
+    let mut out = Vec::new();
+    while let Some(msg) = stream.next().await.expect("event") {
+        match envd::parse_event(&msg) {
+            ProcessEvent::Stdout(b) => out.extend(b),
+            ProcessEvent::End { .. } => break,
+            _ => {}
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stdout_file_gives_back_what_was_received() {
+    let d = start_double();
+    let home = tempfile::tempdir().expect("tmp");
+    let corral = d.corral(home.path(), |_| {});
+    with_fixture(&corral).await;
+    // 10 × 300 kB answers: 3 MB of stdout through the server's output file.
+    for _ in 0..10 {
+        let big = corral
+            .execute_tool("fx", "big", json!({"bytes": 300_000}))
+            .await
+            .expect("big");
+        assert_eq!(big.text().len(), 300_000);
+    }
+    let id = corral
+        .session("fx")
+        .await
+        .expect("session")
+        .sandbox_id()
+        .expect("sandbox")
+        .to_owned();
+    // Its size stays (offsets for a resumed `tail`), its blocks go: at most about 1 MiB of it
+    // is still on disk (the reclaim runs in the background: allow it a moment).
+    let mut last = String::new();
+    for _ in 0..50 {
+        last = sandbox_sh(
+            &d,
+            &id,
+            "for f in /tmp/.corral-*.out; do stat -c '%s %b %B' \"$f\"; done",
+        )
+        .await;
+        let (size, allocated) = last
+            .lines()
+            .filter_map(|l| {
+                let v: Vec<u64> = l.split(' ').filter_map(|x| x.parse().ok()).collect();
+                (v.len() == 3).then(|| (v[0], v[1] * v[2]))
+            })
+            .max()
+            .unwrap_or_default();
+        if size >= 3_000_000 && allocated <= 3 << 19 {
+            corral.close().await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the output file kept its blocks: size, blocks, block size = {last}");
 }

@@ -64,6 +64,10 @@ pub struct NewSandbox {
     /// Network rules (`allowOut`, `denyOut`, ...), passed through.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network: Option<Value>,
+    /// The MCP config of an `mcp-gateway` sandbox, as the SDKs send it (§1.5 `mcp`: the API
+    /// records only the server names; the gateway is started through the process API, §3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mcp: Option<Value>,
 }
 
 /// A sandbox as create/connect return it (protocol §1.6 `Sandbox`).

@@ -24,7 +24,10 @@
 
 pub mod api;
 pub mod envd;
+mod gateway;
 mod process;
+
+pub use gateway::{MCP_PORT, MCP_TEMPLATE, McpGateway, TOKEN_FILE};
 
 use std::{
     collections::BTreeMap,
@@ -326,6 +329,10 @@ impl Provider for E2bProvider {
         "e2b"
     }
 
+    fn as_e2b(&self) -> Option<&E2bProvider> {
+        Some(self)
+    }
+
     fn create(&self, config: SandboxConfig) -> BoxFuture<'_, Result<Arc<dyn Sandbox>>> {
         Box::pin(async move {
             if !config.mounts.is_empty() {
@@ -352,6 +359,7 @@ impl Provider for E2bProvider {
                 secure: Some(true),
                 allow_internet_access: (config.network == NetworkPolicy::None).then_some(false),
                 network: None,
+                mcp: None,
             };
             let info = self.api.create(&body, self.config.request_timeout).await?;
             let envd = self.envd_of(
@@ -375,6 +383,8 @@ struct Remote {
     config: Arc<E2bConfig>,
     instance: String,
     shared: bool,
+    /// Keeps a lease (so `corral e2b gc` spares it) although no other corral shares it.
+    lease: bool,
 }
 
 impl Remote {
@@ -451,6 +461,7 @@ impl E2bSandbox {
                 config: provider.config.clone(),
                 instance: provider.instance.clone(),
                 shared,
+                lease: false,
             },
             killed: Arc::new(AtomicBool::new(false)),
             keepalive: Mutex::new(None),
@@ -472,7 +483,7 @@ impl E2bSandbox {
         let processes = self.processes.clone();
         let task = tokio::spawn(async move {
             loop {
-                if remote.shared {
+                if remote.shared || remote.lease {
                     let _ = remote
                         .envd
                         .upload(&remote.lease_path(), now_secs().to_string().as_bytes())

@@ -39,6 +39,10 @@ fn idle_limit() -> Duration {
 /// Re-attach attempts after a drop before giving up on the sandbox.
 const REATTACH_ATTEMPTS: u32 = 6;
 
+/// Every time this many more bytes of a server's stdout file were received, the received part
+/// is freed from the file (see [`reclaim`]).
+const RECLAIM_EVERY: u64 = 1 << 20;
+
 /// State shared by a process's pump, writer and control.
 pub(super) struct ProcShared {
     envd: Envd,
@@ -96,7 +100,9 @@ impl ProcShared {
 /// With `durable`, the server's stdout goes to a file in the sandbox and a `tail` process
 /// streams it: envd discards output while no stream is attached (§2.4 "Output delivery"), so
 /// after a dropped stream a new `tail` resumes at the first byte not yet received and no MCP
-/// message is lost. Without it (short commands) the process's own stream carries stdout.
+/// message is lost. What was received is freed from the file as the session goes on (every
+/// [`RECLAIM_EVERY`] bytes), so the file takes at most about that much of the sandbox's disk.
+/// Without `durable` (short commands) the process's own stream carries stdout.
 pub(super) async fn start(
     envd: Envd,
     command: &Command,
@@ -358,6 +364,8 @@ async fn pump_output(
     let idle = idle_limit();
     let mut status = shared.status.subscribe();
     let mut received = 0u64;
+    let mut reclaimed = 0u64;
+    let mut reclaiming: Option<tokio::task::JoinHandle<()>> = None;
     let mut total: Option<u64> = None;
     loop {
         if shared.killed.load(Ordering::SeqCst) || total.is_some_and(|t| received >= t) {
@@ -378,6 +386,17 @@ async fn pump_output(
                     ProcessEvent::Stdout(b) => {
                         received += b.len() as u64;
                         let _ = out.send(b).await;
+                        if received - reclaimed >= RECLAIM_EVERY
+                            && reclaiming.as_ref().is_none_or(|h| h.is_finished())
+                        {
+                            reclaimed = received;
+                            reclaiming = Some(tokio::spawn(reclaim(
+                                shared.envd.clone(),
+                                file.clone(),
+                                tag.clone(),
+                                received,
+                            )));
+                        }
                     }
                     ProcessEvent::End { .. } => return,
                     _ => {}
@@ -421,6 +440,41 @@ async fn pump_output(
                 ));
                 return;
             }
+        }
+    }
+}
+
+/// Frees the first `upto` bytes of the server's stdout file, all received already: `fallocate
+/// --punch-hole` (Linux ≥ 3.5 on ext4, xfs, btrfs, tmpfs) drops their blocks and keeps the
+/// size, so the server's appends (`>>`) and a resumed `tail -c +N` see the same offsets. Best
+/// effort: without `fallocate`, or on a file system that cannot punch holes, the file keeps
+/// growing as before.
+async fn reclaim(envd: Envd, file: String, tag: String, upto: u64) {
+    let body = json!({
+        "process": {
+            "cmd": "fallocate",
+            "args": ["--punch-hole", "--offset", "0", "--length", upto.to_string(), file],
+        },
+        "stdin": false,
+        "tag": format!("{tag}-reclaim"),
+    });
+    let Ok((_, mut stream)) = open(&envd, &body, "fallocate").await else {
+        return;
+    };
+    loop {
+        match tokio::time::timeout(Duration::from_secs(30), stream.next()).await {
+            Ok(Ok(Some(msg))) => {
+                if let ProcessEvent::End { exit_code, .. } = envd::parse_event(&msg) {
+                    if exit_code != 0 {
+                        tracing::debug!(
+                            exit_code,
+                            "fallocate --punch-hole failed; the output file keeps its blocks"
+                        );
+                    }
+                    return;
+                }
+            }
+            _ => return,
         }
     }
 }
