@@ -6,21 +6,14 @@
 // Test code: helpers outside `#[test]` functions may `expect` too.
 #![allow(clippy::expect_used)]
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use corral_core::{
     CallOptions, Corral, CorralOptions, ErrorKind, ServerConfig, config::MAX_TIMEOUT,
 };
 
-fn fixture() -> PathBuf {
-    std::env::var_os("CORRAL_TEST_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let exe = std::env::current_exe().expect("exe");
-            let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-            dir.join("corral-test-server")
-        })
-}
+mod common;
+use common::fixture;
 
 #[tokio::test]
 async fn huge_timeouts_are_capped_or_refused() {

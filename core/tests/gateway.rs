@@ -5,7 +5,6 @@
 #![allow(clippy::expect_used)] // test helpers
 
 use std::{
-    path::PathBuf,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -28,15 +27,8 @@ use rmcp::{
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn fixture() -> PathBuf {
-    std::env::var_os("CORRAL_TEST_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let exe = std::env::current_exe().expect("exe");
-            let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-            dir.join("corral-test-server")
-        })
-}
+mod common;
+use common::fixture;
 
 struct Rig {
     corral: Corral,

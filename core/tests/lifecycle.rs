@@ -14,7 +14,6 @@
 #![allow(clippy::expect_used)]
 
 use std::{
-    path::PathBuf,
     sync::atomic::{AtomicUsize, Ordering},
     time::{Duration, Instant},
 };
@@ -22,15 +21,8 @@ use std::{
 use corral_core::{Command, Corral, CorralOptions, ErrorKind, SandboxConfig, ServerConfig};
 use serde_json::json;
 
-fn fixture() -> PathBuf {
-    std::env::var_os("CORRAL_TEST_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let exe = std::env::current_exe().expect("exe");
-            let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-            dir.join("corral-test-server")
-        })
-}
+mod common;
+use common::fixture;
 
 /// A marker unique to this test process and call.
 fn marker(label: &str) -> String {

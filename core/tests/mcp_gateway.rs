@@ -26,15 +26,8 @@ fn root() -> PathBuf {
         .to_owned()
 }
 
-fn fixture() -> PathBuf {
-    std::env::var_os("CORRAL_TEST_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let exe = std::env::current_exe().expect("exe");
-            let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-            dir.join("corral-test-server")
-        })
-}
+mod common;
+use common::fixture;
 
 fn cache() -> PathBuf {
     dirs::home_dir()

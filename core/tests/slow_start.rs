@@ -6,19 +6,10 @@
 // only inside them).
 #![allow(clippy::expect_used)]
 
-use std::path::PathBuf;
-
 use corral_core::{Corral, CorralOptions, Mount, ServerConfig};
 
-fn fixture() -> PathBuf {
-    std::env::var_os("CORRAL_TEST_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let exe = std::env::current_exe().expect("exe");
-            let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-            dir.join("corral-test-server")
-        })
-}
+mod common;
+use common::fixture;
 
 #[tokio::test]
 async fn a_server_slower_than_the_discover_probe_still_connects() {
