@@ -306,6 +306,12 @@ export interface GatewayOptions {
    * `CORRAL_GIT_BASE`, else https://github.com).
    */
   gitBase?: string
+  /**
+   * Run `mcp` in E2B's own gateway (one `mcp-gateway`-template sandbox, as E2B's SDKs do)
+   * instead of corral's gateway in front of one E2B sandbox per server. Provider `e2b` only;
+   * only `mcp` and `token` apply.
+   */
+  e2bGateway?: boolean
 }
 
 /**

@@ -69,6 +69,11 @@ pub struct GatewayOptions {
     /// `CORRAL_GIT_BASE`, else https://github.com).
     #[uniffi(default)]
     pub git_base: Option<String>,
+    /// Run `mcp` in E2B's own gateway (one `mcp-gateway`-template sandbox, as E2B's SDKs do)
+    /// instead of corral's gateway in front of one E2B sandbox per server. Provider `e2b` only;
+    /// only `mcp` and `token` apply.
+    #[uniffi(default)]
+    pub e2b_gateway: Option<bool>,
 }
 
 impl JsonForm for GatewayOptions {
@@ -238,8 +243,10 @@ mod tests {
             restart_backoff_max_ms: Some(20),
             mcp: Some(serde_json::json!({"memory": {}})),
             git_base: Some("/srv/git".into()),
+            e2b_gateway: Some(true),
         };
         let core = all.to_core().expect("every field is the core's");
+        assert!(core.e2b_gateway);
         assert_eq!(core.tool_budget, 7);
         assert!(core.mcp.as_ref().is_some_and(|m| m.contains_key("memory")));
         assert_eq!(core.git_base.as_deref(), Some("/srv/git"));

@@ -189,6 +189,10 @@ struct GatewayArgs {
     /// Like --mcp, from a JSON file.
     #[arg(long, value_name = "FILE")]
     mcp_file: Option<PathBuf>,
+    /// With `--provider e2b`: run --mcp in E2B's own gateway (one `mcp-gateway`-template
+    /// sandbox, as E2B's SDKs do) instead of corral's gateway in front of one sandbox per server.
+    #[arg(long)]
+    e2b_gateway: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -875,12 +879,22 @@ async fn gateway(ctx: &Ctx, args: GatewayArgs) -> Result<i32, Error> {
             allowed_origins: args.allow_origins.clone(),
             servers: (mcp.is_some() && !names.is_empty()).then_some(names),
             mcp: mcp.clone(),
+            e2b_gateway: args.e2b_gateway,
             ..corral_core::GatewayOptions::default()
         };
         let gw = corral.start_gateway(options).await?;
-        let names: Vec<String> = gw.servers().into_iter().map(|s| s.name).collect();
+        let mut names: Vec<String> = gw.servers().into_iter().map(|s| s.name).collect();
+        if args.e2b_gateway {
+            // E2B's gateway reports no health: its servers are the `mcp` keys.
+            names = mcp.iter().flat_map(|m| m.keys().cloned()).collect();
+        }
+        let headers: serde_json::Map<String, Value> = gw
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
         if ctx.json {
-            print_json(&json!({"url": gw.url(), "token": gw.token(), "servers": names}));
+            print_json(&json!({"url": gw.url(), "token": gw.token(), "servers": names, "headers": headers}));
         } else {
             out!("corral gateway serving {} server(s): {}", names.len(), names.join(", "));
             out!("url:   {}", gw.url());
@@ -889,13 +903,23 @@ async fn gateway(ctx: &Ctx, args: GatewayArgs) -> Result<i32, Error> {
                 out!("claude mcp add --transport http corral {}", gw.url());
             } else {
                 out!("token: {}", gw.token());
+                let extra: String = gw
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| format!(" --header \"{k}: {v}\""))
+                    .collect();
                 out!(
-                    "claude mcp add --transport http corral {} --header \"Authorization: Bearer {}\"",
+                    "claude mcp add --transport http corral {} --header \"Authorization: Bearer {}\"{extra}",
                     gw.url(),
                     gw.token()
                 );
             }
-            out!("health: GET {}", gw.url().trim_end_matches("/mcp").to_owned() + "/health");
+            for (k, v) in gw.headers() {
+                out!("also send the header  {k}: {v}");
+            }
+            if !args.e2b_gateway {
+                out!("health: GET {}", gw.url().trim_end_matches("/mcp").to_owned() + "/health");
+            }
             out!("Ctrl-C stops the gateway and every sandbox.");
         }
         wait_for_stop().await;

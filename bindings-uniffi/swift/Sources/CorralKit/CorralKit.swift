@@ -3493,6 +3493,12 @@ public struct GatewayOptions: Equatable, Hashable {
      * `CORRAL_GIT_BASE`, else https://github.com).
      */
     public var gitBase: String?
+    /**
+     * Run `mcp` in E2B's own gateway (one `mcp-gateway`-template sandbox, as E2B's SDKs do)
+     * instead of corral's gateway in front of one E2B sandbox per server. Provider `e2b` only;
+     * only `mcp` and `token` apply.
+     */
+    public var e2bGateway: Bool?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3544,7 +3550,12 @@ public struct GatewayOptions: Equatable, Hashable {
         /**
          * Where the `github/<owner>/<repo>` servers of `mcp` are cloned from (`null`:
          * `CORRAL_GIT_BASE`, else https://github.com).
-         */gitBase: String? = nil) {
+         */gitBase: String? = nil, 
+        /**
+         * Run `mcp` in E2B's own gateway (one `mcp-gateway`-template sandbox, as E2B's SDKs do)
+         * instead of corral's gateway in front of one E2B sandbox per server. Provider `e2b` only;
+         * only `mcp` and `token` apply.
+         */e2bGateway: Bool? = nil) {
         self.servers = servers
         self.host = host
         self.port = port
@@ -3560,6 +3571,7 @@ public struct GatewayOptions: Equatable, Hashable {
         self.restartBackoffMaxMs = restartBackoffMaxMs
         self.mcp = mcp
         self.gitBase = gitBase
+        self.e2bGateway = e2bGateway
     }
 
     
@@ -3592,7 +3604,8 @@ public struct FfiConverterTypeGatewayOptions: FfiConverterRustBuffer {
                 restartBackoffMs: FfiConverterOptionUInt64.read(from: &buf), 
                 restartBackoffMaxMs: FfiConverterOptionUInt64.read(from: &buf), 
                 mcp: FfiConverterOptionTypeJsonValue.read(from: &buf), 
-                gitBase: FfiConverterOptionString.read(from: &buf)
+                gitBase: FfiConverterOptionString.read(from: &buf), 
+                e2bGateway: FfiConverterOptionBool.read(from: &buf)
         )
     }
 
@@ -3612,6 +3625,7 @@ public struct FfiConverterTypeGatewayOptions: FfiConverterRustBuffer {
         FfiConverterOptionUInt64.write(value.restartBackoffMaxMs, into: &buf)
         FfiConverterOptionTypeJsonValue.write(value.mcp, into: &buf)
         FfiConverterOptionString.write(value.gitBase, into: &buf)
+        FfiConverterOptionBool.write(value.e2bGateway, into: &buf)
     }
 }
 
