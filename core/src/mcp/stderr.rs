@@ -37,7 +37,27 @@ impl StderrTail {
             return String::new();
         }
         let tail = &lines[lines.len().saturating_sub(QUOTE_LINES)..];
-        format!("\n--- server stderr (last lines) ---\n{}", tail.join("\n"))
+        // bubblewrap found no such program: say what to do about it.
+        let missing = lines.iter().find_map(|l| {
+            l.strip_prefix("bwrap: execvp ")?
+                .strip_suffix(": No such file or directory")
+        });
+        let hint = missing.map_or(String::new(), |cmd| {
+            format!(
+                "\n`{cmd}` is not installed in the sandbox, which sees the host's system dirs and \
+                 the runtimes on the host's PATH: install it on the host{} or in the server's \
+                 install_commands",
+                if cmd == "uvx" || cmd == "uv" {
+                    " (`pip install uv`)"
+                } else {
+                    ""
+                }
+            )
+        });
+        format!(
+            "{hint}\n--- server stderr (last lines) ---\n{}",
+            tail.join("\n")
+        )
     }
 
     fn push(&self, bytes: &[u8]) {
@@ -81,5 +101,23 @@ mod tests {
         t.push(b"\nlast line\n");
         assert_eq!(t.text().len(), KEEP);
         assert!(t.for_message().ends_with("last line"));
+    }
+
+    #[test]
+    fn a_missing_program_gets_a_hint() {
+        let t = StderrTail::default();
+        t.push(b"bwrap: execvp uvx: No such file or directory\n");
+        let m = t.for_message();
+        assert!(
+            m.starts_with("\n`uvx` is not installed in the sandbox"),
+            "{m}"
+        );
+        assert!(
+            m.contains("pip install uv") && m.ends_with("No such file or directory"),
+            "{m}"
+        );
+        let other = StderrTail::default();
+        other.push(b"Traceback: boom\n");
+        assert!(!other.for_message().contains("not installed"));
     }
 }
