@@ -295,17 +295,23 @@ impl Session {
                 } else {
                     ErrorKind::ServerStartFailed
                 };
-                let status = status.map(|s| format!(" ({s})")).unwrap_or_default();
-                return Err(Error::new(
-                    kind,
-                    format!(
-                        "server `{}` failed the MCP handshake{status}: {e}{}{}",
+                // A server that exited reads the same whichever side saw it first: the
+                // transport's "connection closed" is then only the symptom, kept as the source.
+                let message = match status {
+                    Ok(status) if kind == ErrorKind::ServerStartFailed => format!(
+                        "server `{}` exited before the MCP handshake ({status}){}",
                         options.server,
+                        stderr_tail.for_message()
+                    ),
+                    status => format!(
+                        "server `{}` failed the MCP handshake{}: {e}{}{}",
+                        options.server,
+                        status.map(|s| format!(" ({s})")).unwrap_or_default(),
                         violation_text(&violation),
                         stderr_tail.for_message()
                     ),
-                )
-                .with_source(e));
+                };
+                return Err(Error::new(kind, message).with_source(e));
             }
             None => {
                 // Give the handshake a moment: the output may have raced the exit.
