@@ -292,21 +292,22 @@ impl Corral {
         if let Some(args) = crate::mcp::object_arguments(arguments)? {
             params = params.with_arguments(args);
         }
-        self.call_mcp(slot, live, params, options)
-            .await
-            .map(ToolResult::from_mcp)
+        let r = self.call_mcp(slot, live, params, options, None).await?;
+        crate::mcp::complete(r, tool).map(ToolResult::from_mcp)
     }
 
-    /// [`Corral::call`] in rmcp's model (the gateway's pass-through path).
+    /// [`Corral::call`] in rmcp's model (the gateway's pass-through path): the answer may be
+    /// an MRTR `input_required` result; `meta` goes into the request's `_meta`.
     async fn call_mcp(
         &self,
         slot: &Slot,
         live: &Lease,
         params: rmcp::model::CallToolRequestParams,
         options: CallOptions,
-    ) -> Result<rmcp::model::CallToolResult> {
+        meta: Option<rmcp::model::RequestMetaObject>,
+    ) -> Result<rmcp::model::CallToolResponse> {
         let tool = params.name.to_string();
-        let result = live.session.call_tool_mcp(params, options).await;
+        let result = live.session.call_tool_response(params, options, meta).await;
         match result {
             Err(e) if e.kind() == ErrorKind::Timeout => {
                 // A server that lets a call time out may be wedged: stop it; the next call

@@ -39,6 +39,7 @@
 
 mod handler;
 mod http;
+mod input;
 mod metrics;
 pub mod names;
 mod rest;

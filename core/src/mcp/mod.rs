@@ -26,7 +26,8 @@ use std::{
 use rmcp::{
     ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient,
     model::{
-        CallToolRequest, CallToolRequestParams, ClientCapabilities, ClientConfig, ClientRequest,
+        CallToolRequest, CallToolRequestParams, CallToolResponse, ClientCapabilities,
+        ClientConfig, ClientRequest,
         GetPromptRequestParams, Implementation, ProgressNotificationParam, ProgressToken,
         ProtocolVersion, ReadResourceRequestParams, ServerResult,
     },
@@ -522,18 +523,20 @@ impl Session {
         if let Some(args) = arguments {
             params = params.with_arguments(args);
         }
-        self.call_tool_mcp(params, options)
-            .await
-            .map(ToolResult::from_mcp)
+        let r = self.call_tool_response(params, options, None).await?;
+        complete(r, tool).map(ToolResult::from_mcp)
     }
 
     /// [`Session::call_tool`] in rmcp's own model (the gateway passes results through as they
-    /// came, `_meta` and all).
-    pub(crate) async fn call_tool_mcp(
+    /// came, `_meta` and all). An MRTR `input_required` answer (SEP-2322) is returned as it
+    /// is, for the gateway to relay; `meta` is merged into the request's `_meta` over rmcp's
+    /// own per-request client context (the gateway sends its client's capabilities).
+    pub(crate) async fn call_tool_response(
         &self,
         params: CallToolRequestParams,
         options: CallOptions,
-    ) -> Result<rmcp::model::CallToolResult> {
+        meta: Option<rmcp::model::RequestMetaObject>,
+    ) -> Result<CallToolResponse> {
         crate::config::check_api_timeout(options.timeout, "timeout")?;
         crate::config::check_api_timeout(options.max_total, "maxTotal")?;
         let tool = params.name.to_string();
@@ -551,7 +554,11 @@ impl Session {
         let started = tokio::time::Instant::now();
         let handle = self
             .peer
-            .send_request_with_option(request, PeerRequestOptions::no_options())
+            .send_request_with_option(request, {
+                let mut o = PeerRequestOptions::no_options();
+                o.meta = meta;
+                o
+            })
             .await
             .map_err(|e| self.map_error(e))?;
         let watch = Arc::new(CallWatch {
@@ -602,13 +609,8 @@ impl Session {
         }
         inflight.finished();
         match response {
-            Ok(ServerResult::CallToolResult(r)) => Ok(r),
-            Ok(ServerResult::InputRequiredResult(_)) => Err(Error::new(
-                ErrorKind::Protocol,
-                format!(
-                    "tool `{tool}` asked for user input (MRTR input_required), which corral does not support yet"
-                ),
-            )),
+            Ok(ServerResult::CallToolResult(r)) => Ok(CallToolResponse::Complete(r)),
+            Ok(ServerResult::InputRequiredResult(r)) => Ok(CallToolResponse::InputRequired(r)),
             Ok(other) => Err(Error::new(
                 ErrorKind::Protocol,
                 format!("unexpected answer to tools/call: {other:?}"),
@@ -691,7 +693,9 @@ impl Session {
                     "server `{}` answered with error {}: {}",
                     self.shared.server, data.code.0, data.message
                 ),
-            ),
+            )
+            // The gateway relays some errors as they came (see `upstream_protocol_error`).
+            .with_source(ServiceError::McpError(data)),
             ServiceError::Timeout { timeout } => Error::new(
                 ErrorKind::Timeout,
                 format!(
@@ -884,6 +888,43 @@ fn violation_text(violation: &Mutex<Option<String>>) -> String {
         .clone()
         .map(|v| format!(": it wrote non-JSON-RPC output to stdout: {v:?}"))
         .unwrap_or_default()
+}
+
+/// The complete result of a call, or the clean refusal of a tool that asked its caller for
+/// input (MRTR `input_required`): outside the gateway, corral has nobody to ask.
+pub(crate) fn complete(r: CallToolResponse, tool: &str) -> Result<rmcp::model::CallToolResult> {
+    match r {
+        CallToolResponse::Complete(r) => Ok(r),
+        CallToolResponse::InputRequired(_) => Err(Error::new(
+            ErrorKind::Protocol,
+            format!(
+                "tool `{tool}` asked for user input (MRTR input_required), which corral can relay only through its gateway"
+            ),
+        )),
+        other => Err(Error::new(
+            ErrorKind::Protocol,
+            format!("unexpected answer to tools/call: {other:?}"),
+        )),
+    }
+}
+
+/// The server's own JSON-RPC error behind `e`, when it is a protocol-level one that a proxy
+/// should relay as it came rather than as a tool error: invalid request or params (a rejected
+/// `requestState` or `inputResponses`, SEP-2322) and a missing client capability (-32021,
+/// SEP-2575).
+pub(crate) fn upstream_protocol_error(e: &Error) -> Option<rmcp::ErrorData> {
+    use rmcp::model::ErrorCode;
+    let source = std::error::Error::source(e)?;
+    let ServiceError::McpError(data) = source.downcast_ref::<ServiceError>()? else {
+        return None;
+    };
+    [
+        ErrorCode::INVALID_REQUEST,
+        ErrorCode::INVALID_PARAMS,
+        ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
+    ]
+    .contains(&data.code)
+    .then(|| data.clone())
 }
 
 /// Tool/prompt arguments: an object, or null/absent for none.
