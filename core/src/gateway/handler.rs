@@ -178,7 +178,10 @@ impl GatewayHandler {
         context: &CallContext,
         depth: u8,
     ) -> Result<CallToolResult, McpError> {
-        match self.dispatch_mcp(name.clone(), arguments, context, depth).await? {
+        match self
+            .dispatch_mcp(name.clone(), arguments, context, depth)
+            .await?
+        {
             CallToolResponse::Complete(r) => Ok(r),
             _ => Ok(tool_error(format!(
                 "tool `{name}` asks its caller for input (sampling, elicitation or roots), which needs an MCP client"

@@ -112,7 +112,13 @@ pub(super) async fn ask_client(
 ) -> Result<InputResponses, String> {
     let mut answers = InputResponses::new();
     for (key, request) in needed.input_requests.iter().flatten() {
-        if let Some(what) = unsupported(request, input.capabilities.as_ref().or(Some(&ClientCapabilities::default()))) {
+        if let Some(what) = unsupported(
+            request,
+            input
+                .capabilities
+                .as_ref()
+                .or(Some(&ClientCapabilities::default())),
+        ) {
             return Err(format!(
                 "the server asked for {what}, which this client did not declare"
             ));
@@ -162,8 +168,7 @@ impl GatewayHandler {
         };
         let mut round = context.clone();
         for _ in 0..MAX_ROUNDS {
-            let answers = match ask_client(&peer, &needed, &context.input, &context.cancel).await
-            {
+            let answers = match ask_client(&peer, &needed, &context.input, &context.cancel).await {
                 Ok(a) => a,
                 Err(why) => {
                     return Ok(tool_error(format!(

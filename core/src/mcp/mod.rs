@@ -26,10 +26,9 @@ use std::{
 use rmcp::{
     ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient,
     model::{
-        CallToolRequest, CallToolRequestParams, CallToolResponse, ClientCapabilities,
-        ClientConfig, ClientRequest,
-        GetPromptRequestParams, Implementation, ProgressNotificationParam, ProgressToken,
-        ProtocolVersion, ReadResourceRequestParams, ServerResult,
+        CallToolRequest, CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig,
+        ClientRequest, GetPromptRequestParams, Implementation, ProgressNotificationParam,
+        ProgressToken, ProtocolVersion, ReadResourceRequestParams, ServerResult,
     },
     service::{NotificationContext, Peer, PeerRequestOptions, RunningService, ServiceError},
 };
