@@ -79,6 +79,9 @@ struct Inner {
     on_start: Mutex<Option<StartCallback>>,
     /// The gateways started from this corral, closed with it.
     gateways: Mutex<Vec<Weak<crate::gateway::State>>>,
+    /// Set once a gateway serves from this corral: sessions started from then on declare the
+    /// input capabilities (sampling, elicitation, roots) the gateway relays.
+    relay_input: AtomicBool,
 }
 
 impl std::fmt::Debug for Corral {
@@ -135,6 +138,7 @@ impl Corral {
                 on_log: Mutex::new(None),
                 on_start: Mutex::new(None),
                 gateways: Mutex::new(Vec::new()),
+                relay_input: AtomicBool::new(false),
             }),
         }
     }
@@ -443,6 +447,16 @@ impl Corral {
         for s in sandboxes {
             let _ = s.kill().await;
         }
+    }
+
+    /// Sessions started from now on declare the input capabilities a gateway relays.
+    pub(crate) fn enable_input_relay(&self) {
+        self.inner.relay_input.store(true, Ordering::SeqCst);
+    }
+
+    /// See [`Corral::enable_input_relay`].
+    pub(crate) fn relays_input(&self) -> bool {
+        self.inner.relay_input.load(Ordering::SeqCst)
     }
 
     pub(crate) fn register_gateway(&self, gateway: Weak<crate::gateway::State>) {

@@ -114,6 +114,11 @@ struct Rig {
 
 impl Rig {
     async fn new() -> Self {
+        Self::with(&[]).await
+    }
+
+    /// The fixture with `extra` arguments (`--legacy`: an initialize-era upstream).
+    async fn with(extra: &[&str]) -> Self {
         let fx = fixture();
         assert!(fx.is_file(), "build corral-test-server first");
         let home = tempfile::tempdir().expect("tmp");
@@ -123,8 +128,9 @@ impl Rig {
             ..CorralOptions::default()
         })
         .expect("corral");
-        let config =
-            ServerConfig::argv("fx", vec![fx.display().to_string(), "--conformance".into()]);
+        let mut argv = vec![fx.display().to_string(), "--conformance".into()];
+        argv.extend(extra.iter().map(|a| (*a).to_owned()));
+        let config = ServerConfig::argv("fx", argv);
         corral.add_server(config).await.expect("add");
         let gw = corral
             .start_gateway(GatewayOptions::default())
@@ -340,5 +346,57 @@ async fn a_stateless_client_gets_input_required_and_retries() {
     assert!(format!("{e:?}").contains("-32021"), "{e:?}");
     let _ = bare.cancel().await;
     let _ = c.cancel().await;
+    rig.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_upstream_asks_the_client_whose_call_is_in_flight() {
+    let rig = Rig::with(&["--legacy"]).await;
+    let upstream = rig.corral.session("fx").await.expect("session");
+    assert_eq!(upstream.protocol_version(), "2025-11-25");
+    let (c, a) = rig.legacy(true).await;
+    // The upstream sends real server-to-client requests; the gateway relays them to this
+    // client (the only call in flight) and the answers back.
+    let (t, err) = call(&c, "test_sampling", json!({"prompt": "capital of France?"})).await;
+    assert_eq!(
+        (t.as_str(), err),
+        ("LLM response: answer to: capital of France?", false)
+    );
+    call(&c, "test_elicitation_sep1034_defaults", json!({})).await;
+    let schema = a.schema.lock().expect("lock").clone();
+    assert_eq!(schema["properties"]["verified"]["default"], json!(true));
+    let before = a.asked.load(Ordering::SeqCst);
+    let (t, err) = call(&c, "test_input_required_result_multiple_inputs", json!({})).await;
+    assert!(
+        !err && t.contains("\"Alice\"") && t.contains("roots=1"),
+        "{t}"
+    );
+    assert_eq!(a.asked.load(Ordering::SeqCst), before + 3);
+    // A client that declared nothing is not asked: the upstream sees no capability.
+    let (bare, b) = rig.legacy(false).await;
+    let (t, err) = call(&bare, "test_sampling", json!({"prompt": "x"})).await;
+    assert!(err && t.contains("does not support sampling"), "{t}");
+    // An upstream that asks anyway is refused (-32021 to the upstream, a tool error here).
+    let (t, err) = call(&bare, "test_input_required_result_elicitation", json!({})).await;
+    assert!(err && t.contains("did not declare"), "{t}");
+    assert_eq!(b.asked.load(Ordering::SeqCst), 0);
+    // A 2026-07-28 client has no server-to-client requests: refused, no hang.
+    let (new, n) = rig.stateless(true).await;
+    let r = new
+        .call_tool_once(params("test_input_required_result_elicitation", json!({})))
+        .await
+        .expect("tools/call");
+    let CallToolResponse::Complete(r) = r else {
+        panic!("expected a result, got {r:?}");
+    };
+    assert!(
+        r.is_error == Some(true) && text(&r).contains("2026-07-28"),
+        "{r:?}"
+    );
+    assert_eq!(n.asked.load(Ordering::SeqCst), 0);
+    for client in [c, bare, new] {
+        let _ = client.cancel().await;
+    }
+    drop(upstream);
     rig.close().await;
 }

@@ -32,6 +32,8 @@ use crate::{
 pub(super) enum Forwarded {
     Progress(Progress),
     Log(LogMessage),
+    /// A legacy upstream's request for input, for this call's client (see `input`).
+    Input(rmcp::model::ServerRequest, super::input::Reply),
 }
 
 #[derive(Clone)]
@@ -309,6 +311,7 @@ impl GatewayHandler {
         }
         let peer: Option<Peer<RoleServer>> = context.peer.clone();
         let progress_token = token.clone();
+        let input = (context.input.clone(), context.cancel.clone());
         let forwarder = tokio::spawn(async move {
             while let Some(f) = rx.recv().await {
                 let Some(peer) = &peer else { continue };
@@ -327,6 +330,9 @@ impl GatewayHandler {
                         let mut n = LoggingMessageNotificationParam::new(level, m.data);
                         n.logger = m.logger;
                         let _ = peer.notify_logging_message(n).await;
+                    }
+                    Forwarded::Input(request, reply) => {
+                        super::input::relay_to(peer.clone(), request, reply, &input.0, &input.1);
                     }
                 }
             }
@@ -385,7 +391,10 @@ impl GatewayHandler {
             Err(e) => {
                 st.metrics.record(server, elapsed, false);
                 tracing::info!(target: "corral::gateway", server, tool = upstream, published, duration_ms, outcome = "error", kind = %e.kind(), "call");
-                if let Some(data) = crate::mcp::upstream_protocol_error(&e) {
+                if let Some(data) = crate::mcp::upstream_protocol_error(
+                    &e,
+                    context.input.responses.is_some() || context.input.state.is_some(),
+                ) {
                     return Err(data);
                 }
                 tool_error(format!(

@@ -21,10 +21,17 @@
 //!     `roots/list`, on the stream of the client's `tools/call`), then retries the upstream
 //!     with the answers as `inputResponses` and the echoed `requestState`, for at most
 //!     [`MAX_ROUNDS`] rounds.
-//! - **legacy upstream**: its server-to-client requests reach corral's upstream client
-//!   (core/src/mcp), which refuses them with a JSON-RPC error, as it does outside the gateway
-//!   (see the module docs there); relaying them needs the request tied to the call it belongs
-//!   to, which a stdio session does not carry (SEP-2260).
+//! - **legacy upstream** (initialize era): it sends the requests to corral's upstream client.
+//!   Sessions started once a gateway serves from the corral declare sampling, elicitation
+//!   (form and URL) and roots at their handshake (the session is shared, so it declares all
+//!   three; each request still carries its client's own capabilities in `_meta`). The request
+//!   goes to the client whose call is in flight on that server, through the same per-call
+//!   route as its progress and log messages. A stdio session does not say which call a
+//!   request belongs to (SEP-2260), so with no call or several calls in flight on that server
+//!   the gateway refuses it with a JSON-RPC error (-32600) rather than guess; it refuses too
+//!   when the client did not declare the capability (-32021), when the client speaks
+//!   2026-07-28 (no server-to-client requests there; the upstream would have to use MRTR),
+//!   and for a plain-HTTP caller. Nothing waits forever: a request ends with its call.
 //!
 //! Input requests reach only the client whose call asked for them: they are answers to that
 //! call, never broadcast. A plain-HTTP caller (`/mcp/call_tool`) cannot answer, so a tool that
@@ -32,13 +39,16 @@
 
 #![allow(deprecated)] // sampling and roots are deprecated by SEP-2577 but still relayed
 
+use std::sync::Arc;
+
 use rmcp::{
     ErrorData as McpError, RoleServer,
     model::{
-        CallToolResponse, ClientCapabilities, ClientResult, ContentBlock, InputRequest,
-        InputRequiredResult, InputResponses, ProtocolVersion, RequestMetaObject, ServerRequest,
+        CallToolResponse, ClientCapabilities, ClientResult, ContentBlock, ErrorCode, GetExtensions,
+        InputRequest, InputRequiredResult, InputResponses, ProtocolVersion, RequestId,
+        RequestMetaObject, ServerRequest,
     },
-    service::{Peer, RequestContext},
+    service::{OriginatingRequestId, Peer, RequestContext},
 };
 use serde_json::{Map, Value};
 
@@ -57,7 +67,12 @@ pub(crate) struct InputContext {
     /// A 2026-07-28 client's retry: its answers and the echoed state.
     pub(super) responses: Option<InputResponses>,
     pub(super) state: Option<String>,
+    /// The client's request, so that input requests ride its response stream (SEP-2260).
+    pub(super) request_id: Option<RequestId>,
 }
+
+/// Where the answer to a legacy upstream's request goes.
+pub(super) type Reply = tokio::sync::oneshot::Sender<Result<ClientResult, McpError>>;
 
 impl InputContext {
     pub(super) fn of(
@@ -72,6 +87,7 @@ impl InputContext {
                 .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28),
             responses,
             state,
+            request_id: Some(context.id.clone()),
         }
     }
 
@@ -88,17 +104,107 @@ fn tool_error(text: String) -> CallToolResponse {
     rmcp::model::CallToolResult::error(vec![ContentBlock::text(text)]).into()
 }
 
-/// Why the client cannot answer `request`, if it cannot.
-fn unsupported(request: &InputRequest, caps: Option<&ClientCapabilities>) -> Option<&'static str> {
-    let caps = caps?;
+/// Why the client cannot answer `request`, if it cannot (no capabilities: it can answer none).
+fn unsupported(request: &ServerRequest, caps: Option<&ClientCapabilities>) -> Option<&'static str> {
+    let none = ClientCapabilities::default();
+    let caps = caps.unwrap_or(&none);
     match request {
-        InputRequest::CreateMessage(_) if caps.sampling.is_none() => Some("sampling"),
-        InputRequest::Elicitation(_) if caps.elicitation.is_none() => Some("elicitation"),
-        InputRequest::ListRoots(_) if caps.roots.is_none() => Some("roots"),
-        InputRequest::CreateMessage(_)
-        | InputRequest::Elicitation(_)
-        | InputRequest::ListRoots(_) => None,
-        _ => Some("this kind of input request"),
+        ServerRequest::CreateMessageRequest(_) if caps.sampling.is_none() => Some("sampling"),
+        ServerRequest::ElicitRequest(_) if caps.elicitation.is_none() => Some("elicitation"),
+        ServerRequest::ListRootsRequest(_) if caps.roots.is_none() => Some("roots"),
+        ServerRequest::CreateMessageRequest(_)
+        | ServerRequest::ElicitRequest(_)
+        | ServerRequest::ListRootsRequest(_) => None,
+        _ => Some("this kind of request"),
+    }
+}
+
+/// Sends one input request to the client of a call and waits for its answer (or the end of
+/// the call).
+async fn send_to_client(
+    peer: &Peer<RoleServer>,
+    mut request: ServerRequest,
+    input: &InputContext,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<ClientResult, McpError> {
+    if input.stateless {
+        return Err(McpError::invalid_request(
+            "the client speaks 2026-07-28, which has no server-to-client requests (the server should answer input_required)",
+            None,
+        ));
+    }
+    if let Some(what) = unsupported(&request, input.capabilities.as_ref()) {
+        let mut required = serde_json::Map::new();
+        required.insert(what.to_owned(), Value::Object(serde_json::Map::new()));
+        return Err(McpError::new(
+            ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
+            format!("the client did not declare {what}"),
+            Some(serde_json::json!({ "requiredCapabilities": required })),
+        ));
+    }
+    if let Some(id) = &input.request_id {
+        request
+            .extensions_mut()
+            .insert(OriginatingRequestId(id.clone()));
+    }
+    tokio::select! {
+        r = peer.send_request(request) => r.map_err(|e| match e {
+            rmcp::service::ServiceError::McpError(data) => data,
+            other => McpError::internal_error(format!("the client did not answer: {other}"), None),
+        }),
+        () = cancel.cancelled() => Err(McpError::internal_error("the call was cancelled", None)),
+    }
+}
+
+/// Relays a legacy upstream's request to the client of the call it belongs to, answering on
+/// `reply` (on a task of its own, so that the call's progress keeps flowing meanwhile).
+pub(super) fn relay_to(
+    peer: Peer<RoleServer>,
+    request: ServerRequest,
+    reply: Reply,
+    input: &InputContext,
+    cancel: &tokio_util::sync::CancellationToken,
+) {
+    let input = input.clone();
+    let cancel = cancel.clone();
+    tokio::spawn(async move {
+        let _ = reply.send(send_to_client(&peer, request, &input, &cancel).await);
+    });
+}
+
+impl super::State {
+    /// Answers a legacy upstream's requests for input: the one call in flight on `server`
+    /// takes it to its client; none or several → a JSON-RPC error (see the module docs).
+    pub(super) fn input_callback(self: &Arc<Self>, server: &str) -> crate::mcp::InputCallback {
+        let weak = Arc::downgrade(self);
+        let server = server.to_owned();
+        Arc::new(move |request: ServerRequest| {
+            let route = weak.upgrade().and_then(|st| {
+                let routes = st.log_routes.lock().ok()?;
+                match routes.get(&server).map(Vec::as_slice) {
+                    Some([(_, tx)]) => Some(tx.clone()),
+                    _ => None,
+                }
+            });
+            Box::pin(async move {
+                let Some(tx) = route else {
+                    return Err(McpError::invalid_request(
+                        "the gateway cannot tell which client to ask: no call, or several calls, in flight on this server",
+                        None,
+                    ));
+                };
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                tx.send(super::handler::Forwarded::Input(request, reply))
+                    .map_err(|_| McpError::internal_error("the call has ended", None))?;
+                drop(tx);
+                answer.await.unwrap_or_else(|_| {
+                    Err(McpError::invalid_request(
+                        "the caller cannot answer requests for input (it is not an MCP client session)",
+                        None,
+                    ))
+                })
+            })
+        })
     }
 }
 
@@ -112,27 +218,20 @@ pub(super) async fn ask_client(
 ) -> Result<InputResponses, String> {
     let mut answers = InputResponses::new();
     for (key, request) in needed.input_requests.iter().flatten() {
-        if let Some(what) = unsupported(
-            request,
-            input
-                .capabilities
-                .as_ref()
-                .or(Some(&ClientCapabilities::default())),
-        ) {
-            return Err(format!(
-                "the server asked for {what}, which this client did not declare"
-            ));
-        }
         let outbound = match request.clone() {
             InputRequest::CreateMessage(r) => ServerRequest::CreateMessageRequest(r),
             InputRequest::Elicitation(r) => ServerRequest::ElicitRequest(r),
             InputRequest::ListRoots(r) => ServerRequest::ListRootsRequest(r),
             _ => return Err("the server asked for an unknown kind of input".into()),
         };
-        let answer: ClientResult = tokio::select! {
-            r = peer.send_request(outbound) => r.map_err(|e| format!("the client did not answer `{key}`: {e}"))?,
-            () = cancel.cancelled() => return Err("the call was cancelled".into()),
+        // A legacy client is asked directly; `input_required` itself never reaches it.
+        let legacy = InputContext {
+            stateless: false,
+            ..input.clone()
         };
+        let answer = send_to_client(peer, outbound, &legacy, cancel)
+            .await
+            .map_err(|e| format!("`{key}`: {}", e.message))?;
         answers.insert(
             key.clone(),
             serde_json::to_value(&answer).unwrap_or(Value::Null),
@@ -191,8 +290,8 @@ impl GatewayHandler {
         )))
     }
 
-    /// A `prompts/get` (or similar) answer that asked for input: passed through to a
-    /// 2026-07-28 client; for a legacy one, `Some(answers)` to retry with (or an error).
+    /// For a legacy client whose `prompts/get` the upstream answered with `input_required`:
+    /// the client's answers to retry with (a 2026-07-28 client gets the result itself).
     pub(super) async fn answer_for_legacy(
         &self,
         needed: &InputRequiredResult,

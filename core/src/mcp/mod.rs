@@ -50,6 +50,17 @@ use crate::{
 pub type ProgressCallback = Arc<dyn Fn(Progress) + Send + Sync>;
 /// Called with each log message of a server.
 pub type LogCallback = Arc<dyn Fn(LogMessage) + Send + Sync>;
+/// Answers a server's request for input (sampling, elicitation, roots) on a legacy-era
+/// session: the gateway relays it to the client whose call is in flight.
+pub(crate) type InputCallback = Arc<
+    dyn Fn(
+            rmcp::model::ServerRequest,
+        ) -> futures::future::BoxFuture<
+            'static,
+            std::result::Result<rmcp::model::ClientResult, rmcp::ErrorData>,
+        > + Send
+        + Sync,
+>;
 
 /// Options of one call. Its data crosses as `{"timeoutMs"?, "maxTotalMs"?}` (checked: > 0 and
 /// at most [`MAX_TIMEOUT`](crate::config::MAX_TIMEOUT), else `INVALID_ARGUMENT`); the callback
@@ -103,6 +114,9 @@ pub struct SessionOptions {
     pub start_timeout: Duration,
     /// Receives the server's log messages.
     pub on_log: Option<LogCallback>,
+    /// Declare sampling, elicitation and roots at the handshake, for a gateway to relay the
+    /// server's requests for them to its clients (see [`Session::set_input_callback`]).
+    pub relay_input: bool,
 }
 
 impl SessionOptions {
@@ -113,6 +127,7 @@ impl SessionOptions {
             call_timeout: crate::config::DEFAULT_CALL_TIMEOUT,
             start_timeout: Duration::from_secs(60),
             on_log: None,
+            relay_input: false,
         }
     }
 }
@@ -124,6 +139,8 @@ struct Shared {
     on_log: Mutex<Option<LogCallback>>,
     tools_changed: AtomicBool,
     delivery: notes::Delivery,
+    relay_input: bool,
+    input: Mutex<Option<InputCallback>>,
 }
 
 /// Where progress reports go: the calls in flight by progress token, and the few reports that
@@ -200,12 +217,81 @@ impl Shared {
 #[derive(Clone)]
 struct Handler(Arc<Shared>);
 
+impl Handler {
+    /// Hands a server's request for input to the session's input callback. Without one
+    /// (outside the gateway) corral has nobody to ask: a clean JSON-RPC error.
+    async fn relay(
+        &self,
+        request: rmcp::model::ServerRequest,
+    ) -> std::result::Result<rmcp::model::ClientResult, rmcp::ErrorData> {
+        let callback = self.0.input.lock().ok().and_then(|c| c.clone());
+        match callback {
+            Some(cb) => cb(request).await,
+            None => Err(rmcp::ErrorData::new(
+                rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                "corral has no user or model to ask (sampling, elicitation and roots are relayed only through its gateway)",
+                None,
+            )),
+        }
+    }
+}
+
+fn unexpected_answer() -> rmcp::ErrorData {
+    rmcp::ErrorData::internal_error("the client answered with another kind of result", None)
+}
+
 impl ClientHandler for Handler {
     fn get_info(&self) -> ClientConfig {
+        let capabilities = if self.0.relay_input {
+            serde_json::from_value(serde_json::json!({
+                "sampling": {}, "elicitation": {"form": {}, "url": {}}, "roots": {}
+            }))
+            .unwrap_or_default()
+        } else {
+            ClientCapabilities::default()
+        };
         ClientConfig::new(
-            ClientCapabilities::default(),
+            capabilities,
             Implementation::new("corral", env!("CARGO_PKG_VERSION")),
         )
+    }
+
+    async fn create_message(
+        &self,
+        params: rmcp::model::CreateMessageRequestParams,
+        _context: rmcp::service::RequestContext<RoleClient>,
+    ) -> std::result::Result<rmcp::model::CreateMessageResult, rmcp::ErrorData> {
+        let request = rmcp::model::ServerRequest::CreateMessageRequest(
+            rmcp::model::CreateMessageRequest::new(params),
+        );
+        match self.relay(request).await? {
+            rmcp::model::ClientResult::CreateMessageResult(r) => Ok(*r),
+            _ => Err(unexpected_answer()),
+        }
+    }
+
+    async fn create_elicitation(
+        &self,
+        params: rmcp::model::ElicitRequestParams,
+        _context: rmcp::service::RequestContext<RoleClient>,
+    ) -> std::result::Result<rmcp::model::ElicitResult, rmcp::ErrorData> {
+        let request =
+            rmcp::model::ServerRequest::ElicitRequest(rmcp::model::ElicitRequest::new(params));
+        match self.relay(request).await? {
+            rmcp::model::ClientResult::ElicitResult(r) => Ok(r),
+            _ => Err(unexpected_answer()),
+        }
+    }
+
+    async fn list_roots(
+        &self,
+        _context: rmcp::service::RequestContext<RoleClient>,
+    ) -> std::result::Result<rmcp::model::ListRootsResult, rmcp::ErrorData> {
+        let request = rmcp::model::ServerRequest::ListRootsRequest(Default::default());
+        match self.relay(request).await? {
+            rmcp::model::ClientResult::ListRootsResult(r) => Ok(r),
+            _ => Err(unexpected_answer()),
+        }
     }
 
     // Progress and log notifications never reach here: the transport takes them off the
@@ -478,6 +564,12 @@ impl Session {
     /// Whether the server said its tool list changed since the last [`Session::list_tools`].
     pub fn tools_changed(&self) -> bool {
         self.shared.tools_changed.load(Ordering::SeqCst)
+    }
+
+    /// Sets (or clears) who answers the server's requests for input (legacy era; the session
+    /// declares the capabilities only when opened with [`SessionOptions::relay_input`]).
+    pub(crate) fn set_input_callback(&self, on_input: Option<InputCallback>) {
+        *lock(&self.shared.input) = on_input;
     }
 
     /// Sets (or clears) the receiver of the server's log messages.
@@ -877,6 +969,8 @@ fn new_shared(options: &SessionOptions) -> Arc<Shared> {
         server: options.server.clone(),
         progress: Mutex::new(ProgressRoutes::default()),
         on_log: Mutex::new(options.on_log.clone()),
+        relay_input: options.relay_input,
+        input: Mutex::new(None),
         tools_changed: AtomicBool::new(false),
         delivery: notes::Delivery::new(),
     })
@@ -908,22 +1002,18 @@ pub(crate) fn complete(r: CallToolResponse, tool: &str) -> Result<rmcp::model::C
 }
 
 /// The server's own JSON-RPC error behind `e`, when it is a protocol-level one that a proxy
-/// should relay as it came rather than as a tool error: invalid request or params (a rejected
-/// `requestState` or `inputResponses`, SEP-2322) and a missing client capability (-32021,
-/// SEP-2575).
-pub(crate) fn upstream_protocol_error(e: &Error) -> Option<rmcp::ErrorData> {
+/// should relay as it came rather than as a tool error: a missing client capability (-32021,
+/// SEP-2575), and, answering an MRTR retry (`retry`), invalid request or params (a rejected
+/// `requestState` or `inputResponses`, SEP-2322).
+pub(crate) fn upstream_protocol_error(e: &Error, retry: bool) -> Option<rmcp::ErrorData> {
     use rmcp::model::ErrorCode;
     let source = std::error::Error::source(e)?;
     let ServiceError::McpError(data) = source.downcast_ref::<ServiceError>()? else {
         return None;
     };
-    [
-        ErrorCode::INVALID_REQUEST,
-        ErrorCode::INVALID_PARAMS,
-        ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
-    ]
-    .contains(&data.code)
-    .then(|| data.clone())
+    let relayed = data.code == ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY
+        || (retry && [ErrorCode::INVALID_REQUEST, ErrorCode::INVALID_PARAMS].contains(&data.code));
+    relayed.then(|| data.clone())
 }
 
 /// Tool/prompt arguments: an object, or null/absent for none.
