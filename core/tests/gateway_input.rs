@@ -400,3 +400,24 @@ async fn a_legacy_upstream_asks_the_client_whose_call_is_in_flight() {
     drop(upstream);
     rig.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_the_gateway_a_tool_that_asks_is_refused_cleanly() {
+    let rig = Rig::new().await;
+    // The bindings' path (no gateway client to ask): a clean PROTOCOL error, and the server
+    // keeps serving.
+    let e = rig
+        .corral
+        .execute_tool("fx", "test_input_required_result_elicitation", json!({}))
+        .await
+        .expect_err("refused");
+    assert_eq!(e.kind(), corral_core::ErrorKind::Protocol);
+    assert!(e.message().contains("only through its gateway"), "{e:?}");
+    let ok = rig
+        .corral
+        .execute_tool("fx", "test_simple_text", json!({}))
+        .await
+        .expect("still serving");
+    assert!(!ok.is_error);
+    rig.close().await;
+}
