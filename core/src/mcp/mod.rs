@@ -6,6 +6,13 @@
 //! `notifications/cancelled`. A server that writes anything but JSON-RPC to stdout breaks the
 //! session with a `PROTOCOL` error; one that exits fails in-flight calls with `SERVER_CRASHED`,
 //! both with the tail of its stderr attached.
+//!
+//! Input for the server (sampling, elicitation, roots): its requests go to the session's input
+//! callback, which only the gateway sets (it relays them to its client), else they get a
+//! JSON-RPC error; the capabilities are declared only for sessions a gateway will serve
+//! ([`SessionOptions::relay_input`]). An MRTR `input_required` answer (2026-07-28) reaches the
+//! gateway as it is; elsewhere ([`Session::call_tool`], the bindings) it is a clean `PROTOCOL`
+//! error, the session intact.
 
 #![allow(deprecated)] // rmcp marks the logging types deprecated (SEP-2577); legacy servers use them
 
