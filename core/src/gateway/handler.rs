@@ -111,6 +111,16 @@ fn meta_tools() -> Vec<McpTool> {
         .collect()
 }
 
+/// The server's session: at once when its instance runs, else started or waited for on the
+/// heap. That future is large (a sandbox start); inline, it would be part of every request's
+/// future, which rmcp spawns (and tokio copies) once per request.
+async fn session_of(st: &State, server: &str) -> crate::Result<crate::runner::ServerSession> {
+    match st.corral.running_session(server) {
+        Some(s) => Ok(s),
+        None => Box::pin(st.corral.session(server)).await,
+    }
+}
+
 fn header<'a>(context: &'a RequestContext<RoleServer>, name: &str) -> Option<&'a str> {
     context
         .extensions
@@ -253,7 +263,7 @@ impl GatewayHandler {
             tracing::info!(target: "corral::gateway", server, tool = upstream, duration_ms = 0u64, outcome = "server_down", "call");
             return tool_error(format!("server `{server}` is down: {reason}{retry}"));
         }
-        let session = match st.corral.session(server).await {
+        let session = match session_of(st, server).await {
             Ok(s) => s,
             Err(e) => {
                 st.metrics.record(server, started.elapsed(), false);
@@ -265,24 +275,55 @@ impl GatewayHandler {
                 ));
             }
         };
-        let token: Option<ProgressToken> =
-            context.progress.clone().filter(|_| context.peer.is_some());
+        let peer: Option<&Peer<RoleServer>> = context.peer.as_ref();
+        let token: Option<ProgressToken> = context.progress.clone().filter(|_| peer.is_some());
+        // Progress reports and the server's log lines go back to an MCP client session; a
+        // plain-HTTP call has nowhere to send them, so it registers nothing.
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Forwarded>();
         let call_id = st.next_call.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut routes) = st.log_routes.lock() {
-            routes
-                .entry(server.to_owned())
-                .or_default()
-                .push((call_id, tx.clone()));
+        if peer.is_some()
+            && let Ok(mut routes) = st.log_routes.lock()
+        {
+            match routes.get_mut(server) {
+                Some(calls) => calls.push((call_id, tx.clone())),
+                None => {
+                    routes.insert(server.to_owned(), vec![(call_id, tx.clone())]);
+                }
+            }
         }
-        let peer: Option<Peer<RoleServer>> = context.peer.clone();
-        let progress_token = token.clone();
-        let forwarder = tokio::spawn(async move {
+        let on_progress: Option<crate::mcp::ProgressCallback> = token.as_ref().map(|_| {
+            let tx = tx.clone();
+            Arc::new(move |p: Progress| {
+                let _ = tx.send(Forwarded::Progress(p));
+            }) as crate::mcp::ProgressCallback
+        });
+        drop(tx);
+        let mut params = CallToolRequestParams::new(upstream.to_owned());
+        params.arguments = arguments;
+        let options = CallOptions {
+            on_progress,
+            cancel: Some(context.cancel.clone()),
+            ..CallOptions::default()
+        };
+        let call = async {
+            let result = session.call_tool_mcp(params, options).await;
+            if peer.is_some()
+                && let Ok(mut routes) = st.log_routes.lock()
+                && let Some(calls) = routes.get_mut(server)
+            {
+                calls.retain(|(id, _)| *id != call_id);
+            }
+            result
+        };
+        // Relayed on this task, beside the call (no task of its own per call): the loop ends
+        // when the call is done and its routes are gone, so every progress report and log line
+        // goes out before the result.
+        let relay = async {
             while let Some(f) = rx.recv().await {
-                let Some(peer) = &peer else { continue };
+                let Some(peer) = peer else { continue };
                 match f {
                     Forwarded::Progress(p) => {
-                        if let Some(token) = &progress_token {
+                        if let Some(token) = &token {
                             let mut n = ProgressNotificationParam::new(token.clone(), p.progress);
                             n.total = p.total;
                             n.message = p.message;
@@ -298,29 +339,8 @@ impl GatewayHandler {
                     }
                 }
             }
-        });
-        let on_progress: Option<crate::mcp::ProgressCallback> = token.as_ref().map(|_| {
-            let tx = tx.clone();
-            Arc::new(move |p: Progress| {
-                let _ = tx.send(Forwarded::Progress(p));
-            }) as crate::mcp::ProgressCallback
-        });
-        drop(tx);
-        let mut params = CallToolRequestParams::new(upstream.to_owned());
-        params.arguments = arguments;
-        let options = CallOptions {
-            on_progress,
-            cancel: Some(context.cancel.clone()),
-            ..CallOptions::default()
         };
-        let result = session.call_tool_mcp(params, options).await;
-        if let Ok(mut routes) = st.log_routes.lock()
-            && let Some(calls) = routes.get_mut(server)
-        {
-            calls.retain(|(id, _)| *id != call_id);
-        }
-        // Every progress report and log line goes out before the result.
-        let _ = forwarder.await;
+        let (result, ()) = tokio::join!(call, relay);
         let elapsed = started.elapsed();
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
         match result {
@@ -405,9 +425,7 @@ impl GatewayHandler {
     }
 
     async fn peer_of(&self, server: &str) -> Result<crate::runner::ServerSession, McpError> {
-        self.0
-            .corral
-            .session(server)
+        session_of(&self.0, server)
             .await
             .map_err(|e| corral_error(server, e))
     }
