@@ -52,7 +52,7 @@ end
 request = function()
   counter = counter + 1
   local body = string.format(
-    '{"jsonrpc":"2.0","id":"%d-%d","method":"tools/call","params":{"name":"echo","arguments":{"message":"hello from the benchmark"}}}',
+    '{"jsonrpc":"2.0","id":"%d-%d","method":"tools/call","params":{"name":"TOOL","arguments":{"message":"hello from the benchmark"}}}',
     tid, counter)
   return wrk.format("POST", nil, nil, body)
 end
@@ -104,7 +104,7 @@ def rpc_result(text: str) -> dict | None:
         return None
 
 
-def session(port: int, path: str, auth: dict) -> dict:
+def session(port: int, path: str, auth: dict, tool: str = "echo") -> dict:
     """Initializes a 2025-11-25 session; returns the headers every later request needs."""
     init = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
             "params": {"protocolVersion": "2025-11-25", "capabilities": {},
@@ -127,7 +127,7 @@ def session(port: int, path: str, auth: dict) -> dict:
     h["MCP-Protocol-Version"] = version
     post(port, path, {"jsonrpc": "2.0", "method": "notifications/initialized"}, h)
     call = {"jsonrpc": "2.0", "id": "check", "method": "tools/call",
-            "params": {"name": "echo", "arguments": {"message": "hi"}}}
+            "params": {"name": tool, "arguments": {"message": "hi"}}}
     status, _, text = post(port, path, call, h)
     if status != 200 or "hi" not in text:
         raise RuntimeError(f"tools/call check failed: {status} {text[:300]}")
@@ -209,10 +209,12 @@ def direct_stdio_p50(n: int = 2000) -> float:
     return lat[len(lat) // 2] * 1e6
 
 
-def start(kind: str, work: Path) -> tuple[subprocess.Popen, int, str, dict]:
+def start(kind: str, work: Path) -> tuple[subprocess.Popen, int, str, dict, str]:
+    """Starts one gateway; returns it, its port, MCP path, auth headers and the echo tool's name."""
     port = free_port()
     server = f"{NODE} {EVERY} stdio"
     auth: dict = {}
+    path, tool = "/mcp", "echo"
     if kind == "corral gateway":
         cfg = work / "everything.json"
         cfg.write_text(json.dumps({"mcpServers": {"everything": {
@@ -231,15 +233,23 @@ def start(kind: str, work: Path) -> tuple[subprocess.Popen, int, str, dict]:
                "--logLevel", "none"]
         env = dict(os.environ)
     elif kind == "mcp-proxy (Rust crate)":
-        cmd = [str(TOOLS / "cargo/bin/mcp-proxy"), "--port", str(port), "--host", "127.0.0.1",
-               "--", NODE, str(EVERY), "stdio"]
+        # 0.6.0 takes a TOML config (no `-- command`), serves MCP at `/` and namespaces every
+        # tool as `<backend>/<tool>`; no middleware configured, logs at warn like the others.
+        cfg = work / "proxy.toml"
+        cfg.write_text(
+            "[proxy]\nname = \"bench\"\n\n[proxy.listen]\nhost = \"127.0.0.1\"\n"
+            f"port = {port}\n\n[observability]\nlog_level = \"warn\"\n\n"
+            "[[backends]]\nname = \"everything\"\ntransport = \"stdio\"\n"
+            f"command = {json.dumps(NODE)}\nargs = {json.dumps([str(EVERY), 'stdio'])}\n")
+        cmd = [str(TOOLS / "cargo/bin/mcp-proxy"), "--config", str(cfg)]
         env = dict(os.environ)
+        path, tool = "/", "everything/echo"
     else:
         raise ValueError(kind)
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True)
     wait_port(port)
-    return p, port, "/mcp", auth
+    return p, port, path, auth, tool
 
 
 def stop(p: subprocess.Popen) -> None:
@@ -285,8 +295,6 @@ def main() -> int:
         print("run bench/gateway/setup.sh first", file=sys.stderr)
         return 1
     work = Path(tempfile.mkdtemp(prefix="corral-gw-bench-"))
-    script = work / "call.lua"
-    script.write_text(LUA)
     rows = []
     try:
         stdio = direct_stdio_p50()
@@ -297,12 +305,14 @@ def main() -> int:
                 print(f"{kind}: not installed, skipped", flush=True)
                 continue
             try:
-                p, port, path, auth = start(kind, work)
+                p, port, path, auth, tool = start(kind, work)
             except (OSError, RuntimeError) as e:
                 print(f"{kind}: did not start: {e}", flush=True)
                 continue
             try:
-                h = session(port, path, auth)
+                h = session(port, path, auth, tool)
+                script = work / "call.lua"
+                script.write_text(LUA.replace("TOOL", tool))
                 wrk(port, path, h, 1, script)  # warm-up
                 idle = rss_kib(p.pid)
                 reset_hwm(p.pid)

@@ -347,6 +347,15 @@ impl Corral {
         Ok(ServerSession::new(self.clone(), slot, live))
     }
 
+    /// [`Corral::session`] if the server's instance is running now; `None` if it would have to
+    /// be started or waited for. The gateway's per-call fast path: it keeps the large future of
+    /// a start out of every call's future.
+    pub(crate) fn running_session(&self, server: &str) -> Option<ServerSession> {
+        let slot = self.slot(server).ok()?;
+        let live = self.live_now(&slot)?;
+        Some(ServerSession::new(self.clone(), slot, live))
+    }
+
     /// One-shot: starts `command` in a fresh sandbox, calls `tool`, stops it. Saves nothing.
     pub async fn quick(&self, command: &str, tool: &str, arguments: Value) -> Result<ToolResult> {
         let config = ServerConfig::command("quick", command)?;

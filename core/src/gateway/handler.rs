@@ -121,6 +121,16 @@ fn meta_tools() -> Vec<McpTool> {
         .collect()
 }
 
+/// The server's session: at once when its instance runs, else started or waited for on the
+/// heap. That future is large (a sandbox start); inline, it would be part of every request's
+/// future, which rmcp spawns (and tokio copies) once per request.
+async fn session_of(st: &State, server: &str) -> crate::Result<crate::runner::ServerSession> {
+    match st.corral.running_session(server) {
+        Some(s) => Ok(s),
+        None => Box::pin(st.corral.session(server)).await,
+    }
+}
+
 fn header<'a>(context: &'a RequestContext<RoleServer>, name: &str) -> Option<&'a str> {
     context
         .extensions
@@ -286,7 +296,7 @@ impl GatewayHandler {
             tracing::info!(target: "corral::gateway", server, tool = upstream, duration_ms = 0u64, outcome = "server_down", "call");
             return Ok(tool_error(format!("server `{server}` is down: {reason}{retry}")).into());
         }
-        let session = match st.corral.session(server).await {
+        let session = match session_of(st, server).await {
             Ok(s) => s,
             Err(e) => {
                 st.metrics.record(server, started.elapsed(), false);
@@ -299,44 +309,22 @@ impl GatewayHandler {
                 .into());
             }
         };
-        let token: Option<ProgressToken> =
-            context.progress.clone().filter(|_| context.peer.is_some());
+        let peer: Option<&Peer<RoleServer>> = context.peer.as_ref();
+        let token: Option<ProgressToken> = context.progress.clone().filter(|_| peer.is_some());
+        // Progress reports and the server's log lines go back to an MCP client session; a
+        // plain-HTTP call has nowhere to send them, so the relay below drops them.
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Forwarded>();
         let call_id = st.next_call.fetch_add(1, Ordering::Relaxed);
+        // Every call registers, plain-HTTP ones too: an upstream's input request is relayed
+        // only when exactly one call is in flight on that server (see input.rs).
         if let Ok(mut routes) = st.log_routes.lock() {
-            routes
-                .entry(server.to_owned())
-                .or_default()
-                .push((call_id, tx.clone()));
-        }
-        let peer: Option<Peer<RoleServer>> = context.peer.clone();
-        let progress_token = token.clone();
-        let input = (context.input.clone(), context.cancel.clone());
-        let forwarder = tokio::spawn(async move {
-            while let Some(f) = rx.recv().await {
-                let Some(peer) = &peer else { continue };
-                match f {
-                    Forwarded::Progress(p) => {
-                        if let Some(token) = &progress_token {
-                            let mut n = ProgressNotificationParam::new(token.clone(), p.progress);
-                            n.total = p.total;
-                            n.message = p.message;
-                            let _ = peer.notify_progress(n).await;
-                        }
-                    }
-                    Forwarded::Log(m) => {
-                        let level = serde_json::from_value(Value::String(m.level))
-                            .unwrap_or(rmcp::model::LoggingLevel::Info);
-                        let mut n = LoggingMessageNotificationParam::new(level, m.data);
-                        n.logger = m.logger;
-                        let _ = peer.notify_logging_message(n).await;
-                    }
-                    Forwarded::Input(request, reply) => {
-                        super::input::relay_to(peer.clone(), request, reply, &input.0, &input.1);
-                    }
+            match routes.get_mut(server) {
+                Some(calls) => calls.push((call_id, tx.clone())),
+                None => {
+                    routes.insert(server.to_owned(), vec![(call_id, tx.clone())]);
                 }
             }
-        });
+        }
         let on_progress: Option<crate::mcp::ProgressCallback> = token.as_ref().map(|_| {
             let tx = tx.clone();
             Arc::new(move |p: Progress| {
@@ -353,16 +341,52 @@ impl GatewayHandler {
             cancel: Some(context.cancel.clone()),
             ..CallOptions::default()
         };
-        let result = session
-            .call_tool_response(params, options, context.input.upstream_meta())
-            .await;
-        if let Ok(mut routes) = st.log_routes.lock()
-            && let Some(calls) = routes.get_mut(server)
-        {
-            calls.retain(|(id, _)| *id != call_id);
-        }
-        // Every progress report and log line goes out before the result.
-        let _ = forwarder.await;
+        let call = async {
+            let result = session
+                .call_tool_response(params, options, context.input.upstream_meta())
+                .await;
+            if let Ok(mut routes) = st.log_routes.lock()
+                && let Some(calls) = routes.get_mut(server)
+            {
+                calls.retain(|(id, _)| *id != call_id);
+            }
+            result
+        };
+        // Relayed on this task, beside the call (no task of its own per call): the loop ends
+        // when the call is done and its routes are gone, so every progress report and log line
+        // goes out before the result.
+        let relay = async {
+            while let Some(f) = rx.recv().await {
+                let Some(peer) = peer else { continue };
+                match f {
+                    Forwarded::Progress(p) => {
+                        if let Some(token) = &token {
+                            let mut n = ProgressNotificationParam::new(token.clone(), p.progress);
+                            n.total = p.total;
+                            n.message = p.message;
+                            let _ = peer.notify_progress(n).await;
+                        }
+                    }
+                    Forwarded::Log(m) => {
+                        let level = serde_json::from_value(Value::String(m.level))
+                            .unwrap_or(rmcp::model::LoggingLevel::Info);
+                        let mut n = LoggingMessageNotificationParam::new(level, m.data);
+                        n.logger = m.logger;
+                        let _ = peer.notify_logging_message(n).await;
+                    }
+                    Forwarded::Input(request, reply) => {
+                        super::input::relay_to(
+                            peer.clone(),
+                            request,
+                            reply,
+                            &context.input,
+                            &context.cancel,
+                        );
+                    }
+                }
+            }
+        };
+        let (result, ()) = tokio::join!(call, relay);
         let elapsed = started.elapsed();
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
         Ok(match result {
@@ -466,9 +490,7 @@ impl GatewayHandler {
     }
 
     async fn peer_of(&self, server: &str) -> Result<crate::runner::ServerSession, McpError> {
-        self.0
-            .corral
-            .session(server)
+        session_of(&self.0, server)
             .await
             .map_err(|e| corral_error(server, e))
     }

@@ -26,7 +26,13 @@ impl Metrics {
         let Ok(mut m) = self.servers.lock() else {
             return;
         };
-        let e = m.entry(server.to_owned()).or_default();
+        // The server's entry exists after its first call: no key allocated per call.
+        if !m.contains_key(server) {
+            m.insert(server.to_owned(), PerServer::default());
+        }
+        let Some(e) = m.get_mut(server) else {
+            return;
+        };
         e.calls += 1;
         if !ok {
             e.errors += 1;

@@ -211,6 +211,14 @@ impl Slot {
 }
 
 impl Corral {
+    /// The lease of the server's warm instance if it is running now (no start, no wait).
+    pub(super) fn live_now(&self, slot: &Arc<Slot>) -> Option<Lease> {
+        match &*lock(&slot.state) {
+            State::Running(live) if live.session.is_alive() => Some(Lease::new(live.clone())),
+            _ => None,
+        }
+    }
+
     /// A lease on the warm instance of a server, started if there is none or it died. One
     /// start at a time per server: concurrent callers wait for it and share its outcome.
     pub(super) async fn live(&self, slot: &Arc<Slot>) -> Result<Lease> {
