@@ -89,6 +89,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("CORRAL_BENCH_ROUNDS") or 3))
     parser.add_argument("--lang", default="rust,python,node")
     parser.add_argument("--servers", default="fixture,everything")
+    parser.add_argument(
+        "--clients", default="", help="only these, e.g. rust:rmcp,python:mcp-2 (default: all)"
+    )
     opts = parser.parse_args()
     langs = opts.lang.split(",")
     servers = opts.servers.split(",")
@@ -102,15 +105,22 @@ def main() -> None:
         CORRAL_BENCH_HOME=str(bench_dir / "home"),
         NAPI_RS_NATIVE_LIBRARY_PATH=str(TARGET / "corral-node-release/corral.linux-x64-gnu.node"),
     )
-    if "everything" in servers:
-        env["CORRAL_BENCH_EVERYTHING"] = str(install_everything(bench_dir))
-        # Installs server-everything into both corral homes once, outside the measurement.
-        subprocess.run(
-            [str(TARGET / "release/corral-bench"), "--setup"], env=env, check=True, timeout=TIMEOUT_S
-        )
     venv = ROOT / "bindings-python/.venv-bench"
     table = clients(venv, ROOT / "bindings-python/.venv-bench-mcp1")
     order = [(lang, name, argv) for lang in langs for name, argv in table[lang]]
+    if opts.clients:
+        wanted = opts.clients.split(",")
+        order = [o for o in order if f"{o[0]}:{o[1]}" in wanted or o[1] in wanted]
+    if "everything" in servers:
+        env["CORRAL_BENCH_EVERYTHING"] = str(install_everything(bench_dir))
+        if any(name.startswith("corral") for _, name, _ in order):
+            # Installs server-everything into both corral homes once, outside the measurement.
+            subprocess.run(
+                [str(TARGET / "release/corral-bench"), "--setup"],
+                env=env,
+                check=True,
+                timeout=TIMEOUT_S,
+            )
     started = time.time()
     load0, busy0 = os.getloadavg(), cpu_busy()
     ours0 = children_cpu_s()
