@@ -309,11 +309,19 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs.get(xs.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-async fn run(client: &str, s: &Server, out: &mut serde_json::Map<String, Value>) -> Result<(), Error> {
+async fn run(
+    client: &str,
+    s: &Server,
+    out: &mut serde_json::Map<String, Value>,
+) -> Result<(), Error> {
     let mut cold = Vec::new();
     match client {
         "corral" | "corral-unsandboxed" => {
-            let provider = if client == "corral" { "local" } else { "unsandboxed" };
+            let provider = if client == "corral" {
+                "local"
+            } else {
+                "unsandboxed"
+            };
             for _ in 0..COLD {
                 let t = Instant::now();
                 let corral = corral_open(provider, s).await?;
@@ -389,7 +397,9 @@ async fn main() -> Result<(), Error> {
     }
     let client = arg(&args, "--client").ok_or("--client is required")?;
     let s = server(&arg(&args, "--server").ok_or("--server is required")?)?;
-    let round: u64 = arg(&args, "--round").and_then(|r| r.parse().ok()).unwrap_or(0);
+    let round: u64 = arg(&args, "--round")
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0);
     let sandbox = if client == "corral" { "bwrap" } else { "none" };
     let mut out = serde_json::Map::new();
     for (k, v) in [
