@@ -52,7 +52,15 @@ function descendantsMib() {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 1).trim().split(/\s+/)[1]));
+      parent.set(
+        Number(name),
+        Number(
+          stat
+            .slice(stat.lastIndexOf(')') + 1)
+            .trim()
+            .split(/\s+/)[1],
+        ),
+      );
     } catch {}
   }
   const descends = (pid) => {
@@ -126,7 +134,8 @@ async function corralClient(provider, server, out) {
   const args = echoArgs(server);
   const open = async () => {
     const c = new Corral({ provider, home: home(provider) });
-    if (server === 'fixture') await c.addServerFromDict('fixture', { command: [process.env.CORRAL_TEST_SERVER] });
+    if (server === 'fixture')
+      await c.addServerFromDict('fixture', { command: [process.env.CORRAL_TEST_SERVER] });
     else
       await c.addServerFromDict('everything', {
         command: `node ${EVERYTHING_ENTRY} stdio`,
@@ -185,10 +194,19 @@ async function sdkClient(server, out) {
 }
 
 const { values: opts } = parseArgs({
-  options: { client: { type: 'string' }, server: { type: 'string' }, round: { type: 'string', default: '0' } },
+  options: {
+    client: { type: 'string' },
+    server: { type: 'string' },
+    round: { type: 'string', default: '0' },
+  },
 });
-if (!['corral', 'corral-unsandboxed', 'ts-sdk'].includes(opts.client) || !['fixture', 'everything'].includes(opts.server)) {
-  throw new Error('usage: node bench.mjs --client corral|corral-unsandboxed|ts-sdk --server fixture|everything');
+if (
+  !['corral', 'corral-unsandboxed', 'ts-sdk'].includes(opts.client) ||
+  !['fixture', 'everything'].includes(opts.server)
+) {
+  throw new Error(
+    'usage: node bench.mjs --client corral|corral-unsandboxed|ts-sdk --server fixture|everything',
+  );
 }
 const sdkVersion = JSON.parse(
   fs.readFileSync(
