@@ -94,17 +94,20 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## bench: release builds; corral from Rust, Python and Node against bare rmcp, the official
-## Python SDK (2.x and 1.x) and the TypeScript SDK on the same servers, then the E2B and gateway
-## figures; every figure also goes to $(BENCH_JSON), and bench/summary.py prints them as one table.
+## bench: release builds, then bench/run.py: corral from Rust, Python and Node (sandboxed, and
+## one row unsandboxed per language) against bare rmcp, the official Python SDK (2.x and 1.x)
+## and the TypeScript SDK on the same stdio servers, one process per client × server × round,
+## rounds in alternating orders; then sandbox start-up, the E2B and gateway figures; last the
+## table (bench/summary.py, also in $(TARGET_DIR)/bench/summary.md) from $(BENCH_JSON).
 BENCH_JSON := $(TARGET_DIR)/bench/figures.jsonl
 bench: setup
 	mkdir -p $(dir $(BENCH_JSON)) && rm -f $(BENCH_JSON)
 	$(CARGO) build --release -p corral-test-server -p corral-bench -p corral-e2b-double -p corral-cli
-	CORRAL_BENCH_JSON=$(BENCH_JSON) $(CARGO) run --release -q -p corral-bench --bin corral-bench
-	CORRAL_BENCH_JSON=$(BENCH_JSON) $(MAKE) -C bindings-python bench
-	CORRAL_BENCH_JSON=$(BENCH_JSON) $(MAKE) -C bindings-node bench
+	$(MAKE) -C bindings-python bench-build
+	$(MAKE) -C bindings-node bench-build
+	CARGO_TARGET_DIR=$(TARGET_DIR) CORRAL_BENCH_JSON=$(BENCH_JSON) python3 bench/run.py
+	$(TARGET_DIR)/release/corral-bench --sandbox-start
 	$(CARGO) run --release -q -p corral-bench --bin e2b
 	bash bench/gateway/setup.sh
 	python3 bench/gateway/bench.py
-	python3 bench/summary.py $(BENCH_JSON)
+	python3 bench/summary.py $(BENCH_JSON) | tee $(TARGET_DIR)/bench/summary.md

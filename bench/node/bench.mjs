@@ -1,216 +1,229 @@
-// corral from Node vs the official TypeScript SDK client (@modelcontextprotocol/sdk), same
-// servers, same run: our fixture and @modelcontextprotocol/server-everything. For each pair it
-// measures, over one warm session each, sequential per-call latency (p50 and mean over 2000
-// `echo` calls after 50 warm-up calls) and throughput with 32 calls in flight (5000 calls), then
-// prints the ratios (corral / SDK). The calls run in 5 interleaved rounds (corral, SDK, SDK,
-// corral, ...) and each figure is the median over the rounds, so both clients see the same
-// machine load. corral runs each server in its bubblewrap sandbox; the SDK client
-// spawns the same server binary directly (no sandbox), as its users do.
+// corral from Node vs the official TypeScript SDK client (@modelcontextprotocol/sdk): one
+// client, one server, one JSON line. `make bench` runs it through bench/run.py, which
+// alternates every client of every language round by round. The procedure is the same as in
+// bench/src/main.rs and bench/python/bench.py:
 //
-// `make -C bindings-node bench` runs it on a release build. Environment: CORRAL_TEST_SERVER (the
-// fixture binary), CORRAL_BENCH_SKIP_NPM=1 (skip server-everything), CORRAL_BENCH_CALLS /
-// CORRAL_BENCH_PARALLEL_CALLS (override the counts), CORRAL_HOME (where server-everything is
-// installed; default a scratch dir).
+// * cold start: create the client, spawn the server, first successful `echo` result, close
+//   (3 times, median);
+// * over one warm session after 50 warm-up calls: sequential latency (p50, p99, mean) over
+//   CORRAL_BENCH_CALLS calls, calls/s with 1, 8 and 32 in flight (CORRAL_BENCH_PARALLEL_CALLS
+//   calls each), CPU time of this process per call (process.cpuUsage, all threads; 1 and 32 in
+//   flight), RSS of this process (idle; peak under load) and of its descendants.
+//
+// Clients: `corral` (bubblewrap sandbox), `corral-unsandboxed` (the unsandboxed provider) and
+// `ts-sdk` (Client over StdioClientTransport, no sandbox, as its users run it).
+//
+//     node bench.mjs --client corral|corral-unsandboxed|ts-sdk --server fixture|everything [--round N]
+//
+// Environment: CORRAL_TEST_SERVER, CORRAL_BENCH_HOME (the corral homes `local` and
+// `unsandboxed`), CORRAL_BENCH_EVERYTHING (server-everything's dist/index.js for the SDK),
+// CORRAL_BENCH_JSON (appended to), NAPI_RS_NATIVE_LIBRARY_PATH (the release addon).
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { Corral } from 'corral';
+import { parseArgs } from 'node:util';
 
 const WARMUP = 50;
+const COLD = 3;
 const SEQUENTIAL = Number(process.env.CORRAL_BENCH_CALLS || 2000);
-const IN_FLIGHT = 32;
-const PARALLEL_CALLS = Number(process.env.CORRAL_BENCH_PARALLEL_CALLS || 5000);
-const EVERYTHING_VERSION = '2026.8.31';
+const PARALLEL = Number(process.env.CORRAL_BENCH_PARALLEL_CALLS || 5000);
+const EVERYTHING_ENTRY = 'node_modules/@modelcontextprotocol/server-everything/dist/index.js';
+const EVERYTHING_INSTALL =
+  'npm install --no-audit --no-fund --loglevel=error @modelcontextprotocol/server-everything@2026.8.31';
 
-const ROUNDS = 5;
-const SDK_VERSION = JSON.parse(
+const statusMib = (pid, field) => {
+  try {
+    const line = fs
+      .readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(field));
+    return line ? Number(line.split(/\s+/)[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+};
+
+/** Summed VmRSS of every descendant of this process (the server and its sandbox). */
+function descendantsMib() {
+  const parent = new Map();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      parent.set(
+        Number(name),
+        Number(
+          stat
+            .slice(stat.lastIndexOf(')') + 1)
+            .trim()
+            .split(/\s+/)[1],
+        ),
+      );
+    } catch {}
+  }
+  const descends = (pid) => {
+    while (parent.has(pid)) {
+      pid = parent.get(pid);
+      if (pid === process.pid) return true;
+      if (pid <= 1) return false;
+    }
+    return false;
+  };
+  let sum = 0;
+  for (const pid of parent.keys()) if (descends(pid)) sum += statusMib(pid, 'VmRSS:');
+  return sum;
+}
+
+const pct = (xs, p) => xs[Math.min(Math.max(Math.ceil(xs.length * p), 1), xs.length) - 1];
+const cpuUs = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function measure(call, out) {
+  for (let i = 0; i < WARMUP; i++) await call();
+  await new Promise((r) => setTimeout(r, 200));
+  out.rss_idle_mib = statusMib('self', 'VmRSS:');
+  out.tree_idle_mib = descendantsMib();
+  try {
+    fs.writeFileSync('/proc/self/clear_refs', '5'); // resets VmHWM
+  } catch {}
+  const lat = new Float64Array(SEQUENTIAL);
+  let cpu = cpuUs();
+  const start = performance.now();
+  for (let i = 0; i < SEQUENTIAL; i++) {
+    const t = performance.now();
+    await call();
+    lat[i] = (performance.now() - t) * 1000;
+  }
+  const seqWall = (performance.now() - start) * 1000;
+  out.cpu_us_1 = (cpuUs() - cpu) / SEQUENTIAL;
+  for (const k of [8, 32]) {
+    let next = 0;
+    cpu = cpuUs();
+    const t = performance.now();
+    await Promise.all(
+      Array.from({ length: k }, async () => {
+        while (next++ < PARALLEL) await call();
+      }),
+    );
+    out[`per_s_${k}`] = (PARALLEL * 1000) / (performance.now() - t);
+    out[`cpu_us_${k}`] = (cpuUs() - cpu) / PARALLEL;
+  }
+  lat.sort();
+  const mean = seqWall / SEQUENTIAL;
+  Object.assign(out, {
+    p50_us: pct(lat, 0.5),
+    p99_us: pct(lat, 0.99),
+    mean_us: mean,
+    per_s_1: 1e6 / mean,
+    rss_load_mib: statusMib('self', 'VmHWM:'),
+    tree_load_mib: descendantsMib(),
+  });
+}
+
+const echoArgs = (server) => (server === 'fixture' ? { text: 'x'.repeat(32) } : { message: 'x'.repeat(32) });
+const home = (provider) =>
+  path.join(process.env.CORRAL_BENCH_HOME || path.join(os.homedir(), '.local/share/corral/bench'), provider);
+
+async function corralClient(provider, server, out) {
+  const { Corral } = await import('corral');
+  const args = echoArgs(server);
+  const open = async () => {
+    const c = new Corral({ provider, home: home(provider) });
+    if (server === 'fixture')
+      await c.addServerFromDict('fixture', { command: [process.env.CORRAL_TEST_SERVER] });
+    else
+      await c.addServerFromDict('everything', {
+        command: `node ${EVERYTHING_ENTRY} stdio`,
+        install_commands: [EVERYTHING_INSTALL],
+      });
+    return c;
+  };
+  const call = (c) => async () => {
+    const r = await c.executeTool(server, 'echo', args);
+    if (r.isError) throw new Error(`call failed: ${r.text}`);
+  };
+  const cold = [];
+  for (let i = 0; i < COLD; i++) {
+    const t = performance.now();
+    const c = await open();
+    await call(c)();
+    cold.push(performance.now() - t);
+    await c.close();
+  }
+  out.cold_ms = median(cold);
+  const c = await open();
+  await measure(call(c), out);
+  await c.close();
+}
+
+async function sdkClient(server, out) {
+  const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+  const { StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
+  const args = echoArgs(server);
+  const entry = process.env.CORRAL_BENCH_EVERYTHING;
+  const params =
+    server === 'fixture'
+      ? { command: process.env.CORRAL_TEST_SERVER, args: [], cwd: os.tmpdir() }
+      : { command: process.execPath, args: [entry, 'stdio'], cwd: path.dirname(entry) };
+  const open = async () => {
+    const client = new Client({ name: 'corral-bench', version: '0.1.0' });
+    await client.connect(new StdioClientTransport({ ...params, stderr: 'ignore' }));
+    return client;
+  };
+  const call = (client) => async () => {
+    const r = await client.callTool({ name: 'echo', arguments: args });
+    if (r.isError) throw new Error('call failed');
+  };
+  const cold = [];
+  for (let i = 0; i < COLD; i++) {
+    const t = performance.now();
+    const client = await open();
+    await call(client)();
+    cold.push(performance.now() - t);
+    await client.close();
+  }
+  out.cold_ms = median(cold);
+  const client = await open();
+  await measure(call(client), out);
+  await client.close();
+}
+
+const { values: opts } = parseArgs({
+  options: {
+    client: { type: 'string' },
+    server: { type: 'string' },
+    round: { type: 'string', default: '0' },
+  },
+});
+if (
+  !['corral', 'corral-unsandboxed', 'ts-sdk'].includes(opts.client) ||
+  !['fixture', 'everything'].includes(opts.server)
+) {
+  throw new Error(
+    'usage: node bench.mjs --client corral|corral-unsandboxed|ts-sdk --server fixture|everything',
+  );
+}
+const sdkVersion = JSON.parse(
   fs.readFileSync(
     path.join(import.meta.dirname, '../../node_modules/@modelcontextprotocol/sdk/package.json'),
     'utf8',
   ),
 ).version;
-
-/** One round: `seq` sequential calls, then `par` calls with IN_FLIGHT in flight. */
-async function round(call, seq, par) {
-  const lat = new Float64Array(seq);
-  const start = performance.now();
-  for (let i = 0; i < seq; i++) {
-    const t = performance.now();
-    await call(i);
-    lat[i] = performance.now() - t;
-  }
-  const seqTotal = performance.now() - start;
-  let next = 0;
-  const cpuStart = process.cpuUsage();
-  const parStart = performance.now();
-  await Promise.all(
-    Array.from({ length: IN_FLIGHT }, async () => {
-      while (next < par) {
-        const i = next++;
-        await call(i);
-      }
-    }),
-  );
-  const parTotal = performance.now() - parStart;
-  const cpu = process.cpuUsage(cpuStart);
-  lat.sort();
-  const mean = (seqTotal * 1000) / seq;
-  return {
-    p50: lat[Math.floor(seq / 2)] * 1000,
-    mean,
-    seq: 1e6 / mean,
-    par: (par * 1000) / parTotal,
-    cpu: (cpu.user + cpu.system) / par,
-  };
-}
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-/** Interleaved rounds of `a` and `b`; the median of each figure over the rounds. */
-async function compare(a, b) {
-  for (let i = 0; i < WARMUP; i++) {
-    await a(i);
-    await b(i);
-  }
-  const seq = Math.ceil(SEQUENTIAL / ROUNDS);
-  const par = Math.ceil(PARALLEL_CALLS / ROUNDS);
-  const ra = [];
-  const rb = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    if (r % 2 === 0) {
-      ra.push(await round(a, seq, par));
-      rb.push(await round(b, seq, par));
-    } else {
-      rb.push(await round(b, seq, par));
-      ra.push(await round(a, seq, par));
-    }
-  }
-  const summary = (rs) =>
-    Object.fromEntries(['p50', 'mean', 'seq', 'par', 'cpu'].map((k) => [k, median(rs.map((x) => x[k]))]));
-  return [summary(ra), summary(rb)];
-}
-
-async function corralCall(corral, server, args) {
-  await corral.discoverTools(server); // start it and cache the tool list
-  return async () => {
-    const r = await corral.executeTool(server, 'echo', args);
-    if (r.isError) throw new Error(`call failed: ${r.text}`);
-  };
-}
-
-async function sdkClient(command, argv, cwd) {
-  const transport = new StdioClientTransport({ command, args: argv, cwd, stderr: 'ignore' });
-  const client = new Client({ name: 'corral-bench', version: '0.1.0' });
-  await client.connect(transport);
-  return client;
-}
-
-function sdkCall(client, args) {
-  return async () => {
-    const r = await client.callTool({ name: 'echo', arguments: args });
-    if (r.isError) throw new Error('call failed');
-  };
-}
-
-const cells = (xs, widths) => `| ${xs.map((x, i) => String(x).padStart(widths[i])).join(' | ')} |`;
-const WIDTHS = [40, 8, 8, 9, 11, 13];
-const row = (label, f) =>
-  cells(
-    [
-      label.padEnd(40),
-      f.p50.toFixed(1),
-      f.mean.toFixed(1),
-      f.seq.toFixed(0),
-      f.par.toFixed(0),
-      f.cpu.toFixed(1),
-    ],
-    WIDTHS,
-  );
-const ratio = (a, b) =>
-  cells(
-    [
-      'ratio corral / SDK'.padEnd(40),
-      ...['p50', 'mean', 'seq', 'par', 'cpu'].map((k) => `${(a[k] / b[k]).toFixed(2)}×`),
-    ],
-    WIDTHS,
-  );
-
-// One JSON line per figure into CORRAL_BENCH_JSON (if set), for bench/summary.py.
-const emit = (client, server, f) => {
-  if (!process.env.CORRAL_BENCH_JSON) return;
-  const line = { lang: 'node', client, server, p50_us: f.p50, mean_us: f.mean, seq_per_s: f.seq };
-  Object.assign(line, { par_per_s: f.par, cpu_us: f.cpu });
-  fs.appendFileSync(process.env.CORRAL_BENCH_JSON, `${JSON.stringify(line)}\n`);
+const out = {
+  lang: 'node',
+  client: opts.client === 'ts-sdk' ? `ts-sdk-${sdkVersion}` : opts.client,
+  server: opts.server,
+  sandbox: opts.client === 'corral' ? 'bwrap' : 'none',
+  round: Number(opts.round),
+  load: os.loadavg()[0],
 };
-
-async function main() {
-  const fixture = process.env.CORRAL_TEST_SERVER;
-  if (!fixture || !fs.existsSync(fixture)) {
-    throw new Error(
-      'set CORRAL_TEST_SERVER to the fixture binary (cargo build --release -p corral-test-server)',
-    );
-  }
-  const scratch = process.env.CORRAL_HOME
-    ? null
-    : fs.mkdtempSync(path.join(os.tmpdir(), 'corral-node-bench-'));
-  const home = process.env.CORRAL_HOME || scratch;
-  const corral = new Corral({ home });
-  console.log(
-    `corral (Node) vs the official TypeScript SDK client — ${SEQUENTIAL} sequential calls, ` +
-      `then ${PARALLEL_CALLS} with ${IN_FLIGHT} in flight, in ${ROUNDS} interleaved rounds (medians); ` +
-      `Node ${process.version}, load average ${os.loadavg()[0].toFixed(1)}\n`,
-  );
-  console.log(
-    cells(
-      ['client → server'.padEnd(40), 'p50 µs', 'mean µs', 'seq /s', '32-flight/s', 'client CPU µs'],
-      WIDTHS,
-    ),
-  );
-  console.log(`|${WIDTHS.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-
-  const echoArgs = { text: 'x'.repeat(32) };
-  await corral.addServerFromDict('fixture', { command: [fixture] });
-  const fxClient = await sdkClient(fixture, [], os.tmpdir());
-  const [a, b] = await compare(await corralCall(corral, 'fixture', echoArgs), sdkCall(fxClient, echoArgs));
-  await fxClient.close();
-  emit('corral', 'fixture', a);
-  emit(`ts-sdk-${SDK_VERSION}`, 'fixture', b);
-  console.log(row('corral (bwrap) → fixture', a));
-  console.log(row('TS SDK (no sandbox) → fixture', b));
-  console.log(ratio(a, b));
-
-  if (!process.env.CORRAL_BENCH_SKIP_NPM) {
-    const entry = 'node_modules/@modelcontextprotocol/server-everything/dist/index.js';
-    await corral.addServerFromDict('everything', {
-      command: `node ${entry} stdio`,
-      install_commands: [
-        `npm install --no-audit --no-fund --loglevel=error @modelcontextprotocol/server-everything@${EVERYTHING_VERSION}`,
-      ],
-    });
-    const args = { message: 'x'.repeat(32) };
-    const call = await corralCall(corral, 'everything', args); // installs it on first use
-    // The SDK client runs the copy corral installed in the server's sandbox home.
-    const serverHome = path.join(home, 'servers', 'everything', 'home');
-    const client = await sdkClient(process.execPath, [entry, 'stdio'], serverHome);
-    const [c, d] = await compare(call, sdkCall(client, args));
-    await client.close();
-    emit('corral', 'server-everything', c);
-    emit(`ts-sdk-${SDK_VERSION}`, 'server-everything', d);
-    console.log(row('corral (bwrap) → server-everything', c));
-    console.log(row('TS SDK (no sandbox) → server-everything', d));
-    console.log(ratio(c, d));
-  }
-  await corral.close();
-  if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
-  console.log(
-    '\nratios: below 1× is better for p50, mean and client CPU; above 1× is better for calls/s.\n' +
-      'client CPU: CPU time of this Node process (all its threads) per call while 32 are in flight.',
-  );
-}
-
-await main();
+if (opts.client === 'ts-sdk') await sdkClient(opts.server, out);
+else await corralClient(opts.client === 'corral' ? 'local' : 'unsandboxed', opts.server, out);
+const line = JSON.stringify(out);
+console.log(line);
+if (process.env.CORRAL_BENCH_JSON) fs.appendFileSync(process.env.CORRAL_BENCH_JSON, `${line}\n`);

@@ -1,29 +1,33 @@
-"""corral from Python vs the official `mcp` Python SDK client, same servers, same run.
+"""corral from Python vs the official `mcp` Python SDK client: one client, one server, one JSON line.
 
-For each server — our fixture (`corral-test-server`) and the official
-`@modelcontextprotocol/server-everything` — and each client, over one warm session:
-sequential per-call latency (p50 and mean over 2000 `echo` calls after 50 warm-up calls) and
-throughput with 32 calls in flight (5000 calls). Clients: corral's async API, corral's sync API
-(32 threads for the in-flight phase) and the `mcp` SDK's `ClientSession` over `stdio_client`.
-corral runs each server inside its bubblewrap sandbox; the SDK runs the same server binary (for
-server-everything: the copy corral installed in the server's sandbox home) without one. Rounds
-alternate the clients; the table shows the median of the rounds. Ratios: SDK time ÷ corral
-time for latency, corral ÷ SDK for throughput (above 1 means corral is faster).
+`make bench` runs this through `bench/run.py`, which alternates every client of every language
+round by round, so drift on a shared machine hits every row. One process measures one client
+(the same procedure as bench/src/main.rs and bench/node/bench.mjs):
 
-    python bench.py [--rounds N] [--skip-npm] [--sdk-only]
+* cold start: create the client, spawn the server, first successful `echo` result, close
+  (3 times, median);
+* over one warm session after 50 warm-up calls: sequential latency (p50, p99, mean) over
+  CORRAL_BENCH_CALLS calls, calls/s with 1, 8 and 32 in flight (CORRAL_BENCH_PARALLEL_CALLS
+  calls each), CPU time of this process per call (1 and 32 in flight), RSS of this process
+  (idle; peak under load) and of its descendants (server + sandbox).
 
-`--sdk-only` measures the SDK client alone, without importing corral (for a venv holding another
-`mcp` line, e.g. 1.x beside 2.x; it reuses the server-everything copy a full run installed).
+Clients: `corral-async` (corral's asyncio API, bubblewrap sandbox), `corral-sync` (the `_sync`
+API, K threads for K in flight), `corral-async-unsandboxed` (the unsandboxed provider) and
+`sdk` (the installed `mcp` SDK's ClientSession over stdio_client, no sandbox, as its users run
+it; corral is not imported, so a venv holding another `mcp` line works too).
 
-Environment: CORRAL_TEST_SERVER (the fixture binary, release build recommended),
-CORRAL_HOME (state; default ~/.local/share/corral), CORRAL_BENCH_SKIP_NPM=1, CORRAL_BENCH_JSON
-(a file each figure is appended to as one JSON line, for `bench/summary.py`).
+    python bench.py --client CLIENT --server fixture|everything [--round N]
+
+Environment: CORRAL_TEST_SERVER, CORRAL_BENCH_HOME (the corral homes `local` and
+`unsandboxed`), CORRAL_BENCH_EVERYTHING (server-everything's dist/index.js for the SDK),
+CORRAL_BENCH_JSON (appended to).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -32,19 +36,13 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
-
-from mcp import ClientSession, StdioServerParameters, stdio_client
-
-if TYPE_CHECKING:
-    import corral
+from typing import Any, TextIO
 
 WARMUP = 50
-SEQUENTIAL = 2000
-IN_FLIGHT = 32
-PARALLEL_CALLS = 5000
+COLD = 3
+SEQUENTIAL = int(os.environ.get("CORRAL_BENCH_CALLS") or 2000)
+PARALLEL = int(os.environ.get("CORRAL_BENCH_PARALLEL_CALLS") or 5000)
 EVERYTHING_ENTRY = "node_modules/@modelcontextprotocol/server-everything/dist/index.js"
 EVERYTHING_INSTALL = (
     "npm install --no-audit --no-fund --loglevel=error "
@@ -52,228 +50,284 @@ EVERYTHING_INSTALL = (
 )
 
 
-@dataclass
-class Figures:
-    p50_us: float
-    mean_us: float
-    seq_per_s: float
-    par_per_s: float
+def status_mib(pid: str, field: str) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
-def summarize(latencies: list[float], total: float, par_per_s: float) -> Figures:
-    latencies.sort()
-    mean = total / len(latencies)
-    return Figures(latencies[len(latencies) // 2] * 1e6, mean * 1e6, 1 / mean, par_per_s)
+def descendants_mib() -> float:
+    """Summed VmRSS of every descendant of this process (the server and its sandbox)."""
+    me = os.getpid()
+    parent: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                parent[int(name)] = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+
+    def descends(pid: int) -> bool:
+        while pid in parent:
+            pid = parent[pid]
+            if pid == me:
+                return True
+            if pid <= 1:
+                return False
+        return False
+
+    return sum(status_mib(str(p), "VmRSS:") for p in parent if descends(p))
 
 
-async def bench_async(call: Callable[[], Awaitable[None]]) -> Figures:
+def pct(xs: list[float], p: float) -> float:
+    import math
+
+    return xs[min(max(math.ceil(len(xs) * p), 1), len(xs)) - 1]
+
+
+def idle_rss() -> tuple[float, float]:
+    time.sleep(0.2)
+    out = status_mib("self", "VmRSS:"), descendants_mib()
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # resets VmHWM
+    return out
+
+
+def finish(out: dict[str, Any], lat: list[float], seq_wall: float, cpu_1: float) -> None:
+    lat.sort()
+    mean = seq_wall / len(lat)
+    out.update(
+        p50_us=pct(lat, 0.5) * 1e6,
+        p99_us=pct(lat, 0.99) * 1e6,
+        mean_us=mean * 1e6,
+        per_s_1=1 / mean,
+        cpu_us_1=cpu_1 * 1e6 / len(lat),
+        rss_load_mib=status_mib("self", "VmHWM:"),
+        tree_load_mib=descendants_mib(),
+    )
+
+
+async def measure_async(call: Callable[[], Awaitable[None]], out: dict[str, Any]) -> None:
     for _ in range(WARMUP):
         await call()
+    out["rss_idle_mib"], out["tree_idle_mib"] = idle_rss()
     lat = []
-    start = time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()
     for _ in range(SEQUENTIAL):
         t = time.perf_counter()
         await call()
         lat.append(time.perf_counter() - t)
-    seq_total = time.perf_counter() - start
-    remaining = PARALLEL_CALLS
+    seq_wall, cpu_1 = time.perf_counter() - start, time.process_time() - cpu
 
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            await call()
+    for k in (8, 32):
+        remaining = PARALLEL
 
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
-    par = PARALLEL_CALLS / (time.perf_counter() - start)
-    return summarize(lat, seq_total, par)
-
-
-def bench_sync(call: Callable[[], None]) -> Figures:
-    for _ in range(WARMUP):
-        call()
-    lat = []
-    start = time.perf_counter()
-    for _ in range(SEQUENTIAL):
-        t = time.perf_counter()
-        call()
-        lat.append(time.perf_counter() - t)
-    seq_total = time.perf_counter() - start
-    lock = threading.Lock()
-    remaining = PARALLEL_CALLS
-
-    def worker() -> None:
-        nonlocal remaining
-        while True:
-            with lock:
-                if remaining <= 0:
-                    return
+        async def worker() -> None:
+            nonlocal remaining
+            while remaining > 0:
                 remaining -= 1
-            call()
+                await call()
 
-    start = time.perf_counter()
-    with ThreadPoolExecutor(IN_FLIGHT) as pool:
-        for f in [pool.submit(worker) for _ in range(IN_FLIGHT)]:
-            f.result()
-    par = PARALLEL_CALLS / (time.perf_counter() - start)
-    return summarize(lat, seq_total, par)
+        cpu, start = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(k)))
+        out[f"per_s_{k}"] = PARALLEL / (time.perf_counter() - start)
+        out[f"cpu_us_{k}"] = (time.process_time() - cpu) * 1e6 / PARALLEL
+    finish(out, lat, seq_wall, cpu_1)
 
 
-async def corral_async(c: corral.Corral, server: str, args: dict[str, Any]) -> Figures:
-    await c.discover_tools(server)  # started and cached before measuring
+def measure_sync(call: Callable[[], None], out: dict[str, Any]) -> None:
+    for _ in range(WARMUP):
+        call()
+    out["rss_idle_mib"], out["tree_idle_mib"] = idle_rss()
+    lat = []
+    cpu, start = time.process_time(), time.perf_counter()
+    for _ in range(SEQUENTIAL):
+        t = time.perf_counter()
+        call()
+        lat.append(time.perf_counter() - t)
+    seq_wall, cpu_1 = time.perf_counter() - start, time.process_time() - cpu
+    lock = threading.Lock()
+    for k in (8, 32):
+        remaining = PARALLEL
+
+        def worker() -> None:
+            nonlocal remaining
+            while True:
+                with lock:
+                    if remaining <= 0:
+                        return
+                    remaining -= 1
+                call()
+
+        with ThreadPoolExecutor(k) as pool:
+            cpu, start = time.process_time(), time.perf_counter()
+            for f in [pool.submit(worker) for _ in range(k)]:
+                f.result()
+            out[f"per_s_{k}"] = PARALLEL / (time.perf_counter() - start)
+            out[f"cpu_us_{k}"] = (time.process_time() - cpu) * 1e6 / PARALLEL
+    finish(out, lat, seq_wall, cpu_1)
+
+
+def home(provider: str) -> str:
+    root = os.environ.get("CORRAL_BENCH_HOME") or str(Path.home() / ".local/share/corral/bench")
+    return str(Path(root) / provider)
+
+
+def server_config(corral: Any, server: str) -> Any:
+    if server == "fixture":
+        return corral.ServerConfig("fixture", command=[os.environ["CORRAL_TEST_SERVER"]])
+    return corral.ServerConfig(
+        "everything",
+        command=f"node {EVERYTHING_ENTRY} stdio",
+        install_commands=[EVERYTHING_INSTALL],
+    )
+
+
+def echo_args(server: str) -> dict[str, Any]:
+    return {"text": "x" * 32} if server == "fixture" else {"message": "x" * 32}
+
+
+async def corral_async(provider: str, server: str, out: dict[str, Any]) -> None:
+    import corral
+
+    args = echo_args(server)
+
+    async def open_() -> corral.Corral:
+        c = corral.Corral(provider, home=home(provider))
+        await c.add_server(server_config(corral, server))
+        return c
+
+    cold = []
+    for _ in range(COLD):
+        t = time.perf_counter()
+        c = await open_()
+        r = await c.execute_tool(server, "echo", args)
+        assert not r.is_error
+        cold.append((time.perf_counter() - t) * 1e3)
+        await c.close()
+    out["cold_ms"] = statistics.median(cold)
+    c = await open_()
 
     async def call() -> None:
         r = await c.execute_tool(server, "echo", args)
         assert not r.is_error
 
-    return await bench_async(call)
+    await measure_async(call, out)
+    await c.close()
 
 
-def corral_sync(c: corral.Corral, server: str, args: dict[str, Any]) -> Figures:
-    c.discover_tools_sync(server)
+def corral_sync(server: str, out: dict[str, Any]) -> None:
+    import corral
+
+    args = echo_args(server)
+
+    def open_() -> corral.Corral:
+        c = corral.Corral("local", home=home("local"))
+        c.add_server_sync(server_config(corral, server))
+        return c
+
+    cold = []
+    for _ in range(COLD):
+        t = time.perf_counter()
+        c = open_()
+        assert not c.execute_tool_sync(server, "echo", args).is_error
+        cold.append((time.perf_counter() - t) * 1e3)
+        c.close_sync()
+    out["cold_ms"] = statistics.median(cold)
+    c = open_()
 
     def call() -> None:
         r = c.execute_tool_sync(server, "echo", args)
         assert not r.is_error
 
-    return bench_sync(call)
+    measure_sync(call, out)
+    c.close_sync()
 
 
-async def sdk(argv: list[str], cwd: Path, args: dict[str, Any], devnull: TextIO) -> Figures:
-    params = StdioServerParameters(command=argv[0], args=argv[1:], cwd=cwd)
-    async with (
-        stdio_client(params, errlog=devnull) as (read, write),
-        ClientSession(read, write) as session,
-    ):
+def failed(result: Any) -> bool:
+    """`is_error` (mcp 2.x) or `isError` (1.x)."""
+    return bool(getattr(result, "is_error", None) or getattr(result, "isError", None))
+
+
+async def sdk(server: str, out: dict[str, Any], devnull: TextIO) -> None:
+    from mcp import ClientSession, StdioServerParameters, stdio_client
+
+    if server == "fixture":
+        params = StdioServerParameters(command=os.environ["CORRAL_TEST_SERVER"], cwd="/tmp")
+    else:
+        entry = os.environ["CORRAL_BENCH_EVERYTHING"]
+        params = StdioServerParameters(
+            command="node", args=[entry, "stdio"], cwd=str(Path(entry).parent)
+        )
+    args = echo_args(server)
+
+    async def open_(stack: contextlib.AsyncExitStack) -> ClientSession:
+        read, write = await stack.enter_async_context(stdio_client(params, errlog=devnull))
+        session = await stack.enter_async_context(ClientSession(read, write))
         await session.initialize()
+        return session
+
+    cold = []
+    for _ in range(COLD):
+        async with contextlib.AsyncExitStack() as stack:
+            t = time.perf_counter()
+            session = await open_(stack)
+            assert not failed(await session.call_tool("echo", args))
+            cold.append((time.perf_counter() - t) * 1e3)
+    out["cold_ms"] = statistics.median(cold)
+    async with contextlib.AsyncExitStack() as stack:
+        session = await open_(stack)
 
         async def call() -> None:
-            r = await session.call_tool("echo", args)
-            assert not r.is_error
+            assert not failed(await session.call_tool("echo", args))
 
-        return await bench_async(call)
-
-
-def row(label: str, f: Figures) -> str:
-    return (
-        f"| {label:<52} | {f.p50_us:>8.1f} | {f.mean_us:>8.1f} | {f.seq_per_s:>9.0f} | "
-        f"{f.par_per_s:>11.0f} |"
-    )
-
-
-def ratio(label: str, corral_f: Figures, sdk_f: Figures) -> str:
-    return (
-        f"| {label:<52} | {sdk_f.p50_us / corral_f.p50_us:>7.2f}× | "
-        f"{sdk_f.mean_us / corral_f.mean_us:>7.2f}× | {corral_f.seq_per_s / sdk_f.seq_per_s:>8.2f}× | "
-        f"{corral_f.par_per_s / sdk_f.par_per_s:>10.2f}× |"
-    )
-
-
-def emit(client: str, server: str, f: Figures) -> None:
-    """One JSON line per figure into CORRAL_BENCH_JSON (if set), for bench/summary.py."""
-    path = os.environ.get("CORRAL_BENCH_JSON")
-    if not path:
-        return
-    with open(path, "a") as out:
-        line = {"lang": "python", "client": client, "server": server, **f.__dict__}
-        out.write(json.dumps(line) + "\n")
-
-
-def median(figures: list[Figures]) -> Figures:
-    return Figures(
-        statistics.median(f.p50_us for f in figures),
-        statistics.median(f.mean_us for f in figures),
-        statistics.median(f.seq_per_s for f in figures),
-        statistics.median(f.par_per_s for f in figures),
-    )
+        await measure_async(call, out)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--skip-npm", action="store_true")
-    parser.add_argument("--sdk-only", action="store_true")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument(
+        "--client",
+        required=True,
+        choices=["corral-async", "corral-sync", "corral-async-unsandboxed", "sdk"],
+    )
+    parser.add_argument("--server", required=True, choices=["fixture", "everything"])
+    parser.add_argument("--round", type=int, default=0)
     opts = parser.parse_args()
-    fixture = os.environ.get("CORRAL_TEST_SERVER")
-    if not fixture or not Path(fixture).is_file():
-        sys.exit(
-            "set CORRAL_TEST_SERVER to the fixture binary (cargo build --release -p corral-test-server)"
-        )
-    home = (
-        Path(os.environ.get("CORRAL_HOME") or Path.home() / ".local/share/corral") / "bench-python"
-    )
-    skip_npm = opts.skip_npm or bool(os.environ.get("CORRAL_BENCH_SKIP_NPM"))
-    everything_home = home / "servers" / "everything" / "home"
-
-    c = None
-    if not opts.sdk_only:
-        import corral
-
-        c = corral.Corral(home=str(home))
-        c.add_server_sync(corral.ServerConfig("fixture", command=[fixture]))
-    servers: list[tuple[str, str, dict[str, Any], list[str], Path]] = [
-        ("fixture", "fixture", {"text": "x" * 32}, [fixture], Path("/tmp"))
-    ]
-    if opts.sdk_only and not (everything_home / EVERYTHING_ENTRY).is_file():
-        skip_npm = True  # no full run installed it
-    if not skip_npm:
-        if c is not None:
-            c.add_server_sync(
-                corral.ServerConfig(
-                    "everything",
-                    command=f"node {EVERYTHING_ENTRY} stdio",
-                    install_commands=[EVERYTHING_INSTALL],
-                )
-            )
-            c.discover_tools_sync("everything")  # installs it into the sandbox home once
-        # The SDK runs the copy corral installed, from the server's sandbox home.
-        servers.append(
-            (
-                "server-everything",
-                "everything",
-                {"message": "x" * 32},
-                ["node", EVERYTHING_ENTRY, "stdio"],
-                everything_home,
-            )
-        )
-
-    sdk_name = f"mcp-{_version('mcp')}"
-    print(
-        f"corral (Python) vs the mcp {_version('mcp')} Python SDK client — {SEQUENTIAL} sequential "
-        f"calls, then {PARALLEL_CALLS} with {IN_FLIGHT} in flight; median of {opts.rounds} rounds\n"
-    )
-    print(f"| {'client → server':<52} | p50 µs   | mean µs  | seq /s    | 32-flight/s |")
-    print(f"|{'-' * 54}|{'-' * 10}|{'-' * 10}|{'-' * 11}|{'-' * 13}|")
-    for label, name, args, argv, cwd in servers:
-        runs: dict[str, list[Figures]] = {"async": [], "sync": [], "sdk": []}
-        for _ in range(opts.rounds):
-            if c is not None:
-                runs["async"].append(asyncio.run(corral_async(c, name, args)))
-                runs["sync"].append(corral_sync(c, name, args))
-            with open(os.devnull, "w") as devnull:
-                runs["sdk"].append(asyncio.run(sdk(argv, cwd, args, devnull)))
-        p = median(runs["sdk"])
-        emit(sdk_name, label, p)
-        if c is None:
-            print(row(f"mcp SDK (no sandbox) → {label}", p))
-            continue
-        a, s = median(runs["async"]), median(runs["sync"])
-        emit("corral-async", label, a)
-        emit("corral-sync-32-threads", label, s)
-        print(row(f"corral async (bwrap) → {label}", a))
-        print(row(f"corral sync, 32 threads (bwrap) → {label}", s))
-        print(row(f"mcp SDK (no sandbox) → {label}", p))
-        print(ratio("corral async vs SDK (>1: corral faster)", a, p))
-        print(ratio("corral sync vs SDK (>1: corral faster)", s, p))
-    if c is not None:
-        c.close_sync()
-
-
-def _version(package: str) -> str:
     from importlib.metadata import version
 
-    return version(package)
+    name = f"mcp-{version('mcp')}" if opts.client == "sdk" else opts.client
+    out: dict[str, Any] = {
+        "lang": "python",
+        "client": name,
+        "server": opts.server,
+        "sandbox": "none" if opts.client in ("sdk", "corral-async-unsandboxed") else "bwrap",
+        "round": opts.round,
+        "load": os.getloadavg()[0],
+    }
+    if opts.client == "corral-async":
+        asyncio.run(corral_async("local", opts.server, out))
+    elif opts.client == "corral-async-unsandboxed":
+        asyncio.run(corral_async("unsandboxed", opts.server, out))
+    elif opts.client == "corral-sync":
+        corral_sync(opts.server, out)
+    else:
+        with open(os.devnull, "w") as devnull:
+            asyncio.run(sdk(opts.server, out, devnull))
+    line = json.dumps(out)
+    print(line)
+    path = os.environ.get("CORRAL_BENCH_JSON")
+    if path:
+        with open(path, "a") as f:
+            f.write(line + "\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

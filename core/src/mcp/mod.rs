@@ -671,7 +671,14 @@ impl Session {
         });
         self.shared.register(&handle.progress_token, &watch);
         let mut inflight = InFlight::new(self, handle.id.clone(), handle.progress_token.clone());
-        let cancel = options.cancel.unwrap_or_default();
+        // No token: a future that never fires (no token allocated per call).
+        let cancel = options.cancel.as_ref();
+        let cancelled = move || async move {
+            match cancel {
+                Some(token) => token.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
         let hard_deadline = started + max_total;
         let mut deadline = started + timeout;
         let response = handle.await_response();
@@ -681,7 +688,7 @@ impl Session {
         let response = loop {
             tokio::select! {
                 r = &mut response => break r,
-                _ = cancel.cancelled() => {
+                () = cancelled() => {
                     inflight.cancel("cancelled by the caller").await;
                     return Err(Error::new(ErrorKind::Cancelled, format!("call to `{tool}` was cancelled")));
                 }
@@ -706,10 +713,12 @@ impl Session {
         };
         // The progress reports and log lines the server sent before its answer reach their
         // callbacks before the call returns.
-        tokio::select! {
-            () = self.shared.delivery.settled() => {}
-            () = cancel.cancelled() => {}
-            () = tokio::time::sleep_until(hard_deadline) => {}
+        if !self.shared.delivery.is_settled() {
+            tokio::select! {
+                () = self.shared.delivery.settled() => {}
+                () = cancelled() => {}
+                () = tokio::time::sleep_until(hard_deadline) => {}
+            }
         }
         inflight.finished();
         match response {

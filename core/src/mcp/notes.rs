@@ -51,6 +51,12 @@ impl Delivery {
         }
     }
 
+    /// Whether every notification read so far has been delivered (the common case: a call
+    /// then need not wait, nor arm a timer, for [`Delivery::settled`]).
+    pub(super) fn is_settled(&self) -> bool {
+        *self.delivered.borrow() >= self.read.load(Ordering::SeqCst)
+    }
+
     /// Resolves once every notification read so far has been delivered to its callback. A call
     /// awaits this after its answer came: everything the server sent before it was read first.
     pub(super) async fn settled(&self) {
