@@ -484,6 +484,7 @@ impl ServerHandler for GatewayHandler {
             .enable_resources_subscribe()
             .enable_tools()
             .enable_tool_list_changed()
+            .enable_tasks()
             .build();
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new(
@@ -525,6 +526,9 @@ impl ServerHandler for GatewayHandler {
             // The first call may come before the first tools/list.
             self.discovery_wait().await;
         }
+        if let Some(answer) = self.call_tool_tasks(&request, &context).await {
+            return answer;
+        }
         self.dispatch(
             request.name.to_string(),
             request.arguments,
@@ -533,6 +537,30 @@ impl ServerHandler for GatewayHandler {
         )
         .await
         .map(Into::into)
+    }
+
+    async fn get_task(
+        &self,
+        request: rmcp::model::GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetTaskResult, McpError> {
+        self.get_task_upstream(request).await
+    }
+
+    async fn update_task(
+        &self,
+        request: rmcp::model::UpdateTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.update_task_upstream(request).await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: rmcp::model::CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.cancel_task_upstream(request).await
     }
 
     async fn list_resources(
