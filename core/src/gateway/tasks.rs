@@ -128,8 +128,11 @@ impl GatewayHandler {
         if !self.upstream_supports(&server).await {
             return None;
         }
-        let mut params = CallToolRequestParams::new(upstream.clone());
-        params.arguments = request.arguments.clone();
+        // Everything but the name and `_meta` goes as it came (MRTR `inputResponses` and
+        // `requestState` included: a tool may gather input before it creates its task).
+        let mut params = request.clone();
+        params.name = upstream.clone().into();
+        params.meta = None;
         let started = std::time::Instant::now();
         let answer = self
             .send(&server, ClientRequest::CallToolRequest(CallToolRequest::new(params)))
