@@ -200,10 +200,7 @@ async fn tasks_pass_through_with_namespaced_ids() {
         panic!("no task");
     };
     c.peer()
-        .cancel_task(CancelTaskParams {
-            meta: None,
-            task_id: t.task.task_id.clone(),
-        })
+        .cancel_task(CancelTaskParams::new(t.task.task_id.clone()))
         .await
         .expect("tasks/cancel");
     assert_eq!(settle(&c, &t.task.task_id).await.task.status(), TaskStatus::Cancelled);
