@@ -55,7 +55,11 @@ fn tag() -> String {
 
 async fn rig(servers: &[&str]) -> (Corral, tempfile::TempDir, corral_core::Gateway) {
     let fx = fixture();
-    assert!(fx.is_file(), "build corral-test-server first ({})", fx.display());
+    assert!(
+        fx.is_file(),
+        "build corral-test-server first ({})",
+        fx.display()
+    );
     let home = tempfile::tempdir().expect("tmp");
     let corral = Corral::with_options(CorralOptions {
         provider: None,
@@ -76,7 +80,10 @@ async fn rig(servers: &[&str]) -> (Corral, tempfile::TempDir, corral_core::Gatew
         .start_gateway(GatewayOptions::default())
         .await
         .expect("gateway");
-    assert!(gw.wait_settled(Duration::from_secs(60)).await, "servers settled");
+    assert!(
+        gw.wait_settled(Duration::from_secs(60)).await,
+        "servers settled"
+    );
     (corral, home, gw)
 }
 
@@ -113,7 +120,10 @@ async fn settle(c: &Running, id: &str) -> rmcp::model::GetTaskResult {
             .get_task(GetTaskParams::new(id))
             .await
             .expect("tasks/get");
-        assert_eq!(r.task.task.task_id, id, "tasks/get answers for the id asked");
+        assert_eq!(
+            r.task.task.task_id, id,
+            "tasks/get answers for the id asked"
+        );
         if r.task.status().is_terminal() {
             return r;
         }
@@ -139,7 +149,10 @@ async fn tasks_pass_through_with_namespaced_ids() {
     let (corral, _home, gw) = rig(&["alpha", "beta"]).await;
     let c = connect(&gw, true).await;
     let caps = c.peer_info().map(|i| i.capabilities.clone()).expect("info");
-    assert!(caps.supports_tasks(), "the gateway advertises the tasks extension");
+    assert!(
+        caps.supports_tasks(),
+        "the gateway advertises the tasks extension"
+    );
 
     // A sync-only tool stays sync.
     match c
@@ -148,14 +161,20 @@ async fn tasks_pass_through_with_namespaced_ids() {
         .expect("greet")
     {
         CallToolResponse::Complete(r) => {
-            assert_eq!(r.content[0].as_text().map(|t| t.text.as_str()), Some("Hello, World!"));
+            assert_eq!(
+                r.content[0].as_text().map(|t| t.text.as_str()),
+                Some("Hello, World!")
+            );
         }
         other => panic!("greet: {other:?}"),
     }
 
     // A task-supporting tool creates a task upstream; its id names the server.
     let created = match c
-        .call_tool_once(params("beta__slow_compute", json!({"seconds": 0.2, "label": "x"})))
+        .call_tool_once(params(
+            "beta__slow_compute",
+            json!({"seconds": 0.2, "label": "x"}),
+        ))
         .await
         .expect("slow_compute")
     {
@@ -167,7 +186,11 @@ async fn tasks_pass_through_with_namespaced_ids() {
     assert!(created.task.ttl_ms.is_some_and(|t| t > 0));
     let done = settle(&c, &id).await;
     assert_eq!(done.task.status(), TaskStatus::Completed);
-    assert!(result_text(&done).contains("computed x"), "{:?}", done.task.payload);
+    assert!(
+        result_text(&done).contains("computed x"),
+        "{:?}",
+        done.task.payload
+    );
 
     // A tool error is a completed task with isError; a protocol error a failed one.
     let CallToolResponse::Task(t) = c
@@ -189,7 +212,10 @@ async fn tasks_pass_through_with_namespaced_ids() {
     else {
         panic!("protocol_error_job made no task");
     };
-    assert_eq!(settle(&c, &t.task.task_id).await.task.status(), TaskStatus::Failed);
+    assert_eq!(
+        settle(&c, &t.task.task_id).await.task.status(),
+        TaskStatus::Failed
+    );
 
     // Cancellation reaches the upstream that owns the task.
     let CallToolResponse::Task(t) = c
@@ -203,7 +229,10 @@ async fn tasks_pass_through_with_namespaced_ids() {
         .cancel_task(CancelTaskParams::new(t.task.task_id.clone()))
         .await
         .expect("tasks/cancel");
-    assert_eq!(settle(&c, &t.task.task_id).await.task.status(), TaskStatus::Cancelled);
+    assert_eq!(
+        settle(&c, &t.task.task_id).await.task.status(),
+        TaskStatus::Cancelled
+    );
 
     // Unknown ids: -32602.
     for bad in ["gamma__1", "alpha__no-such-task", "plain"] {
@@ -222,12 +251,18 @@ async fn a_client_without_the_extension_gets_sync_results() {
     let (corral, _home, gw) = rig(&["solo"]).await;
     let c = connect(&gw, false).await;
     match c
-        .call_tool_once(params("slow_compute", json!({"seconds": 0, "label": "sync"})))
+        .call_tool_once(params(
+            "slow_compute",
+            json!({"seconds": 0, "label": "sync"}),
+        ))
         .await
         .expect("slow_compute")
     {
         CallToolResponse::Complete(r) => {
-            let text = r.content[0].as_text().map(|t| t.text.clone()).unwrap_or_default();
+            let text = r.content[0]
+                .as_text()
+                .map(|t| t.text.clone())
+                .unwrap_or_default();
             assert!(text.contains("computed sync"), "{text}");
         }
         other => panic!("slow_compute without tasks: {other:?}"),
@@ -245,8 +280,15 @@ async fn a_client_without_the_extension_gets_sync_results() {
     else {
         panic!("no task");
     };
-    assert!(!created.task.task_id.contains("__"), "{}", created.task.task_id);
-    assert_eq!(settle(&t, &created.task.task_id).await.task.status(), TaskStatus::Completed);
+    assert!(
+        !created.task.task_id.contains("__"),
+        "{}",
+        created.task.task_id
+    );
+    assert_eq!(
+        settle(&t, &created.task.task_id).await.task.status(),
+        TaskStatus::Completed
+    );
     let _ = t.cancel().await;
     let _ = c.cancel().await;
     gw.close().await;

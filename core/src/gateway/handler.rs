@@ -542,7 +542,12 @@ impl ServerHandler for GatewayHandler {
     /// A published tool's definition, so that rmcp checks the `Mcp-Param-*` headers of its
     /// `x-mcp-header` parameters (SEP-2243) before the call is forwarded.
     fn get_tool(&self, name: &str) -> Option<McpTool> {
-        self.0.catalog().tools.iter().find(|t| t.name == name).cloned()
+        self.0
+            .catalog()
+            .tools
+            .iter()
+            .find(|t| t.name == name)
+            .cloned()
     }
 
     async fn get_task(

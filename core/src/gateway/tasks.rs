@@ -89,22 +89,17 @@ impl GatewayHandler {
             .is_some_and(|i| i.capabilities.supports_tasks())
     }
 
-    async fn send(
-        &self,
-        server: &str,
-        request: ClientRequest,
-    ) -> Result<ServerResult, McpError> {
-        let s = self
-            .0
-            .corral
-            .session(server)
-            .await
-            .map_err(|e| {
-                McpError::internal_error(
-                    format!("server `{server}` is unavailable: {}: {}", e.kind(), e.message()),
-                    None,
-                )
-            })?;
+    async fn send(&self, server: &str, request: ClientRequest) -> Result<ServerResult, McpError> {
+        let s = self.0.corral.session(server).await.map_err(|e| {
+            McpError::internal_error(
+                format!(
+                    "server `{server}` is unavailable: {}: {}",
+                    e.kind(),
+                    e.message()
+                ),
+                None,
+            )
+        })?;
         let handle = s
             .mcp()
             .peer()
@@ -135,7 +130,10 @@ impl GatewayHandler {
         params.meta = None;
         let started = std::time::Instant::now();
         let answer = self
-            .send(&server, ClientRequest::CallToolRequest(CallToolRequest::new(params)))
+            .send(
+                &server,
+                ClientRequest::CallToolRequest(CallToolRequest::new(params)),
+            )
             .await;
         let ok = matches!(&answer, Ok(ServerResult::CallToolResult(r)) if r.is_error != Some(true))
             || matches!(&answer, Ok(ServerResult::CreateTaskResult(_)));
@@ -183,7 +181,10 @@ impl GatewayHandler {
         let (server, inner) = self.resolve_task(&request.task_id)?;
         let params = UpdateTaskParams::new(inner, request.input_responses);
         match self
-            .send(&server, ClientRequest::UpdateTaskRequest(UpdateTaskRequest::new(params)))
+            .send(
+                &server,
+                ClientRequest::UpdateTaskRequest(UpdateTaskRequest::new(params)),
+            )
             .await?
         {
             ServerResult::TaskAckResult(_) | ServerResult::EmptyResult(_) => Ok(()),
@@ -200,7 +201,10 @@ impl GatewayHandler {
         params.task_id = inner;
         params.meta = None;
         match self
-            .send(&server, ClientRequest::CancelTaskRequest(CancelTaskRequest::new(params)))
+            .send(
+                &server,
+                ClientRequest::CancelTaskRequest(CancelTaskRequest::new(params)),
+            )
             .await?
         {
             ServerResult::TaskAckResult(_) | ServerResult::EmptyResult(_) => Ok(()),
