@@ -79,6 +79,9 @@ struct Inner {
     on_start: Mutex<Option<StartCallback>>,
     /// The gateways started from this corral, closed with it.
     gateways: Mutex<Vec<Weak<crate::gateway::State>>>,
+    /// Set once a gateway serves from this corral: sessions started from then on declare the
+    /// input capabilities (sampling, elicitation, roots) the gateway relays.
+    relay_input: AtomicBool,
 }
 
 impl std::fmt::Debug for Corral {
@@ -135,6 +138,7 @@ impl Corral {
                 on_log: Mutex::new(None),
                 on_start: Mutex::new(None),
                 gateways: Mutex::new(Vec::new()),
+                relay_input: AtomicBool::new(false),
             }),
         }
     }
@@ -292,21 +296,22 @@ impl Corral {
         if let Some(args) = crate::mcp::object_arguments(arguments)? {
             params = params.with_arguments(args);
         }
-        self.call_mcp(slot, live, params, options)
-            .await
-            .map(ToolResult::from_mcp)
+        let r = self.call_mcp(slot, live, params, options, None).await?;
+        crate::mcp::complete(r, tool).map(ToolResult::from_mcp)
     }
 
-    /// [`Corral::call`] in rmcp's model (the gateway's pass-through path).
+    /// [`Corral::call`] in rmcp's model (the gateway's pass-through path): the answer may be
+    /// an MRTR `input_required` result; `meta` goes into the request's `_meta`.
     async fn call_mcp(
         &self,
         slot: &Slot,
         live: &Lease,
         params: rmcp::model::CallToolRequestParams,
         options: CallOptions,
-    ) -> Result<rmcp::model::CallToolResult> {
+        meta: Option<rmcp::model::RequestMetaObject>,
+    ) -> Result<rmcp::model::CallToolResponse> {
         let tool = params.name.to_string();
-        let result = live.session.call_tool_mcp(params, options).await;
+        let result = live.session.call_tool_response(params, options, meta).await;
         match result {
             Err(e) if e.kind() == ErrorKind::Timeout => {
                 // A server that lets a call time out may be wedged: stop it; the next call
@@ -442,6 +447,16 @@ impl Corral {
         for s in sandboxes {
             let _ = s.kill().await;
         }
+    }
+
+    /// Sessions started from now on declare the input capabilities a gateway relays.
+    pub(crate) fn enable_input_relay(&self) {
+        self.inner.relay_input.store(true, Ordering::SeqCst);
+    }
+
+    /// See [`Corral::enable_input_relay`].
+    pub(crate) fn relays_input(&self) -> bool {
+        self.inner.relay_input.load(Ordering::SeqCst)
     }
 
     pub(crate) fn register_gateway(&self, gateway: Weak<crate::gateway::State>) {

@@ -32,6 +32,8 @@ use crate::{
 pub(super) enum Forwarded {
     Progress(Progress),
     Log(LogMessage),
+    /// A legacy upstream's request for input, for this call's client (see `input`).
+    Input(rmcp::model::ServerRequest, super::input::Reply),
 }
 
 #[derive(Clone)]
@@ -39,18 +41,26 @@ pub(super) struct GatewayHandler(pub(super) Arc<State>);
 
 /// Who a call comes from: an MCP client session (progress and log messages go back to it) or
 /// a plain-HTTP request (only the result goes back).
+#[derive(Clone)]
 pub(super) struct CallContext {
     pub(super) peer: Option<Peer<RoleServer>>,
     pub(super) progress: Option<ProgressToken>,
     pub(super) cancel: tokio_util::sync::CancellationToken,
+    /// What the client can answer, and its answers (see [`super::input`]).
+    pub(super) input: super::input::InputContext,
 }
 
 impl CallContext {
-    fn of(context: &RequestContext<RoleServer>) -> Self {
+    fn of(context: &RequestContext<RoleServer>, request: &CallToolRequestParams) -> Self {
         Self {
             peer: Some(context.peer.clone()),
             progress: context.meta.get_progress_token(),
             cancel: context.ct.clone(),
+            input: super::input::InputContext::of(
+                context,
+                request.input_responses.clone(),
+                request.request_state.clone(),
+            ),
         }
     }
 }
@@ -161,6 +171,8 @@ impl GatewayHandler {
         }
     }
 
+    /// [`GatewayHandler::dispatch_mcp`] for callers that cannot answer input requests (plain
+    /// HTTP): a tool that asks for input gets a tool error.
     pub(super) async fn dispatch(
         &self,
         name: String,
@@ -168,19 +180,38 @@ impl GatewayHandler {
         context: &CallContext,
         depth: u8,
     ) -> Result<CallToolResult, McpError> {
+        match self
+            .dispatch_mcp(name.clone(), arguments, context, depth)
+            .await?
+        {
+            CallToolResponse::Complete(r) => Ok(r),
+            _ => Ok(tool_error(format!(
+                "tool `{name}` asks its caller for input (sampling, elicitation or roots), which needs an MCP client"
+            ))),
+        }
+    }
+
+    pub(super) async fn dispatch_mcp(
+        &self,
+        name: String,
+        arguments: Option<Map<String, Value>>,
+        context: &CallContext,
+        depth: u8,
+    ) -> Result<CallToolResponse, McpError> {
         if let Some((server, upstream)) = self.route(&name) {
-            return Ok(self
-                .forward(&server, &upstream, &name, arguments, context)
-                .await);
+            return self
+                .forward_with_input(&server, &upstream, &name, arguments, context)
+                .await;
         }
         match name.as_str() {
-            SEARCH_TOOLS => Ok(self.search(arguments.unwrap_or_default())),
+            SEARCH_TOOLS => Ok(self.search(arguments.unwrap_or_default()).into()),
             CALL_TOOL if depth == 0 => {
                 let mut args = arguments.unwrap_or_default();
                 let Some(Value::String(target)) = args.remove("name") else {
                     return Ok(tool_error(
                         "call_tool needs `name` (a tool name from search_tools)".into(),
-                    ));
+                    )
+                    .into());
                 };
                 let inner = match args.remove("arguments") {
                     Some(Value::Object(m)) => Some(m),
@@ -188,14 +219,16 @@ impl GatewayHandler {
                     Some(_) => {
                         return Ok(tool_error(
                             "call_tool: `arguments` must be an object".into(),
-                        ));
+                        )
+                        .into());
                     }
                 };
-                Box::pin(self.dispatch(target, inner, context, depth + 1)).await
+                Box::pin(self.dispatch_mcp(target, inner, context, depth + 1)).await
             }
             _ => Ok(tool_error(format!(
                 "no tool named `{name}` is published by this gateway (search_tools finds tools by what they do)"
-            ))),
+            ))
+            .into()),
         }
     }
 
@@ -234,14 +267,14 @@ impl GatewayHandler {
         r
     }
 
-    async fn forward(
+    pub(super) async fn forward(
         &self,
         server: &str,
         upstream: &str,
         published: &str,
         arguments: Option<Map<String, Value>>,
         context: &CallContext,
-    ) -> CallToolResult {
+    ) -> Result<CallToolResponse, McpError> {
         let st = &self.0;
         let started = Instant::now();
         if let Some((ServerState::Failed, reason, retry)) = st.upstream_state(server) {
@@ -251,18 +284,19 @@ impl GatewayHandler {
             let reason = reason.unwrap_or_else(|| "it failed".into());
             st.metrics.record(server, started.elapsed(), false);
             tracing::info!(target: "corral::gateway", server, tool = upstream, duration_ms = 0u64, outcome = "server_down", "call");
-            return tool_error(format!("server `{server}` is down: {reason}{retry}"));
+            return Ok(tool_error(format!("server `{server}` is down: {reason}{retry}")).into());
         }
         let session = match st.corral.session(server).await {
             Ok(s) => s,
             Err(e) => {
                 st.metrics.record(server, started.elapsed(), false);
                 tracing::info!(target: "corral::gateway", server, tool = upstream, outcome = "server_down", kind = %e.kind(), "call");
-                return tool_error(format!(
+                return Ok(tool_error(format!(
                     "server `{server}` is down: {}: {}",
                     e.kind(),
                     e.message()
-                ));
+                ))
+                .into());
             }
         };
         let token: Option<ProgressToken> =
@@ -277,6 +311,7 @@ impl GatewayHandler {
         }
         let peer: Option<Peer<RoleServer>> = context.peer.clone();
         let progress_token = token.clone();
+        let input = (context.input.clone(), context.cancel.clone());
         let forwarder = tokio::spawn(async move {
             while let Some(f) = rx.recv().await {
                 let Some(peer) = &peer else { continue };
@@ -296,6 +331,9 @@ impl GatewayHandler {
                         n.logger = m.logger;
                         let _ = peer.notify_logging_message(n).await;
                     }
+                    Forwarded::Input(request, reply) => {
+                        super::input::relay_to(peer.clone(), request, reply, &input.0, &input.1);
+                    }
                 }
             }
         });
@@ -308,12 +346,16 @@ impl GatewayHandler {
         drop(tx);
         let mut params = CallToolRequestParams::new(upstream.to_owned());
         params.arguments = arguments;
+        params.input_responses = context.input.responses.clone();
+        params.request_state = context.input.state.clone();
         let options = CallOptions {
             on_progress,
             cancel: Some(context.cancel.clone()),
             ..CallOptions::default()
         };
-        let result = session.call_tool_mcp(params, options).await;
+        let result = session
+            .call_tool_response(params, options, context.input.upstream_meta())
+            .await;
         if let Ok(mut routes) = st.log_routes.lock()
             && let Some(calls) = routes.get_mut(server)
         {
@@ -323,8 +365,13 @@ impl GatewayHandler {
         let _ = forwarder.await;
         let elapsed = started.elapsed();
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
-        match result {
-            Ok(mut r) => {
+        Ok(match result {
+            Ok(CallToolResponse::InputRequired(r)) => {
+                st.metrics.record(server, elapsed, true);
+                tracing::info!(target: "corral::gateway", server, tool = upstream, published, duration_ms, outcome = "input_required", "call");
+                CallToolResponse::InputRequired(r)
+            }
+            Ok(CallToolResponse::Complete(mut r)) => {
                 // A legacy-era upstream sends no `resultType`; 2026-07-28 clients need it
                 // (rmcp strips it again for legacy clients).
                 r.result_type
@@ -332,18 +379,32 @@ impl GatewayHandler {
                 let is_error = r.is_error.unwrap_or(false);
                 st.metrics.record(server, elapsed, !is_error);
                 tracing::info!(target: "corral::gateway", server, tool = upstream, published, duration_ms, outcome = if is_error { "tool_error" } else { "ok" }, "call");
-                r
+                r.into()
+            }
+            Ok(other) => {
+                st.metrics.record(server, elapsed, false);
+                tool_error(format!(
+                    "server `{server}` answered `{upstream}` with a result the gateway cannot relay: {other:?}"
+                ))
+                .into()
             }
             Err(e) => {
                 st.metrics.record(server, elapsed, false);
                 tracing::info!(target: "corral::gateway", server, tool = upstream, published, duration_ms, outcome = "error", kind = %e.kind(), "call");
+                if let Some(data) = crate::mcp::upstream_protocol_error(
+                    &e,
+                    context.input.responses.is_some() || context.input.state.is_some(),
+                ) {
+                    return Err(data);
+                }
                 tool_error(format!(
                     "server `{server}` could not complete `{upstream}`: {}: {}",
                     e.kind(),
                     e.message()
                 ))
+                .into()
             }
-        }
+        })
     }
 
     /// The ready servers, for listings that fan out.
@@ -529,14 +590,9 @@ impl ServerHandler for GatewayHandler {
         if let Some(answer) = self.call_tool_tasks(&request, &context).await {
             return answer;
         }
-        self.dispatch(
-            request.name.to_string(),
-            request.arguments,
-            &CallContext::of(&context),
-            0,
-        )
-        .await
-        .map(Into::into)
+        let call = CallContext::of(&context, &request);
+        self.dispatch_mcp(request.name.to_string(), request.arguments, &call, 0)
+            .await
     }
 
     /// A published tool's definition, so that rmcp checks the `Mcp-Param-*` headers of its
@@ -709,7 +765,7 @@ impl ServerHandler for GatewayHandler {
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
         self.discovery_wait().await;
         let found = self
@@ -726,15 +782,55 @@ impl ServerHandler for GatewayHandler {
         let s = self.peer_of(&server).await?;
         let mut params = request.clone();
         params.name = prompt.name;
-        let mut r = s
-            .mcp()
-            .peer()
-            .get_prompt(params)
-            .await
-            .map_err(upstream_error)?;
-        r.result_type
-            .get_or_insert(rmcp::model::ResultType::COMPLETE);
-        Ok(r.into())
+        let input = super::input::InputContext::of(
+            &context,
+            request.input_responses.clone(),
+            request.request_state.clone(),
+        );
+        // A prompt may ask for input too (MRTR): see `input`.
+        for _ in 0..super::input::MAX_ROUNDS {
+            let mut options = rmcp::service::PeerRequestOptions::no_options();
+            options.meta = input.upstream_meta();
+            let answer = s
+                .mcp()
+                .peer()
+                .send_request_with_option(
+                    rmcp::model::ClientRequest::GetPromptRequest(
+                        rmcp::model::GetPromptRequest::new(params.clone()),
+                    ),
+                    options,
+                )
+                .await
+                .map_err(upstream_error)?
+                .await_response()
+                .await
+                .map_err(upstream_error)?;
+            match answer {
+                rmcp::model::ServerResult::GetPromptResult(mut r) => {
+                    r.result_type
+                        .get_or_insert(rmcp::model::ResultType::COMPLETE);
+                    return Ok(r.into());
+                }
+                rmcp::model::ServerResult::InputRequiredResult(needed) if input.stateless => {
+                    return Ok(GetPromptResponse::InputRequired(needed));
+                }
+                rmcp::model::ServerResult::InputRequiredResult(needed) => {
+                    params.input_responses =
+                        Some(self.answer_for_legacy(&needed, &context, &input).await?);
+                    params.request_state = needed.request_state;
+                }
+                _ => {
+                    return Err(McpError::internal_error(
+                        "unexpected answer to prompts/get",
+                        None,
+                    ));
+                }
+            }
+        }
+        Err(McpError::internal_error(
+            "the prompt still asked for input after the most rounds",
+            None,
+        ))
     }
 
     async fn complete(

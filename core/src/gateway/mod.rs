@@ -33,12 +33,20 @@
 //! then carries its URL (`https://50005-<sandboxID>.<domain>/mcp`) and token, `servers()` is
 //! empty, and closing it kills the sandbox (see [`crate::sandbox::e2b::McpGateway`]).
 //!
+//! **Input from the client** (sampling, elicitation, roots; MRTR `input_required` in the
+//! 2026-07-28 era) goes to the client whose call asked for it, never to another: the upstream
+//! session is shared, so each forwarded request carries its client's capabilities in `_meta`;
+//! an upstream's `input_required` passes through to a 2026-07-28 client and is fulfilled by the
+//! gateway for a legacy one (it sends the requests to that client and retries the upstream).
+//! See [`input`] for the era combinations and what is refused.
+//!
 //! **Auth:** a random 256-bit URL-safe token unless one is given; `Authorization: Bearer`
 //! compared in constant time on every route but `/health`; credentials in the query string are
 //! refused; Host and Origin are checked against DNS rebinding; bodies above 4 MiB get 413.
 
 mod handler;
 mod http;
+mod input;
 mod metrics;
 pub mod names;
 mod rest;
@@ -296,6 +304,8 @@ impl Gateway {
         if options.e2b_gateway {
             return Self::start_e2b(corral, options).await;
         }
+        // Upstream sessions declare what the gateway relays (see `input`).
+        corral.enable_input_relay();
         // The `mcp` servers are resolved (validated) first and added once every other option
         // checked out and the port is bound.
         let mut to_add = Vec::new();
@@ -825,6 +835,9 @@ async fn supervise(state: std::sync::Weak<State>, name: String) {
         let started = async {
             let session = st.corral.session(&name).await?;
             session.mcp().set_log_callback(Some(st.log_callback(&name)));
+            session
+                .mcp()
+                .set_input_callback(Some(st.input_callback(&name)));
             let tools = list_permitted(&session).await?;
             Ok::<_, Error>((session, tools))
         }

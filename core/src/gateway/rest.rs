@@ -124,6 +124,7 @@ async fn call(h: &GatewayHandler, name: String, arguments: Map<String, Value>) -
         peer: None,
         progress: None,
         cancel: h.0.shutdown.child_token(),
+        input: Default::default(),
     };
     match h.dispatch(name, Some(arguments), &context, 0).await {
         Ok(result) => {

@@ -6,6 +6,13 @@
 //! `notifications/cancelled`. A server that writes anything but JSON-RPC to stdout breaks the
 //! session with a `PROTOCOL` error; one that exits fails in-flight calls with `SERVER_CRASHED`,
 //! both with the tail of its stderr attached.
+//!
+//! Input for the server (sampling, elicitation, roots): its requests go to the session's input
+//! callback, which only the gateway sets (it relays them to its client), else they get a
+//! JSON-RPC error; the capabilities are declared only for sessions a gateway will serve
+//! ([`SessionOptions::relay_input`]). An MRTR `input_required` answer (2026-07-28) reaches the
+//! gateway as it is; elsewhere ([`Session::call_tool`], the bindings) it is a clean `PROTOCOL`
+//! error, the session intact.
 
 #![allow(deprecated)] // rmcp marks the logging types deprecated (SEP-2577); legacy servers use them
 
@@ -26,9 +33,9 @@ use std::{
 use rmcp::{
     ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient,
     model::{
-        CallToolRequest, CallToolRequestParams, ClientCapabilities, ClientConfig, ClientRequest,
-        GetPromptRequestParams, Implementation, ProgressNotificationParam, ProgressToken,
-        ProtocolVersion, ReadResourceRequestParams, ServerResult,
+        CallToolRequest, CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig,
+        ClientRequest, GetPromptRequestParams, Implementation, ProgressNotificationParam,
+        ProgressToken, ProtocolVersion, ReadResourceRequestParams, ServerResult,
     },
     service::{NotificationContext, Peer, PeerRequestOptions, RunningService, ServiceError},
 };
@@ -50,6 +57,17 @@ use crate::{
 pub type ProgressCallback = Arc<dyn Fn(Progress) + Send + Sync>;
 /// Called with each log message of a server.
 pub type LogCallback = Arc<dyn Fn(LogMessage) + Send + Sync>;
+/// Answers a server's request for input (sampling, elicitation, roots) on a legacy-era
+/// session: the gateway relays it to the client whose call is in flight.
+pub(crate) type InputCallback = Arc<
+    dyn Fn(
+            rmcp::model::ServerRequest,
+        ) -> futures::future::BoxFuture<
+            'static,
+            std::result::Result<rmcp::model::ClientResult, rmcp::ErrorData>,
+        > + Send
+        + Sync,
+>;
 
 /// Options of one call. Its data crosses as `{"timeoutMs"?, "maxTotalMs"?}` (checked: > 0 and
 /// at most [`MAX_TIMEOUT`](crate::config::MAX_TIMEOUT), else `INVALID_ARGUMENT`); the callback
@@ -103,6 +121,9 @@ pub struct SessionOptions {
     pub start_timeout: Duration,
     /// Receives the server's log messages.
     pub on_log: Option<LogCallback>,
+    /// Declare sampling, elicitation and roots at the handshake, for a gateway to relay the
+    /// server's requests for them to its clients (see [`Session::set_input_callback`]).
+    pub relay_input: bool,
 }
 
 impl SessionOptions {
@@ -113,6 +134,7 @@ impl SessionOptions {
             call_timeout: crate::config::DEFAULT_CALL_TIMEOUT,
             start_timeout: Duration::from_secs(60),
             on_log: None,
+            relay_input: false,
         }
     }
 }
@@ -124,6 +146,8 @@ struct Shared {
     on_log: Mutex<Option<LogCallback>>,
     tools_changed: AtomicBool,
     delivery: notes::Delivery,
+    relay_input: bool,
+    input: Mutex<Option<InputCallback>>,
 }
 
 /// Where progress reports go: the calls in flight by progress token, and the few reports that
@@ -200,12 +224,81 @@ impl Shared {
 #[derive(Clone)]
 struct Handler(Arc<Shared>);
 
+impl Handler {
+    /// Hands a server's request for input to the session's input callback. Without one
+    /// (outside the gateway) corral has nobody to ask: a clean JSON-RPC error.
+    async fn relay(
+        &self,
+        request: rmcp::model::ServerRequest,
+    ) -> std::result::Result<rmcp::model::ClientResult, rmcp::ErrorData> {
+        let callback = self.0.input.lock().ok().and_then(|c| c.clone());
+        match callback {
+            Some(cb) => cb(request).await,
+            None => Err(rmcp::ErrorData::new(
+                rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                "corral has no user or model to ask (sampling, elicitation and roots are relayed only through its gateway)",
+                None,
+            )),
+        }
+    }
+}
+
+fn unexpected_answer() -> rmcp::ErrorData {
+    rmcp::ErrorData::internal_error("the client answered with another kind of result", None)
+}
+
 impl ClientHandler for Handler {
     fn get_info(&self) -> ClientConfig {
+        let capabilities = if self.0.relay_input {
+            serde_json::from_value(serde_json::json!({
+                "sampling": {}, "elicitation": {"form": {}, "url": {}}, "roots": {}
+            }))
+            .unwrap_or_default()
+        } else {
+            ClientCapabilities::default()
+        };
         ClientConfig::new(
-            ClientCapabilities::default(),
+            capabilities,
             Implementation::new("corral", env!("CARGO_PKG_VERSION")),
         )
+    }
+
+    async fn create_message(
+        &self,
+        params: rmcp::model::CreateMessageRequestParams,
+        _context: rmcp::service::RequestContext<RoleClient>,
+    ) -> std::result::Result<rmcp::model::CreateMessageResult, rmcp::ErrorData> {
+        let request = rmcp::model::ServerRequest::CreateMessageRequest(
+            rmcp::model::CreateMessageRequest::new(params),
+        );
+        match self.relay(request).await? {
+            rmcp::model::ClientResult::CreateMessageResult(r) => Ok(*r),
+            _ => Err(unexpected_answer()),
+        }
+    }
+
+    async fn create_elicitation(
+        &self,
+        params: rmcp::model::ElicitRequestParams,
+        _context: rmcp::service::RequestContext<RoleClient>,
+    ) -> std::result::Result<rmcp::model::ElicitResult, rmcp::ErrorData> {
+        let request =
+            rmcp::model::ServerRequest::ElicitRequest(rmcp::model::ElicitRequest::new(params));
+        match self.relay(request).await? {
+            rmcp::model::ClientResult::ElicitResult(r) => Ok(r),
+            _ => Err(unexpected_answer()),
+        }
+    }
+
+    async fn list_roots(
+        &self,
+        _context: rmcp::service::RequestContext<RoleClient>,
+    ) -> std::result::Result<rmcp::model::ListRootsResult, rmcp::ErrorData> {
+        let request = rmcp::model::ServerRequest::ListRootsRequest(Default::default());
+        match self.relay(request).await? {
+            rmcp::model::ClientResult::ListRootsResult(r) => Ok(r),
+            _ => Err(unexpected_answer()),
+        }
     }
 
     // Progress and log notifications never reach here: the transport takes them off the
@@ -295,17 +388,23 @@ impl Session {
                 } else {
                     ErrorKind::ServerStartFailed
                 };
-                let status = status.map(|s| format!(" ({s})")).unwrap_or_default();
-                return Err(Error::new(
-                    kind,
-                    format!(
-                        "server `{}` failed the MCP handshake{status}: {e}{}{}",
+                // A server that exited reads the same whichever side saw it first: the
+                // transport's "connection closed" is then only the symptom, kept as the source.
+                let message = match status {
+                    Ok(status) if kind == ErrorKind::ServerStartFailed => format!(
+                        "server `{}` exited before the MCP handshake ({status}){}",
                         options.server,
+                        stderr_tail.for_message()
+                    ),
+                    status => format!(
+                        "server `{}` failed the MCP handshake{}: {e}{}{}",
+                        options.server,
+                        status.map(|s| format!(" ({s})")).unwrap_or_default(),
                         violation_text(&violation),
                         stderr_tail.for_message()
                     ),
-                )
-                .with_source(e));
+                };
+                return Err(Error::new(kind, message).with_source(e));
             }
             None => {
                 // Give the handshake a moment: the output may have raced the exit.
@@ -480,6 +579,12 @@ impl Session {
         self.shared.tools_changed.load(Ordering::SeqCst)
     }
 
+    /// Sets (or clears) who answers the server's requests for input (legacy era; the session
+    /// declares the capabilities only when opened with [`SessionOptions::relay_input`]).
+    pub(crate) fn set_input_callback(&self, on_input: Option<InputCallback>) {
+        *lock(&self.shared.input) = on_input;
+    }
+
     /// Sets (or clears) the receiver of the server's log messages.
     pub fn set_log_callback(&self, on_log: Option<LogCallback>) {
         *lock(&self.shared.on_log) = on_log;
@@ -522,18 +627,20 @@ impl Session {
         if let Some(args) = arguments {
             params = params.with_arguments(args);
         }
-        self.call_tool_mcp(params, options)
-            .await
-            .map(ToolResult::from_mcp)
+        let r = self.call_tool_response(params, options, None).await?;
+        complete(r, tool).map(ToolResult::from_mcp)
     }
 
     /// [`Session::call_tool`] in rmcp's own model (the gateway passes results through as they
-    /// came, `_meta` and all).
-    pub(crate) async fn call_tool_mcp(
+    /// came, `_meta` and all). An MRTR `input_required` answer (SEP-2322) is returned as it
+    /// is, for the gateway to relay; `meta` is merged into the request's `_meta` over rmcp's
+    /// own per-request client context (the gateway sends its client's capabilities).
+    pub(crate) async fn call_tool_response(
         &self,
         params: CallToolRequestParams,
         options: CallOptions,
-    ) -> Result<rmcp::model::CallToolResult> {
+        meta: Option<rmcp::model::RequestMetaObject>,
+    ) -> Result<CallToolResponse> {
         crate::config::check_api_timeout(options.timeout, "timeout")?;
         crate::config::check_api_timeout(options.max_total, "maxTotal")?;
         let tool = params.name.to_string();
@@ -551,7 +658,11 @@ impl Session {
         let started = tokio::time::Instant::now();
         let handle = self
             .peer
-            .send_request_with_option(request, PeerRequestOptions::no_options())
+            .send_request_with_option(request, {
+                let mut o = PeerRequestOptions::no_options();
+                o.meta = meta;
+                o
+            })
             .await
             .map_err(|e| self.map_error(e))?;
         let watch = Arc::new(CallWatch {
@@ -602,13 +713,8 @@ impl Session {
         }
         inflight.finished();
         match response {
-            Ok(ServerResult::CallToolResult(r)) => Ok(r),
-            Ok(ServerResult::InputRequiredResult(_)) => Err(Error::new(
-                ErrorKind::Protocol,
-                format!(
-                    "tool `{tool}` asked for user input (MRTR input_required), which corral does not support yet"
-                ),
-            )),
+            Ok(ServerResult::CallToolResult(r)) => Ok(CallToolResponse::Complete(r)),
+            Ok(ServerResult::InputRequiredResult(r)) => Ok(CallToolResponse::InputRequired(r)),
             Ok(other) => Err(Error::new(
                 ErrorKind::Protocol,
                 format!("unexpected answer to tools/call: {other:?}"),
@@ -691,7 +797,9 @@ impl Session {
                     "server `{}` answered with error {}: {}",
                     self.shared.server, data.code.0, data.message
                 ),
-            ),
+            )
+            // The gateway relays some errors as they came (see `upstream_protocol_error`).
+            .with_source(ServiceError::McpError(data)),
             ServiceError::Timeout { timeout } => Error::new(
                 ErrorKind::Timeout,
                 format!(
@@ -874,6 +982,8 @@ fn new_shared(options: &SessionOptions) -> Arc<Shared> {
         server: options.server.clone(),
         progress: Mutex::new(ProgressRoutes::default()),
         on_log: Mutex::new(options.on_log.clone()),
+        relay_input: options.relay_input,
+        input: Mutex::new(None),
         tools_changed: AtomicBool::new(false),
         delivery: notes::Delivery::new(),
     })
@@ -884,6 +994,39 @@ fn violation_text(violation: &Mutex<Option<String>>) -> String {
         .clone()
         .map(|v| format!(": it wrote non-JSON-RPC output to stdout: {v:?}"))
         .unwrap_or_default()
+}
+
+/// The complete result of a call, or the clean refusal of a tool that asked its caller for
+/// input (MRTR `input_required`): outside the gateway, corral has nobody to ask.
+pub(crate) fn complete(r: CallToolResponse, tool: &str) -> Result<rmcp::model::CallToolResult> {
+    match r {
+        CallToolResponse::Complete(r) => Ok(r),
+        CallToolResponse::InputRequired(_) => Err(Error::new(
+            ErrorKind::Protocol,
+            format!(
+                "tool `{tool}` asked for user input (MRTR input_required), which corral can relay only through its gateway"
+            ),
+        )),
+        other => Err(Error::new(
+            ErrorKind::Protocol,
+            format!("unexpected answer to tools/call: {other:?}"),
+        )),
+    }
+}
+
+/// The server's own JSON-RPC error behind `e`, when it is a protocol-level one that a proxy
+/// should relay as it came rather than as a tool error: a missing client capability (-32021,
+/// SEP-2575), and, answering an MRTR retry (`retry`), invalid request or params (a rejected
+/// `requestState` or `inputResponses`, SEP-2322).
+pub(crate) fn upstream_protocol_error(e: &Error, retry: bool) -> Option<rmcp::ErrorData> {
+    use rmcp::model::ErrorCode;
+    let source = std::error::Error::source(e)?;
+    let ServiceError::McpError(data) = source.downcast_ref::<ServiceError>()? else {
+        return None;
+    };
+    let relayed = data.code == ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY
+        || (retry && [ErrorCode::INVALID_REQUEST, ErrorCode::INVALID_PARAMS].contains(&data.code));
+    relayed.then(|| data.clone())
 }
 
 /// Tool/prompt arguments: an object, or null/absent for none.

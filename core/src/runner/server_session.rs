@@ -155,15 +155,18 @@ impl ServerSession {
         &self.slot.config
     }
 
-    /// Calls a tool in rmcp's model, with the runner's timeout and crash handling.
-    pub(crate) async fn call_tool_mcp(
+    /// Calls a tool in rmcp's model, with the runner's timeout and crash handling. An MRTR
+    /// `input_required` answer comes back as it is (the gateway relays it); `meta` goes into
+    /// the request's `_meta` (the gateway passes its client's capabilities).
+    pub(crate) async fn call_tool_response(
         &self,
         params: rmcp::model::CallToolRequestParams,
         options: CallOptions,
-    ) -> Result<rmcp::model::CallToolResult> {
+        meta: Option<rmcp::model::RequestMetaObject>,
+    ) -> Result<rmcp::model::CallToolResponse> {
         self.check_open()?;
         self.corral
-            .call_mcp(&self.slot, &self.live, params, options)
+            .call_mcp(&self.slot, &self.live, params, options, meta)
             .await
     }
 }

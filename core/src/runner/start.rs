@@ -215,6 +215,7 @@ impl Corral {
         let options = SessionOptions {
             call_timeout: config.call_timeout,
             on_log: self.log_callback(),
+            relay_input: self.relays_input(),
             ..SessionOptions::new(config.name.clone())
         };
         let argv = match &config.transport {
