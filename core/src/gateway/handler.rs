@@ -567,6 +567,7 @@ impl ServerHandler for GatewayHandler {
             .enable_resources_subscribe()
             .enable_tools()
             .enable_tool_list_changed()
+            .enable_tasks()
             .build();
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new(
@@ -608,9 +609,47 @@ impl ServerHandler for GatewayHandler {
             // The first call may come before the first tools/list.
             self.discovery_wait().await;
         }
+        if let Some(answer) = self.call_tool_tasks(&request, &context).await {
+            return answer;
+        }
         let call = CallContext::of(&context, &request);
         self.dispatch_mcp(request.name.to_string(), request.arguments, &call, 0)
             .await
+    }
+
+    /// A published tool's definition, so that rmcp checks the `Mcp-Param-*` headers of its
+    /// `x-mcp-header` parameters (SEP-2243) before the call is forwarded.
+    fn get_tool(&self, name: &str) -> Option<McpTool> {
+        self.0
+            .catalog()
+            .tools
+            .iter()
+            .find(|t| t.name == name)
+            .cloned()
+    }
+
+    async fn get_task(
+        &self,
+        request: rmcp::model::GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetTaskResult, McpError> {
+        self.get_task_upstream(request).await
+    }
+
+    async fn update_task(
+        &self,
+        request: rmcp::model::UpdateTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.update_task_upstream(request).await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: rmcp::model::CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.cancel_task_upstream(request).await
     }
 
     async fn list_resources(

@@ -51,6 +51,7 @@ mod metrics;
 pub mod names;
 mod rest;
 pub mod search;
+mod tasks;
 
 use std::{
     collections::{BTreeMap, HashMap},
