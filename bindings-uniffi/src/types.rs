@@ -10,17 +10,11 @@
 //!   canonical serde form ([`JsonForm`]): the core's parser validates them and fills the
 //!   defaults, no field is mapped by hand (`SandboxConfig`, `GatewayOptions`).
 //!
-//! `ServerConfig`, `ExecOutput` and `StartEvent` still map by hand: their API shape is not the
-//! core's (`allowTools`/`denyTools` vs `ToolFilter`, `exitCode`/`signal` vs `ExitStatus`,
-//! `UInt` counts vs `usize`).
-//!
-//! Why not derive `uniffi::Record` on the core's types behind a `uniffi` feature (the bitwarden
-//! pattern): the core would become a second UniFFI component, which UniFFI generates as a
-//! second Kotlin package (each component's file declares `RustBuffer`, `UniffiLib`, … at top
-//! level, so two cannot share one package) and a second Swift file, header and module map; the
-//! core's `Error` would have to become a UniFFI error next to `CorralException`; and the
-//! records listed above would change shape in Kotlin and Swift. Arbitrary JSON (schemas,
-//! arguments, structured content) crosses as JSON text: the custom type `JsonValue`.
+//! `ServerConfig`, `ExecOutput` and `StartEvent` still map by hand (their API shape is not the
+//! core's); why the core does not derive the UniFFI records itself: README, "How the records
+//! relate". Arbitrary JSON (schemas, arguments, structured content) crosses as JSON text: the
+//! custom type `JsonValue`.
+
 use std::{
     collections::{BTreeMap, HashMap},
     path::PathBuf,
