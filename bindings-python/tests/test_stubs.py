@@ -82,6 +82,31 @@ def test_every_class_member_is_in_the_stubs_and_back() -> None:
         assert runtime - public(members) == set(), f"{name}: missing from the stubs"
 
 
+def test_the_error_classes_are_the_cores_kinds_class_by_class() -> None:
+    """The kinds are listed once, in the core (`ErrorKind::ALL`, which the native module turns
+    into classes); the stubs' error classes must be exactly those, with the same bases."""
+
+    def qualified(base: str) -> str:
+        return base if base == "CorralError" else "builtins." + base.removeprefix("builtins.")
+
+    runtime = {
+        name: [qualified(b.__qualname__) for b in cls.__bases__]
+        for name, cls in vars(corral).items()
+        if isinstance(cls, type) and issubclass(cls, corral.CorralError)
+    }
+    stub = {
+        node.name: [qualified(ast.unparse(b)) for b in node.bases]
+        for node in ast.parse(STUB.read_text()).body
+        if isinstance(node, ast.ClassDef)
+        and (node.name == "CorralError" or any(ast.unparse(b) == "CorralError" for b in node.bases))
+    }
+    assert stub == runtime
+    assert len({getattr(corral, name).kind for name in runtime}) == len(runtime), (
+        "one class per kind"
+    )
+    assert set(corral.__all__) >= set(runtime)
+
+
 NO_DEFAULT = "<none>"
 Param = tuple[str, str, str]
 

@@ -243,7 +243,7 @@ impl Corral {
     pub async fn sandbox(&self, config: Option<SandboxConfig>) -> Result<Arc<Sandbox>> {
         let core = self.core.clone();
         rt::run(async move {
-            let sandbox = core.sandbox(config.unwrap_or_default().into()).await?;
+            let sandbox = core.sandbox(config.unwrap_or_default().to_core()?).await?;
             Ok(Sandbox::new(sandbox))
         })
         .await

@@ -1,10 +1,19 @@
 //! The records and enums that cross the FFI, and the free functions that build and parse them.
 //!
-//! Most are the core's own types (`#[uniffi::remote]` mirrors: no conversion code, and a field
-//! added to the core fails to compile here until it is mirrored). The ones with methods must be
-//! local to this crate: [`same_as_core!`] declares each with the core type's fields and the
-//! moves both ways, so each field is written once. Arbitrary JSON (schemas, arguments,
-//! structured content) crosses as JSON text: the custom type `JsonValue`.
+//! Three kinds, by how much of the core's type the Kotlin/Swift API takes over:
+//! - **the core's type itself** (`#[uniffi::remote]`: no conversion code; a field added to the
+//!   core fails to compile here until it is declared);
+//! - **records with methods** (`toJson`, `text`, …), which UniFFI only exports on local types:
+//!   [`same_as_core!`] declares each with the core type's fields and the moves both ways;
+//! - **option records** whose every field is optional (`null`: the core's default) — their
+//!   shape is the API, so they are declared here, but they convert through the core's
+//!   canonical serde form ([`JsonForm`]): the core's parser validates them and fills the
+//!   defaults, no field is mapped by hand (`SandboxConfig`, `GatewayOptions`).
+//!
+//! `ServerConfig`, `ExecOutput` and `StartEvent` still map by hand (their API shape is not the
+//! core's); why the core does not derive the UniFFI records itself: README, "How the records
+//! relate". Arbitrary JSON (schemas, arguments, structured content) crosses as JSON text: the
+//! custom type `JsonValue`.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -13,7 +22,7 @@ use std::{
 };
 
 use corral_core as core;
-use serde::{Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 pub use serde_json::Value as JsonValue;
 
 use crate::errors::{CorralError, ErrorKind};
@@ -324,19 +333,22 @@ impl From<core::ServerConfig> for ServerConfig {
 }
 
 /// What a sandbox made with `Corral.sandbox` is made of. Every field is optional.
-#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+#[serde(rename_all = "camelCase")]
 pub struct SandboxConfig {
     /// A label for its id and logs (default `sandbox`).
     #[uniffi(default = None)]
     pub name: Option<String>,
     /// Environment of every process in it.
     #[uniffi(default)]
+    #[serde(default)]
     pub env: StringMap,
     /// Network access (`null`: all).
     #[uniffi(default = None)]
     pub network: Option<NetworkPolicy>,
     /// Extra host directories.
     #[uniffi(default)]
+    #[serde(default)]
     pub mounts: Vec<Mount>,
     /// Memory, process and disk limits.
     #[uniffi(default = None)]
@@ -346,34 +358,11 @@ pub struct SandboxConfig {
     pub template: Option<String>,
 }
 
-impl From<SandboxConfig> for core::SandboxConfig {
-    fn from(c: SandboxConfig) -> Self {
-        Self {
-            name: c.name.unwrap_or_else(|| "sandbox".into()),
-            state_dir: None,
-            env: c.env,
-            network: c.network.unwrap_or_default(),
-            mounts: c.mounts,
-            limits: c.limits.unwrap_or_default(),
-            programs: Vec::new(),
-            reuse_key: None,
-            template: c.template,
-            layer_dir: None,
-        }
-    }
-}
-
-impl From<core::SandboxConfig> for SandboxConfig {
-    fn from(c: core::SandboxConfig) -> Self {
-        Self {
-            name: Some(c.name),
-            env: c.env,
-            network: Some(c.network),
-            mounts: c.mounts,
-            limits: Some(c.limits),
-            template: c.template,
-        }
-    }
+/// Converted through the core's canonical form: the core's parser validates it and fills the
+/// defaults.
+impl JsonForm for SandboxConfig {
+    type Core = core::SandboxConfig;
+    const WHAT: &'static str = "sandbox";
 }
 
 same_as_core! {
@@ -864,8 +853,7 @@ pub fn parse_mcp_servers(document: String) -> Result<Vec<ServerConfig>, CorralEr
 /// A sandbox config from JSON text `{"name", "env", "network", "mounts", "limits", "template"}`.
 #[uniffi::export]
 pub fn sandbox_config_from_json(config: String) -> Result<SandboxConfig, CorralError> {
-    let value = parse_json("config", &config)?;
-    Ok(core::SandboxConfig::from_value(&value)?.into())
+    SandboxConfig::from_json("config", &config)
 }
 
 /// Parses a mount spec `HOST[:TARGET][:ro|:rw]` (read-only unless `:rw`).
@@ -967,10 +955,22 @@ mod tests {
         let c =
             sandbox_config_from_json(r#"{"template": "tools", "limits": {"disk_mb": 16}}"#.into())
                 .expect("valid");
-        let core = core::SandboxConfig::from(c);
+        let core = c.to_core().expect("valid");
         assert_eq!(
             (core.template.as_deref(), core.limits.disk_mb),
             (Some("tools"), Some(16))
         );
+        // Unset fields are the core's defaults; the core's parser validates.
+        let c = SandboxConfig::default().to_core().expect("valid");
+        assert_eq!(
+            (c.name.as_str(), c.network, c.limits),
+            ("sandbox", NetworkPolicy::All, Limits::default())
+        );
+        let bad = SandboxConfig {
+            env: [("1BAD".into(), "v".into())].into(),
+            ..SandboxConfig::default()
+        };
+        let e = bad.to_core().expect_err("invalid");
+        assert_eq!(e.kind(), ErrorKind::ConfigInvalid);
     }
 }

@@ -5,108 +5,82 @@ The native core is ``corral._corral`` (Rust); this package re-exports it. Every 
 that blocks (with the GIL released). Errors are subclasses of ``CorralError`` with a stable ``.kind``.
 """
 
+from corral import _corral
 from corral._corral import (
     AudioContent,
-    AuthError,
     Call,
-    CancelledError,
     CancelToken,
-    ClosedError,
-    ConfigInvalidError,
     Content,
     Corral,
-    CorralError,
-    E2bApiError,
     EmbeddedResource,
     ExecOutput,
     Gateway,
     ImageContent,
-    InstallFailedError,
-    InvalidArgumentError,
-    IoError,
     LogMessage,
-    McpError,
     Progress,
     Prompt,
     PromptMessage,
     PromptResult,
-    ProtocolError,
     PruneReport,
     Resource,
     ResourceContents,
     ResourceLink,
     Sandbox,
-    SandboxFailedError,
     ServerConfig,
-    ServerCrashedError,
     ServerHealth,
-    ServerNotFoundError,
     ServerSession,
-    ServerStartFailedError,
     StartEvent,
     TemplateInfo,
     TextContent,
-    TimeoutError,  # noqa: A004 - corral.TimeoutError is also a builtin TimeoutError
     Tool,
-    ToolNotFoundError,
     ToolResult,
-    TransportError,
     __version__,
     start_gateway,
     start_gateway_sync,
 )
+
+# The error classes: `CorralError` and one subclass per kind of the core's table
+# (`ErrorKind::ALL`), made by the native module; `__init__.pyi` declares them for type checkers
+# (tests/test_stubs.py checks it class by class, bases included).
+_ERRORS: tuple[type[Exception], ...] = tuple(
+    c for c in vars(_corral).values() if isinstance(c, type) and issubclass(c, _corral.CorralError)
+)
+globals().update({c.__name__: c for c in _ERRORS})
 
 CommandResult = ExecOutput
 """The old name of `ExecOutput`."""
 
 __all__ = [
     "AudioContent",
-    "AuthError",
     "Call",
     "CancelToken",
-    "CancelledError",
-    "ClosedError",
     "CommandResult",
-    "ConfigInvalidError",
     "Content",
     "Corral",
-    "CorralError",
-    "E2bApiError",
     "EmbeddedResource",
     "ExecOutput",
     "Gateway",
     "ImageContent",
-    "InstallFailedError",
-    "InvalidArgumentError",
-    "IoError",
     "LogMessage",
-    "McpError",
     "Progress",
     "Prompt",
     "PromptMessage",
     "PromptResult",
-    "ProtocolError",
     "PruneReport",
     "Resource",
     "ResourceContents",
     "ResourceLink",
     "Sandbox",
-    "SandboxFailedError",
     "ServerConfig",
-    "ServerCrashedError",
     "ServerHealth",
-    "ServerNotFoundError",
     "ServerSession",
-    "ServerStartFailedError",
     "StartEvent",
     "TemplateInfo",
     "TextContent",
-    "TimeoutError",
     "Tool",
-    "ToolNotFoundError",
     "ToolResult",
-    "TransportError",
     "__version__",
     "start_gateway",
     "start_gateway_sync",
 ]
+__all__ += sorted(c.__name__ for c in _ERRORS)
