@@ -82,6 +82,7 @@ impl Rig {
 #[derive(Clone, Default)]
 struct Recorder {
     list_changed: Arc<AtomicUsize>,
+    prompts_changed: Arc<AtomicUsize>,
     notify: Arc<tokio::sync::Notify>,
     legacy: bool,
 }
@@ -103,19 +104,38 @@ impl ClientHandler for Recorder {
         self.list_changed.fetch_add(1, Ordering::SeqCst);
         self.notify.notify_waiters();
     }
+
+    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.prompts_changed.fetch_add(1, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
 }
 
 impl Recorder {
     /// Waits (bounded) until more than `seen` list_changed notifications arrived.
     async fn wait_beyond(&self, seen: usize, limit: Duration) -> bool {
+        Self::wait_count(&self.list_changed, &self.notify, seen, limit).await
+    }
+
+    /// Waits (bounded) until more than `seen` prompts list_changed notifications arrived.
+    async fn wait_prompts_beyond(&self, seen: usize, limit: Duration) -> bool {
+        Self::wait_count(&self.prompts_changed, &self.notify, seen, limit).await
+    }
+
+    async fn wait_count(
+        count: &AtomicUsize,
+        notify: &tokio::sync::Notify,
+        seen: usize,
+        limit: Duration,
+    ) -> bool {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            let n = self.notify.notified();
-            if self.list_changed.load(Ordering::SeqCst) > seen {
+            let n = notify.notified();
+            if count.load(Ordering::SeqCst) > seen {
                 return true;
             }
             if tokio::time::timeout_at(deadline, n).await.is_err() {
-                return self.list_changed.load(Ordering::SeqCst) > seen;
+                return count.load(Ordering::SeqCst) > seen;
             }
         }
     }
@@ -857,4 +877,41 @@ async fn the_gateway_relays_every_report_before_the_result() {
     }
     gw.close().await;
     rig.corral.close().await;
+}
+
+/// An upstream's prompts list_changed reaches the gateway's clients, whichever era the upstream
+/// speaks (a 2026-07-28 upstream's listen stream, a legacy upstream's notification).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_prompt_changes_are_relayed() {
+    let rig = Rig::new();
+    rig.add("modern", &["--conformance"]).await;
+    rig.add("legacy", &["--conformance", "--legacy"]).await;
+    let gw = rig.corral.start_gateway(opts()).await.expect("gateway");
+    assert!(
+        gw.wait_settled(Duration::from_secs(60)).await,
+        "servers settled"
+    );
+    let (c, rec) = connect(&gw).await;
+    for server in ["modern", "legacy"] {
+        let seen = rec.prompts_changed.load(Ordering::SeqCst);
+        let (text, err) = call(
+            &c,
+            &format!("{server}__test_trigger_prompt_change"),
+            json!({}),
+        )
+        .await;
+        assert!(!err, "{text}");
+        assert!(
+            rec.wait_prompts_beyond(seen, Duration::from_secs(10)).await,
+            "prompts list_changed from the {server} upstream"
+        );
+        let prompts = c.list_all_prompts().await.expect("prompts");
+        assert!(
+            prompts
+                .iter()
+                .any(|p| p.name == format!("{server}__dynamic_prompt_0")),
+            "{:?}",
+            prompts.iter().map(|p| &p.name).collect::<Vec<_>>()
+        );
+    }
 }

@@ -932,13 +932,30 @@ impl ServerHandler for GatewayHandler {
     async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
         let mut changes = self.0.list_changed.subscribe();
         let wants_tools = context.accepted().tools_list_changed == Some(true);
+        let wants_prompts = context.accepted().prompts_list_changed == Some(true);
         loop {
             tokio::select! {
                 () = context.cancelled() => return Ok(()),
                 () = self.0.shutdown.cancelled() => return Ok(()),
                 change = changes.recv() => match change {
-                    Ok(()) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    Ok(super::ListChange::Tools) => {
                         if wants_tools && context.sink().notify_tool_list_changed().await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    Ok(super::ListChange::Prompts) => {
+                        if wants_prompts
+                            && context.sink().notify_prompt_list_changed().await.is_err()
+                        {
+                            return Ok(());
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        // Missed some: tell of both, a client re-lists either way.
+                        if (wants_tools && context.sink().notify_tool_list_changed().await.is_err())
+                            || (wants_prompts
+                                && context.sink().notify_prompt_list_changed().await.is_err())
+                        {
                             return Ok(());
                         }
                     }

@@ -18,7 +18,8 @@
 //! capped exponential backoff when it fails to start or dies; meanwhile its tools drop out of
 //! `tools/list` and the others keep working (fail open). Every change of the published set is
 //! announced with `notifications/tools/list_changed` (on 2025-11-25 sessions' GET streams and on
-//! 2026-07-28 `subscriptions/listen` streams). A call to a tool of a server that is down is a
+//! 2026-07-28 `subscriptions/listen` streams); an upstream's `prompts/list_changed` is relayed
+//! the same way (prompts are listed live, so only the notification is passed on). A call to a tool of a server that is down is a
 //! tool result with `isError: true` naming the server and the reason.
 //!
 //! **Names** are described in [`names`]; resources of several servers are published as
@@ -223,7 +224,7 @@ pub(crate) struct State {
     /// Bumped on every state change (for the discovery wait).
     changed: tokio::sync::watch::Sender<u64>,
     /// Fires when the published tool set changes.
-    list_changed: tokio::sync::broadcast::Sender<()>,
+    list_changed: tokio::sync::broadcast::Sender<ListChange>,
     /// Legacy-era client sessions (for `notifications/tools/list_changed`).
     peers: Mutex<Vec<Peer<rmcp::RoleServer>>>,
     /// Calls in flight per server, which receive the server's log messages.
@@ -733,7 +734,13 @@ impl State {
     }
 
     fn announce_tools_changed(&self) {
-        let _ = self.list_changed.send(());
+        self.announce(ListChange::Tools);
+    }
+
+    /// Tells every client that a published list changed: listen streams (2026-07-28) through
+    /// the broadcast, legacy sessions by a notification each.
+    fn announce(&self, change: ListChange) {
+        let _ = self.list_changed.send(change);
         let peers: Vec<_> = match self.peers.lock() {
             Ok(mut p) => {
                 p.retain(|peer| !peer.is_transport_closed());
@@ -743,7 +750,10 @@ impl State {
         };
         for peer in peers {
             tokio::spawn(async move {
-                let _ = peer.notify_tool_list_changed().await;
+                let _ = match change {
+                    ListChange::Tools => peer.notify_tool_list_changed().await,
+                    ListChange::Prompts => peer.notify_prompt_list_changed().await,
+                };
             });
         }
     }
@@ -816,6 +826,13 @@ fn merge_name(mut json: Value, upstream: &str) -> Value {
 }
 
 /// How often a supervisor looks at its server (liveness, upstream list changes).
+/// Which published list changed (for `list_changed` notifications).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ListChange {
+    Tools,
+    Prompts,
+}
+
 const WATCH_EVERY: Duration = Duration::from_millis(100);
 
 /// Starts, watches and restarts one server for as long as the gateway lives.
@@ -910,6 +927,10 @@ async fn watch(state: &std::sync::Weak<State>, name: &str, session: ServerSessio
             && let Ok(tools) = list_permitted(&session).await
         {
             st.set_state(name, |u| u.tools = tools);
+        }
+        // Prompts are listed live (fanned out per request), so a change is only relayed.
+        if session.mcp().take_prompts_changed() {
+            st.announce(ListChange::Prompts);
         }
     }
 }

@@ -145,6 +145,7 @@ struct Shared {
     progress: Mutex<ProgressRoutes>,
     on_log: Mutex<Option<LogCallback>>,
     tools_changed: AtomicBool,
+    prompts_changed: AtomicBool,
     delivery: notes::Delivery,
     relay_input: bool,
     input: Mutex<Option<InputCallback>>,
@@ -306,6 +307,10 @@ impl ClientHandler for Handler {
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.0.tools_changed.store(true, Ordering::SeqCst);
+    }
+
+    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.0.prompts_changed.store(true, Ordering::SeqCst);
     }
 }
 
@@ -577,6 +582,12 @@ impl Session {
     /// Whether the server said its tool list changed since the last [`Session::list_tools`].
     pub fn tools_changed(&self) -> bool {
         self.shared.tools_changed.load(Ordering::SeqCst)
+    }
+
+    /// Whether the server said its prompt list changed since the last call of this (which
+    /// clears it; the gateway relays it to its clients).
+    pub(crate) fn take_prompts_changed(&self) -> bool {
+        self.shared.prompts_changed.swap(false, Ordering::SeqCst)
     }
 
     /// Sets (or clears) who answers the server's requests for input (legacy era; the session
@@ -969,18 +980,24 @@ impl Drop for InFlight<'_> {
 /// is handed out) and keep it for the session's life.
 async fn listen_for_list_changes(peer: &Peer<RoleClient>, shared: Arc<Shared>) {
     use rmcp::model::SubscriptionFilter;
-    let filter = SubscriptionFilter::builder().tools_list_changed().build();
+    let filter = SubscriptionFilter::builder()
+        .tools_list_changed()
+        .prompts_list_changed()
+        .build();
     let Ok(Ok(mut sub)) = tokio::time::timeout(Duration::from_secs(10), peer.listen(filter)).await
     else {
         return;
     };
     tokio::spawn(async move {
         while let Ok(Some(n)) = sub.next().await {
-            if matches!(
-                n,
-                rmcp::model::ServerNotification::ToolListChangedNotification(_)
-            ) {
-                shared.tools_changed.store(true, Ordering::SeqCst);
+            match n {
+                rmcp::model::ServerNotification::ToolListChangedNotification(_) => {
+                    shared.tools_changed.store(true, Ordering::SeqCst);
+                }
+                rmcp::model::ServerNotification::PromptListChangedNotification(_) => {
+                    shared.prompts_changed.store(true, Ordering::SeqCst);
+                }
+                _ => {}
             }
         }
     });
@@ -994,6 +1011,7 @@ fn new_shared(options: &SessionOptions) -> Arc<Shared> {
         relay_input: options.relay_input,
         input: Mutex::new(None),
         tools_changed: AtomicBool::new(false),
+        prompts_changed: AtomicBool::new(false),
         delivery: notes::Delivery::new(),
     })
 }
