@@ -665,13 +665,21 @@ impl State {
         (up, h.len() - up)
     }
 
+    /// Changes a server's state and republishes the catalog, under one lock: whoever sees
+    /// the new state (the discovery wait) sees the catalog built from it.
     fn set_state(&self, server: &str, f: impl FnOnce(&mut Upstream)) {
-        if let Ok(mut ups) = self.upstreams.lock()
-            && let Some(u) = ups.get_mut(server)
-        {
-            f(u);
+        let changed = match self.upstreams.lock() {
+            Ok(mut ups) => {
+                if let Some(u) = ups.get_mut(server) {
+                    f(u);
+                }
+                self.republish(&ups)
+            }
+            Err(_) => false,
+        };
+        if changed {
+            self.announce_tools_changed();
         }
-        self.republish();
         self.changed.send_modify(|g| *g += 1);
     }
 
@@ -687,19 +695,19 @@ impl State {
         ))
     }
 
-    /// Rebuilds the catalog from the ready servers; announces a change.
-    fn republish(&self) {
+    /// Rebuilds the catalog from the ready servers (`ups`, locked by the caller, so that two
+    /// servers becoming ready at once cannot store their catalogs in the reverse order of
+    /// their reads); returns whether the published tools changed.
+    fn republish(&self, ups: &BTreeMap<String, Upstream>) -> bool {
         let mut items = Vec::new();
         let mut tools = Vec::new();
-        if let Ok(ups) = self.upstreams.lock() {
-            for (name, u) in ups.iter() {
-                if u.state != ServerState::Ready {
-                    continue;
-                }
-                for t in &u.tools {
-                    items.push((name.clone(), t.name.to_string()));
-                    tools.push(t.clone());
-                }
+        for (name, u) in ups.iter() {
+            if u.state != ServerState::Ready {
+                continue;
+            }
+            for t in &u.tools {
+                items.push((name.clone(), t.name.to_string()));
+                tools.push(t.clone());
             }
         }
         let names = names::assign(&items, self.prefixed);
@@ -720,17 +728,12 @@ impl State {
                 known.insert(k.clone(), v.clone());
             }
         }
-        let changed = {
-            let Ok(mut cur) = self.catalog.write() else {
-                return;
-            };
-            let same = cur.tools == catalog.tools;
-            *cur = Arc::new(catalog);
-            !same
+        let Ok(mut cur) = self.catalog.write() else {
+            return false;
         };
-        if changed {
-            self.announce_tools_changed();
-        }
+        let same = cur.tools == catalog.tools;
+        *cur = Arc::new(catalog);
+        !same
     }
 
     fn announce_tools_changed(&self) {
@@ -963,6 +966,35 @@ mod tests {
         assert_eq!(v["state"], "failed");
         assert_eq!(v["restartInMs"], 500);
         assert_eq!(v["toolCount"], 0);
+    }
+
+    /// Servers becoming ready at the same moment: the catalog always ends up built from the
+    /// final states (each state change and its catalog are published under one lock).
+    #[test]
+    fn concurrent_state_changes_leave_a_complete_catalog() {
+        let names: Vec<String> = (0..8).map(|i| format!("s{i}")).collect();
+        for _round in 0..100 {
+            let corral = Corral::new().expect("corral");
+            let state = State::new(corral, GatewayOptions::default(), names.clone());
+            std::thread::scope(|scope| {
+                for name in &names {
+                    let state = &state;
+                    scope.spawn(move || {
+                        let tool: McpTool = serde_json::from_value(serde_json::json!({
+                            "name": "echo", "inputSchema": {"type": "object"}
+                        }))
+                        .expect("tool");
+                        state.set_state(name, |u| {
+                            u.state = ServerState::Ready;
+                            u.tools = vec![tool];
+                        });
+                    });
+                }
+            });
+            let catalog = state.catalog();
+            assert_eq!(catalog.tools.len(), names.len(), "every server's tool");
+            assert_eq!(catalog.routes.len(), names.len());
+        }
     }
 
     #[test]

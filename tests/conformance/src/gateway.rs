@@ -205,6 +205,24 @@ pub(crate) async fn step(
     }
 }
 
+/// `message`, with the gateway's `corral://gateway/servers` (each server's state and last
+/// error) when a session is open.
+pub(crate) async fn with_health(live: &Option<Live>, message: String) -> String {
+    let Some(client) = live.as_ref().and_then(|l| l.client.as_ref()) else {
+        return message;
+    };
+    let read = client.read_resource(ReadResourceRequestParams::new("corral://gateway/servers"));
+    match tokio::time::timeout(Duration::from_secs(5), read).await {
+        Ok(Ok(r)) => {
+            let v = serde_json::to_value(&r).unwrap_or(Value::Null);
+            let text = v["contents"][0]["text"].as_str().unwrap_or_default();
+            format!("{message}\n  gateway servers: {text}")
+        }
+        Ok(Err(e)) => format!("{message}\n  gateway servers: unreadable ({e})"),
+        Err(_) => format!("{message}\n  gateway servers: no answer within 5 s"),
+    }
+}
+
 fn op_static(op: &str) -> &'static str {
     match op {
         "gateway_call_tool" => "execute_tool",

@@ -274,7 +274,11 @@ impl Checker {
             }
             op if gateway::OPS.split_whitespace().any(|o| o == op) => {
                 let (as_op, r) = gateway::step(gw, op, step).await;
-                let view = expect::check(as_op, &expect, &r)?;
+                let view = match expect::check(as_op, &expect, &r) {
+                    Ok(view) => view,
+                    // What the gateway says of its servers explains most failures.
+                    Err(e) => return Err(gateway::with_health(gw, e).await),
+                };
                 return save(step.get("save_as"), &view, vars);
             }
             "sleep" => {
