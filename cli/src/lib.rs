@@ -306,6 +306,7 @@ enum ToolsCmd {
         server: String,
     },
     /// Call a tool.
+    #[command(visible_alias = "call")]
     Execute {
         /// The server.
         server: String,

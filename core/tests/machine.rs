@@ -277,3 +277,46 @@ async fn non_root_story() {
     assert_eq!(e.kind(), ErrorKind::SandboxFailed);
     c.close().await;
 }
+
+/// A runtime installed under /tmp (a venv made by a test, `pip install uv` into one) is seen
+/// inside although the sandbox has a /tmp of its own, and the host's TLS trust settings reach
+/// the sandbox's processes (uv reads only `SSL_CERT_FILE`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runtimes_under_tmp_and_tls_trust_are_seen_inside() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().expect("tmp");
+    let runtime = tempfile::tempdir_in("/tmp").expect("tmp runtime");
+    let bin = runtime.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let tool = bin.join("corral-tmp-tool");
+    std::fs::write(&tool, "#!/bin/sh\necho tool-ran\n").expect("tool");
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let c = corral(home.path());
+    let sb = c
+        .sandbox(SandboxConfig {
+            programs: vec![tool.display().to_string()],
+            ..SandboxConfig::default()
+        })
+        .await
+        .expect("sandbox");
+    let out = sb
+        .exec(&format!(
+            "{} && echo \"cert=$SSL_CERT_FILE\"",
+            tool.display()
+        ))
+        .await
+        .expect("exec");
+    let t = text(&out);
+    assert!(t.contains("tool-ran"), "{t}");
+    match std::env::var("SSL_CERT_FILE") {
+        Ok(v) if v.starts_with("/etc/") || v.starts_with("/usr/") => {
+            assert!(t.contains(&format!("cert={v}")), "{t}");
+        }
+        _ => assert!(
+            t.contains("cert=\n") || t.trim_end().ends_with("cert="),
+            "{t}"
+        ),
+    }
+    sb.close().await.expect("close");
+    c.close().await;
+}

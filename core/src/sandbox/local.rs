@@ -4,12 +4,16 @@
 //! range of ids mapped) and mount namespace holding a writable root of overlay layers — the
 //! sandbox's own persisted layer over its template's and over a view of the host's system
 //! dirs (`/usr`, `/bin`, `/lib*`, `/etc` with its secrets masked, `/var/lib/dpkg`) and the
-//! install prefixes of the runtimes it needs; writes land in the layer, never in host files.
+//! install prefixes of the runtimes it needs (one under the host's `/tmp` or `/run`, such as a
+//! test's venv, is bound read-only instead: the sandbox has its own of those); writes land in
+//! the layer, never in host files.
 //! Nothing else of the host is visible (not its home, not other sandboxes) except the user's
 //! declared mounts. Each process also gets its own pid, ipc and uts namespaces (and an empty
 //! network namespace under `network = "none"`). The sandbox's persistent home is
 //! `<state>/home`, seen inside as `/home/corral`; `/tmp` is private to the sandbox. The
-//! environment is clean: PATH, HOME, LANG and the server's own env only. Limits use cgroups.
+//! environment is clean: PATH, HOME, LANG, the host's TLS trust settings (`SSL_CERT_FILE` and
+//! the like, when they name system files: see `TRUST_ENV`) and the server's own env only.
+//! Limits use cgroups.
 //! `--die-with-parent` and the pid namespace make sure nothing outlives the sandbox.
 
 use std::{
@@ -51,6 +55,36 @@ const SYSTEM_DIRS: &[&str] = &[
 ];
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The host's TLS trust settings, passed into every sandbox when set: a machine behind a
+/// TLS-inspecting proxy trusts its CA through them, and a server's `uvx`, `npx`, `pip` or
+/// `git` inside must too (uv ignores pip's config and reads only `SSL_CERT_FILE`). Only paths
+/// in the system dirs the sandbox sees as they are on the host.
+const TRUST_ENV: &[&str] = &[
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "NODE_EXTRA_CA_CERTS",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "PIP_CERT",
+    "GIT_SSL_CAINFO",
+];
+
+/// [`TRUST_ENV`] as the host sets it (`get` reads the host's environment).
+fn host_trust_env(get: impl Fn(&str) -> Option<String>) -> Vec<(&'static str, String)> {
+    TRUST_ENV
+        .iter()
+        .filter_map(|k| get(k).map(|v| (*k, v)))
+        .filter(|(_, v)| {
+            v.split(':')
+                .all(|p| p.starts_with('/') && is_system_path(Path::new(p)) && !p.contains(".."))
+        })
+        .collect()
+}
+
+/// Host dirs a sandbox has its own of (bound over the root): a runtime installed under one
+/// of them is bound read-only on top rather than overlaid (an overlay would be hidden).
+const PRIVATE_DIRS: &[&str] = &["/tmp", "/run"];
 
 /// Runs sandboxes with bubblewrap.
 #[derive(Debug, Clone)]
@@ -360,6 +394,10 @@ fn prepare(home: &Path, config: SandboxConfig) -> Result<Prepared> {
 
     let mut ro_binds = Vec::new();
     let mut rw_binds = Vec::new();
+    let (prefixes, hidden): (Vec<PathBuf>, Vec<PathBuf>) = prefixes
+        .into_iter()
+        .partition(|p| !PRIVATE_DIRS.iter().any(|d| p.starts_with(d)));
+    ro_binds.extend(hidden.into_iter().map(|p| (p.clone(), p)));
     for m in &config.mounts {
         if !m.host.exists() {
             return Err(Error::sandbox(format!(
@@ -491,6 +529,9 @@ impl LocalSandbox {
         let mut env = config.env;
         env.entry("PIP_BREAK_SYSTEM_PACKAGES".into())
             .or_insert_with(|| "1".into());
+        for (k, v) in host_trust_env(|k| std::env::var(k).ok()) {
+            env.entry(k.into()).or_insert(v);
+        }
         Ok(Self {
             id,
             bwrap: provider.bwrap.clone(),
@@ -826,6 +867,32 @@ fn shebang_interpreter(file: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trust_env_passes_system_paths_only() {
+        let host = |k: &str| match k {
+            "SSL_CERT_FILE" => Some("/etc/ssl/certs/ca-certificates.crt".to_owned()),
+            "SSL_CERT_DIR" => Some("/etc/ssl/certs:/usr/share/ca-certificates".to_owned()),
+            "NODE_EXTRA_CA_CERTS" => Some("/home/me/corp.pem".to_owned()),
+            "PIP_CERT" => Some("/etc/../home/me/x.pem".to_owned()),
+            "PATH" => Some("/usr/bin".to_owned()),
+            _ => None,
+        };
+        let got = host_trust_env(host);
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "SSL_CERT_FILE",
+                    "/etc/ssl/certs/ca-certificates.crt".to_owned()
+                ),
+                (
+                    "SSL_CERT_DIR",
+                    "/etc/ssl/certs:/usr/share/ca-certificates".to_owned()
+                ),
+            ]
+        );
+    }
 
     #[test]
     fn prefixes_follow_bin_dirs_and_skip_system_and_home() {
