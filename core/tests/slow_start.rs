@@ -49,6 +49,44 @@ async fn a_server_slower_than_the_discover_probe_still_connects() {
     corral.close().await;
 }
 
+/// A slow server of the 2026-07-28 era only (the Python SDK 2.x's, while `uvx` downloads it)
+/// answers the 10 s probe late and refuses the `initialize` fallback: the runner starts it
+/// again with `server/discover` alone, and it connects in the new era.
+#[tokio::test]
+async fn a_slow_server_of_the_new_era_only_still_connects() {
+    let fx = fixture();
+    let home = tempfile::tempdir().expect("tmp");
+    let corral = Corral::with_options(CorralOptions {
+        provider: None,
+        home: Some(home.path().to_owned()),
+        ..CorralOptions::default()
+    })
+    .expect("corral");
+    // Slow only the first time (a download that the second start finds cached).
+    let mark = home.path().join("downloaded");
+    let script = format!(
+        "[ -e '{m}' ] || {{ sleep 11; touch '{m}'; }}; exec '{fx}' --modern-only",
+        m = mark.display(),
+        fx = fx.display()
+    );
+    let mut config = ServerConfig::argv("modern", ["sh", "-c", &script]);
+    let dir = fx.parent().expect("dir").to_owned();
+    config.mounts.push(Mount {
+        host: dir.clone(),
+        target: dir,
+        read_only: true,
+    });
+    corral.add_server(config).await.expect("add");
+    let result = corral
+        .execute_tool("modern", "echo", serde_json::json!({"text": "new era"}))
+        .await
+        .expect("call");
+    assert_eq!(result.text(), "new era");
+    let session = corral.session("modern").await.expect("session");
+    assert_eq!(session.protocol_version(), "2026-07-28");
+    corral.close().await;
+}
+
 /// `--die-with-parent` is per thread: a server first started from a thread that then exits
 /// must keep running (same session afterwards, not a restarted one).
 #[test]

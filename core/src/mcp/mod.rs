@@ -124,6 +124,10 @@ pub struct SessionOptions {
     /// Declare sampling, elicitation and roots at the handshake, for a gateway to relay the
     /// server's requests for them to its clients (see [`Session::set_input_callback`]).
     pub relay_input: bool,
+    /// Open with `server/discover` alone (2026-07-28), waiting up to `start_timeout`, instead
+    /// of probing for 10 s and falling back to `initialize`: for a server known to be of the
+    /// new era only (the runner's second try of one that answered the probe late).
+    pub discover_only: bool,
 }
 
 impl SessionOptions {
@@ -135,6 +139,7 @@ impl SessionOptions {
             start_timeout: Duration::from_secs(60),
             on_log: None,
             relay_input: false,
+            discover_only: false,
         }
     }
 }
@@ -338,11 +343,22 @@ impl std::fmt::Debug for Session {
     }
 }
 
-fn lifecycle() -> ClientLifecycleMode {
+fn lifecycle(discover_only: bool) -> ClientLifecycleMode {
+    let preferred_versions = vec![ProtocolVersion::V_2026_07_28];
+    if discover_only {
+        return ClientLifecycleMode::Discover { preferred_versions };
+    }
     ClientLifecycleMode::Auto {
-        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        preferred_versions,
         legacy_version: Some(ProtocolVersion::V_2025_11_25),
     }
+}
+
+/// Whether a failed start was a slow server of the 2026-07-28 era only, which answered the
+/// discover probe after rmcp had fallen back to `initialize` (see [`probe`]): started again
+/// with [`SessionOptions::discover_only`], it gets through.
+pub(crate) fn answered_discover_late(e: &Error) -> bool {
+    std::error::Error::source(e).is_some_and(|s| s.is::<probe::LateDiscover>())
 }
 
 impl Session {
@@ -356,16 +372,18 @@ impl Session {
         } = process;
         let stderr_tail = spawn_stderr_reader(stderr, options.server.clone());
         let violation = Arc::new(Mutex::new(None));
+        let late_modern = Arc::new(AtomicBool::new(false));
         let reader = StdoutGuard::new(stdout, violation.clone());
         let shared = new_shared(&options);
         let handler = Handler(shared.clone());
         let transport = notes::Ordered::new(
-            probe::ProbeFilter::new(rmcp::transport::async_rw::AsyncRwTransport::new_client(
-                reader, stdin,
-            )),
+            probe::ProbeFilter::new(
+                rmcp::transport::async_rw::AsyncRwTransport::new_client(reader, stdin),
+                late_modern.clone(),
+            ),
             shared.clone(),
         );
-        let start = handler.serve_with_lifecycle(transport, lifecycle());
+        let start = handler.serve_with_lifecycle(transport, lifecycle(options.discover_only));
         let exited = control.wait();
         let outcome = tokio::select! {
             r = start => Some(r),
@@ -409,7 +427,11 @@ impl Session {
                         stderr_tail.for_message()
                     ),
                 };
-                return Err(Error::new(kind, message).with_source(e));
+                let error = Error::new(kind, message);
+                if late_modern.load(Ordering::SeqCst) {
+                    return Err(error.with_source(probe::LateDiscover(Box::new(e))));
+                }
+                return Err(error.with_source(e));
             }
             None => {
                 // Give the handshake a moment: the output may have raced the exit.
@@ -471,7 +493,7 @@ impl Session {
         let handler = Handler(shared.clone());
         let service = tokio::time::timeout(
             options.start_timeout,
-            handler.serve_with_lifecycle(transport, lifecycle()),
+            handler.serve_with_lifecycle(transport, lifecycle(options.discover_only)),
         )
         .await
         .map_err(|_| {

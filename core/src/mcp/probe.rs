@@ -6,8 +6,20 @@
 //! treats that stale answer as fatal ("uncorrelated error response"). This transport wrapper
 //! drops answers to a discover probe once `initialize` has been sent: by then nobody waits
 //! for them.
+//!
+//! A slow server of the 2026-07-28 era only, though, answers the old probe with success and
+//! then refuses the `initialize` (its connection already serves the new era). The filter
+//! notes such a late success (`late_modern`); the handshake's error then carries
+//! [`LateDiscover`], and the runner starts the server again with `server/discover` alone,
+//! which waits as long as the start timeout allows.
 
-use std::future::Future;
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use rmcp::{
     RoleClient,
@@ -20,14 +32,38 @@ pub(crate) struct ProbeFilter<T> {
     inner: T,
     discover_ids: Vec<RequestId>,
     initialize_sent: bool,
+    late_modern: Arc<AtomicBool>,
+}
+
+/// The source of a failed handshake whose server answered the discover probe with success
+/// after rmcp had given up on it: a slow server of the 2026-07-28 era only.
+#[derive(Debug)]
+pub(crate) struct LateDiscover(pub(crate) Box<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for LateDiscover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the server answered server/discover after the 10 s probe: {}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for LateDiscover {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.0.as_ref())
+    }
 }
 
 impl<T> ProbeFilter<T> {
-    pub(crate) fn new(inner: T) -> Self {
+    /// `late_modern` is set when a discover probe's late answer is a success.
+    pub(crate) fn new(inner: T, late_modern: Arc<AtomicBool>) -> Self {
         Self {
             inner,
             discover_ids: Vec::new(),
             initialize_sent: false,
+            late_modern,
         }
     }
 
@@ -66,6 +102,9 @@ impl<T: Transport<RoleClient>> Transport<RoleClient> for ProbeFilter<T> {
             let message = self.inner.receive().await?;
             if self.is_stale(&message) {
                 tracing::debug!("dropping a late answer to the server/discover probe");
+                if matches!(message, JsonRpcMessage::Response(_)) {
+                    self.late_modern.store(true, Ordering::SeqCst);
+                }
                 continue;
             }
             return Some(message);

@@ -294,8 +294,22 @@ impl Corral {
             });
             let mut command = Command::new(argv.clone());
             command.cwd = config.cwd.clone();
-            let process = sandbox.spawn(command).await?;
-            let session = Session::over_process(process, options).await?;
+            let process = sandbox.spawn(command.clone()).await?;
+            let session = match Session::over_process(process, options.clone()).await {
+                // A slow server of the 2026-07-28 era only (a first `uvx` download, say)
+                // answered rmcp's 10 s discover probe late and refused the fallback: again,
+                // with discover alone, which waits up to the start timeout.
+                Err(e) if crate::mcp::answered_discover_late(&e) => {
+                    tracing::info!(server = %config.name, "slow 2026-07-28 server: starting it again with server/discover only");
+                    let process = sandbox.spawn(command).await?;
+                    let options = SessionOptions {
+                        discover_only: true,
+                        ..options
+                    };
+                    Session::over_process(process, options).await?
+                }
+                r => r?,
+            };
             self.emit(StartEvent::ServerReady {
                 server: config.name.clone(),
                 protocol_version: session.protocol_version().to_owned(),
