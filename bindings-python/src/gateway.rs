@@ -131,7 +131,7 @@ impl PyGateway {
 
         /// Each published server's health.
         fn servers(&self) -> PyResult<Vec<PyServerHealth>> {
-            Ok(self.inner.get()?.servers().into_iter().map(PyServerHealth).collect())
+            Ok(crate::types::all(self.inner.get()?.servers()))
         }
 
         fn __repr__(&self) -> String {

@@ -17,7 +17,7 @@ use crate::{
     session::PyServerSession,
     types::{
         PyLogMessage, PyProgress, PyPruneReport, PyServerConfig, PyStartEvent, PyTemplateInfo,
-        PyTool, PyToolResult,
+        PyTool, PyToolResult, all,
     },
 };
 
@@ -70,6 +70,18 @@ impl CallArgs {
             cancel: Some(self.cancel.unwrap_or_else(|| ctx.cancel.clone())),
         }
     }
+}
+
+/// A core callback (log messages, start events) calling `callback` with the value's view, on
+/// a corral thread.
+fn user_callback<T, V>(callback: Option<Py<PyAny>>) -> Option<Arc<dyn Fn(T) + Send + Sync>>
+where
+    V: From<T> + for<'py> IntoPyObject<'py>,
+{
+    let callback = Arc::new(callback?);
+    Some(Arc::new(move |value| {
+        runtime::with_python(|py| runtime::call_user(py, &callback, V::from(value)))
+    }))
 }
 
 /// Runs MCP servers in sandboxes and calls their tools.
@@ -158,38 +170,20 @@ impl PyCorral {
         /// Receives the log messages of every server started from now on (`None` to stop). It
         /// is called on a corral thread, not the event loop's.
         fn set_log_callback(&self, on_log: Option<Py<PyAny>>) -> PyResult<()> {
-            let callback = on_log.map(|cb| {
-                let cb = Arc::new(cb);
-                Arc::new(move |m| {
-                    runtime::with_python(|py| runtime::call_user(py, &cb, PyLogMessage(m)))
-                }) as corral_core::LogCallback
-            });
-            self.inner.get()?.set_log_callback(callback);
+            self.inner.get()?.set_log_callback(user_callback::<_, PyLogMessage>(on_log));
             Ok(())
         }
 
         /// Receives the start-up events (`StartEvent`: install commands, server start, ready)
         /// of every server (`None` to stop). It is called on a corral thread.
         fn set_start_callback(&self, on_start: Option<Py<PyAny>>) -> PyResult<()> {
-            let callback = on_start.map(|cb| {
-                let cb = Arc::new(cb);
-                Arc::new(move |e| {
-                    runtime::with_python(|py| runtime::call_user(py, &cb, PyStartEvent(e)))
-                }) as corral_core::StartCallback
-            });
-            self.inner.get()?.set_start_callback(callback);
+            self.inner.get()?.set_start_callback(user_callback::<_, PyStartEvent>(on_start));
             Ok(())
         }
 
         /// The configured servers.
         fn list_servers(&self) -> PyResult<Vec<PyServerConfig>> {
-            Ok(self
-                .inner
-                .get()?
-                .list_servers()
-                .into_iter()
-                .map(PyServerConfig)
-                .collect())
+            Ok(all(self.inner.get()?.list_servers()))
         }
 
         /// The config of one server.
@@ -304,7 +298,7 @@ impl PyCorral {
 
         /// The server's tools (all pages, filtered by its config; cached).
         fn discover_tools | discover_tools_sync(&self, server: String) => self.with(|c, _| async move {
-            Ok(c.discover_tools(&server).await?.into_iter().map(PyTool).collect::<Vec<_>>())
+            c.discover_tools(&server).await.map(all::<_, PyTool>)
         })?;
 
         /// Calls a tool. `timeout` and `max_total` are seconds; `on_progress` receives
@@ -359,7 +353,7 @@ impl PyCorral {
 
         /// The built templates (`TemplateInfo`, with their size on disk).
         fn list_templates | list_templates_sync(&self) => self.with(|c, _| async move {
-            Ok(c.list_templates().into_iter().map(PyTemplateInfo).collect::<Vec<_>>())
+            Ok(all::<_, PyTemplateInfo>(c.list_templates()))
         })?;
 
         /// Removes a template (sandboxes running from it keep it until they stop).

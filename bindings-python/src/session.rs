@@ -13,7 +13,7 @@ use crate::{
     convert, errors,
     runner::CallArgs,
     runtime::{self, Call, CancelToken, Job, Owned, with},
-    types::{PyPrompt, PyPromptResult, PyResource, PyResourceContents, PyTool, PyToolResult},
+    types::{PyPrompt, PyPromptResult, PyResource, PyResourceContents, PyTool, PyToolResult, all},
 };
 
 /// A handle on a server's warm session; the session stays running after the handle goes.
@@ -130,9 +130,8 @@ impl PyServerSession {
         };
 
         /// The server's tools.
-        fn list_tools | list_tools_sync(&self) => with(self.handle(), |s, _| async move {
-            Ok(s.list_tools().await?.into_iter().map(PyTool).collect::<Vec<_>>())
-        })?;
+        fn list_tools | list_tools_sync(&self) =>
+            with(self.handle(), |s, _| async move { s.list_tools().await.map(all::<_, PyTool>) })?;
 
         /// Calls a tool on this session (same options as `Corral.execute_tool`).
         #[pyo3(signature = (tool, params=None, *, timeout=None, max_total=None, on_progress=None, cancel=None))]
@@ -153,19 +152,16 @@ impl PyServerSession {
         };
 
         /// The server's resources.
-        fn list_resources | list_resources_sync(&self) => with(self.handle(), |s, _| async move {
-            Ok(s.list_resources().await?.into_iter().map(PyResource).collect::<Vec<_>>())
-        })?;
+        fn list_resources | list_resources_sync(&self) =>
+            with(self.handle(), |s, _| async move { s.list_resources().await.map(all::<_, PyResource>) })?;
 
         /// The contents of one resource.
-        fn read_resource | read_resource_sync(&self, uri: String) => with(self.handle(), |s, _| async move {
-            Ok(s.read_resource(&uri).await?.into_iter().map(PyResourceContents).collect::<Vec<_>>())
-        })?;
+        fn read_resource | read_resource_sync(&self, uri: String) =>
+            with(self.handle(), |s, _| async move { s.read_resource(&uri).await.map(all::<_, PyResourceContents>) })?;
 
         /// The server's prompts.
-        fn list_prompts | list_prompts_sync(&self) => with(self.handle(), |s, _| async move {
-            Ok(s.list_prompts().await?.into_iter().map(PyPrompt).collect::<Vec<_>>())
-        })?;
+        fn list_prompts | list_prompts_sync(&self) =>
+            with(self.handle(), |s, _| async move { s.list_prompts().await.map(all::<_, PyPrompt>) })?;
 
         /// One prompt, rendered with `args`.
         #[pyo3(signature = (name, args=None))]

@@ -75,6 +75,12 @@ macro_rules! views {
             #[derive(PartialEq)]
             pub struct $py(pub $core);
 
+            impl From<$core> for $py {
+                fn from(value: $core) -> Self {
+                    Self(value)
+                }
+            }
+
             #[pymethods]
             impl $py {
                 $(
@@ -190,7 +196,7 @@ views! {
     PyPromptResult(PromptResult) = "PromptResult" [description] repr [description] {
         #[getter]
         fn messages(&self) -> Vec<PyPromptMessage> {
-            self.0.messages.iter().cloned().map(PyPromptMessage).collect()
+            all(self.0.messages.clone())
         }
     }
 
@@ -257,6 +263,11 @@ impl PartialEq for Cached {
     fn eq(&self, other: &Self) -> bool {
         self.0 == other.0
     }
+}
+
+/// The views of a list of core values.
+pub fn all<T, V: From<T>>(items: Vec<T>) -> Vec<V> {
+    items.into_iter().map(V::from).collect()
 }
 
 impl From<ToolResult> for PyToolResult {

@@ -214,9 +214,8 @@ impl Corral {
         tool: String,
         arguments: String,
     ) -> Result<ToolResult> {
-        let core = self.core.clone();
-        let arguments = parse_json("arguments", &arguments)?;
-        rt::run(async move { Ok(core.quick(&command, &tool, arguments).await?.into()) }).await
+        let config = core::ServerConfig::command("quick", &command)?;
+        self.quick_with(config.into(), tool, arguments).await
     }
 
     /// One-shot with a full config.

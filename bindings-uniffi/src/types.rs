@@ -10,9 +10,10 @@
 //!   canonical serde form ([`JsonForm`]): the core's parser validates them and fills the
 //!   defaults, no field is mapped by hand (`SandboxConfig`, `GatewayOptions`).
 //!
-//! `ServerConfig`, `ExecOutput` and `StartEvent` still map by hand (their API shape is not the
-//! core's); why the core does not derive the UniFFI records itself: README, "How the records
-//! relate". Arbitrary JSON (schemas, arguments, structured content) crosses as JSON text: the
+//! `StartEvent` converts through the core's canonical form too, but for `InstallFinished`'s
+//! `status` (`exitCode`/`signal` here); `ServerConfig` and `ExecOutput` map by hand (their API
+//! shape is not the core's); why the core does not derive the UniFFI records itself: README,
+//! "How the records relate". Arbitrary JSON (schemas, arguments, structured content) crosses as JSON text: the
 //! custom type `JsonValue`.
 
 use std::{
@@ -274,16 +275,6 @@ pub struct ServerConfig {
     pub tags: Vec<String>,
 }
 
-#[uniffi::export]
-impl ServerConfig {
-    /// This config in the canonical camelCase JSON form (what `serverConfigFromJson` reads back).
-    pub fn to_json(&self) -> String {
-        core::ServerConfig::from(self.clone())
-            .to_value()
-            .to_string()
-    }
-}
-
 impl From<ServerConfig> for core::ServerConfig {
     fn from(c: ServerConfig) -> Self {
         // Built from the core's constructor: it is non-exhaustive, and its defaults are its own.
@@ -413,11 +404,6 @@ same_as_core! {
 
 #[uniffi::export]
 impl Tool {
-    /// The canonical camelCase JSON form (`name`, `inputSchema`, …), text.
-    pub fn to_json(&self) -> String {
-        json_of(core::Tool::from(self.clone()))
-    }
-
     /// The OpenAI function-tool form, JSON text:
     /// `{"type": "function", "function": {"name", "description", "parameters"}}`.
     pub fn to_openai(&self) -> String {
@@ -494,33 +480,33 @@ impl ToolResult {
     pub fn text(&self) -> String {
         core::ToolResult::from(self.clone()).text()
     }
-
-    /// The MCP JSON form (`content`, `structuredContent`, `isError`) as text.
-    pub fn to_json(&self) -> String {
-        core::ToolResult::from(self.clone()).to_value().to_string()
-    }
 }
 
-/// `to_json()` (the core type's canonical camelCase JSON form) on local records.
+/// `to_json()`, the core type's canonical camelCase JSON form, on local records: `"doc":
+/// Record = core::Type, …;`.
 macro_rules! to_json {
-    ($($name:ident = $core:path;)*) => {$(
+    ($($doc:literal: $($name:ident = $core:path),+;)*) => {$($(
         #[uniffi::export]
         impl $name {
-            /// The canonical camelCase JSON form, text.
+            #[doc = $doc]
             pub fn to_json(&self) -> String {
                 json_of(<$core>::from(self.clone()))
             }
         }
-    )*};
+    )+)*};
 }
 
 to_json! {
-    TemplateInfo = core::TemplateInfo;
-    Resource = core::Resource;
-    ResourceContents = core::ResourceContents;
-    Prompt = core::Prompt;
-    PromptResult = core::PromptResult;
-    Progress = core::Progress;
+    " This config in the canonical camelCase JSON form (what `serverConfigFromJson` reads back).":
+        ServerConfig = core::ServerConfig;
+    " The canonical camelCase JSON form (`name`, `inputSchema`, …), text.": Tool = core::Tool;
+    " The MCP JSON form (`content`, `structuredContent`, `isError`) as text.":
+        ToolResult = core::ToolResult;
+    " The canonical camelCase JSON form (`exitCode`, `signal`?, `stdout`, `stderr` as text).":
+        ExecOutput = core::ExecOutput;
+    " The canonical camelCase JSON form, text.": TemplateInfo = core::TemplateInfo,
+        Resource = core::Resource, ResourceContents = core::ResourceContents,
+        Prompt = core::Prompt, PromptResult = core::PromptResult, Progress = core::Progress;
 }
 
 same_as_core! {
@@ -599,7 +585,12 @@ pub struct LogMessage {
 }
 
 /// What happens while a server starts, for progress displays.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, uniffi::Enum)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum StartEvent {
     /// Install command `index` (1-based) of `total` is starting.
     InstallStarted {
@@ -625,45 +616,17 @@ pub enum StartEvent {
     },
 }
 
+/// Converted through the core's canonical form, but for `InstallFinished`'s `status`
+/// (`{code, signal}` in the core, `exitCode` and `signal` here).
 impl StartEvent {
     /// `None` for kinds of events this binding does not know yet.
     pub(crate) fn from_core(e: core::StartEvent) -> Option<Self> {
-        use core::StartEvent as E;
-        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        Some(match e {
-            E::InstallStarted {
-                server,
-                index,
-                total,
-                command,
-            } => Self::InstallStarted {
-                server,
-                index: count(index),
-                total: count(total),
-                command,
-            },
-            E::InstallFinished {
-                server,
-                index,
-                status,
-                output,
-            } => Self::InstallFinished {
-                server,
-                index: count(index),
-                exit_code: status.code,
-                signal: status.signal,
-                output,
-            },
-            E::ServerStarting { server } => Self::ServerStarting { server },
-            E::ServerReady {
-                server,
-                protocol_version,
-            } => Self::ServerReady {
-                server,
-                protocol_version,
-            },
-            _ => return None,
-        })
+        let mut v = serde_json::to_value(e).ok()?;
+        if let Some(status) = v.as_object_mut().and_then(|o| o.remove("status")) {
+            v["exitCode"] = status["code"].clone();
+            v["signal"] = status["signal"].clone();
+        }
+        serde_json::from_value(v).ok()
     }
 }
 
@@ -671,47 +634,16 @@ impl StartEvent {
 impl StartEvent {
     /// The canonical camelCase JSON form (tagged by `type`; `status` `{code, signal}`), text.
     pub fn to_json(&self) -> String {
-        use core::StartEvent as E;
-        let n = |i: u32| i as usize;
-        json_of(match self.clone() {
-            Self::InstallStarted {
-                server,
-                index,
-                total,
-                command,
-            } => E::InstallStarted {
-                server,
-                index: n(index),
-                total: n(total),
-                command,
-            },
-            Self::InstallFinished {
-                server,
-                index,
-                exit_code,
-                signal,
-                output,
-            } => {
-                let status = core::ExitStatus {
-                    code: exit_code,
-                    signal,
-                };
-                E::InstallFinished {
-                    server,
-                    index: n(index),
-                    status,
-                    output,
-                }
-            }
-            Self::ServerStarting { server } => E::ServerStarting { server },
-            Self::ServerReady {
-                server,
-                protocol_version,
-            } => E::ServerReady {
-                server,
-                protocol_version,
-            },
-        })
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(o) = v.as_object_mut()
+            && let (Some(code), Some(signal)) = (o.remove("exitCode"), o.remove("signal"))
+        {
+            o.insert(
+                "status".into(),
+                serde_json::json!({"code": code, "signal": signal}),
+            );
+        }
+        serde_json::from_value::<core::StartEvent>(v).map_or_else(|_| String::new(), json_of)
     }
 }
 
@@ -764,16 +696,27 @@ pub struct ExecOutput {
 
 impl From<core::ExecOutput> for ExecOutput {
     fn from(o: core::ExecOutput) -> Self {
-        let core::ExecOutput {
-            status,
-            stdout,
-            stderr,
-        } = o;
+        let (exit_code, signal, stdout, stderr) =
+            (o.status.code, o.status.signal, o.stdout, o.stderr);
         Self {
-            exit_code: status.code,
-            signal: status.signal,
+            exit_code,
+            signal,
             stdout,
             stderr,
+        }
+    }
+}
+
+impl From<ExecOutput> for core::ExecOutput {
+    fn from(o: ExecOutput) -> Self {
+        let status = core::ExitStatus {
+            code: o.exit_code,
+            signal: o.signal,
+        };
+        Self {
+            status,
+            stdout: o.stdout,
+            stderr: o.stderr,
         }
     }
 }
@@ -793,20 +736,6 @@ impl ExecOutput {
     /// stderr as text (invalid UTF-8 replaced).
     pub fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr).into_owned()
-    }
-
-    /// The canonical camelCase JSON form (`exitCode`, `signal`?, `stdout`, `stderr` as text).
-    pub fn to_json(&self) -> String {
-        let status = core::ExitStatus {
-            code: self.exit_code,
-            signal: self.signal,
-        };
-        let (stdout, stderr) = (self.stdout.clone(), self.stderr.clone());
-        json_of(core::ExecOutput {
-            status,
-            stdout,
-            stderr,
-        })
     }
 }
 
@@ -948,6 +877,41 @@ mod tests {
         assert_eq!(r.text(), "a\nb");
         let v: JsonValue = serde_json::from_str(&r.to_json()).expect("json");
         assert_eq!(v["structuredContent"]["sum"], 5);
+    }
+
+    #[test]
+    fn start_events_cross_in_the_cores_form() {
+        let status = core::ExitStatus {
+            code: None,
+            signal: Some(9),
+        };
+        let (server, output) = ("fx".to_owned(), "out".to_owned());
+        let e = core::StartEvent::InstallFinished {
+            server,
+            index: 2,
+            status,
+            output,
+        };
+        let ffi = StartEvent::from_core(e.clone()).expect("known");
+        assert!(matches!(
+            ffi,
+            StartEvent::InstallFinished {
+                index: 2,
+                exit_code: None,
+                signal: Some(9),
+                ..
+            }
+        ));
+        assert_eq!(ffi.to_json(), json_of(e));
+        let ready = StartEvent::from_core(core::StartEvent::ServerReady {
+            server: "fx".into(),
+            protocol_version: "2025-06-18".into(),
+        });
+        let json = ready.map(|r| r.to_json()).unwrap_or_default();
+        assert_eq!(
+            json,
+            r#"{"type":"serverReady","server":"fx","protocolVersion":"2025-06-18"}"#
+        );
     }
 
     #[test]
