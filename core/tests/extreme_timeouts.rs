@@ -8,9 +8,7 @@
 
 use std::time::Duration;
 
-use corral_core::{
-    CallOptions, Corral, CorralOptions, ErrorKind, ServerConfig, config::MAX_TIMEOUT,
-};
+use corral_core::{CallOptions, ErrorKind, ServerConfig, config::MAX_TIMEOUT};
 
 mod common;
 use common::fixture;
@@ -18,12 +16,7 @@ use common::fixture;
 #[tokio::test]
 async fn huge_timeouts_are_capped_or_refused() {
     let home = tempfile::tempdir().expect("tmp");
-    let corral = Corral::with_options(CorralOptions {
-        provider: None,
-        home: Some(home.path().to_owned()),
-        ..CorralOptions::default()
-    })
-    .expect("corral");
+    let corral = common::unsandboxed(home.path());
     let fx = fixture().display().to_string();
     let e = corral
         .add_server(ServerConfig::argv("big", [fx.clone()]).call_timeout(Duration::MAX))

@@ -54,12 +54,7 @@ impl Rig {
             fx.display()
         );
         let home = tempfile::tempdir().expect("tmp");
-        let corral = Corral::with_options(CorralOptions {
-            provider: None,
-            home: Some(home.path().to_owned()),
-            ..CorralOptions::default()
-        })
-        .expect("corral");
+        let corral = common::unsandboxed(home.path());
         Self {
             corral,
             _home: home,

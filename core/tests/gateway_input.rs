@@ -11,7 +11,7 @@ use std::sync::{
     atomic::{AtomicUsize, Ordering},
 };
 
-use corral_core::{Corral, CorralOptions, GatewayOptions, ServerConfig};
+use corral_core::{Corral, GatewayOptions, ServerConfig};
 use rmcp::{
     ClientHandler, ClientLifecycleMode, ClientServiceExt, ErrorData as McpError, RoleClient,
     ServiceExt,
@@ -122,12 +122,7 @@ impl Rig {
         let fx = fixture();
         assert!(fx.is_file(), "build corral-test-server first");
         let home = tempfile::tempdir().expect("tmp");
-        let corral = Corral::with_options(CorralOptions {
-            provider: None,
-            home: Some(home.path().to_owned()),
-            ..CorralOptions::default()
-        })
-        .expect("corral");
+        let corral = common::unsandboxed(home.path());
         let mut argv = vec![fx.display().to_string(), "--conformance".into()];
         argv.extend(extra.iter().map(|a| (*a).to_owned()));
         let config = ServerConfig::argv("fx", argv);

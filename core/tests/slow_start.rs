@@ -1,35 +1,27 @@
 //! A server that takes longer than rmcp's 10 s `server/discover` probe to start (as a server
 //! that `npx` is still downloading does) must still connect: the late answer to the probe is
-//! dropped instead of breaking the `initialize` fallback.
+//! dropped instead of breaking the `initialize` fallback, and a server of the new era only is
+//! started again with `server/discover` alone.
 
 // Test code: helpers outside `#[test]` functions may `expect` too (clippy.toml allows it
 // only inside them).
 #![allow(clippy::expect_used)]
 
-use corral_core::{Corral, CorralOptions, Mount, ServerConfig};
+use corral_core::{Corral, Mount, ServerConfig};
 
 mod common;
 use common::fixture;
 
-#[tokio::test]
-async fn a_server_slower_than_the_discover_probe_still_connects() {
+/// The fixture (with `args`), started 11 s late: longer than rmcp's discover probe waits.
+fn slow_fixture(name: &str, args: &str) -> ServerConfig {
     let fx = fixture();
     assert!(
         fx.is_file(),
         "build corral-test-server first ({})",
         fx.display()
     );
-    let home = tempfile::tempdir().expect("tmp");
-    let corral = Corral::with_options(CorralOptions {
-        provider: None,
-        home: Some(home.path().to_owned()),
-        ..CorralOptions::default()
-    })
-    .expect("corral");
-    let mut config = ServerConfig::argv(
-        "slow",
-        ["sh", "-c", &format!("sleep 11; exec '{}'", fx.display())],
-    );
+    let script = format!("sleep 11; exec '{}' {args}", fx.display());
+    let mut config = ServerConfig::argv(name, ["sh", "-c", &script]);
     // argv[0] is `sh`, so the fixture's directory is not found automatically: mount it.
     let dir = fx.parent().expect("dir").to_owned();
     config.mounts.push(Mount {
@@ -37,7 +29,17 @@ async fn a_server_slower_than_the_discover_probe_still_connects() {
         target: dir,
         read_only: true,
     });
-    corral.add_server(config).await.expect("add");
+    config
+}
+
+#[tokio::test]
+async fn a_server_slower_than_the_discover_probe_still_connects() {
+    let home = tempfile::tempdir().expect("tmp");
+    let corral = common::unsandboxed(home.path());
+    corral
+        .add_server(slow_fixture("slow", ""))
+        .await
+        .expect("add");
     let result = corral
         .execute_tool("slow", "echo", serde_json::json!({"text": "late but fine"}))
         .await
@@ -51,32 +53,16 @@ async fn a_server_slower_than_the_discover_probe_still_connects() {
 
 /// A slow server of the 2026-07-28 era only (the Python SDK 2.x's, while `uvx` downloads it)
 /// answers the 10 s probe late and refuses the `initialize` fallback: the runner starts it
-/// again with `server/discover` alone, and it connects in the new era.
+/// again with `server/discover` alone, which waits as long as the start timeout, and it
+/// connects in the new era.
 #[tokio::test]
 async fn a_slow_server_of_the_new_era_only_still_connects() {
-    let fx = fixture();
     let home = tempfile::tempdir().expect("tmp");
-    let corral = Corral::with_options(CorralOptions {
-        provider: None,
-        home: Some(home.path().to_owned()),
-        ..CorralOptions::default()
-    })
-    .expect("corral");
-    // Slow only the first time (a download that the second start finds cached).
-    let mark = home.path().join("downloaded");
-    let script = format!(
-        "[ -e '{m}' ] || {{ sleep 11; touch '{m}'; }}; exec '{fx}' --modern-only",
-        m = mark.display(),
-        fx = fx.display()
-    );
-    let mut config = ServerConfig::argv("modern", ["sh", "-c", &script]);
-    let dir = fx.parent().expect("dir").to_owned();
-    config.mounts.push(Mount {
-        host: dir.clone(),
-        target: dir,
-        read_only: true,
-    });
-    corral.add_server(config).await.expect("add");
+    let corral = common::unsandboxed(home.path());
+    corral
+        .add_server(slow_fixture("modern", "--modern-only"))
+        .await
+        .expect("add");
     let result = corral
         .execute_tool("modern", "echo", serde_json::json!({"text": "new era"}))
         .await
@@ -98,12 +84,7 @@ fn servers_outlive_the_thread_that_started_them() {
         .enable_all()
         .build()
         .expect("runtime");
-    let corral = Corral::with_options(CorralOptions {
-        provider: None,
-        home: Some(home.path().to_owned()),
-        ..CorralOptions::default()
-    })
-    .expect("corral");
+    let corral = common::unsandboxed(home.path());
     rt.block_on(corral.add_server(ServerConfig::argv("fx", [fx.display().to_string()])))
         .expect("add");
     let session_id = |c: Corral| async move {

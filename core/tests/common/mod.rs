@@ -14,3 +14,13 @@ pub fn fixture() -> PathBuf {
             dir.join("corral-test-server")
         })
 }
+
+/// A corral of the `unsandboxed` provider (`provider: None`) whose home is `home`.
+pub fn unsandboxed(home: &std::path::Path) -> corral_core::Corral {
+    corral_core::Corral::with_options(corral_core::CorralOptions {
+        provider: None,
+        home: Some(home.to_owned()),
+        ..corral_core::CorralOptions::default()
+    })
+    .expect("corral")
+}
