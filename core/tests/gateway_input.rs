@@ -19,6 +19,7 @@ use rmcp::{
         CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig,
         CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
         Implementation, InputResponses, ListRootsResult, ProtocolVersion,
+        ReadResourceRequestParams, ReadResourceResponse,
     },
     service::{RequestContext, RunningService},
     transport::{
@@ -29,6 +30,9 @@ use serde_json::{Value, json};
 
 mod common;
 use common::fixture;
+
+/// The fixture's resource that asks for input before it is read.
+const INPUT_RESOURCE: &str = "test://input-required-resource";
 
 /// A client that answers every input request and counts them.
 #[derive(Clone, Default)]
@@ -261,6 +265,12 @@ async fn a_legacy_client_answers_what_the_upstream_asks() {
         .await
         .expect("prompts/get");
     assert!(format!("{:?}", p.messages).contains("ctx"));
+    // A resource that asks for input first: the gateway asks this client and retries.
+    let r = c
+        .read_resource(ReadResourceRequestParams::new(INPUT_RESOURCE))
+        .await
+        .expect("resources/read");
+    assert!(format!("{:?}", r.contents).contains("Read with this context: ctx"));
     let _ = c.cancel().await;
     rig.close().await;
 }
@@ -326,12 +336,43 @@ async fn a_stateless_client_gets_input_required_and_retries() {
     bad.request_state = Some(format!("{state}-TAMPERED"));
     let e = c.call_tool_once(bad).await.expect_err("tampered");
     assert!(format!("{e:?}").contains("-32602"), "{e:?}");
+    // resources/read: the upstream's input_required comes through too, and the retry reads it.
+    let first = c
+        .read_resource_once(ReadResourceRequestParams::new(INPUT_RESOURCE))
+        .await
+        .expect("read round 1");
+    let ReadResourceResponse::InputRequired(needed) = first else {
+        panic!("expected input_required, got {first:?}");
+    };
+    assert!(
+        needed
+            .input_requests
+            .iter()
+            .flatten()
+            .any(|(k, _)| k == "user_context")
+    );
+    let mut retry = ReadResourceRequestParams::new(INPUT_RESOURCE);
+    retry.input_responses = Some(InputResponses::from([(
+        "user_context".to_owned(),
+        json!({"action": "accept", "content": {"context": "by hand"}}),
+    )]));
+    let done = c.read_resource_once(retry).await.expect("read round 2");
+    let ReadResourceResponse::Complete(r) = done else {
+        panic!("expected contents, got {done:?}");
+    };
+    assert!(format!("{:?}", r.contents).contains("Read with this context: by hand"));
     // rmcp's own client drives the rounds through its handler (three kinds, then two rounds).
     let (t, err) = call(&c, "test_input_required_result_multiple_inputs", json!({})).await;
     assert!(!err && t.contains("roots=1"), "{t}");
     let (t, err) = call(&c, "test_input_required_result_multi_round", json!({})).await;
     assert!(!err && t.contains("blue"), "{t}");
-    assert_eq!(a.asked.load(Ordering::SeqCst), 5);
+    // rmcp's client drives a resource's round too (the sixth answer).
+    let r = c
+        .read_resource(ReadResourceRequestParams::new(INPUT_RESOURCE))
+        .await
+        .expect("resources/read");
+    assert!(format!("{:?}", r.contents).contains("ctx"));
+    assert_eq!(a.asked.load(Ordering::SeqCst), 6);
     // The client's own capabilities reach the upstream: without them, -32021.
     let (bare, _) = rig.stateless(false).await;
     let e = bare

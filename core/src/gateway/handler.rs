@@ -10,13 +10,15 @@ use std::{
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
-        CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
-        CompleteResult, ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation,
-        ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+        CallToolRequestParams, CallToolResponse, CallToolResult, ClientRequest,
+        CompleteRequestParams, CompleteResult, ContentBlock, GetPromptRequest,
+        GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+        ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
         LoggingMessageNotificationParam, PaginatedRequestParams, ProgressNotificationParam,
-        ProgressToken, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
-        ResourceContents, ServerCapabilities, ServerConfig, SetLevelRequestParams,
-        SubscribeRequestParams, SubscriptionFilter, Tool as McpTool, UnsubscribeRequestParams,
+        ProgressToken, ReadResourceRequest, ReadResourceRequestParams, ReadResourceResponse,
+        ReadResourceResult, ResourceContents, ResultType, ServerCapabilities, ServerConfig,
+        ServerResult, SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter,
+        Tool as McpTool, UnsubscribeRequestParams,
     },
     service::{NotificationContext, Peer, RequestContext, ServiceError, SubscriptionContext},
 };
@@ -69,7 +71,7 @@ fn tool_error(text: String) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(text)])
 }
 
-fn upstream_error(e: ServiceError) -> McpError {
+pub(super) fn upstream_error(e: ServiceError) -> McpError {
     match e {
         ServiceError::McpError(data) => data,
         other => McpError::internal_error(format!("upstream failed: {other}"), None),
@@ -489,7 +491,10 @@ impl GatewayHandler {
             .then(|| (server.to_owned(), inner.to_owned()))
     }
 
-    async fn peer_of(&self, server: &str) -> Result<crate::runner::ServerSession, McpError> {
+    pub(super) async fn peer_of(
+        &self,
+        server: &str,
+    ) -> Result<crate::runner::ServerSession, McpError> {
         session_of(&self.0, server)
             .await
             .map_err(|e| corral_error(server, e))
@@ -693,7 +698,7 @@ impl ServerHandler for GatewayHandler {
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
         if request.uri == HEALTH_URI {
             let text = serde_json::to_string_pretty(&self.health_json()).unwrap_or_default();
@@ -709,18 +714,33 @@ impl ServerHandler for GatewayHandler {
             ));
         };
         let s = self.peer_of(&server).await?;
-        let mut params = request.clone();
-        params.uri = inner;
-        let response = s
-            .mcp()
-            .peer()
-            .read_resource(params)
-            .await
-            .map_err(upstream_error)?;
-        let mut r = remap(response, "uri", &|u| self.publish_uri(&server, u));
-        r.result_type
-            .get_or_insert(rmcp::model::ResultType::COMPLETE);
-        Ok(ReadResourceResponse::Complete(r))
+        // A resource may ask for input too (MRTR): see `input`.
+        let input = super::input::InputContext::of(
+            &context,
+            request.input_responses.clone(),
+            request.request_state.clone(),
+        );
+        let answer = self
+            .request_with_input(&s, &context, &input, |responses, state| {
+                let mut params = request.clone();
+                params.uri.clone_from(&inner);
+                params.input_responses = responses;
+                params.request_state = state;
+                ClientRequest::ReadResourceRequest(ReadResourceRequest::new(params))
+            })
+            .await?;
+        match answer {
+            Ok(ServerResult::ReadResourceResult(response)) => {
+                let mut r = remap(response, "uri", &|u| self.publish_uri(&server, u));
+                r.result_type.get_or_insert(ResultType::COMPLETE);
+                Ok(ReadResourceResponse::Complete(r))
+            }
+            Err(needed) => Ok(ReadResourceResponse::InputRequired(needed)),
+            Ok(_) => Err(McpError::internal_error(
+                "unexpected answer to resources/read",
+                None,
+            )),
+        }
     }
 
     async fn subscribe(
@@ -802,57 +822,32 @@ impl ServerHandler for GatewayHandler {
             ));
         };
         let s = self.peer_of(&server).await?;
-        let mut params = request.clone();
-        params.name = prompt.name;
         let input = super::input::InputContext::of(
             &context,
             request.input_responses.clone(),
             request.request_state.clone(),
         );
         // A prompt may ask for input too (MRTR): see `input`.
-        for _ in 0..super::input::MAX_ROUNDS {
-            let mut options = rmcp::service::PeerRequestOptions::no_options();
-            options.meta = input.upstream_meta();
-            let answer = s
-                .mcp()
-                .peer()
-                .send_request_with_option(
-                    rmcp::model::ClientRequest::GetPromptRequest(
-                        rmcp::model::GetPromptRequest::new(params.clone()),
-                    ),
-                    options,
-                )
-                .await
-                .map_err(upstream_error)?
-                .await_response()
-                .await
-                .map_err(upstream_error)?;
-            match answer {
-                rmcp::model::ServerResult::GetPromptResult(mut r) => {
-                    r.result_type
-                        .get_or_insert(rmcp::model::ResultType::COMPLETE);
-                    return Ok(r.into());
-                }
-                rmcp::model::ServerResult::InputRequiredResult(needed) if input.stateless => {
-                    return Ok(GetPromptResponse::InputRequired(needed));
-                }
-                rmcp::model::ServerResult::InputRequiredResult(needed) => {
-                    params.input_responses =
-                        Some(self.answer_for_legacy(&needed, &context, &input).await?);
-                    params.request_state = needed.request_state;
-                }
-                _ => {
-                    return Err(McpError::internal_error(
-                        "unexpected answer to prompts/get",
-                        None,
-                    ));
-                }
+        let answer = self
+            .request_with_input(&s, &context, &input, |responses, state| {
+                let mut params = request.clone();
+                params.name.clone_from(&prompt.name);
+                params.input_responses = responses;
+                params.request_state = state;
+                ClientRequest::GetPromptRequest(GetPromptRequest::new(params))
+            })
+            .await?;
+        match answer {
+            Ok(ServerResult::GetPromptResult(mut r)) => {
+                r.result_type.get_or_insert(ResultType::COMPLETE);
+                Ok(r.into())
             }
+            Err(needed) => Ok(GetPromptResponse::InputRequired(needed)),
+            Ok(_) => Err(McpError::internal_error(
+                "unexpected answer to prompts/get",
+                None,
+            )),
         }
-        Err(McpError::internal_error(
-            "the prompt still asked for input after the most rounds",
-            None,
-        ))
     }
 
     async fn complete(

@@ -44,11 +44,11 @@ use std::sync::Arc;
 use rmcp::{
     ErrorData as McpError, RoleServer,
     model::{
-        CallToolResponse, ClientCapabilities, ClientResult, ContentBlock, ErrorCode, GetExtensions,
-        InputRequest, InputRequiredResult, InputResponses, ProtocolVersion, RequestId,
-        RequestMetaObject, ServerRequest,
+        CallToolResponse, ClientCapabilities, ClientRequest, ClientResult, ContentBlock, ErrorCode,
+        GetExtensions, InputRequest, InputRequiredResult, InputResponses, ProtocolVersion,
+        RequestId, RequestMetaObject, ServerRequest, ServerResult,
     },
-    service::{OriginatingRequestId, Peer, RequestContext},
+    service::{OriginatingRequestId, Peer, PeerRequestOptions, RequestContext},
 };
 use serde_json::{Map, Value};
 
@@ -290,16 +290,50 @@ impl GatewayHandler {
         )))
     }
 
-    /// For a legacy client whose `prompts/get` the upstream answered with `input_required`:
-    /// the client's answers to retry with (a 2026-07-28 client gets the result itself).
-    pub(super) async fn answer_for_legacy(
+    /// One request (`prompts/get`, `resources/read`) to an upstream on behalf of a client, with
+    /// the input rounds: `request` builds it for the answers and state of the round (the
+    /// client's own on the first). An upstream's `input_required` is returned as `Err` to a
+    /// 2026-07-28 client, which answers it itself; for a legacy client the gateway asks it and
+    /// retries, for at most [`MAX_ROUNDS`] rounds. `Ok` is the upstream's final answer.
+    pub(super) async fn request_with_input(
         &self,
-        needed: &InputRequiredResult,
+        session: &crate::runner::ServerSession,
         context: &RequestContext<RoleServer>,
         input: &InputContext,
-    ) -> Result<InputResponses, McpError> {
-        ask_client(&context.peer, needed, input, &context.ct)
-            .await
-            .map_err(|why| McpError::internal_error(format!("the server needs input: {why}"), None))
+        request: impl Fn(Option<InputResponses>, Option<String>) -> ClientRequest,
+    ) -> Result<Result<ServerResult, InputRequiredResult>, McpError> {
+        let (mut responses, mut state) = (input.responses.clone(), input.state.clone());
+        for _ in 0..MAX_ROUNDS {
+            let mut options = PeerRequestOptions::no_options();
+            options.meta = input.upstream_meta();
+            let answer = session
+                .mcp()
+                .peer()
+                .send_request_with_option(request(responses.take(), state.take()), options)
+                .await
+                .map_err(super::handler::upstream_error)?
+                .await_response()
+                .await
+                .map_err(super::handler::upstream_error)?;
+            match answer {
+                ServerResult::InputRequiredResult(needed) if input.stateless => {
+                    return Ok(Err(needed));
+                }
+                ServerResult::InputRequiredResult(needed) => {
+                    let answers = ask_client(&context.peer, &needed, input, &context.ct)
+                        .await
+                        .map_err(|why| {
+                            McpError::internal_error(format!("the server needs input: {why}"), None)
+                        })?;
+                    responses = Some(answers);
+                    state = needed.request_state;
+                }
+                done => return Ok(Ok(done)),
+            }
+        }
+        Err(McpError::internal_error(
+            format!("the server still asked for input after {MAX_ROUNDS} rounds"),
+            None,
+        ))
     }
 }

@@ -15,6 +15,10 @@
 //! to send a `CreateTaskResult` to a client that did not declare the extension. A call of a
 //! client that did not declare it takes the ordinary path (`forward`), where the gateway's own
 //! upstream requests carry no tasks capability, so the upstream runs it synchronously.
+//!
+//! Not relayed on this path: the progress notifications and log lines of a task (the call's
+//! route to its client ends with the `CreateTaskResult`); a client follows a task with
+//! `tasks/get`. The ordinary path relays both.
 
 use rmcp::{
     ErrorData as McpError, RoleServer,
@@ -27,7 +31,7 @@ use rmcp::{
     service::{PeerRequestOptions, RequestContext},
 };
 
-use super::handler::GatewayHandler;
+use super::handler::{GatewayHandler, upstream_error};
 
 const SEP: &str = "__";
 
@@ -80,7 +84,7 @@ impl GatewayHandler {
 
     /// Whether `server` is up and advertises the tasks extension.
     async fn upstream_supports(&self, server: &str) -> bool {
-        let Ok(s) = self.0.corral.session(server).await else {
+        let Ok(s) = self.peer_of(server).await else {
             return false;
         };
         s.mcp()
@@ -90,16 +94,7 @@ impl GatewayHandler {
     }
 
     async fn send(&self, server: &str, request: ClientRequest) -> Result<ServerResult, McpError> {
-        let s = self.0.corral.session(server).await.map_err(|e| {
-            McpError::internal_error(
-                format!(
-                    "server `{server}` is unavailable: {}: {}",
-                    e.kind(),
-                    e.message()
-                ),
-                None,
-            )
-        })?;
+        let s = self.peer_of(server).await?;
         let handle = s
             .mcp()
             .peer()
@@ -210,12 +205,5 @@ impl GatewayHandler {
             ServerResult::TaskAckResult(_) | ServerResult::EmptyResult(_) => Ok(()),
             other => Err(unexpected(&server, "tasks/cancel", &other)),
         }
-    }
-}
-
-fn upstream_error(e: rmcp::service::ServiceError) -> McpError {
-    match e {
-        rmcp::service::ServiceError::McpError(data) => data,
-        other => McpError::internal_error(format!("upstream failed: {other}"), None),
     }
 }
