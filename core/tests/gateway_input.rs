@@ -386,6 +386,43 @@ async fn a_stateless_client_gets_input_required_and_retries() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_session_opened_before_the_gateway_still_asks_the_client() {
+    let home = tempfile::tempdir().expect("tmp");
+    let corral = common::unsandboxed(home.path());
+    let argv = vec![
+        fixture().display().to_string(),
+        "--conformance".into(),
+        "--legacy".into(),
+    ];
+    corral
+        .add_server(ServerConfig::argv("fx", argv))
+        .await
+        .expect("add");
+    // A direct call first: its session's handshake declares no input capabilities.
+    let before = corral.session("fx").await.expect("session");
+    let first = before.session_id().to_owned();
+    drop(before);
+    let gw = corral
+        .start_gateway(GatewayOptions::default())
+        .await
+        .expect("gateway");
+    assert!(gw.wait_settled(std::time::Duration::from_secs(60)).await);
+    let rig = Rig {
+        corral,
+        gw,
+        _home: home,
+    };
+    let (c, a) = rig.legacy(true).await;
+    let (t, err) = call(&c, "test_sampling", json!({"prompt": "capital of France?"})).await;
+    assert!(!err, "{t}");
+    assert_eq!(a.asked.load(Ordering::SeqCst), 1);
+    let now = rig.corral.session("fx").await.expect("session");
+    assert_ne!(now.session_id(), first, "restarted once to declare them");
+    let _ = c.cancel().await;
+    rig.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_legacy_upstream_asks_the_client_whose_call_is_in_flight() {
     let rig = Rig::with(&["--legacy"]).await;
     let upstream = rig.corral.session("fx").await.expect("session");

@@ -24,7 +24,9 @@
 //! - **legacy upstream** (initialize era): it sends the requests to corral's upstream client.
 //!   Sessions started once a gateway serves from the corral declare sampling, elicitation
 //!   (form and URL) and roots at their handshake (the session is shared, so it declares all
-//!   three; each request still carries its client's own capabilities in `_meta`). The request
+//!   three; each request still carries its client's own capabilities in `_meta`); a legacy
+//!   session opened before the gateway (by a direct call) declared none, so the gateway
+//!   restarts it once when it starts serving that server. The request
 //!   goes to the client whose call is in flight on that server, through the same per-call
 //!   route as its progress and log messages. A stdio session does not say which call a
 //!   request belongs to (SEP-2260), so with no call or several calls in flight on that server

@@ -853,7 +853,14 @@ async fn supervise(state: std::sync::Weak<State>, name: String) {
         }
         first = false;
         let started = async {
-            let session = st.corral.session(&name).await?;
+            let mut session = st.corral.session(&name).await?;
+            if session.mcp().lacks_input_capabilities() {
+                // Opened before the gateway (by a direct call): its handshake declared no
+                // sampling, elicitation or roots, so its server would never ask; once restarted
+                // it declares them (see `input`).
+                tracing::info!(server = %name, "restarting a session opened before the gateway, to declare input capabilities");
+                session = session.restart().await?;
+            }
             session.mcp().set_log_callback(Some(st.log_callback(&name)));
             session
                 .mcp()

@@ -578,6 +578,12 @@ impl Session {
         &self.protocol_version
     }
 
+    /// Whether this session's handshake declared what a gateway relays (sampling, elicitation,
+    /// roots): a legacy (initialize-era) session opened before any gateway did not.
+    pub(crate) fn lacks_input_capabilities(&self) -> bool {
+        !self.shared.relay_input && self.protocol_version.as_str() < "2026-07-28"
+    }
+
     /// The server's name and version, as it reports them.
     pub fn server_info(&self) -> Option<(String, String)> {
         self.peer

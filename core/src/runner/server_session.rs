@@ -69,6 +69,13 @@ impl ServerSession {
         self.live.session.protocol_version()
     }
 
+    /// Stops this handle's instance and opens the server anew (the gateway's way to give a
+    /// session opened before it the capabilities it declares).
+    pub(crate) async fn restart(self) -> Result<Self> {
+        self.slot.retire(&self.live).await;
+        self.corral.session(self.server()).await
+    }
+
     /// Ends this handle: later calls through it fail with `CLOSED`. The server keeps running
     /// for the corral's other callers. Idempotent.
     pub fn close(&self) {
