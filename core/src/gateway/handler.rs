@@ -715,13 +715,8 @@ impl ServerHandler for GatewayHandler {
         };
         let s = self.peer_of(&server).await?;
         // A resource may ask for input too (MRTR): see `input`.
-        let input = super::input::InputContext::of(
-            &context,
-            request.input_responses.clone(),
-            request.request_state.clone(),
-        );
         let answer = self
-            .request_with_input(&s, &context, &input, |responses, state| {
+            .request_with_input(&s, &context, &request, |responses, state| {
                 let mut params = request.clone();
                 params.uri.clone_from(&inner);
                 params.input_responses = responses;
@@ -822,14 +817,9 @@ impl ServerHandler for GatewayHandler {
             ));
         };
         let s = self.peer_of(&server).await?;
-        let input = super::input::InputContext::of(
-            &context,
-            request.input_responses.clone(),
-            request.request_state.clone(),
-        );
         // A prompt may ask for input too (MRTR): see `input`.
         let answer = self
-            .request_with_input(&s, &context, &input, |responses, state| {
+            .request_with_input(&s, &context, &request, |responses, state| {
                 let mut params = request.clone();
                 params.name.clone_from(&prompt.name);
                 params.input_responses = responses;

@@ -210,6 +210,23 @@ impl super::State {
     }
 }
 
+/// A client request that may be an MRTR retry: its `inputResponses` and `requestState`.
+pub(super) trait Retried {
+    fn retry(&self) -> (Option<InputResponses>, Option<String>);
+}
+
+impl Retried for rmcp::model::GetPromptRequestParams {
+    fn retry(&self) -> (Option<InputResponses>, Option<String>) {
+        (self.input_responses.clone(), self.request_state.clone())
+    }
+}
+
+impl Retried for rmcp::model::ReadResourceRequestParams {
+    fn retry(&self) -> (Option<InputResponses>, Option<String>) {
+        (self.input_responses.clone(), self.request_state.clone())
+    }
+}
+
 /// Sends each input request to the (legacy) client and collects its answers, keyed as the
 /// upstream asked. Fails with a message when the client cannot or does not answer.
 pub(super) async fn ask_client(
@@ -293,18 +310,19 @@ impl GatewayHandler {
     }
 
     /// One request (`prompts/get`, `resources/read`) to an upstream on behalf of a client, with
-    /// the input rounds: `request` builds it for the answers and state of the round (the
-    /// client's own on the first). An upstream's `input_required` is returned as `Err` to a
+    /// the input rounds: `request` builds it for the answers and state of the round (on the
+    /// first, those of the client's request `first`). An upstream's `input_required` is returned as `Err` to a
     /// 2026-07-28 client, which answers it itself; for a legacy client the gateway asks it and
     /// retries, for at most [`MAX_ROUNDS`] rounds. `Ok` is the upstream's final answer.
     pub(super) async fn request_with_input(
         &self,
         session: &crate::runner::ServerSession,
         context: &RequestContext<RoleServer>,
-        input: &InputContext,
+        first: &impl Retried,
         request: impl Fn(Option<InputResponses>, Option<String>) -> ClientRequest,
     ) -> Result<Result<ServerResult, InputRequiredResult>, McpError> {
-        let (mut responses, mut state) = (input.responses.clone(), input.state.clone());
+        let (mut responses, mut state) = first.retry();
+        let input = &InputContext::of(context, responses.clone(), state.clone());
         for _ in 0..MAX_ROUNDS {
             let mut options = PeerRequestOptions::no_options();
             options.meta = input.upstream_meta();
