@@ -578,8 +578,8 @@ impl Session {
         &self.protocol_version
     }
 
-    /// Whether this session's handshake declared what a gateway relays (sampling, elicitation,
-    /// roots): a legacy (initialize-era) session opened before any gateway did not.
+    /// Whether this session's handshake lacked what a gateway relays (sampling, elicitation,
+    /// roots): true of a legacy (initialize-era) session opened before any gateway.
     pub(crate) fn lacks_input_capabilities(&self) -> bool {
         !self.shared.relay_input && self.protocol_version.as_str() < "2026-07-28"
     }
