@@ -10,15 +10,14 @@ use std::{
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
-        CallToolRequestParams, CallToolResponse, CallToolResult, ClientRequest,
-        CompleteRequestParams, CompleteResult, ContentBlock, GetPromptRequest,
-        GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
-        ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+        CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
+        CompleteResult, ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation,
+        ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
         LoggingMessageNotificationParam, PaginatedRequestParams, ProgressNotificationParam,
-        ProgressToken, ReadResourceRequest, ReadResourceRequestParams, ReadResourceResponse,
-        ReadResourceResult, ResourceContents, ResultType, ServerCapabilities, ServerConfig,
-        ServerResult, SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter,
-        Tool as McpTool, UnsubscribeRequestParams,
+        ProgressToken, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+        ResourceContents, ResultType, ServerCapabilities, ServerConfig, ServerResult,
+        SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter, Tool as McpTool,
+        UnsubscribeRequestParams,
     },
     service::{NotificationContext, Peer, RequestContext, ServiceError, SubscriptionContext},
 };
@@ -732,17 +731,9 @@ impl ServerHandler for GatewayHandler {
             };
             let s = self.peer_of(&server).await?;
             // A resource may ask for input too (MRTR): see `input`.
-            let answer =
-                Box::pin(
-                    self.request_with_input(&s, &context, &request, |responses, state| {
-                        let mut params = request.clone();
-                        params.uri.clone_from(&inner);
-                        params.input_responses = responses;
-                        params.request_state = state;
-                        ClientRequest::ReadResourceRequest(ReadResourceRequest::new(params))
-                    }),
-                )
-                .await?;
+            let mut params = request.clone();
+            params.uri.clone_from(&inner);
+            let answer = self.request_with_input(&s, &context, &params).await?;
             match answer {
                 Ok(ServerResult::ReadResourceResult(response)) => {
                     let mut r = remap(response, "uri", &|u| self.publish_uri(&server, u));
@@ -849,17 +840,9 @@ impl ServerHandler for GatewayHandler {
             };
             let s = self.peer_of(&server).await?;
             // A prompt may ask for input too (MRTR): see `input`.
-            let answer =
-                Box::pin(
-                    self.request_with_input(&s, &context, &request, |responses, state| {
-                        let mut params = request.clone();
-                        params.name.clone_from(&prompt.name);
-                        params.input_responses = responses;
-                        params.request_state = state;
-                        ClientRequest::GetPromptRequest(GetPromptRequest::new(params))
-                    }),
-                )
-                .await?;
+            let mut params = request.clone();
+            params.name.clone_from(&prompt.name);
+            let answer = self.request_with_input(&s, &context, &params).await?;
             match answer {
                 Ok(ServerResult::GetPromptResult(mut r)) => {
                     r.result_type.get_or_insert(ResultType::COMPLETE);

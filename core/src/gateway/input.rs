@@ -210,22 +210,41 @@ impl super::State {
     }
 }
 
-/// A client request that may be an MRTR retry: its `inputResponses` and `requestState`.
-pub(super) trait Retried {
-    fn retry(&self) -> (Option<InputResponses>, Option<String>);
+/// A client request that input rounds may repeat (`prompts/get`, `resources/read`): its
+/// `inputResponses` and `requestState`, and the request again with others.
+pub(super) trait Retried: Clone {
+    fn answers(&self) -> (Option<InputResponses>, Option<String>);
+    fn with_answers(
+        &self,
+        responses: Option<InputResponses>,
+        state: Option<String>,
+    ) -> ClientRequest;
 }
 
-impl Retried for rmcp::model::GetPromptRequestParams {
-    fn retry(&self) -> (Option<InputResponses>, Option<String>) {
-        (self.input_responses.clone(), self.request_state.clone())
-    }
+macro_rules! retried {
+    ($($params:ty => $variant:ident($request:ident)),*) => {$(
+        impl Retried for $params {
+            fn answers(&self) -> (Option<InputResponses>, Option<String>) {
+                (self.input_responses.clone(), self.request_state.clone())
+            }
+            fn with_answers(
+                &self,
+                responses: Option<InputResponses>,
+                state: Option<String>,
+            ) -> ClientRequest {
+                let mut params = self.clone();
+                params.input_responses = responses;
+                params.request_state = state;
+                ClientRequest::$variant(rmcp::model::$request::new(params))
+            }
+        }
+    )*};
 }
 
-impl Retried for rmcp::model::ReadResourceRequestParams {
-    fn retry(&self) -> (Option<InputResponses>, Option<String>) {
-        (self.input_responses.clone(), self.request_state.clone())
-    }
-}
+retried!(
+    rmcp::model::GetPromptRequestParams => GetPromptRequest(GetPromptRequest),
+    rmcp::model::ReadResourceRequestParams => ReadResourceRequest(ReadResourceRequest)
+);
 
 /// Sends each input request to the (legacy) client and collects its answers, keyed as the
 /// upstream asked. Fails with a message when the client cannot or does not answer.
@@ -310,18 +329,18 @@ impl GatewayHandler {
     }
 
     /// One request (`prompts/get`, `resources/read`) to an upstream on behalf of a client, with
-    /// the input rounds: `request` builds it for the answers and state of the round (on the
-    /// first, those of the client's request `first`). An upstream's `input_required` is returned as `Err` to a
-    /// 2026-07-28 client, which answers it itself; for a legacy client the gateway asks it and
-    /// retries, for at most [`MAX_ROUNDS`] rounds. `Ok` is the upstream's final answer.
+    /// the input rounds: `params` go as they are (with the client's own `inputResponses` and
+    /// `requestState`) and again with the answers of each round. An upstream's
+    /// `input_required` is returned as `Err` to a 2026-07-28 client, which answers it itself;
+    /// for a legacy client the gateway asks it and retries, for at most [`MAX_ROUNDS`] rounds.
+    /// `Ok` is the upstream's final answer.
     pub(super) async fn request_with_input(
         &self,
         session: &crate::runner::ServerSession,
         context: &RequestContext<RoleServer>,
-        first: &impl Retried,
-        request: impl Fn(Option<InputResponses>, Option<String>) -> ClientRequest,
+        params: &impl Retried,
     ) -> Result<Result<ServerResult, InputRequiredResult>, McpError> {
-        let (mut responses, mut state) = first.retry();
+        let (mut responses, mut state) = params.answers();
         let input = &InputContext::of(context, responses.clone(), state.clone());
         for _ in 0..MAX_ROUNDS {
             let mut options = PeerRequestOptions::no_options();
@@ -329,7 +348,10 @@ impl GatewayHandler {
             let answer = session
                 .mcp()
                 .peer()
-                .send_request_with_option(request(responses.take(), state.take()), options)
+                .send_request_with_option(
+                    params.with_answers(responses.take(), state.take()),
+                    options,
+                )
                 .await
                 .map_err(super::handler::upstream_error)?
                 .await_response()
