@@ -1,8 +1,8 @@
 //! The values that cross between JavaScript and the core. Plain values cross as the core's
 //! canonical serde JSON (`serde_json::Value` ↔ JS objects, napi's `serde-json` feature); their
-//! TypeScript shapes are declared once, in `bindings-node/shapes.d.ts` (the header of the
-//! generated `index.d.ts`). `ServerConfig`, `Tool` and `ToolResult` are classes (they have
-//! methods); `toJSON()` is the core's canonical JSON.
+//! TypeScript shapes are generated from the core's JSON Schema (`scripts/shapes.mjs` writes
+//! `shapes.d.ts`, the header of the generated `index.d.ts`). `ServerConfig`, `Tool` and
+//! `ToolResult` are classes (they have methods); `toJSON()` is the core's canonical JSON.
 
 use std::{collections::HashMap, sync::Arc};
 

@@ -140,6 +140,9 @@ enum Command {
         #[arg(required = true)]
         names: Vec<String>,
     },
+    /// Print the JSON Schema of the JSON forms corral reads and writes (`ServerConfig`,
+    /// `Tool`, `ToolResult`, `GatewayOptions`, ...), one document with each under `$defs`.
+    Schema,
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -456,6 +459,14 @@ async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Gateway(args) => gateway(&ctx, args).await,
         Command::Catalog(cmd) => catalog_cmd(&ctx, cmd),
         Command::Pull { names } => pull(&ctx, &names).await,
+        Command::Schema => {
+            out!(
+                "{}",
+                serde_json::to_string_pretty(&corral_core::boundary::json_schema())
+                    .unwrap_or_default()
+            );
+            Ok(0)
+        }
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "corral", &mut script);

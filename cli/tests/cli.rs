@@ -703,3 +703,45 @@ fn catalog_verbs_and_gateway_mcp() {
     }
     assert_eq!(child.wait().expect("wait").code(), Some(0));
 }
+
+/// Every key of `value` is a property of the `$defs` schema `name` of `corral schema`, and
+/// every property it requires is there.
+fn conforms(schema: &Value, name: &str, value: &Value) {
+    let def = &schema["$defs"][name];
+    let properties = def["properties"].as_object().expect("an object schema");
+    let object = value.as_object().expect("an object");
+    for key in object.keys() {
+        assert!(
+            properties.contains_key(key),
+            "{name}.{key} is not in the schema"
+        );
+    }
+    for key in def["required"].as_array().into_iter().flatten() {
+        let key = key.as_str().unwrap_or_default();
+        assert!(object.contains_key(key), "{name}.{key} is required");
+    }
+}
+
+#[test]
+fn schema_describes_what_json_prints() {
+    let env = Env::new();
+    let schema = env.json(&["schema"]);
+    env.add_fixture("fx");
+    for config in env
+        .json(&["server", "list", "--json"])
+        .as_array()
+        .expect("a list")
+    {
+        conforms(&schema, "ServerConfig", config);
+    }
+    let tools = env.json(&["tools", "list", "fx", "--json"]);
+    let tools = tools.as_array().expect("a list");
+    assert!(!tools.is_empty());
+    for tool in tools {
+        conforms(&schema, "Tool", tool);
+    }
+    let result = env.json(&[
+        "tools", "execute", "fx", "echo", "--param", "text=hi", "--json",
+    ]);
+    conforms(&schema, "ToolResult", &result);
+}

@@ -163,8 +163,198 @@
 //! }));
 //! ```
 
+//!
+//! ## As JSON Schema
+//! [`json_schema()`] describes every form above (and [`GatewayOptions`], [`ServerHealth`],
+//! [`TemplateInfo`], [`PruneReport`]) in one JSON Schema document; `corral schema` prints it,
+//! and the Node binding's TypeScript shapes are generated from it. Each schema is derived from
+//! the very type serde writes (for [`ServerConfig`] and [`ExecOutput`], the private struct
+//! their serializers go through), so it cannot drift from the form.
+//! ```
+//! let doc = corral_core::boundary::json_schema();
+//! let tool = &doc["$defs"]["Tool"];
+//! assert_eq!(tool["required"], serde_json::json!(["name", "inputSchema"]));
+//! // Optional fields are left out when unset, never `null`:
+//! assert_eq!(tool["properties"]["title"]["type"], "string");
+//! ```
+
+use schemars::generate::SchemaSettings;
+use serde_json::{Value, json};
+
 #[allow(unused_imports)] // for the intra-doc links above
 use crate::{
-    CallOptions, Content, Error, ErrorKind, ExecOutput, LogMessage, Progress, Prompt, PromptResult,
-    Resource, ResourceContents, SandboxConfig, ServerConfig, StartEvent, Tool, ToolResult,
+    CallOptions, Content, Error, ErrorKind, ExecOutput, LogMessage, Progress, Prompt,
+    PromptMessage, PromptResult, PruneReport, Resource, ResourceContents, SandboxConfig,
+    ServerConfig, StartEvent, TemplateInfo, Tool, ToolResult,
+    gateway::{GatewayOptions, ServerHealth},
 };
+
+/// `impl JsonSchema for $ty` with the schema of `$form`: the private type that `$ty`'s serde
+/// form is written through, so that the schema is the serializer's own struct, not a copy.
+macro_rules! schema_as {
+    ($ty:ty = $form:ty) => {
+        impl schemars::JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                <$form as schemars::JsonSchema>::schema_name()
+            }
+            fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                <$form as schemars::JsonSchema>::json_schema(generator)
+            }
+        }
+    };
+}
+pub(crate) use schema_as;
+
+/// The JSON Schema (draft 2020-12) of the canonical forms, one document whose `$defs` hold
+/// each by its type's name: what corral writes (`Tool`, `ToolResult`, `Content`,
+/// `ServerConfig`, `ExecOutput`, `StartEvent`, …, as serialized: a field that is left out when
+/// unset is optional and never `null`) and the options it reads (`GatewayOptions`, every field
+/// optional).
+pub fn json_schema() -> Value {
+    let mut written = SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator();
+    macro_rules! roots {
+        ($generator:ident: $($ty:ty),*) => { $( $generator.subschema_for::<$ty>(); )* };
+    }
+    roots!(written: ServerConfig, Tool, ToolResult, Content, Resource, ResourceContents, Prompt,
+        PromptMessage, PromptResult, Progress, LogMessage, StartEvent, ExecOutput, TemplateInfo,
+        PruneReport, ServerHealth);
+    let mut defs = written.take_definitions(true);
+    let mut read = SchemaSettings::draft2020_12()
+        .for_deserialize()
+        .into_generator();
+    roots!(read: GatewayOptions);
+    for (name, schema) in read.take_definitions(true) {
+        defs.entry(name).or_insert(schema);
+    }
+    let mut defs = Value::Object(defs);
+    optional_not_null(&mut defs);
+    json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": defs})
+}
+
+/// Drops `null` from the types of the properties an object may leave out (serde skips them
+/// when unset): `title?: string`, not `title?: string | null`.
+fn optional_not_null(schema: &mut Value) {
+    match schema {
+        Value::Object(object) => {
+            let required: Vec<Value> = object
+                .get("required")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            if let Some(Value::Object(properties)) = object.get_mut("properties") {
+                for (key, property) in properties.iter_mut() {
+                    if !required.contains(&Value::String(key.clone())) {
+                        drop_null(property);
+                    }
+                }
+            }
+            object.values_mut().for_each(optional_not_null);
+        }
+        Value::Array(items) => items.iter_mut().for_each(optional_not_null),
+        _ => {}
+    }
+}
+
+/// `{"type": ["string", "null"]}` → `{"type": "string"}`; `{"anyOf": [A, {"type": "null"}]}` → A.
+fn drop_null(schema: &mut Value) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    if let Some(Value::Array(types)) = object.get_mut("type") {
+        types.retain(|t| t != "null");
+        if let [only] = types.as_slice() {
+            let only = only.clone();
+            object.insert("type".into(), only);
+        }
+    }
+    let is_null = |s: &Value| s.get("type").is_some_and(|t| t == "null");
+    if let Some(Value::Array(any)) = object.get("anyOf")
+        && any.iter().any(is_null)
+    {
+        let mut rest: Vec<Value> = any.iter().filter(|s| !is_null(s)).cloned().collect();
+        object.remove("anyOf");
+        match rest.len() {
+            1 => {
+                if let Value::Object(only) = rest.remove(0) {
+                    object.extend(only);
+                }
+            }
+            _ => {
+                object.insert("anyOf".into(), Value::Array(rest));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every key of a real value's canonical form is a property of its schema, and every
+    /// required property is there.
+    fn conforms(doc: &Value, name: &str, value: &Value) {
+        let schema = &doc["$defs"][name];
+        let properties: &serde_json::Map<String, Value> =
+            schema["properties"].as_object().expect("an object schema");
+        let object = value.as_object().expect("an object");
+        for key in object.keys() {
+            assert!(
+                properties.contains_key(key),
+                "{name}.{key} is not in its schema"
+            );
+        }
+        for key in schema["required"].as_array().into_iter().flatten() {
+            let key = key.as_str().unwrap_or_default();
+            assert!(
+                object.contains_key(key),
+                "{name}.{key} is required but left out"
+            );
+        }
+    }
+
+    #[test]
+    fn schemas_describe_the_written_forms() {
+        let doc = json_schema();
+        let mut config = ServerConfig::url("r", "https://example.com/mcp");
+        config.tags = vec!["t".into()];
+        conforms(&doc, "ServerConfig", &config.to_value());
+        let config = ServerConfig::from_value(
+            "fs",
+            &json!({"command": "srv", "env": {"A": "1"}, "install_commands": ["true"],
+                    "mounts": ["/a:/b:rw"], "limits": {"memory_mb": 5}, "allow_tools": ["x"],
+                    "deny_tools": ["y"], "template": "t", "files": {"/f": "x"}, "cwd": "/",
+                    "description": "d"}),
+        )
+        .expect("valid");
+        conforms(&doc, "ServerConfig", &config.to_value());
+        let exec = ExecOutput {
+            status: crate::sandbox::ExitStatus {
+                code: None,
+                signal: Some(9),
+            },
+            stdout: vec![],
+            stderr: vec![],
+        };
+        conforms(
+            &doc,
+            "ExecOutput",
+            &serde_json::to_value(exec).expect("json"),
+        );
+        let options = serde_json::to_value(GatewayOptions::default()).expect("json");
+        conforms(&doc, "GatewayOptions", &options);
+        let required = doc["$defs"]["GatewayOptions"].get("required");
+        assert!(required.is_none(), "every gateway option is optional");
+    }
+
+    #[test]
+    fn optional_fields_are_not_nullable_but_required_ones_may_be() {
+        let doc = json_schema();
+        let exec = &doc["$defs"]["ExecOutput"]["properties"];
+        assert_eq!(exec["signal"]["type"], "integer");
+        assert_eq!(exec["exitCode"]["type"], json!(["integer", "null"]));
+        let content = doc["$defs"]["Content"].to_string();
+        assert!(content.contains("resource_link"), "{content}");
+    }
+}

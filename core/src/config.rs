@@ -18,6 +18,7 @@
 
 use std::{collections::BTreeMap, fmt, marker::PhantomData, path::PathBuf, time::Duration};
 
+use schemars::JsonSchema;
 use serde::{
     Deserialize, Deserializer, Serialize, Serializer,
     de::{self, IgnoredAny, value::MapAccessDeserializer},
@@ -35,7 +36,7 @@ pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(366 * 24 * 60 * 60);
 
 /// Network access of a sandboxed server.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkPolicy {
     /// The host's network (the default, as E2B and Docker do).
@@ -45,9 +46,9 @@ pub enum NetworkPolicy {
     None,
 }
 
-/// Resource limits of a sandbox. `None` means unlimited. Canonical form
+/// Resource limits of a sandbox; an unset limit means unlimited. Canonical form
 /// `{"memoryMb"?, "maxProcesses"?}`; `memory_mb`/`max_processes` are accepted too.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Limits {
     /// Memory limit in MiB for all processes of the sandbox together.
@@ -132,18 +133,34 @@ impl Mount {
     }
 }
 
+/// A mount whose paths hold a `:`, in parts.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct MountParts<'a> {
+    host: &'a PathBuf,
+    target: &'a PathBuf,
+    read_only: bool,
+}
+
+/// A host directory visible inside the sandbox: the spec `HOST:TARGET:ro|rw`, or its parts.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "Mount")]
+#[allow(dead_code)] // only its schema is used
+enum MountForm {
+    /// `HOST:TARGET:ro|rw`.
+    Spec(String),
+    /// The parts (written for paths that hold a `:`).
+    Parts(MountParts<'static>),
+}
+
+crate::boundary::schema_as!(Mount = MountForm);
+
 impl Serialize for Mount {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Full<'a> {
-            host: &'a PathBuf,
-            target: &'a PathBuf,
-            read_only: bool,
-        }
         match self.spec() {
             Some(spec) => s.serialize_str(&spec),
-            None => Full {
+            None => MountParts {
                 host: &self.host,
                 target: &self.target,
                 read_only: self.read_only,
@@ -597,13 +614,17 @@ fn millis_in(d: Duration, ms_per_unit: f64) -> f64 {
     d.as_millis() as f64 / ms_per_unit
 }
 
-/// The canonical form of a [`ServerConfig`] (see [`crate::boundary`]).
-#[derive(Serialize)]
+/// A server config in its canonical form (what `toJSON()` and `to_dict()` return, and every
+/// parser reads back).
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "ServerConfig")]
 struct CanonicalServer<'a> {
     name: &'a str,
+    /// Program and arguments (a stdio server).
     #[serde(skip_serializing_if = "Option::is_none")]
     command: Option<&'a [String]>,
+    /// The endpoint (a remote server).
     #[serde(skip_serializing_if = "Option::is_none")]
     url: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -634,6 +655,8 @@ struct CanonicalServer<'a> {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     files: &'a BTreeMap<String, String>,
 }
+
+crate::boundary::schema_as!(ServerConfig = CanonicalServer<'static>);
 
 impl Serialize for ServerConfig {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {

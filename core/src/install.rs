@@ -39,7 +39,7 @@ const INSTALL_TAIL_LINES: usize = 30;
 const REMOTE_INSTALL_MARKER: &str = ".corral/installed";
 
 /// A built template.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TemplateInfo {
     /// Its name.
@@ -52,7 +52,7 @@ pub struct TemplateInfo {
     /// The commands it was built from.
     #[serde(default, alias = "install_commands")]
     pub install_commands: Vec<String>,
-    /// Size of its layer on disk, in bytes (filled in by [`list_templates`]).
+    /// Size of its layer on disk, in bytes (0 right after a build; filled in by a listing).
     #[serde(default)]
     pub size_bytes: u64,
 }
@@ -436,7 +436,7 @@ pub fn remove_template(home: &Path, name: &str) -> Result<()> {
 }
 
 /// What [`prune`] removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PruneReport {
     /// Paths removed.

@@ -3,11 +3,12 @@
 //! canonical form, MCP's own camelCase shapes (see [`crate::boundary`]); snake_case spellings
 //! (`input_schema`, `is_error`, ...) are accepted on input.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 /// A tool a server offers: `{name, title?, description?, inputSchema, outputSchema?, annotations?}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Tool {
     /// The tool's name, unique within its server.
@@ -20,16 +21,19 @@ pub struct Tool {
     pub description: Option<String>,
     /// JSON Schema of its arguments (an object schema).
     #[serde(alias = "input_schema")]
+    #[schemars(with = "Map<String, Value>")]
     pub input_schema: Value,
-    /// JSON Schema of its `structured_content`, if it declares one.
+    /// JSON Schema of its structured content, if it declares one.
     #[serde(
         default,
         alias = "output_schema",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(with = "Option<Map<String, Value>>")]
     pub output_schema: Option<Value>,
     /// Hints such as `readOnlyHint`, as the server sent them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Map<String, Value>>")]
     pub annotations: Option<Value>,
 }
 
@@ -194,7 +198,7 @@ fn type_matches(want: &Value, value: &Value) -> bool {
 }
 
 /// One item of a tool result, prompt message or resource.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Content {
     /// Text.
@@ -221,6 +225,7 @@ pub enum Content {
     /// An embedded resource (its `text` or base64 `blob`).
     Resource {
         /// The resource, as sent (`uri`, `mimeType`, `text` or `blob`).
+        #[schemars(with = "ResourceContents")]
         resource: Value,
     },
     /// A link to a resource the client may read.
@@ -268,9 +273,9 @@ impl Content {
 }
 
 /// The result of a tool call: `{content, structuredContent?, isError}` (`isError` always
-/// present). A tool that runs and reports failure is a result with `is_error = true`, not an
+/// present). A tool that runs and reports failure is a result with `isError` true, not an
 /// [`Error`](crate::Error).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolResult {
     /// The content items.
@@ -319,7 +324,7 @@ impl ToolResult {
 }
 
 /// A resource a server offers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Resource {
     /// Its URI.
@@ -335,7 +340,7 @@ pub struct Resource {
 }
 
 /// One piece of a read resource: text or a base64 blob.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceContents {
     /// Its URI.
@@ -352,7 +357,7 @@ pub struct ResourceContents {
 }
 
 /// A prompt template a server offers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Prompt {
     /// Its name.
@@ -362,11 +367,27 @@ pub struct Prompt {
     pub description: Option<String>,
     /// Its arguments: `{"name", "description", "required"}` objects.
     #[serde(default)]
+    #[schemars(with = "Vec<PromptArgument>")]
     pub arguments: Vec<Value>,
 }
 
+/// One argument of a prompt (the shape of a [`Prompt`]'s `arguments` items, as sent).
+#[derive(JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // only its schema is used
+struct PromptArgument {
+    /// Its name.
+    name: String,
+    /// What it is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    /// Whether the prompt needs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    required: Option<bool>,
+}
+
 /// One message of a rendered prompt.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PromptMessage {
     /// `user` or `assistant`.
@@ -376,7 +397,7 @@ pub struct PromptMessage {
 }
 
 /// A rendered prompt.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PromptResult {
     /// Its description.
@@ -387,7 +408,7 @@ pub struct PromptResult {
 }
 
 /// A progress report of a running call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Progress {
     /// Progress so far (increases).
@@ -401,7 +422,7 @@ pub struct Progress {
 }
 
 /// A log message a server sent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LogMessage {
     /// The server it came from.

@@ -81,17 +81,17 @@ pub const SEARCH_TOOLS: &str = "search_tools";
 pub const CALL_TOOL: &str = "call_tool";
 
 /// How to run a gateway. The canonical JSON form is camelCase; every field is optional.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct GatewayOptions {
-    /// The servers to publish (names configured in the corral); `None` = all of them.
+    /// The servers to publish (names configured in the corral); unset: all of them.
     #[serde(alias = "server_names")]
     pub servers: Option<Vec<String>>,
     /// Address to bind. Default `127.0.0.1`.
     pub host: String,
     /// Port to bind; 0 (the default) picks a free one.
     pub port: u16,
-    /// The bearer token; `None` generates a random one (256 bits, URL-safe).
+    /// The bearer token; unset: a random one (256 bits, URL-safe).
     pub token: Option<String>,
     /// `false` serves without any token (only allowed on loopback addresses).
     pub auth: bool,
@@ -120,12 +120,12 @@ pub struct GatewayOptions {
     pub restart_backoff_max_ms: u64,
     /// Servers to add and publish, E2B style: `{"filesystem": {"paths": ["/data"]},
     /// "github": {"githubPersonalAccessToken": "…"}, "github/owner/repo": {"installCmd": "…",
-    /// "runCmd": "…"}, "mine": {"command": "…"}, "mcpServers": {…}}` (see [`crate::catalog`]).
+    /// "runCmd": "…"}, "mine": {"command": "…"}, "mcpServers": {…}}` (`corral catalog list`).
     /// Unknown servers or keys and missing required keys are `CONFIG_INVALID` naming them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mcp: Option<serde_json::Map<String, Value>>,
     /// Where `github/<owner>/<repo>` servers of `mcp` are cloned from: a URL base or a local
-    /// directory (`None`: `CORRAL_GIT_BASE`, else `https://github.com`).
+    /// directory (unset: `CORRAL_GIT_BASE`, else `https://github.com`).
     #[serde(alias = "git_base", skip_serializing_if = "Option::is_none")]
     pub git_base: Option<String>,
     /// Run `mcp` in E2B's own gateway (one `mcp-gateway`-template sandbox, as E2B's SDKs do)
@@ -159,7 +159,7 @@ impl Default for GatewayOptions {
 }
 
 /// The state of one upstream server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum ServerState {
     /// First start in progress.
@@ -173,7 +173,7 @@ pub enum ServerState {
 }
 
 /// One server's health, as `servers()` and the health resource report it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerHealth {
     /// The server's name.

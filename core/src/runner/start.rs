@@ -24,7 +24,7 @@ use crate::{
 /// What happens while a server starts, for progress displays. Canonical form: an object
 /// tagged by `type` (`installStarted`, `installFinished`, `serverStarting`, `serverReady`)
 /// with camelCase fields, e.g. `{"type": "serverReady", "server": "fx", "protocolVersion": "…"}`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",

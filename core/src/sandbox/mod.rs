@@ -164,7 +164,7 @@ impl Command {
 }
 
 /// How a process ended: `{"code", "signal"}` (each `null` when it does not apply).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExitStatus {
     /// The exit code, if it exited.
     pub code: Option<i32>,
@@ -224,15 +224,23 @@ impl ExecOutput {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+/// How a command in a sandbox ended, and what it wrote.
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "ExecOutput")]
 struct CanonicalExec {
+    /// The exit code (`null` if a signal killed it).
     exit_code: Option<i32>,
+    /// The signal that killed it, if one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     signal: Option<i32>,
+    /// stdout, decoded as UTF-8 (invalid sequences replaced).
     stdout: String,
+    /// stderr, decoded as UTF-8 (invalid sequences replaced).
     stderr: String,
 }
+
+crate::boundary::schema_as!(ExecOutput = CanonicalExec);
 
 impl Serialize for ExecOutput {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
