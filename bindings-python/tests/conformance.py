@@ -258,9 +258,7 @@ class Runner:
                 self.sandboxes[r["id"]] = await self.call(c, "sandbox", **config)
                 return None
             case "sandbox_exec":
-                o = await self.call(sb, "exec", r["script"])
-                # TEMP until canonical serde lands: CommandResult has no to_dict() today.
-                return {"exitCode": o.exit_code, "stdout": o.stdout, "stderr": o.stderr}
+                return (await self.call(sb, "exec", r["script"])).to_dict()
             case "sandbox_write":
                 return await self.call(sb, "write_file", r["path"], r["data"].encode())
             case "sandbox_read":

@@ -110,6 +110,7 @@ pub(crate) fn check(
         Err(e) => return check_error(expect, e).map(|()| json!(null)),
         Ok(obs) => obs,
     };
+    crate::shape::check(op, obs)?;
     if let Some(kind) = expect["error"].as_str() {
         return Err(format!("expected error {kind}, but the step succeeded"));
     }

@@ -11,6 +11,7 @@ mod env;
 mod expect;
 mod gateway;
 mod http;
+mod shape;
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -466,7 +467,7 @@ mod tests {
 
     #[test]
     fn the_matcher_fails_what_does_not_hold() {
-        let tool = json!({"result": {"content": [{"type": "text", "text": "hi"}], "isError": false}, "progress": [{}]});
+        let tool = json!({"result": {"content": [{"type": "text", "text": "hi"}], "isError": false}, "progress": [{"progress": 1.0}]});
         assert!(
             check(
                 "execute_tool",

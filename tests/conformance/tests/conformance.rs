@@ -229,9 +229,7 @@ impl Rust {
                 Value::Null
             }
             "sandbox_exec" => {
-                let o = sandbox()?.exec(str_of(r, "script")).await?;
-                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-                json!({"exitCode": o.status.code, "stdout": text(&o.stdout), "stderr": text(&o.stderr)})
+                to_json(sandbox()?.exec(str_of(r, "script")).await?)
             }
             "sandbox_write" => to_json(
                 sandbox()?
