@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,7 @@ class Runner:
         self.sandboxes: dict[str, corral.Sandbox] = {}
         self.sessions: dict[str, corral.ServerSession] = {}
         self.gateway: corral.Gateway | None = None
-        self.start_events: list[dict[str, Any]] = []
+        self.start_events: list[Mapping[str, Any]] = []
 
     async def serve(self, checker: Checker) -> dict[str, Any]:
         while "done" not in (request := checker.receive()):

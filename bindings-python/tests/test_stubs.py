@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ast
 import inspect
+import subprocess
+import sys
 from pathlib import Path
 
 import corral
@@ -214,3 +216,14 @@ def test_every_async_method_has_a_sync_twin_with_the_same_parameters() -> None:
             ), f"{node.name}.{name}"
             pairs += 1
     assert pairs > 25
+
+
+def test_shapes_are_the_cores_forms() -> None:
+    """`_shapes.pyi` (the TypedDicts `to_dict()` returns) is what `scripts/shapes.py` generates
+    from the installed core's JSON Schema: a form changed in the core fails here until the
+    stub is regenerated (`make -C bindings-python shapes`)."""
+    script = STUB.parents[2] / "scripts" / "shapes.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--check"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr

@@ -140,8 +140,9 @@ enum Command {
         #[arg(required = true)]
         names: Vec<String>,
     },
-    /// Print the JSON Schema of the JSON forms corral reads and writes (`ServerConfig`,
-    /// `Tool`, `ToolResult`, `GatewayOptions`, ...), one document with each under `$defs`.
+    /// Print the JSON Schema of the canonical JSON forms corral writes (`--json`, Python's
+    /// `to_dict()`, Node's `toJSON()`: `ServerConfig`, `Tool`, `ToolResult`, ...) and of the
+    /// gateway options it reads, one document with each under `$defs`.
     Schema,
     /// Print shell completions.
     Completions {

@@ -18,7 +18,7 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import corral
 
@@ -208,7 +208,7 @@ class E2BMCPRunner:
             result = await self._corral.execute_tool(server_name, tool_name, params)
         except corral.CorralError as e:
             raise _mcp_error(e, server_name, tool_name) from e
-        return result.to_dict()
+        return cast(dict[str, Any], result.to_dict())
 
     def execute_tool_sync(
         self, server_name: str, tool_name: str, params: Mapping[str, Any]
@@ -218,7 +218,7 @@ class E2BMCPRunner:
             result = self._corral.execute_tool_sync(server_name, tool_name, params)
         except corral.CorralError as e:
             raise _mcp_error(e, server_name, tool_name) from e
-        return result.to_dict()
+        return cast(dict[str, Any], result.to_dict())
 
     @asynccontextmanager
     async def create_session(self, server_name: str) -> AsyncIterator[Session]:

@@ -228,9 +228,7 @@ impl Rust {
                 self.sandboxes.insert(str_of(r, "id").to_owned(), handle);
                 Value::Null
             }
-            "sandbox_exec" => {
-                to_json(sandbox()?.exec(str_of(r, "script")).await?)
-            }
+            "sandbox_exec" => to_json(sandbox()?.exec(str_of(r, "script")).await?),
             "sandbox_write" => to_json(
                 sandbox()?
                     .write_file(str_of(r, "path"), str_of(r, "data").as_bytes())
