@@ -197,7 +197,7 @@ export interface GatewayOptions {
    * Where `github/<owner>/<repo>` servers of `mcp` are cloned from: a URL base or a local
    * directory (unset: `CORRAL_GIT_BASE`, else `https://github.com`).
    */
-  gitBase?: string
+  gitBase?: string | null
   /** Address to bind. Default `127.0.0.1`. */
   host?: string
   /** Largest request body, in bytes (default 4 MiB; larger ones get 413). */
@@ -208,7 +208,7 @@ export interface GatewayOptions {
    * "runCmd": "…"}, "mine": {"command": "…"}, "mcpServers": {…}}` (`corral catalog list`).
    * Unknown servers or keys and missing required keys are `CONFIG_INVALID` naming them.
    */
-  mcp?: Record<string, any>
+  mcp?: Record<string, any> | null
   /** Port to bind; 0 (the default) picks a free one. */
   port?: number
   /** Longest restart delay, in ms (default 30000). */
@@ -216,9 +216,9 @@ export interface GatewayOptions {
   /** First restart delay after a failure, in ms (default 500; doubles up to the cap). */
   restartBackoffMs?: number
   /** The servers to publish (names configured in the corral); unset: all of them. */
-  servers?: Array<string>
+  servers?: Array<string> | null
   /** The bearer token; unset: a random one (256 bits, URL-safe). */
-  token?: string
+  token?: string | null
   /** Above this many published tools, `search_tools` + `call_tool` are published instead. */
   toolBudget?: number
 }

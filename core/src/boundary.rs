@@ -178,6 +178,8 @@
 //! assert_eq!(tool["properties"]["title"]["type"], "string");
 //! ```
 
+use std::sync::OnceLock;
+
 use schemars::generate::SchemaSettings;
 use serde_json::{Value, json};
 
@@ -209,7 +211,7 @@ pub(crate) use schema_as;
 /// each by its type's name: what corral writes (`Tool`, `ToolResult`, `Content`,
 /// `ServerConfig`, `ExecOutput`, `StartEvent`, …, as serialized: a field that is left out when
 /// unset is optional and never `null`) and the options it reads (`GatewayOptions`, every field
-/// optional).
+/// optional, `null` where it means the default).
 pub fn json_schema() -> Value {
     let mut written = SchemaSettings::draft2020_12()
         .for_serialize()
@@ -220,17 +222,111 @@ pub fn json_schema() -> Value {
     roots!(written: ServerConfig, Tool, ToolResult, Content, Resource, ResourceContents, Prompt,
         PromptMessage, PromptResult, Progress, LogMessage, StartEvent, ExecOutput, TemplateInfo,
         PruneReport, ServerHealth);
-    let mut defs = written.take_definitions(true);
+    let mut defs = Value::Object(written.take_definitions(true));
+    optional_not_null(&mut defs);
     let mut read = SchemaSettings::draft2020_12()
         .for_deserialize()
         .into_generator();
     roots!(read: GatewayOptions);
-    for (name, schema) in read.take_definitions(true) {
-        defs.entry(name).or_insert(schema);
+    if let Value::Object(defs) = &mut defs {
+        for (name, schema) in read.take_definitions(true) {
+            defs.entry(name).or_insert(schema);
+        }
     }
-    let mut defs = Value::Object(defs);
-    optional_not_null(&mut defs);
     json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": defs})
+}
+
+/// Checks `value` against the schema of the form `name` of [`json_schema()`] (`"Tool"`,
+/// `"ToolResult"`, …): every key is one of the form's, every required one is there, each of
+/// its type; the error names the path (`ToolResult.content[0].mimeType`). It understands the
+/// subset of JSON Schema these schemas use.
+/// ```
+/// # use corral_core::boundary::conforms; use serde_json::json;
+/// assert!(conforms("ToolResult", &json!({"content": [], "isError": false})).is_ok());
+/// let e = conforms("ToolResult", &json!({"content": [], "is_error": false})).unwrap_err();
+/// assert_eq!(e, "ToolResult: `is_error` is not a key of the form");
+/// ```
+pub fn conforms(name: &str, value: &Value) -> std::result::Result<(), String> {
+    static SCHEMA: OnceLock<Value> = OnceLock::new();
+    let schema = SCHEMA.get_or_init(json_schema);
+    if schema["$defs"].get(name).is_none() {
+        return Err(format!("`{name}` is not a form"));
+    }
+    let reference = json!({"$ref": format!("#/$defs/{name}")});
+    conforms_to(&schema["$defs"], &reference, value, name)
+}
+
+fn conforms_to(defs: &Value, s: &Value, v: &Value, path: &str) -> std::result::Result<(), String> {
+    if let Some(name) = s["$ref"].as_str() {
+        let name = name.trim_start_matches("#/$defs/");
+        return conforms_to(defs, &defs[name], v, path);
+    }
+    if let Some(c) = s.get("const")
+        && c != v
+    {
+        return Err(format!("{path}: {c} expected, got {v}"));
+    }
+    if let Some(values) = s["enum"].as_array()
+        && !values.contains(v)
+    {
+        return Err(format!("{path}: one of {values:?} expected, got {v}"));
+    }
+    if let Some(alternatives) = s["oneOf"].as_array().or(s["anyOf"].as_array()) {
+        let errors: Vec<String> = alternatives
+            .iter()
+            .filter_map(|alt| conforms_to(defs, alt, v, path).err())
+            .collect();
+        if errors.len() == alternatives.len() {
+            return Err(errors.join("; or "));
+        }
+    }
+    if let Some(t) = s.get("type") {
+        let types: Vec<&str> = match t {
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            t => t.as_str().into_iter().collect(),
+        };
+        if !types.iter().any(|t| of_type(t, v)) {
+            return Err(format!("{path}: {} expected, got {v}", types.join(" or ")));
+        }
+    }
+    if let (Some(object), Some(properties)) = (v.as_object(), s["properties"].as_object()) {
+        if let Some(key) = object.keys().find(|k| !properties.contains_key(*k)) {
+            return Err(format!("{path}: `{key}` is not a key of the form"));
+        }
+        for key in s["required"].as_array().into_iter().flatten() {
+            let key = key.as_str().unwrap_or_default();
+            if !object.contains_key(key) {
+                return Err(format!("{path}: `{key}` is missing"));
+            }
+        }
+        for (key, value) in object {
+            conforms_to(defs, &properties[key], value, &format!("{path}.{key}"))?;
+        }
+    } else if let (Some(object), Some(values)) = (v.as_object(), s.get("additionalProperties")) {
+        for (key, value) in object {
+            conforms_to(defs, values, value, &format!("{path}.{key}"))?;
+        }
+    }
+    if let (Some(items), Some(item)) = (v.as_array(), s.get("items")) {
+        for (i, value) in items.iter().enumerate() {
+            conforms_to(defs, item, value, &format!("{path}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+fn of_type(t: &str, v: &Value) -> bool {
+    match t {
+        "null" => v.is_null(),
+        "boolean" => v.is_boolean(),
+        "string" => v.is_string(),
+        "number" => v.is_number(),
+        // JavaScript and Python may write an integral number as `1.0`.
+        "integer" => v.as_f64().is_some_and(|n| n.fract() == 0.0),
+        "array" => v.is_array(),
+        "object" => v.is_object(),
+        _ => false,
+    }
 }
 
 /// Drops `null` from the types of the properties an object may leave out (serde skips them
@@ -292,43 +388,20 @@ fn drop_null(schema: &mut Value) {
 mod tests {
     use super::*;
 
-    /// Every key of a real value's canonical form is a property of its schema, and every
-    /// required property is there.
-    fn conforms(doc: &Value, name: &str, value: &Value) {
-        let schema = &doc["$defs"][name];
-        let properties: &serde_json::Map<String, Value> =
-            schema["properties"].as_object().expect("an object schema");
-        let object = value.as_object().expect("an object");
-        for key in object.keys() {
-            assert!(
-                properties.contains_key(key),
-                "{name}.{key} is not in its schema"
-            );
-        }
-        for key in schema["required"].as_array().into_iter().flatten() {
-            let key = key.as_str().unwrap_or_default();
-            assert!(
-                object.contains_key(key),
-                "{name}.{key} is required but left out"
-            );
-        }
-    }
-
     #[test]
     fn schemas_describe_the_written_forms() {
-        let doc = json_schema();
         let mut config = ServerConfig::url("r", "https://example.com/mcp");
         config.tags = vec!["t".into()];
-        conforms(&doc, "ServerConfig", &config.to_value());
+        assert_eq!(conforms("ServerConfig", &config.to_value()), Ok(()));
         let config = ServerConfig::from_value(
             "fs",
             &json!({"command": "srv", "env": {"A": "1"}, "install_commands": ["true"],
-                    "mounts": ["/a:/b:rw"], "limits": {"memory_mb": 5}, "allow_tools": ["x"],
-                    "deny_tools": ["y"], "template": "t", "files": {"/f": "x"}, "cwd": "/",
-                    "description": "d"}),
+                    "mounts": ["/a:/b:rw", {"host": "/c:d", "target": "/e"}],
+                    "limits": {"memory_mb": 5}, "allow_tools": ["x"], "deny_tools": ["y"],
+                    "template": "t", "files": {"/f": "x"}, "cwd": "/", "description": "d"}),
         )
         .expect("valid");
-        conforms(&doc, "ServerConfig", &config.to_value());
+        assert_eq!(conforms("ServerConfig", &config.to_value()), Ok(()));
         let exec = ExecOutput {
             status: crate::sandbox::ExitStatus {
                 code: None,
@@ -337,15 +410,43 @@ mod tests {
             stdout: vec![],
             stderr: vec![],
         };
-        conforms(
-            &doc,
-            "ExecOutput",
-            &serde_json::to_value(exec).expect("json"),
-        );
+        let exec = serde_json::to_value(exec).expect("json");
+        assert_eq!(conforms("ExecOutput", &exec), Ok(()));
         let options = serde_json::to_value(GatewayOptions::default()).expect("json");
-        conforms(&doc, "GatewayOptions", &options);
-        let required = doc["$defs"]["GatewayOptions"].get("required");
-        assert!(required.is_none(), "every gateway option is optional");
+        assert_eq!(conforms("GatewayOptions", &options), Ok(()));
+        assert_eq!(conforms("GatewayOptions", &json!({})), Ok(()));
+        let event = StartEvent::InstallFinished {
+            server: "fx".into(),
+            index: 1,
+            status: crate::sandbox::ExitStatus {
+                code: Some(0),
+                signal: None,
+            },
+            output: String::new(),
+        };
+        let event = serde_json::to_value(event).expect("json");
+        assert_eq!(conforms("StartEvent", &event), Ok(()));
+    }
+
+    #[test]
+    fn drifted_forms_fail() {
+        let e = conforms(
+            "ExecOutput",
+            &json!({"exit_code": 0, "stdout": "", "stderr": ""}),
+        );
+        assert_eq!(
+            e,
+            Err("ExecOutput: `exit_code` is not a key of the form".into())
+        );
+        let image = json!({"content": [{"type": "image", "data": "x"}], "isError": false});
+        let e = conforms("ToolResult", &image).expect_err("no mimeType");
+        assert!(
+            e.contains("ToolResult.content[0]: `mimeType` is missing"),
+            "{e}"
+        );
+        let e = conforms("Progress", &json!({"progress": "1"})).expect_err("a string");
+        assert_eq!(e, "Progress.progress: number expected, got \"1\"");
+        assert!(conforms("Nothing", &json!({})).is_err());
     }
 
     #[test]

@@ -101,7 +101,7 @@ class GatewayOptionsDict(TypedDict):
     """
     eager: NotRequired[bool]
     """Start every server when the gateway starts (default) rather than at the first request."""
-    gitBase: NotRequired[str]
+    gitBase: NotRequired[str | None]
     """
     Where `github/<owner>/<repo>` servers of `mcp` are cloned from: a URL base or a local
     directory (unset: `CORRAL_GIT_BASE`, else `https://github.com`).
@@ -110,7 +110,7 @@ class GatewayOptionsDict(TypedDict):
     """Address to bind. Default `127.0.0.1`."""
     maxBodyBytes: NotRequired[int]
     """Largest request body, in bytes (default 4 MiB; larger ones get 413)."""
-    mcp: NotRequired[dict[str, Any]]
+    mcp: NotRequired[dict[str, Any] | None]
     """
     Servers to add and publish, E2B style: `{"filesystem": {"paths": ["/data"]},
     "github": {"githubPersonalAccessToken": "…"}, "github/owner/repo": {"installCmd": "…",
@@ -123,9 +123,9 @@ class GatewayOptionsDict(TypedDict):
     """Longest restart delay, in ms (default 30000)."""
     restartBackoffMs: NotRequired[int]
     """First restart delay after a failure, in ms (default 500; doubles up to the cap)."""
-    servers: NotRequired[list[str]]
+    servers: NotRequired[list[str] | None]
     """The servers to publish (names configured in the corral); unset: all of them."""
-    token: NotRequired[str]
+    token: NotRequired[str | None]
     """The bearer token; unset: a random one (256 bits, URL-safe)."""
     toolBudget: NotRequired[int]
     """Above this many published tools, `search_tools` + `call_tool` are published instead."""
