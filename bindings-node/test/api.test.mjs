@@ -547,6 +547,38 @@ test('templates: build once, start sandboxes and servers from one, list, remove,
 
 // ---- lifecycle: the process exits on its own (child processes) ----
 
+test('a worker thread ended while its calls are pending leaves the process working', () => {
+  // Its calls finish after its environment is gone: their results must be dropped, not
+  // delivered to a freed threadsafe function; the main thread's calls still settle.
+  const source = `
+    import { Worker } from 'node:worker_threads';
+    import { Corral } from 'corral';
+    // The worker inherits --input-type=module: its code is a module too.
+    const code = \`
+      import { parentPort } from 'node:worker_threads';
+      import { Corral } from 'corral';
+      const c = new Corral({ home: process.env.HOME_DIR });
+      await c.addServerFromDict('fx', { command: process.env.FIXTURE });
+      await c.executeTool('fx', 'echo', { text: 'warm' });
+      for (let i = 0; i < 8; i++) c.executeTool('fx', 'sleep', { ms: 300 }).catch(() => {});
+      parentPort.postMessage('pending');
+    \`;
+    const worker = new Worker(code, { eval: true });
+    await new Promise((resolve) => worker.once('message', resolve));
+    await worker.terminate();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const c = new Corral({ home: process.env.HOME_DIR });
+    await c.addServerFromDict('fx', { command: process.env.FIXTURE });
+    const results = await Promise.all([1, 2, 3].map((i) => c.executeTool('fx', 'echo', { text: 'after' + i })));
+    console.log(results.map((r) => r.text).join(' '));
+    await c.close();
+  `;
+  const r = runScript(source, `node-worker-${process.pid}`);
+  assert.equal(r.error, undefined, `the script ran to its end: ${r.error}`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'after1 after2 after3');
+});
+
 function runScript(source, tag) {
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', source], {
     cwd: repoRoot,
