@@ -14,7 +14,6 @@ mod runner;
 mod runtime;
 mod sandbox;
 mod session;
-mod settle;
 mod types;
 
 /// Runs the `corral` command line with `argv` (program name first) and returns its exit code.

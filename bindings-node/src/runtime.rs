@@ -14,7 +14,7 @@ use napi::{
 };
 use tokio::runtime::Handle;
 
-use crate::{errors, settle, types::AbortHook};
+use crate::{errors, types::AbortHook};
 
 static HANDLE: OnceLock<Handle> = OnceLock::new();
 
@@ -35,7 +35,7 @@ fn init() {
             let _ = HANDLE.set(rt.handle().clone());
             napi::bindgen_prelude::create_custom_tokio_runtime(rt);
         }
-        // Every call then rejects, saying so (`run`).
+        // napi then builds its default runtime on first use; we only lose the tuning.
         Err(e) => eprintln!("corral: cannot build the tokio runtime: {e}"),
     }
 }
@@ -51,9 +51,8 @@ pub type Promise<'env, T> = napi::Result<PromiseRaw<'env, T>>;
 type BoxFuture<T> = Pin<Box<dyn Future<Output = corral_core::Result<T>> + Send>>;
 
 /// The one promise helper: runs `fut` on the runtime; the Promise resolves with `map(value)` or
-/// rejects with the core error as a JS error (`errors::to_js`), settled through this JS
-/// thread's one threadsafe function (`settle.rs`). A call's abort listener (`hook`) is removed
-/// once it settles.
+/// rejects with the core error as a JS error (`errors::to_js`). A call's abort listener
+/// (`hook`) is removed once it settles.
 pub fn run<'env, T, V, F>(
     env: &'env Env,
     hook: Option<AbortHook>,
@@ -65,26 +64,15 @@ where
     V: ToNapiValue,
     F: Future<Output = corral_core::Result<T>> + Send + 'static,
 {
-    // Core futures are large state machines: box them once so that tokio moves a pointer, not
-    // kilobytes, on the JS thread.
+    // Core futures are large state machines: box them once so that napi and tokio move a
+    // pointer, not kilobytes, on the JS thread.
     let fut: BoxFuture<T> = Box::pin(fut);
-    let finish: settle::Finish = Box::new(move |env, result| {
+    env.spawn_future_with_callback(async move { Ok(fut.await) }, move |env, r| {
         if let Some(hook) = hook {
             hook.detach(env);
         }
-        let result = result
-            .downcast::<corral_core::Result<T>>()
-            .map_err(|_| napi::Error::from_reason("a call's result of another type"))?;
-        let value = (*result).map(map).map_err(|e| errors::to_js(env, &e))?;
-        // SAFETY: on the JS thread of `env`.
-        unsafe { V::to_napi_value(env.raw(), value) }
-    });
-    let (promise, sender) = settle::promise(env, finish)?;
-    let Some(handle) = HANDLE.get() else {
-        return Err(napi::Error::from_reason("corral's runtime did not start"));
-    };
-    handle.spawn(async move { sender.send(Box::new(fut.await)) });
-    Ok(PromiseRaw::new(env.raw(), promise))
+        r.map(map).map_err(|e| errors::to_js(env, &e))
+    })
 }
 
 /// A future that cannot fail, as one that may.
