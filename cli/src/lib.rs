@@ -1066,8 +1066,10 @@ async fn wait_for_stop() {
 
 /// The gateway's log lines (one per call, upstream failures) go to stderr.
 fn init_logging(verbose: bool) {
-    use tracing_subscriber::filter::{LevelFilter, Targets};
-    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::{
+        filter::{LevelFilter, Targets},
+        prelude::*,
+    };
     let level = if verbose {
         LevelFilter::DEBUG
     } else {

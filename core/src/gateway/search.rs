@@ -130,8 +130,9 @@ pub fn rank(docs: &[Doc], query: &str, limit: usize) -> Vec<(usize, f64)> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use serde_json::json;
+
+    use super::*;
 
     #[test]
     fn tokens_split_names_and_humps() {

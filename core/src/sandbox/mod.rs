@@ -20,14 +20,13 @@ use std::{
     time::Duration,
 };
 
+use serde::{Deserialize, Serialize};
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     sync::{oneshot, watch},
 };
 
 pub use self::{local::LocalProvider, unsandboxed::UnsandboxedProvider};
-use serde::{Deserialize, Serialize};
-
 use crate::{
     config::{Limits, Mount, NetworkPolicy, RawSandbox, deserialize_at},
     error::{Error, ErrorKind, Result},

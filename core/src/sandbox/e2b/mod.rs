@@ -27,8 +27,6 @@ pub mod envd;
 mod gateway;
 mod process;
 
-pub use gateway::{MCP_PORT, MCP_TEMPLATE, McpGateway, TOKEN_FILE};
-
 use std::{
     collections::BTreeMap,
     path::Path,
@@ -38,6 +36,8 @@ use std::{
     },
     time::Duration,
 };
+
+pub use gateway::{MCP_PORT, MCP_TEMPLATE, McpGateway, TOKEN_FILE};
 
 use self::{
     api::{ApiClient, ListedSandbox, NewSandbox},
