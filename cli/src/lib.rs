@@ -117,9 +117,16 @@ enum Command {
     #[command(subcommand)]
     Template(TemplateCmd),
     /// Import the servers of a Claude Desktop / Cursor / Claude Code `mcpServers` file.
+    ///
+    /// A sandbox sees only the host paths mounted into it: the host paths an entry's arguments
+    /// name (a `filesystem` server's directories) are listed, and mounted with --mount-args.
     Import {
         /// The JSON (or TOML) file.
         file: PathBuf,
+        /// Mount the existing host paths each server's arguments name, read-write at the same
+        /// path (what the server reached without a sandbox; nothing else of the host).
+        #[arg(long)]
+        mount_args: bool,
     },
     /// E2B sandboxes of this corral home (provider `e2b`).
     #[command(subcommand)]
@@ -156,6 +163,10 @@ struct GatewayArgs {
     /// An `mcpServers` (or corral) JSON/TOML document to serve instead of the stored servers.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Mount the existing host paths the --config servers' arguments name, read-write at the
+    /// same path (as `corral import --mount-args`).
+    #[arg(long, requires = "config")]
+    mount_args: bool,
     /// Serve only this server (repeatable).
     #[arg(long = "server", value_name = "NAME")]
     servers: Vec<String>,
@@ -438,11 +449,12 @@ async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Config {
             edit, reset, yes, ..
         } => config_cmd(&ctx, edit, reset, yes),
-        Command::Import { file } => {
+        Command::Import { file, mount_args } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| Error::config(file.display(), &e).with_source(e))?;
-            let servers = corral_core::config::parse_servers_document(&text)?;
+            let mut servers = corral_core::config::parse_servers_document(&text)?;
             let names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
+            let host_paths = host_paths_in_args(&ctx, &mut servers, mount_args);
             ctx.store.update(|all| {
                 for s in &servers {
                     all.insert(s.name.clone(), s.to_value());
@@ -450,7 +462,9 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                 Ok(())
             })?;
             if ctx.json {
-                print_json(&json!({"imported": names}));
+                print_json(
+                    &json!({"imported": names, "hostPaths": host_paths, "mounted": mount_args}),
+                );
             } else {
                 out!("imported {} server(s): {}", names.len(), names.join(", "));
             }
@@ -821,7 +835,7 @@ async fn call(
     Ok(if result.is_error { EXIT_TOOL_ERROR } else { 0 })
 }
 
-fn mcp_arg(args: &GatewayArgs) -> Result<Option<serde_json::Map<String, Value>>, Error> {
+fn mcp_arg(args: &GatewayArgs) -> Result<Option<Map<String, Value>>, Error> {
     let (text, what) = match (&args.mcp, &args.mcp_file) {
         (Some(t), _) => (t.clone(), "--mcp".to_owned()),
         (None, Some(f)) => (
@@ -842,6 +856,41 @@ fn mcp_arg(args: &GatewayArgs) -> Result<Option<serde_json::Map<String, Value>>,
     }
 }
 
+/// The host paths each server's arguments name (see `ServerConfig::host_paths_in_args`),
+/// mounted when `mount`; said on stderr, and returned as `{server: [path]}`.
+fn host_paths_in_args(
+    ctx: &Ctx,
+    servers: &mut [corral_core::ServerConfig],
+    mount: bool,
+) -> Map<String, Value> {
+    let mut found = Map::new();
+    for s in servers {
+        let paths = if mount {
+            s.mount_host_paths_in_args()
+        } else {
+            s.host_paths_in_args()
+        };
+        if paths.is_empty() {
+            continue;
+        }
+        let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        if !ctx.json {
+            let what = if mount {
+                "mounted read-write"
+            } else {
+                "not visible in its sandbox (--mount-args mounts them)"
+            };
+            eprintln!(
+                "{}: host paths in its arguments {what}: {}",
+                s.name,
+                list.join(", ")
+            );
+        }
+        found.insert(s.name.clone(), json!(list));
+    }
+    found
+}
+
 async fn gateway(ctx: &Ctx, args: GatewayArgs) -> Result<i32, Error> {
     init_logging(ctx.verbose);
     let mcp = mcp_arg(&args)?;
@@ -850,7 +899,9 @@ async fn gateway(ctx: &Ctx, args: GatewayArgs) -> Result<i32, Error> {
             let text = std::fs::read_to_string(file).map_err(|e| {
                 Error::new(ErrorKind::ConfigInvalid, format!("{}: {e}", file.display()))
             })?;
-            corral_core::config::parse_servers_document(&text)?
+            let mut servers = corral_core::config::parse_servers_document(&text)?;
+            host_paths_in_args(ctx, &mut servers, args.mount_args);
+            servers
         }
         // With --mcp, the stored servers are served only when --server names them.
         None if mcp.is_some() && args.servers.is_empty() => Vec::new(),
@@ -901,7 +952,7 @@ async fn gateway(ctx: &Ctx, args: GatewayArgs) -> Result<i32, Error> {
             // E2B's gateway reports no health: its servers are the `mcp` keys.
             names = mcp.iter().flat_map(|m| m.keys().cloned()).collect();
         }
-        let headers: serde_json::Map<String, Value> = gw
+        let headers: Map<String, Value> = gw
             .headers()
             .iter()
             .map(|(k, v)| (k.clone(), json!(v)))

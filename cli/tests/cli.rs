@@ -370,6 +370,48 @@ fn quick_import_config_and_completions() {
 }
 
 #[test]
+fn import_mounts_the_host_paths_of_arguments_on_request() {
+    let env = Env::new();
+    let fx = fixture();
+    let data = env.dir.path().join("data");
+    std::fs::create_dir(&data).expect("mkdir");
+    std::fs::write(data.join("note.txt"), "from the host").expect("write");
+    let data = data.to_str().expect("utf8");
+    let doc = env.dir.path().join("claude_desktop_config.json");
+    let entry = serde_json::json!({"command": fx, "args": ["--fail-unless", data]});
+    std::fs::write(
+        &doc,
+        serde_json::json!({"mcpServers": {"fs": entry}}).to_string(),
+    )
+    .expect("write");
+    let doc = doc.to_str().expect("utf8");
+    let read = ["tools", "execute", "fs", "read_file", "--param"];
+    let note = format!("path={data}/note.txt");
+
+    // Named, not mounted: the start fails saying which path and how to mount it.
+    let imported = env.json(&["import", doc, "--json"]);
+    assert_eq!(imported["hostPaths"]["fs"], serde_json::json!([data]));
+    assert_eq!(imported["mounted"], false);
+    let out = env.run(&[&read[..], &[&note]].concat());
+    assert_eq!(code(&out), Some(16), "SERVER_START_FAILED");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("\"mounts\": [\"{data}:rw\"]")) && stderr.contains("--mount-args"),
+        "{stderr}"
+    );
+
+    // --mount-args: that path (and nothing else of the host) is mounted read-write.
+    let imported = env.json(&["import", "--mount-args", doc, "--json"]);
+    assert_eq!(imported["mounted"], true);
+    let stored = env.json(&["server", "show", "fs", "--json"]);
+    assert_eq!(
+        stored["mounts"],
+        serde_json::json!([format!("{data}:{data}:rw")])
+    );
+    assert_eq!(env.ok(&[&read[..], &[&note]].concat()), "from the host\n");
+}
+
+#[test]
 fn concurrent_adds_keep_the_store_valid() {
     let env = Env::new();
     let children: Vec<_> = (0..8)

@@ -386,6 +386,41 @@ impl ServerConfig {
         matches!(self.transport, Transport::Http { .. })
     }
 
+    /// The arguments of a stdio server that name existing host paths a sandbox does not see as
+    /// they are: absolute paths (also as `--option=/path`) outside the system dirs and not under
+    /// a mount at the same path — a Claude Desktop `filesystem` entry's directories, say. Each
+    /// needs a mount ([`ServerConfig::mount_host_paths_in_args`]) for the server to reach it.
+    pub fn host_paths_in_args(&self) -> Vec<PathBuf> {
+        let Transport::Stdio { argv } = &self.transport else {
+            return Vec::new();
+        };
+        let mut paths: Vec<PathBuf> = Vec::new();
+        for arg in argv.iter().skip(1) {
+            let path = std::path::Path::new(arg.split_once('=').map_or(arg.as_str(), |(_, v)| v));
+            let seen = crate::sandbox::local::is_system_path(path)
+                || self
+                    .mounts
+                    .iter()
+                    .any(|m| m.host == m.target && path.starts_with(&m.host));
+            if path.is_absolute() && !seen && path.exists() && !paths.iter().any(|p| p == path) {
+                paths.push(path.to_owned());
+            }
+        }
+        paths
+    }
+
+    /// Mounts every path of [`ServerConfig::host_paths_in_args`] read-write at the same path
+    /// (what the server could do with them unsandboxed, and no more); returns them.
+    pub fn mount_host_paths_in_args(&mut self) -> Vec<PathBuf> {
+        let paths = self.host_paths_in_args();
+        self.mounts.extend(paths.iter().map(|p| Mount {
+            host: p.clone(),
+            target: p.clone(),
+            read_only: false,
+        }));
+        paths
+    }
+
     /// Parses one server from any of the accepted forms (see the module docs). `name` is the
     /// server's name; a `name` key in `value` is ignored. Errors carry the field's path under
     /// `servers.<name>`.
@@ -1137,6 +1172,47 @@ fn is_header_char(b: u8) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn host_paths_in_args_are_the_unmounted_existing_ones() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).expect("mkdir");
+        let d = data.display().to_string();
+        let args = [
+            "npx",
+            "-y",
+            "pkg",
+            &d,
+            "--db-path=/nonexistent/x.db",
+            "/usr/bin",
+            &d,
+            "relative",
+        ];
+        let mut c = ServerConfig::argv("fs", args);
+        assert_eq!(
+            c.host_paths_in_args(),
+            [data.clone()],
+            "once, existing, not system"
+        );
+        let option = ServerConfig::argv("fs", ["srv".to_owned(), format!("--root={d}")]);
+        assert_eq!(option.host_paths_in_args(), [data.clone()]);
+        assert_eq!(c.mount_host_paths_in_args(), [data.clone()]);
+        assert_eq!(
+            c.mounts,
+            [Mount {
+                host: data.clone(),
+                target: data,
+                read_only: false
+            }]
+        );
+        assert!(c.host_paths_in_args().is_empty(), "mounted now");
+        assert!(
+            ServerConfig::url("r", "http://127.0.0.1:9/mcp")
+                .host_paths_in_args()
+                .is_empty()
+        );
+    }
+
     #[test]
     fn options_from_a_dict_name_the_unknown_or_bad_field() {
         #[derive(Debug, serde::Deserialize)]

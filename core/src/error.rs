@@ -187,6 +187,12 @@ impl Error {
         }
     }
 
+    /// The same error with a line added to its message: what to do about it.
+    pub fn note(mut self, note: impl fmt::Display) -> Self {
+        self.message = format!("{}\n{note}", self.message);
+        self
+    }
+
     /// The stable kind.
     pub fn kind(&self) -> ErrorKind {
         self.kind

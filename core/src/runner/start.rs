@@ -326,13 +326,37 @@ impl Corral {
             Err(e) => {
                 let diagnosis = sandbox.diagnose();
                 let _ = sandbox.kill().await;
-                Err(match diagnosis {
+                let e = match diagnosis {
                     Some(d) => e.context(d),
                     None => e,
-                })
+                };
+                let unseen = config.host_paths_in_args();
+                Err(
+                    if e.kind() == ErrorKind::ServerStartFailed
+                        && !unseen.is_empty()
+                        && self.inner.provider.name() != "unsandboxed"
+                    {
+                        e.note(unseen_paths_hint(&unseen))
+                    } else {
+                        e
+                    },
+                )
             }
         }
     }
+}
+
+/// What to do about host paths a server's arguments name that its sandbox does not see.
+fn unseen_paths_hint(paths: &[PathBuf]) -> String {
+    let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let mounts: Vec<String> = list.iter().map(|p| format!("\"{p}:rw\"")).collect();
+    format!(
+        "the server's arguments name host paths its sandbox does not see: {}; mount them \
+         (`\"mounts\": [{}]`, read-only without `:rw`; `corral import --mount-args` does it \
+         for an `mcpServers` file)",
+        list.join(", "),
+        mounts.join(", ")
+    )
 }
 
 /// A stable hash of everything that makes a server instance (remote sandboxes are shared by

@@ -789,7 +789,8 @@ pub(crate) fn which(program: &str, path: &str) -> Option<PathBuf> {
     })
 }
 
-fn is_system_path(p: &Path) -> bool {
+/// Whether `p` is in the system dirs every local sandbox sees read-only as they are on the host.
+pub(crate) fn is_system_path(p: &Path) -> bool {
     SYSTEM_DIRS
         .iter()
         .chain(&["/etc"])
