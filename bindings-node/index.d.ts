@@ -236,6 +236,20 @@ export interface Limits {
   memoryMb?: number
 }
 
+/**
+ * How a document's servers are added (`load_mcp_servers`, `loadMcpServers`). The JSON form is
+ * camelCase (`{"mountArgs": true}`); every field is optional.
+ */
+export interface LoadOptions {
+  /**
+   * Mount the existing host paths each server's arguments name (absolute, outside the
+   * system dirs), read-write at the same path: a Claude Desktop `filesystem` entry's
+   * directories, a `uv --directory` project. Only for documents you trust: each server gets
+   * the host paths its entry names.
+   */
+  mountArgs?: boolean
+}
+
 /** A log message a server sent. */
 export interface LogMessage {
   /** The data (often a string). */
@@ -538,11 +552,13 @@ export declare class Corral {
   addServerFromDict(name: string, config: ServerConfigDict): Promise<void>
   /**
    * Adds every server of an `mcpServers` (or corral) document — JSON or TOML text, or an
-   * object — and resolves with their names.
+   * object — and resolves with their names. `{mountArgs: true}` mounts the existing host
+   * paths each entry's arguments name, read-write at the same path (a `filesystem`
+   * server's directories): only for documents you trust.
    */
-  loadMcpServers(document: string | Record<string, any>): Promise<string[]>
+  loadMcpServers(document: string | Record<string, any>, options?: LoadOptions): Promise<string[]>
   /** Like `loadMcpServers`, reading the document from a file (e.g. `~/.cursor/mcp.json`). */
-  loadMcpServersFile(path: string): Promise<string[]>
+  loadMcpServersFile(path: string, options?: LoadOptions): Promise<string[]>
   /** Removes a server, stopping it if it runs. */
   removeServer(name: string): Promise<void>
   /**

@@ -236,6 +236,20 @@ export interface Limits {
   memoryMb?: number
 }
 
+/**
+ * How a document's servers are added (`load_mcp_servers`, `loadMcpServers`). The JSON form is
+ * camelCase (`{"mountArgs": true}`); every field is optional.
+ */
+export interface LoadOptions {
+  /**
+   * Mount the existing host paths each server's arguments name (absolute, outside the
+   * system dirs), read-write at the same path: a Claude Desktop `filesystem` entry's
+   * directories, a `uv --directory` project. Only for documents you trust: each server gets
+   * the host paths its entry names.
+   */
+  mountArgs?: boolean
+}
+
 /** A log message a server sent. */
 export interface LogMessage {
   /** The data (often a string). */

@@ -11,15 +11,12 @@ use serde_json::Value;
 
 use crate::{
     runtime::{self, Promise, ok, run},
-    types::{CorralOptions, json},
+    types::{self, CorralOptions, json},
 };
 
 /// Reads the options of `startGateway` (`CONFIG_INVALID` naming the field, under `gateway.`).
 pub(crate) fn options(value: Option<Value>) -> core::Result<core::GatewayOptions> {
-    match value {
-        None | Some(Value::Null) => Ok(core::GatewayOptions::default()),
-        Some(v) => core::config::from_value_under(&v, "gateway"),
-    }
+    types::options(value, "gateway")
 }
 
 /// The gateways a `Corral` started: they live as long as it does, even when their JS objects

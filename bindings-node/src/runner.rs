@@ -189,18 +189,23 @@ runtime::promises! { Corral |c| {
         async move { c.add_server_from_dict(&name, &config).await }, drop;
 
     #[doc = "Adds every server of an `mcpServers` (or corral) document — JSON or TOML text, or an"]
-    #[doc = "object — and resolves with their names."]
-    fn load_mcp_servers(document: Value) -> Vec<String> as "Promise<string[]>"
-        ("document: string | Record<string, any>") = async move {
+    #[doc = "object — and resolves with their names. `{mountArgs: true}` mounts the existing host"]
+    #[doc = "paths each entry's arguments name, read-write at the same path (a `filesystem`"]
+    #[doc = "server's directories): only for documents you trust."]
+    fn load_mcp_servers(document: Value, options: Option<Value>) -> Vec<String> as "Promise<string[]>"
+        ("document: string | Record<string, any>, options?: LoadOptions") = async move {
+            let options = types::options(options, "options")?;
             match document {
-                Value::String(text) => c.load_mcp_servers(&text).await,
-                other => c.load_mcp_servers_value(&other).await,
+                Value::String(text) => c.load_mcp_servers(&text, options).await,
+                other => c.load_mcp_servers_value(&other, options).await,
             }
         }, |names| names;
 
     #[doc = "Like `loadMcpServers`, reading the document from a file (e.g. `~/.cursor/mcp.json`)."]
-    fn load_mcp_servers_file(path: String) -> Vec<String> as "Promise<string[]>" =
-        async move { c.load_mcp_servers_file(path.as_ref()).await }, |names| names;
+    fn load_mcp_servers_file(path: String, options: Option<Value>) -> Vec<String> as "Promise<string[]>"
+        ("path: string, options?: LoadOptions") = async move {
+            c.load_mcp_servers_file(path.as_ref(), types::options(options, "options")?).await
+        }, |names| names;
 
     #[doc = "Removes a server, stopping it if it runs."]
     fn remove_server(name: String) -> () as "Promise<void>" =

@@ -213,6 +213,18 @@ impl ToolResult {
     }
 }
 
+/// Reads an options object of the core (`CONFIG_INVALID` naming the field under `under.`);
+/// absent or `null`: the defaults.
+pub(crate) fn options<T: serde::de::DeserializeOwned + Default>(
+    value: Option<Value>,
+    under: &str,
+) -> core::Result<T> {
+    match value {
+        None | Some(Value::Null) => Ok(T::default()),
+        Some(v) => core::config::from_value_under(&v, under),
+    }
+}
+
 /// A core value in its canonical serde JSON form.
 pub(crate) fn json<T: serde::Serialize + ?Sized>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)

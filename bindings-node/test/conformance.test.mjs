@@ -120,7 +120,7 @@ class Runner {
       case 'list_servers':
         return c.listServers().map((s) => s.name);
       case 'load_mcp_servers':
-        return c.loadMcpServers(r.document ?? null);
+        return c.loadMcpServers(r.document ?? null, { mountArgs: r.mount_args ?? false });
       case 'discover_tools':
         return c.discoverTools(r.server);
       case 'tool_schema': {

@@ -3,7 +3,7 @@
 
 use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Duration};
 
-use corral_core::{CallOptions, Corral, CorralOptions, SandboxConfig, ServerConfig};
+use corral_core::{CallOptions, Corral, CorralOptions, LoadOptions, SandboxConfig, ServerConfig};
 use pyo3::{
     prelude::*,
     types::{PyDict, PyString},
@@ -279,18 +279,25 @@ impl PyCorral {
 
         /// Adds every server of an `mcpServers` document (Claude Desktop, Cursor, Claude Code)
         /// or corral document: a dict, or the path of a JSON/TOML file. Returns their names.
-        fn load_mcp_servers | load_mcp_servers_sync(&self, path_or_dict: &Bound<'_, PyAny>) =>
+        /// `mount_args=True` mounts the existing host paths each entry's arguments name,
+        /// read-write at the same path (a `filesystem` server's directories): only for
+        /// documents you trust.
+        #[pyo3(signature = (path_or_dict, *, mount_args=false))]
+        fn load_mcp_servers | load_mcp_servers_sync(&self, path_or_dict: &Bound<'_, PyAny>, mount_args: bool) => {
+            let options = LoadOptions { mount_args };
             if path_or_dict.is_instance_of::<PyString>() || path_or_dict.hasattr("__fspath__")? {
                 let path: PathBuf = path_or_dict.extract()?;
-                self.with(|c, _| async move { c.load_mcp_servers_file(&path).await })?
+                self.with(move |c, _| async move { c.load_mcp_servers_file(&path, options).await })?
             } else {
                 let document = convert::to_json(path_or_dict)?;
-                self.with(|c, _| async move { c.load_mcp_servers_value(&document).await })?
-            };
+                self.with(move |c, _| async move { c.load_mcp_servers_value(&document, options).await })?
+            }
+        };
 
         /// Like `load_mcp_servers`, for the document's text (JSON or TOML).
-        fn load_mcp_servers_text | load_mcp_servers_text_sync(&self, text: String) =>
-            self.with(|c, _| async move { c.load_mcp_servers(&text).await })?;
+        #[pyo3(signature = (text, *, mount_args=false))]
+        fn load_mcp_servers_text | load_mcp_servers_text_sync(&self, text: String, mount_args: bool) =>
+            self.with(move |c, _| async move { c.load_mcp_servers(&text, LoadOptions { mount_args }).await })?;
 
         /// Removes a server, stopping it if it runs.
         fn remove_server | remove_server_sync(&self, name: String) =>

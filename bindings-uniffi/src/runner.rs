@@ -128,16 +128,33 @@ impl Corral {
     }
 
     /// Adds every server of an `mcpServers` (Claude Desktop, Cursor, Claude Code) or corral
-    /// document, JSON or TOML text. Returns their names.
-    pub async fn load_mcp_servers(&self, document: String) -> Result<Vec<String>> {
-        let core = self.core.clone();
-        rt::run(async move { Ok(core.load_mcp_servers(&document).await?) }).await
+    /// document, JSON or TOML text. Returns their names. `mount_args` mounts the existing host
+    /// paths each entry's arguments name, read-write at the same path (a `filesystem` server's
+    /// directories): only for documents you trust.
+    #[uniffi::method(default(mount_args = false))]
+    pub async fn load_mcp_servers(
+        &self,
+        document: String,
+        mount_args: bool,
+    ) -> Result<Vec<String>> {
+        let (core, options) = (self.core.clone(), core::LoadOptions { mount_args });
+        rt::run(async move { Ok(core.load_mcp_servers(&document, options).await?) }).await
     }
 
     /// Like `load_mcp_servers`, reading the document from a file.
-    pub async fn load_mcp_servers_file(&self, path: String) -> Result<Vec<String>> {
-        let core = self.core.clone();
-        rt::run(async move { Ok(core.load_mcp_servers_file(&PathBuf::from(path)).await?) }).await
+    #[uniffi::method(default(mount_args = false))]
+    pub async fn load_mcp_servers_file(
+        &self,
+        path: String,
+        mount_args: bool,
+    ) -> Result<Vec<String>> {
+        let (core, options) = (self.core.clone(), core::LoadOptions { mount_args });
+        rt::run(async move {
+            Ok(core
+                .load_mcp_servers_file(&PathBuf::from(path), options)
+                .await?)
+        })
+        .await
     }
 
     /// Removes a server, stopping it if it runs.

@@ -165,7 +165,7 @@
 
 //!
 //! ## As JSON Schema
-//! [`json_schema()`] describes every form above (and [`GatewayOptions`], [`ServerHealth`],
+//! [`json_schema()`] describes every form above (and [`GatewayOptions`], [`LoadOptions`], [`ServerHealth`],
 //! [`TemplateInfo`], [`PruneReport`]) in one JSON Schema document; `corral schema` prints it,
 //! and the Node binding's TypeScript shapes are generated from it. Each schema is derived from
 //! the very type serde writes (for [`ServerConfig`] and [`ExecOutput`], the private struct
@@ -185,7 +185,7 @@ use serde_json::{Value, json};
 
 #[allow(unused_imports)] // for the intra-doc links above
 use crate::{
-    CallOptions, Content, Error, ErrorKind, ExecOutput, LogMessage, Progress, Prompt,
+    CallOptions, Content, Error, ErrorKind, ExecOutput, LoadOptions, LogMessage, Progress, Prompt,
     PromptMessage, PromptResult, PruneReport, Resource, ResourceContents, SandboxConfig,
     ServerConfig, StartEvent, TemplateInfo, Tool, ToolResult,
     gateway::{GatewayOptions, ServerHealth},
@@ -210,7 +210,7 @@ pub(crate) use schema_as;
 /// The JSON Schema (draft 2020-12) of the canonical forms, one document whose `$defs` hold
 /// each by its type's name: what corral writes (`Tool`, `ToolResult`, `Content`,
 /// `ServerConfig`, `ExecOutput`, `StartEvent`, …, as serialized: a field that is left out when
-/// unset is optional and never `null`) and the options it reads (`GatewayOptions`, every field
+/// unset is optional and never `null`) and the options it reads (`GatewayOptions`, `LoadOptions`, every field
 /// optional, `null` where it means the default).
 pub fn json_schema() -> Value {
     let mut written = SchemaSettings::draft2020_12()
@@ -227,7 +227,7 @@ pub fn json_schema() -> Value {
     let mut read = SchemaSettings::draft2020_12()
         .for_deserialize()
         .into_generator();
-    roots!(read: GatewayOptions);
+    roots!(read: GatewayOptions, LoadOptions);
     if let Value::Object(defs) = &mut defs {
         for (name, schema) in read.take_definitions(true) {
             defs.entry(name).or_insert(schema);

@@ -1189,14 +1189,11 @@ mod tests {
             "relative",
         ];
         let mut c = ServerConfig::argv("fs", args);
-        assert_eq!(
-            c.host_paths_in_args(),
-            [data.clone()],
-            "once, existing, not system"
-        );
+        let want = vec![data.clone()];
+        assert_eq!(c.host_paths_in_args(), want, "once, existing, not system");
         let option = ServerConfig::argv("fs", ["srv".to_owned(), format!("--root={d}")]);
-        assert_eq!(option.host_paths_in_args(), [data.clone()]);
-        assert_eq!(c.mount_host_paths_in_args(), [data.clone()]);
+        assert_eq!(option.host_paths_in_args(), want);
+        assert_eq!(c.mount_host_paths_in_args(), want);
         assert_eq!(
             c.mounts,
             [Mount {

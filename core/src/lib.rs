@@ -45,8 +45,8 @@ pub use self::{
     install::{PruneReport, TemplateInfo},
     mcp::{CallOptions, LogCallback, ProgressCallback, Session, SessionOptions},
     runner::{
-        Corral, CorralOptions, SandboxHandle, ServerSession, StartCallback, StartEvent,
-        default_home,
+        Corral, CorralOptions, LoadOptions, SandboxHandle, ServerSession, StartCallback,
+        StartEvent, default_home,
     },
     sandbox::{Command, ExecOutput, ExitStatus, Provider, Sandbox, SandboxConfig},
     store::Store,

@@ -26,6 +26,7 @@ use std::{
     },
 };
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -54,6 +55,21 @@ pub struct CorralOptions {
     pub api_key: Option<String>,
     /// corral's home (state, caches). Default: `$CORRAL_HOME`, else `<data dir>/corral`.
     pub home: Option<PathBuf>,
+}
+
+/// How a document's servers are added (`load_mcp_servers`, `loadMcpServers`). The JSON form is
+/// camelCase (`{"mountArgs": true}`); every field is optional.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct LoadOptions {
+    /// Mount the existing host paths each server's arguments name (absolute, outside the
+    /// system dirs), read-write at the same path: a Claude Desktop `filesystem` entry's
+    /// directories, a `uv --directory` project. Only for documents you trust: each server gets
+    /// the host paths its entry names.
+    #[serde(alias = "mount_args")]
+    pub mount_args: bool,
 }
 
 /// The runner: configure servers, then discover and call their tools.
@@ -194,29 +210,48 @@ impl Corral {
 
     /// Adds every server of an `mcpServers` (or corral) document, JSON or TOML text.
     /// Returns their names.
-    pub async fn load_mcp_servers(&self, document: &str) -> Result<Vec<String>> {
+    pub async fn load_mcp_servers(
+        &self,
+        document: &str,
+        options: LoadOptions,
+    ) -> Result<Vec<String>> {
         let servers = config::parse_servers_document(document)?;
-        self.add_all(servers).await
+        self.add_all(servers, options).await
     }
 
     /// Like [`Corral::load_mcp_servers`], reading the document from a file (for example
     /// `~/.cursor/mcp.json` or `claude_desktop_config.json`).
-    pub async fn load_mcp_servers_file(&self, path: &Path) -> Result<Vec<String>> {
+    pub async fn load_mcp_servers_file(
+        &self,
+        path: &Path,
+        options: LoadOptions,
+    ) -> Result<Vec<String>> {
         let text = tokio::fs::read_to_string(path)
             .await
             .map_err(|e| Error::config(path.display(), &e).with_source(e))?;
-        self.load_mcp_servers(&text).await
+        self.load_mcp_servers(&text, options).await
     }
 
     /// Like [`Corral::load_mcp_servers`], for a parsed JSON value.
-    pub async fn load_mcp_servers_value(&self, document: &Value) -> Result<Vec<String>> {
+    pub async fn load_mcp_servers_value(
+        &self,
+        document: &Value,
+        options: LoadOptions,
+    ) -> Result<Vec<String>> {
         let servers = config::parse_servers_value(document)?;
-        self.add_all(servers).await
+        self.add_all(servers, options).await
     }
 
-    async fn add_all(&self, servers: Vec<ServerConfig>) -> Result<Vec<String>> {
+    async fn add_all(
+        &self,
+        servers: Vec<ServerConfig>,
+        options: LoadOptions,
+    ) -> Result<Vec<String>> {
         let names = servers.iter().map(|s| s.name.clone()).collect();
-        for s in servers {
+        for mut s in servers {
+            if options.mount_args {
+                s.mount_host_paths_in_args();
+            }
             self.add_server(s).await?;
         }
         Ok(names)

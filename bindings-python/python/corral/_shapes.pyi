@@ -143,6 +143,20 @@ class LimitsDict(TypedDict):
     memoryMb: NotRequired[int]
     """Memory limit in MiB for all processes of the sandbox together."""
 
+class LoadOptionsDict(TypedDict):
+    """
+    How a document's servers are added (`load_mcp_servers`, `loadMcpServers`). The JSON form is
+    camelCase (`{"mountArgs": true}`); every field is optional.
+    """
+
+    mountArgs: NotRequired[bool]
+    """
+    Mount the existing host paths each server's arguments name (absolute, outside the
+    system dirs), read-write at the same path: a Claude Desktop `filesystem` entry's
+    directories, a `uv --directory` project. Only for documents you trust: each server gets
+    the host paths its entry names.
+    """
+
 class LogMessageDict(TypedDict):
     """A log message a server sent."""
 

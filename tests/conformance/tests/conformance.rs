@@ -13,8 +13,8 @@ use std::{
 
 use corral_conformance::{CANARY_VALUE, CANARY_VAR, Checker, Executor, Outcome};
 use corral_core::{
-    CallOptions, Corral, CorralOptions, Error, ErrorKind, Mount, NetworkPolicy, Progress,
-    SandboxConfig, SandboxHandle, ServerConfig, ServerSession,
+    CallOptions, Corral, CorralOptions, Error, ErrorKind, LoadOptions, Mount, NetworkPolicy,
+    Progress, SandboxConfig, SandboxHandle, ServerConfig, ServerSession,
 };
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use serde_json::{Value, json};
@@ -135,10 +135,15 @@ impl Rust {
                     .map(|s| s.name)
                     .collect::<Vec<_>>()
             ),
-            "load_mcp_servers" => match &r["document"] {
-                Value::String(text) => to_json(c.load_mcp_servers(text).await?),
-                doc => to_json(c.load_mcp_servers_value(doc).await?),
-            },
+            "load_mcp_servers" => {
+                let options = LoadOptions {
+                    mount_args: r["mount_args"].as_bool().unwrap_or(false),
+                };
+                match &r["document"] {
+                    Value::String(text) => to_json(c.load_mcp_servers(text, options).await?),
+                    doc => to_json(c.load_mcp_servers_value(doc, options).await?),
+                }
+            }
             "discover_tools" => to_json(c.discover_tools(str_of(r, "server")).await?),
             "tool_schema" => {
                 let tools = c.discover_tools(str_of(r, "server")).await?;

@@ -732,14 +732,16 @@ public protocol CorralProtocol: AnyObject, Sendable {
     
     /**
      * Adds every server of an `mcpServers` (Claude Desktop, Cursor, Claude Code) or corral
-     * document, JSON or TOML text. Returns their names.
+     * document, JSON or TOML text. Returns their names. `mount_args` mounts the existing host
+     * paths each entry's arguments name, read-write at the same path (a `filesystem` server's
+     * directories): only for documents you trust.
      */
-    func loadMcpServers(document: String) async throws  -> [String]
+    func loadMcpServers(document: String, mountArgs: Bool) async throws  -> [String]
     
     /**
      * Like `load_mcp_servers`, reading the document from a file.
      */
-    func loadMcpServersFile(path: String) async throws  -> [String]
+    func loadMcpServersFile(path: String, mountArgs: Bool) async throws  -> [String]
     
     /**
      * The provider's name (`local`, `unsandboxed`).
@@ -1050,14 +1052,16 @@ open func listTemplates()throws  -> [TemplateInfo]  {
     
     /**
      * Adds every server of an `mcpServers` (Claude Desktop, Cursor, Claude Code) or corral
-     * document, JSON or TOML text. Returns their names.
+     * document, JSON or TOML text. Returns their names. `mount_args` mounts the existing host
+     * paths each entry's arguments name, read-write at the same path (a `filesystem` server's
+     * directories): only for documents you trust.
      */
-open func loadMcpServers(document: String)async throws  -> [String]  {
+open func loadMcpServers(document: String, mountArgs: Bool = false)async throws  -> [String]  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_corral_ffi_fn_method_corral_load_mcp_servers(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(document)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(document),FfiConverterBool.lower(mountArgs)
                 )
             },
             pollFunc: ffi_corral_ffi_rust_future_poll_rust_buffer,
@@ -1071,12 +1075,12 @@ open func loadMcpServers(document: String)async throws  -> [String]  {
     /**
      * Like `load_mcp_servers`, reading the document from a file.
      */
-open func loadMcpServersFile(path: String)async throws  -> [String]  {
+open func loadMcpServersFile(path: String, mountArgs: Bool = false)async throws  -> [String]  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_corral_ffi_fn_method_corral_load_mcp_servers_file(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(path)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(path),FfiConverterBool.lower(mountArgs)
                 )
             },
             pollFunc: ffi_corral_ffi_rust_future_poll_rust_buffer,
@@ -7684,10 +7688,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_corral_ffi_checksum_method_corral_list_templates() != 57714) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_corral_load_mcp_servers() != 37832) {
+    if (uniffi_corral_ffi_checksum_method_corral_load_mcp_servers() != 12590) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_corral_load_mcp_servers_file() != 55624) {
+    if (uniffi_corral_ffi_checksum_method_corral_load_mcp_servers_file() != 43019) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_corral_ffi_checksum_method_corral_provider_name() != 64728) {

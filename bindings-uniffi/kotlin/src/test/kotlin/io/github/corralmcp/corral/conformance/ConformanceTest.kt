@@ -199,7 +199,10 @@ private class Runner : AutoCloseable {
             "restart_server" does { c.addServer(c.server(it.str("server"))) },
             "list_servers" does { JsonArray(c.listServers().map { s -> JsonPrimitive(s.name) }) },
             // A JSON object is passed as its text: the document parser reads JSON first.
-            "load_mcp_servers" does { JsonArray(c.loadMcpServers(it.text("document", raw = true)).map { s -> JsonPrimitive(s) }) },
+            "load_mcp_servers" does { r ->
+                val mountArgs = (r["mount_args"] as? JsonPrimitive)?.content == "true"
+                JsonArray(c.loadMcpServers(r.text("document", raw = true), mountArgs).map { s -> JsonPrimitive(s) })
+            },
             "discover_tools" does { JsonArray(c.discoverTools(it.str("server")).map { t -> parse(t.toJson()) }) },
             "tool_schema" does { r ->
                 val t = c.discoverTools(r.str("server")).first { it.name == r.str("tool") }
