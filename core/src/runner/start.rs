@@ -352,8 +352,8 @@ fn unseen_paths_hint(paths: &[PathBuf]) -> String {
     let mounts: Vec<String> = list.iter().map(|p| format!("\"{p}:rw\"")).collect();
     format!(
         "the server's arguments name host paths its sandbox does not see: {}; mount them \
-         (`\"mounts\": [{}]`, read-only without `:rw`; `corral import --mount-args` does it \
-         for an `mcpServers` file)",
+         (`\"mounts\": [{}]`, read-only without `:rw`; for an `mcpServers` file, `corral import \
+         --mount-args` or `load_mcp_servers` with `mount_args` does it)",
         list.join(", "),
         mounts.join(", ")
     )
