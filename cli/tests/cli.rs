@@ -370,7 +370,7 @@ fn quick_import_config_and_completions() {
 }
 
 #[test]
-fn import_mounts_the_host_paths_of_arguments_on_request() {
+fn import_host_paths_and_docker_entries() {
     let env = Env::new();
     let fx = fixture();
     let data = env.dir.path().join("data");
@@ -409,6 +409,24 @@ fn import_mounts_the_host_paths_of_arguments_on_request() {
         serde_json::json!([format!("{data}:{data}:rw")])
     );
     assert_eq!(env.ok(&[&read[..], &[&note]].concat()), "from the host\n");
+
+    // A Docker entry (the official servers' READMEs give one each) reaches no daemon in a
+    // sandbox: the error names the catalog server that is the same server without Docker.
+    let docker = env.dir.path().join("docker.json");
+    let entry = serde_json::json!({"command": "docker", "args": ["run", "-i", "--rm", "mcp/time"]});
+    std::fs::write(
+        &docker,
+        serde_json::json!({"mcpServers": {"time": entry}}).to_string(),
+    )
+    .expect("write");
+    env.ok(&["import", docker.to_str().expect("utf8")]);
+    let out = env.run(&["tools", "list", "time"]);
+    assert_eq!(code(&out), Some(16), "SERVER_START_FAILED");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("catalog server `time`") && !stderr.contains("install it on the host"),
+        "{stderr}"
+    );
 }
 
 #[test]

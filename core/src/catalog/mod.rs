@@ -19,6 +19,7 @@
 //! install commands run once per server (the per-server install cache); after `corral pull NAME`
 //! they are a template named `catalog-<name>` and a server starts from it without installing.
 
+mod docker;
 mod mcp;
 
 use std::{collections::BTreeMap, sync::OnceLock};
@@ -26,6 +27,7 @@ use std::{collections::BTreeMap, sync::OnceLock};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub(crate) use self::docker::hint as docker_hint;
 pub use self::mcp::{git_base, resolve_mcp};
 use crate::{
     config::ServerConfig,

@@ -42,6 +42,8 @@ impl StderrTail {
             l.strip_prefix("bwrap: execvp ")?
                 .strip_suffix(": No such file or directory")
         });
+        // (A container command gets its own hint: installing it would not help.)
+        let missing = missing.filter(|cmd| !matches!(*cmd, "docker" | "podman"));
         let hint = missing.map_or(String::new(), |cmd| {
             format!(
                 "\n`{cmd}` is not installed in the sandbox, which sees the host's system dirs and \

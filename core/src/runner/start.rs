@@ -330,17 +330,17 @@ impl Corral {
                     Some(d) => e.context(d),
                     None => e,
                 };
+                if e.kind() != ErrorKind::ServerStartFailed
+                    || self.inner.provider.name() == "unsandboxed"
+                {
+                    return Err(e);
+                }
+                // What a sandbox lacks that the command needs: a container daemon, host paths.
                 let unseen = config.host_paths_in_args();
-                Err(
-                    if e.kind() == ErrorKind::ServerStartFailed
-                        && !unseen.is_empty()
-                        && self.inner.provider.name() != "unsandboxed"
-                    {
-                        e.note(unseen_paths_hint(&unseen))
-                    } else {
-                        e
-                    },
-                )
+                let hints = crate::catalog::docker_hint(argv)
+                    .into_iter()
+                    .chain((!unseen.is_empty()).then(|| unseen_paths_hint(&unseen)));
+                Err(hints.fold(e, Error::note))
             }
         }
     }
