@@ -242,6 +242,14 @@ export interface Limits {
  */
 export interface LoadOptions {
   /**
+   * Expand `${VAR}` and `${VAR:-default}` (and Cursor's `${env:VAR}`) in each server's
+   * `command`, `args`, `env`, `url` and `headers` from this process's environment, as Claude
+   * Code does for `.mcp.json`; an unset `${VAR}` without a default is `CONFIG_INVALID`
+   * naming the field. Only for documents you trust: each server gets the variables its
+   * entry names.
+   */
+  expandEnv?: boolean
+  /**
    * Mount the existing host paths each server's arguments name (absolute, outside the
    * system dirs), read-write at the same path: a Claude Desktop `filesystem` entry's
    * directories, a `uv --directory` project. Only for documents you trust: each server gets
@@ -552,9 +560,11 @@ export declare class Corral {
   addServerFromDict(name: string, config: ServerConfigDict): Promise<void>
   /**
    * Adds every server of an `mcpServers` (or corral) document — JSON or TOML text, or an
-   * object — and resolves with their names. `{mountArgs: true}` mounts the existing host
-   * paths each entry's arguments name, read-write at the same path (a `filesystem`
-   * server's directories): only for documents you trust.
+   * object — and resolves with their names. For documents you trust: `mountArgs` mounts
+   * the existing host paths each entry's arguments name, read-write at the same path (a
+   * `filesystem` server's directories); `expandEnv` expands `${VAR}` and `${VAR:-default}`
+   * in its command, args, env, url and headers from this process's environment, as Claude
+   * Code.
    */
   loadMcpServers(document: string | Record<string, any>, options?: LoadOptions): Promise<string[]>
   /** Like `loadMcpServers`, reading the document from a file (e.g. `~/.cursor/mcp.json`). */

@@ -242,6 +242,14 @@ export interface Limits {
  */
 export interface LoadOptions {
   /**
+   * Expand `${VAR}` and `${VAR:-default}` (and Cursor's `${env:VAR}`) in each server's
+   * `command`, `args`, `env`, `url` and `headers` from this process's environment, as Claude
+   * Code does for `.mcp.json`; an unset `${VAR}` without a default is `CONFIG_INVALID`
+   * naming the field. Only for documents you trust: each server gets the variables its
+   * entry names.
+   */
+  expandEnv?: boolean
+  /**
    * Mount the existing host paths each server's arguments name (absolute, outside the
    * system dirs), read-write at the same path: a Claude Desktop `filesystem` entry's
    * directories, a `uv --directory` project. Only for documents you trust: each server gets

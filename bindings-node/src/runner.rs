@@ -189,9 +189,11 @@ runtime::promises! { Corral |c| {
         async move { c.add_server_from_dict(&name, &config).await }, drop;
 
     #[doc = "Adds every server of an `mcpServers` (or corral) document — JSON or TOML text, or an"]
-    #[doc = "object — and resolves with their names. `{mountArgs: true}` mounts the existing host"]
-    #[doc = "paths each entry's arguments name, read-write at the same path (a `filesystem`"]
-    #[doc = "server's directories): only for documents you trust."]
+    #[doc = "object — and resolves with their names. For documents you trust: `mountArgs` mounts"]
+    #[doc = "the existing host paths each entry's arguments name, read-write at the same path (a"]
+    #[doc = "`filesystem` server's directories); `expandEnv` expands `${VAR}` and `${VAR:-default}`"]
+    #[doc = "in its command, args, env, url and headers from this process's environment, as Claude"]
+    #[doc = "Code."]
     fn load_mcp_servers(document: Value, options: Option<Value>) -> Vec<String> as "Promise<string[]>"
         ("document: string | Record<string, any>, options?: LoadOptions") = async move {
             let options = types::options(options, "options")?;

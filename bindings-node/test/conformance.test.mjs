@@ -120,7 +120,10 @@ class Runner {
       case 'list_servers':
         return c.listServers().map((s) => s.name);
       case 'load_mcp_servers':
-        return c.loadMcpServers(r.document ?? null, { mountArgs: r.mount_args ?? false });
+        return c.loadMcpServers(r.document ?? null, {
+          mountArgs: r.mount_args ?? false,
+          expandEnv: r.expand_env ?? false,
+        });
       case 'discover_tools':
         return c.discoverTools(r.server);
       case 'tool_schema': {

@@ -279,12 +279,13 @@ impl PyCorral {
 
         /// Adds every server of an `mcpServers` document (Claude Desktop, Cursor, Claude Code)
         /// or corral document: a dict, or the path of a JSON/TOML file. Returns their names.
-        /// `mount_args=True` mounts the existing host paths each entry's arguments name,
-        /// read-write at the same path (a `filesystem` server's directories): only for
-        /// documents you trust.
-        #[pyo3(signature = (path_or_dict, *, mount_args=false))]
-        fn load_mcp_servers | load_mcp_servers_sync(&self, path_or_dict: &Bound<'_, PyAny>, mount_args: bool) => {
-            let options = LoadOptions { mount_args };
+        /// For documents you trust: `mount_args=True` mounts the existing host paths each
+        /// entry's arguments name, read-write at the same path (a `filesystem` server's
+        /// directories); `expand_env=True` expands `${VAR}` and `${VAR:-default}` in its
+        /// command, args, env, url and headers from this process's environment, as Claude Code.
+        #[pyo3(signature = (path_or_dict, *, mount_args=false, expand_env=false))]
+        fn load_mcp_servers | load_mcp_servers_sync(&self, path_or_dict: &Bound<'_, PyAny>, mount_args: bool, expand_env: bool) => {
+            let options = LoadOptions { mount_args, expand_env };
             if path_or_dict.is_instance_of::<PyString>() || path_or_dict.hasattr("__fspath__")? {
                 let path: PathBuf = path_or_dict.extract()?;
                 self.with(move |c, _| async move { c.load_mcp_servers_file(&path, options).await })?
@@ -295,9 +296,11 @@ impl PyCorral {
         };
 
         /// Like `load_mcp_servers`, for the document's text (JSON or TOML).
-        #[pyo3(signature = (text, *, mount_args=false))]
-        fn load_mcp_servers_text | load_mcp_servers_text_sync(&self, text: String, mount_args: bool) =>
-            self.with(move |c, _| async move { c.load_mcp_servers(&text, LoadOptions { mount_args }).await })?;
+        #[pyo3(signature = (text, *, mount_args=false, expand_env=false))]
+        fn load_mcp_servers_text | load_mcp_servers_text_sync(&self, text: String, mount_args: bool, expand_env: bool) => {
+            let options = LoadOptions { mount_args, expand_env };
+            self.with(move |c, _| async move { c.load_mcp_servers(&text, options).await })?
+        };
 
         /// Removes a server, stopping it if it runs.
         fn remove_server | remove_server_sync(&self, name: String) =>

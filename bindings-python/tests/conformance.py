@@ -217,7 +217,8 @@ class Runner:
             case "load_mcp_servers":
                 doc = r.get("document")
                 method = "load_mcp_servers_text" if isinstance(doc, str) else "load_mcp_servers"
-                return await self.call(c, method, doc, mount_args=r.get("mount_args", False))
+                flags = {k: r.get(k, False) for k in ("mount_args", "expand_env")}
+                return await self.call(c, method, doc, **flags)
             case "discover_tools":
                 tools = await self.call(c, "discover_tools", r["server"])
                 return [t.to_dict() for t in tools]

@@ -128,27 +128,39 @@ impl Corral {
     }
 
     /// Adds every server of an `mcpServers` (Claude Desktop, Cursor, Claude Code) or corral
-    /// document, JSON or TOML text. Returns their names. `mount_args` mounts the existing host
-    /// paths each entry's arguments name, read-write at the same path (a `filesystem` server's
-    /// directories): only for documents you trust.
-    #[uniffi::method(default(mount_args = false))]
+    /// document, JSON or TOML text. Returns their names. For documents you trust: `mount_args`
+    /// mounts the existing host paths each entry's arguments name, read-write at the same path
+    /// (a `filesystem` server's directories); `expand_env` expands `${VAR}` and
+    /// `${VAR:-default}` in its command, args, env, url and headers from this process's
+    /// environment, as Claude Code.
+    #[uniffi::method(default(mount_args = false, expand_env = false))]
     pub async fn load_mcp_servers(
         &self,
         document: String,
         mount_args: bool,
+        expand_env: bool,
     ) -> Result<Vec<String>> {
-        let (core, options) = (self.core.clone(), core::LoadOptions { mount_args });
+        let options = core::LoadOptions {
+            mount_args,
+            expand_env,
+        };
+        let core = self.core.clone();
         rt::run(async move { Ok(core.load_mcp_servers(&document, options).await?) }).await
     }
 
     /// Like `load_mcp_servers`, reading the document from a file.
-    #[uniffi::method(default(mount_args = false))]
+    #[uniffi::method(default(mount_args = false, expand_env = false))]
     pub async fn load_mcp_servers_file(
         &self,
         path: String,
         mount_args: bool,
+        expand_env: bool,
     ) -> Result<Vec<String>> {
-        let (core, options) = (self.core.clone(), core::LoadOptions { mount_args });
+        let options = core::LoadOptions {
+            mount_args,
+            expand_env,
+        };
+        let core = self.core.clone();
         rt::run(async move {
             Ok(core
                 .load_mcp_servers_file(&PathBuf::from(path), options)

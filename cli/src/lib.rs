@@ -118,8 +118,10 @@ enum Command {
     Template(TemplateCmd),
     /// Import the servers of a Claude Desktop / Cursor / Claude Code `mcpServers` file.
     ///
-    /// A sandbox sees only the host paths mounted into it: the host paths an entry's arguments
-    /// name (a `filesystem` server's directories) are listed, and mounted with --mount-args.
+    /// `${VAR}` and `${VAR:-default}` in an entry's command, args, env, url and headers are
+    /// expanded from the environment, as Claude Code does. A sandbox sees only the host paths
+    /// mounted into it: the host paths an entry's arguments name (a `filesystem` server's
+    /// directories) are listed, and mounted with --mount-args.
     Import {
         /// The JSON (or TOML) file.
         file: PathBuf,
@@ -452,7 +454,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Import { file, mount_args } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| Error::config(file.display(), &e).with_source(e))?;
-            let mut servers = corral_core::config::parse_servers_document(&text)?;
+            let mut servers = corral_core::config::parse_servers_document_with(&text, &EXPAND)?;
             let names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
             let host_paths = host_paths_in_args(&ctx, &mut servers, mount_args);
             ctx.store.update(|all| {
@@ -856,6 +858,13 @@ fn mcp_arg(args: &GatewayArgs) -> Result<Option<Map<String, Value>>, Error> {
     }
 }
 
+/// How `import` and `gateway --config` read a document: `${VAR}` expanded from the environment
+/// it runs in, as Claude Code reads its `.mcp.json` (a user's own file, in the user's shell).
+const EXPAND: corral_core::LoadOptions = corral_core::LoadOptions {
+    mount_args: false,
+    expand_env: true,
+};
+
 /// The host paths each server's arguments name (see `ServerConfig::host_paths_in_args`),
 /// mounted when `mount`; said on stderr, and returned as `{server: [path]}`.
 fn host_paths_in_args(
@@ -899,7 +908,7 @@ async fn gateway(ctx: &Ctx, args: GatewayArgs) -> Result<i32, Error> {
             let text = std::fs::read_to_string(file).map_err(|e| {
                 Error::new(ErrorKind::ConfigInvalid, format!("{}: {e}", file.display()))
             })?;
-            let mut servers = corral_core::config::parse_servers_document(&text)?;
+            let mut servers = corral_core::config::parse_servers_document_with(&text, &EXPAND)?;
             host_paths_in_args(ctx, &mut servers, args.mount_args);
             servers
         }

@@ -370,7 +370,7 @@ fn quick_import_config_and_completions() {
 }
 
 #[test]
-fn import_host_paths_and_docker_entries() {
+fn import_expands_env_and_says_what_a_sandbox_lacks() {
     let env = Env::new();
     let fx = fixture();
     let data = env.dir.path().join("data");
@@ -409,6 +409,28 @@ fn import_host_paths_and_docker_entries() {
         serde_json::json!([format!("{data}:{data}:rw")])
     );
     assert_eq!(env.ok(&[&read[..], &[&note]].concat()), "from the host\n");
+
+    // ${VAR} is expanded as Claude Code does for `.mcp.json`; an unset one fails, naming it.
+    let expand = env.dir.path().join(".mcp.json");
+    let entry = serde_json::json!({"command": fx, "args": ["--tools", "${CORRAL_CLI_UNSET:-2}"]});
+    std::fs::write(
+        &expand,
+        serde_json::json!({"mcpServers": {"x": entry}}).to_string(),
+    )
+    .expect("write");
+    env.ok(&["import", expand.to_str().expect("utf8")]);
+    let stored = env.json(&["server", "show", "x", "--json"]);
+    assert_eq!(stored["command"][2], "2", "{stored}");
+    let entry = serde_json::json!({"command": fx, "env": {"T": "${CORRAL_CLI_UNSET}"}});
+    std::fs::write(
+        &expand,
+        serde_json::json!({"mcpServers": {"y": entry}}).to_string(),
+    )
+    .expect("write");
+    let out = env.run(&["import", expand.to_str().expect("utf8"), "--json"]);
+    assert_eq!(code(&out), Some(10), "CONFIG_INVALID");
+    let error: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(error["error"]["field"], "servers.y.env.T");
 
     // A Docker entry (the official servers' READMEs give one each) reaches no daemon in a
     // sandbox: the error names the catalog server that is the same server without Docker.

@@ -1101,10 +1101,35 @@ pub fn split_command(command: &str) -> std::result::Result<Vec<String>, String> 
     Ok(argv)
 }
 
+/// How a document's servers are added (`load_mcp_servers`, `loadMcpServers`). The JSON form is
+/// camelCase (`{"mountArgs": true}`); every field is optional.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct LoadOptions {
+    /// Mount the existing host paths each server's arguments name (absolute, outside the
+    /// system dirs), read-write at the same path: a Claude Desktop `filesystem` entry's
+    /// directories, a `uv --directory` project. Only for documents you trust: each server gets
+    /// the host paths its entry names.
+    #[serde(alias = "mount_args")]
+    pub mount_args: bool,
+    /// Expand `${VAR}` and `${VAR:-default}` (and Cursor's `${env:VAR}`) in each server's
+    /// `command`, `args`, `env`, `url` and `headers` from this process's environment, as Claude
+    /// Code does for `.mcp.json`; an unset `${VAR}` without a default is `CONFIG_INVALID`
+    /// naming the field. Only for documents you trust: each server gets the variables its
+    /// entry names.
+    #[serde(alias = "expand_env")]
+    pub expand_env: bool,
+}
+
 /// Parses a document holding several servers: `{"mcpServers": {...}}` (Claude Desktop, Cursor,
 /// Claude Code), `{"servers": {...}}` (corral's own form and VS Code's), or a bare map of
 /// name → server. Servers marked `"disabled": true` are skipped. The text may be JSON or TOML.
 pub fn parse_servers_document(text: &str) -> Result<Vec<ServerConfig>> {
+    parse_servers_document_with(text, &LoadOptions::default())
+}
+
+/// [`parse_servers_document`] with [`LoadOptions`].
+pub fn parse_servers_document_with(text: &str, options: &LoadOptions) -> Result<Vec<ServerConfig>> {
     let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(json_err) => match toml::from_str::<toml::Value>(text) {
@@ -1118,11 +1143,16 @@ pub fn parse_servers_document(text: &str) -> Result<Vec<ServerConfig>> {
             }
         },
     };
-    parse_servers_value(&value)
+    parse_servers_value_with(&value, options)
 }
 
 /// Like [`parse_servers_document`], for an already parsed JSON value.
 pub fn parse_servers_value(value: &Value) -> Result<Vec<ServerConfig>> {
+    parse_servers_value_with(value, &LoadOptions::default())
+}
+
+/// [`parse_servers_value`] with [`LoadOptions`].
+pub fn parse_servers_value_with(value: &Value, options: &LoadOptions) -> Result<Vec<ServerConfig>> {
     let obj = value
         .as_object()
         .ok_or_else(|| Error::config("document", "must be a JSON object"))?;
@@ -1141,8 +1171,98 @@ pub fn parse_servers_value(value: &Value) -> Result<Vec<ServerConfig>> {
         if server.get("disabled").and_then(Value::as_bool) == Some(true) {
             continue;
         }
-        out.push(ServerConfig::from_value(name, server)?);
+        let mut server = server.clone();
+        if options.expand_env {
+            expand_env_refs(&mut server, &format!("servers.{name}"), &|v| {
+                std::env::var(v).ok()
+            })?;
+        }
+        let mut config = ServerConfig::from_value(name, &server)?;
+        if options.mount_args {
+            config.mount_host_paths_in_args();
+        }
+        out.push(config);
     }
+    Ok(out)
+}
+
+/// Expands `${VAR}`, `${VAR:-default}` and `${env:VAR}` in the fields of one server entry that
+/// Claude Code expands: `command`, `args`, `env` and `headers` values, `url` (see
+/// [`LoadOptions::expand_env`]). `at` is the entry's field path.
+fn expand_env_refs(
+    server: &mut Value,
+    at: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<()> {
+    let Some(entry) = server.as_object_mut() else {
+        return Ok(());
+    };
+    for (key, value) in entry.iter_mut() {
+        let mut texts: Vec<(String, &mut String)> = match (key.as_str(), value) {
+            ("command" | "url", Value::String(s)) => vec![(key.clone(), s)],
+            ("command" | "args", Value::Array(items)) => items
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, v)| match v {
+                    Value::String(s) => Some((format!("{key}.{i}"), s)),
+                    _ => None,
+                })
+                .collect(),
+            ("env" | "headers", Value::Object(map)) => map
+                .iter_mut()
+                .filter_map(|(k, v)| match v {
+                    Value::String(s) => Some((format!("{key}.{k}"), s)),
+                    _ => None,
+                })
+                .collect(),
+            _ => continue,
+        };
+        for (field, text) in &mut texts {
+            **text =
+                expand_refs(text, lookup).map_err(|m| Error::config(format!("{at}.{field}"), m))?;
+        }
+    }
+    Ok(())
+}
+
+/// `text` with `${VAR}`, `${VAR:-default}` (the default when `VAR` is unset or empty) and
+/// `${env:VAR}` replaced, in one pass (an expanded value is not expanded again); anything else,
+/// `$VAR` included, is kept as it is.
+fn expand_refs(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> std::result::Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return Ok(out);
+        };
+        let inner = &after[..end];
+        let (name, default) = inner
+            .split_once(":-")
+            .map_or((inner, None), |(n, d)| (n, Some(d)));
+        let name = name.strip_prefix("env:").unwrap_or(name);
+        if valid_env_name(name) {
+            match (lookup(name), default) {
+                (Some(v), Some(d)) if v.is_empty() => out.push_str(d),
+                (Some(v), _) => out.push_str(&v),
+                (None, Some(d)) => out.push_str(d),
+                (None, None) => {
+                    return Err(format!(
+                        "`${{{name}}}` is not set (give it a default: `${{{name}:-…}}`)"
+                    ));
+                }
+            }
+        } else {
+            out.push_str(&rest[start..start + 3 + end]);
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
     Ok(out)
 }
 
@@ -1172,6 +1292,48 @@ fn is_header_char(b: u8) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn env_refs_expand_as_claude_code_does() {
+        let lookup = |n: &str| match n {
+            "TOKEN" => Some("t0k".to_owned()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        };
+        let expand = |t: &str| expand_refs(t, &lookup);
+        assert_eq!(expand("Bearer ${TOKEN}"), Ok("Bearer t0k".into()));
+        assert_eq!(
+            expand("${NOPE:-/data}/x ${EMPTY:-d} [${EMPTY}] ${env:TOKEN}"),
+            Ok("/data/x d [] t0k".into())
+        );
+        let kept = "$TOKEN ${1BAD} ${TOKEN";
+        assert_eq!(expand(kept), Ok(kept.into()), "not references");
+        let mut entry = json!({"command": "${NOPE:-srv}", "args": ["--t", "${TOKEN}", 3],
+            "env": {"K": "${TOKEN}"}, "headers": {"A": "B ${TOKEN}"}, "url": "${NOPE:-http://h}",
+            "description": "${TOKEN}"});
+        expand_env_refs(&mut entry, "servers.a", &lookup).expect("expands");
+        assert_eq!(
+            entry,
+            json!({"command": "srv", "args": ["--t", "t0k", 3], "env": {"K": "t0k"},
+                "headers": {"A": "B t0k"}, "url": "http://h", "description": "${TOKEN}"})
+        );
+        let mut unset = json!({"args": ["${NOPE}"]});
+        let e = expand_env_refs(&mut unset, "servers.a", &lookup).expect_err("unset");
+        assert_eq!(e.field(), Some("servers.a.args.0"));
+        // Only when asked: by default a document's text is taken as it is.
+        let doc = json!({"mcpServers": {"a": {"command": "srv", "env": {"K": "${HOME}"}}}});
+        assert_eq!(
+            parse_servers_value(&doc).expect("valid")[0].env["K"],
+            "${HOME}"
+        );
+        let home = std::env::var("HOME").unwrap_or_default();
+        let options = LoadOptions {
+            expand_env: true,
+            ..LoadOptions::default()
+        };
+        let servers = parse_servers_value_with(&doc, &options).expect("valid");
+        assert_eq!(servers[0].env["K"], home);
+    }
+
     #[test]
     fn host_paths_in_args_are_the_unmounted_existing_ones() {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -39,14 +39,14 @@ mod sync;
 pub mod tool;
 
 pub use self::{
-    config::{Limits, Mount, NetworkPolicy, ServerConfig, ToolFilter, Transport},
+    config::{Limits, LoadOptions, Mount, NetworkPolicy, ServerConfig, ToolFilter, Transport},
     error::{Error, ErrorKind, Result},
     gateway::{Gateway, GatewayOptions, ServerHealth, ServerState, start_gateway},
     install::{PruneReport, TemplateInfo},
     mcp::{CallOptions, LogCallback, ProgressCallback, Session, SessionOptions},
     runner::{
-        Corral, CorralOptions, LoadOptions, SandboxHandle, ServerSession, StartCallback,
-        StartEvent, default_home,
+        Corral, CorralOptions, SandboxHandle, ServerSession, StartCallback, StartEvent,
+        default_home,
     },
     sandbox::{Command, ExecOutput, ExitStatus, Provider, Sandbox, SandboxConfig},
     store::Store,

@@ -26,7 +26,6 @@ use std::{
     },
 };
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -37,7 +36,7 @@ pub use self::{
     start::{StartCallback, StartEvent},
 };
 use crate::{
-    config::{self, ServerConfig},
+    config::{self, LoadOptions, ServerConfig},
     error::{Error, ErrorKind, Result},
     mcp::{CallOptions, LogCallback},
     sandbox::{self, Provider, Sandbox, SandboxConfig},
@@ -55,21 +54,6 @@ pub struct CorralOptions {
     pub api_key: Option<String>,
     /// corral's home (state, caches). Default: `$CORRAL_HOME`, else `<data dir>/corral`.
     pub home: Option<PathBuf>,
-}
-
-/// How a document's servers are added (`load_mcp_servers`, `loadMcpServers`). The JSON form is
-/// camelCase (`{"mountArgs": true}`); every field is optional.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-pub struct LoadOptions {
-    /// Mount the existing host paths each server's arguments name (absolute, outside the
-    /// system dirs), read-write at the same path: a Claude Desktop `filesystem` entry's
-    /// directories, a `uv --directory` project. Only for documents you trust: each server gets
-    /// the host paths its entry names.
-    #[serde(alias = "mount_args")]
-    pub mount_args: bool,
 }
 
 /// The runner: configure servers, then discover and call their tools.
@@ -215,8 +199,8 @@ impl Corral {
         document: &str,
         options: LoadOptions,
     ) -> Result<Vec<String>> {
-        let servers = config::parse_servers_document(document)?;
-        self.add_all(servers, options).await
+        let servers = config::parse_servers_document_with(document, &options)?;
+        self.add_all(servers).await
     }
 
     /// Like [`Corral::load_mcp_servers`], reading the document from a file (for example
@@ -238,20 +222,13 @@ impl Corral {
         document: &Value,
         options: LoadOptions,
     ) -> Result<Vec<String>> {
-        let servers = config::parse_servers_value(document)?;
-        self.add_all(servers, options).await
+        let servers = config::parse_servers_value_with(document, &options)?;
+        self.add_all(servers).await
     }
 
-    async fn add_all(
-        &self,
-        servers: Vec<ServerConfig>,
-        options: LoadOptions,
-    ) -> Result<Vec<String>> {
+    async fn add_all(&self, servers: Vec<ServerConfig>) -> Result<Vec<String>> {
         let names = servers.iter().map(|s| s.name.clone()).collect();
-        for mut s in servers {
-            if options.mount_args {
-                s.mount_host_paths_in_args();
-            }
+        for s in servers {
             self.add_server(s).await?;
         }
         Ok(names)

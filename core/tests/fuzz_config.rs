@@ -7,7 +7,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use corral_core::{
     CallOptions, ErrorKind, SandboxConfig, ServerConfig,
-    config::{parse_servers_document, parse_servers_value},
+    config::{LoadOptions, parse_servers_document, parse_servers_value_with},
 };
 use serde_json::{Map, Value, json};
 
@@ -119,6 +119,10 @@ fn string(rng: &mut Rng) -> String {
         "https://example.com/mcp",
         "ftp://x",
         "/data",
+        "${HOME}",
+        "${CORRAL_FUZZ_UNSET:-/tmp}",
+        "${env:PATH}x${",
+        "${}${:-}${é}}",
         "/data:/mnt:rw",
         "/a:ro",
         "rel/path",
@@ -346,8 +350,14 @@ fn ten_thousand_random_configs_never_panic() {
                 } else {
                     json!({ key: servers })
                 };
+                // Half of them with ${VAR} expansion (the fuzzed strings hold `${`s) and
+                // argument mounts.
+                let options = LoadOptions {
+                    expand_env: rng.below(2) == 0,
+                    mount_args: rng.below(2) == 0,
+                };
                 let parsed = if form == 2 {
-                    parse_servers_value(&doc)
+                    parse_servers_value_with(&doc, &options)
                 } else {
                     parse_servers_document(&doc.to_string())
                 };

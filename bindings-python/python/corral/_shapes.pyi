@@ -149,6 +149,14 @@ class LoadOptionsDict(TypedDict):
     camelCase (`{"mountArgs": true}`); every field is optional.
     """
 
+    expandEnv: NotRequired[bool]
+    """
+    Expand `${VAR}` and `${VAR:-default}` (and Cursor's `${env:VAR}`) in each server's
+    `command`, `args`, `env`, `url` and `headers` from this process's environment, as Claude
+    Code does for `.mcp.json`; an unset `${VAR}` without a default is `CONFIG_INVALID`
+    naming the field. Only for documents you trust: each server gets the variables its
+    entry names.
+    """
     mountArgs: NotRequired[bool]
     """
     Mount the existing host paths each server's arguments name (absolute, outside the

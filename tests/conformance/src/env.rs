@@ -100,6 +100,7 @@ impl Env {
             ),
             ("HOST_HOME", path(self.canary_file.parent())),
             ("CANARY_VAR", CANARY_VAR.to_owned()),
+            ("CANARY_VALUE", CANARY_VALUE.to_owned()),
             ("LISTENER_PORT", self.listener_port.to_string()),
             ("WORK_DIR", path(Some(self.work_dir.path()))),
             ("HTTP_FIXTURE_TOKEN", HTTP_TOKEN.to_owned()),

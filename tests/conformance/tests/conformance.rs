@@ -31,9 +31,9 @@ struct Rust {
 
 impl Executor for Rust {
     async fn call(&mut self, request: Value) -> Result<Value, Value> {
-        self.op(&request)
-            .await
-            .map_err(|e| json!({"kind": e.kind().code(), "message": e.to_string()}))
+        self.op(&request).await.map_err(
+            |e| json!({"kind": e.kind().code(), "message": e.to_string(), "field": e.field()}),
+        )
     }
 }
 
@@ -136,8 +136,10 @@ impl Rust {
                     .collect::<Vec<_>>()
             ),
             "load_mcp_servers" => {
+                let flag = |key: &str| r[key].as_bool().unwrap_or(false);
                 let options = LoadOptions {
-                    mount_args: r["mount_args"].as_bool().unwrap_or(false),
+                    mount_args: flag("mount_args"),
+                    expand_env: flag("expand_env"),
                 };
                 match &r["document"] {
                     Value::String(text) => to_json(c.load_mcp_servers(text, options).await?),

@@ -732,16 +732,18 @@ public protocol CorralProtocol: AnyObject, Sendable {
     
     /**
      * Adds every server of an `mcpServers` (Claude Desktop, Cursor, Claude Code) or corral
-     * document, JSON or TOML text. Returns their names. `mount_args` mounts the existing host
-     * paths each entry's arguments name, read-write at the same path (a `filesystem` server's
-     * directories): only for documents you trust.
+     * document, JSON or TOML text. Returns their names. For documents you trust: `mount_args`
+     * mounts the existing host paths each entry's arguments name, read-write at the same path
+     * (a `filesystem` server's directories); `expand_env` expands `${VAR}` and
+     * `${VAR:-default}` in its command, args, env, url and headers from this process's
+     * environment, as Claude Code.
      */
-    func loadMcpServers(document: String, mountArgs: Bool) async throws  -> [String]
+    func loadMcpServers(document: String, mountArgs: Bool, expandEnv: Bool) async throws  -> [String]
     
     /**
      * Like `load_mcp_servers`, reading the document from a file.
      */
-    func loadMcpServersFile(path: String, mountArgs: Bool) async throws  -> [String]
+    func loadMcpServersFile(path: String, mountArgs: Bool, expandEnv: Bool) async throws  -> [String]
     
     /**
      * The provider's name (`local`, `unsandboxed`).
@@ -1052,16 +1054,18 @@ open func listTemplates()throws  -> [TemplateInfo]  {
     
     /**
      * Adds every server of an `mcpServers` (Claude Desktop, Cursor, Claude Code) or corral
-     * document, JSON or TOML text. Returns their names. `mount_args` mounts the existing host
-     * paths each entry's arguments name, read-write at the same path (a `filesystem` server's
-     * directories): only for documents you trust.
+     * document, JSON or TOML text. Returns their names. For documents you trust: `mount_args`
+     * mounts the existing host paths each entry's arguments name, read-write at the same path
+     * (a `filesystem` server's directories); `expand_env` expands `${VAR}` and
+     * `${VAR:-default}` in its command, args, env, url and headers from this process's
+     * environment, as Claude Code.
      */
-open func loadMcpServers(document: String, mountArgs: Bool = false)async throws  -> [String]  {
+open func loadMcpServers(document: String, mountArgs: Bool = false, expandEnv: Bool = false)async throws  -> [String]  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_corral_ffi_fn_method_corral_load_mcp_servers(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(document),FfiConverterBool.lower(mountArgs)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(document),FfiConverterBool.lower(mountArgs),FfiConverterBool.lower(expandEnv)
                 )
             },
             pollFunc: ffi_corral_ffi_rust_future_poll_rust_buffer,
@@ -1075,12 +1079,12 @@ open func loadMcpServers(document: String, mountArgs: Bool = false)async throws 
     /**
      * Like `load_mcp_servers`, reading the document from a file.
      */
-open func loadMcpServersFile(path: String, mountArgs: Bool = false)async throws  -> [String]  {
+open func loadMcpServersFile(path: String, mountArgs: Bool = false, expandEnv: Bool = false)async throws  -> [String]  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_corral_ffi_fn_method_corral_load_mcp_servers_file(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(path),FfiConverterBool.lower(mountArgs)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(path),FfiConverterBool.lower(mountArgs),FfiConverterBool.lower(expandEnv)
                 )
             },
             pollFunc: ffi_corral_ffi_rust_future_poll_rust_buffer,
@@ -7688,10 +7692,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_corral_ffi_checksum_method_corral_list_templates() != 57714) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_corral_load_mcp_servers() != 12590) {
+    if (uniffi_corral_ffi_checksum_method_corral_load_mcp_servers() != 31633) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_corral_load_mcp_servers_file() != 43019) {
+    if (uniffi_corral_ffi_checksum_method_corral_load_mcp_servers_file() != 54658) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_corral_ffi_checksum_method_corral_provider_name() != 64728) {

@@ -156,8 +156,9 @@ final class Runner {
         case "list_servers": return c.listServers().map(\.name)
         case "load_mcp_servers":
             // A JSON object is passed as its text: the document parser reads JSON first.
-            let mountArgs = r["mount_args"] as? Bool ?? false
-            return try await c.loadMcpServers(document: r["document"] as? String ?? json("document"), mountArgs: mountArgs)
+            let document = try r["document"] as? String ?? json("document")
+            return try await c.loadMcpServers(
+                document: document, mountArgs: r["mount_args"] as? Bool ?? false, expandEnv: r["expand_env"] as? Bool ?? false)
         case "discover_tools": return try await c.discoverTools(server: str("server")).map { try parse($0.toJson()) }
         case "tool_schema":
             let tools = try await c.discoverTools(server: str("server"))

@@ -408,12 +408,12 @@ RustBuffer uniffi_corral_ffi_fn_method_corral_list_templates(uint64_t ptr, RustC
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_LOAD_MCP_SERVERS
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_LOAD_MCP_SERVERS
-uint64_t uniffi_corral_ffi_fn_method_corral_load_mcp_servers(uint64_t ptr, RustBuffer document, int8_t mount_args
+uint64_t uniffi_corral_ffi_fn_method_corral_load_mcp_servers(uint64_t ptr, RustBuffer document, int8_t mount_args, int8_t expand_env
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_LOAD_MCP_SERVERS_FILE
 #define UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_LOAD_MCP_SERVERS_FILE
-uint64_t uniffi_corral_ffi_fn_method_corral_load_mcp_servers_file(uint64_t ptr, RustBuffer path, int8_t mount_args
+uint64_t uniffi_corral_ffi_fn_method_corral_load_mcp_servers_file(uint64_t ptr, RustBuffer path, int8_t mount_args, int8_t expand_env
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CORRAL_FFI_FN_METHOD_CORRAL_PROVIDER_NAME

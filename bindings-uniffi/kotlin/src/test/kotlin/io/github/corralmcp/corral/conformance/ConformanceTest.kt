@@ -200,8 +200,9 @@ private class Runner : AutoCloseable {
             "list_servers" does { JsonArray(c.listServers().map { s -> JsonPrimitive(s.name) }) },
             // A JSON object is passed as its text: the document parser reads JSON first.
             "load_mcp_servers" does { r ->
-                val mountArgs = (r["mount_args"] as? JsonPrimitive)?.content == "true"
-                JsonArray(c.loadMcpServers(r.text("document", raw = true), mountArgs).map { s -> JsonPrimitive(s) })
+                val flag = { key: String -> (r[key] as? JsonPrimitive)?.content == "true" }
+                val names = c.loadMcpServers(r.text("document", raw = true), flag("mount_args"), flag("expand_env"))
+                JsonArray(names.map { s -> JsonPrimitive(s) })
             },
             "discover_tools" does { JsonArray(c.discoverTools(it.str("server")).map { t -> parse(t.toJson()) }) },
             "tool_schema" does { r ->
