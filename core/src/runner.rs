@@ -40,7 +40,7 @@ use crate::{
     error::{Error, ErrorKind, Result},
     mcp::{CallOptions, LogCallback},
     sandbox::{self, Provider, Sandbox, SandboxConfig},
-    sync::lock,
+    sync::{blocking, lock},
     tool::{Tool, ToolResult},
 };
 
@@ -199,7 +199,10 @@ impl Corral {
         document: &str,
         options: LoadOptions,
     ) -> Result<Vec<String>> {
-        let servers = config::parse_servers_document_with(document, &options)?;
+        let document = document.to_owned();
+        // Off the runtime's threads: `mount_args` looks at the host's files.
+        let servers =
+            blocking(move || config::parse_servers_document_with(&document, &options)).await?;
         self.add_all(servers).await
     }
 
@@ -222,7 +225,9 @@ impl Corral {
         document: &Value,
         options: LoadOptions,
     ) -> Result<Vec<String>> {
-        let servers = config::parse_servers_value_with(document, &options)?;
+        let document = document.clone();
+        let servers =
+            blocking(move || config::parse_servers_value_with(&document, &options)).await?;
         self.add_all(servers).await
     }
 

@@ -336,7 +336,12 @@ impl Corral {
                     return Err(e);
                 }
                 // What a sandbox lacks that the command needs: a container daemon, host paths.
-                let unseen = config.host_paths_in_args();
+                let unseen = {
+                    let config = config.clone();
+                    blocking(move || Ok(config.host_paths_in_args()))
+                        .await
+                        .unwrap_or_default()
+                };
                 let hints = crate::catalog::docker_hint(argv)
                     .into_iter()
                     .chain((!unseen.is_empty()).then(|| unseen_paths_hint(&unseen)));
