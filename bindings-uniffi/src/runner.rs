@@ -143,6 +143,7 @@ impl Corral {
         let options = core::LoadOptions {
             mount_args,
             expand_env,
+            ..Default::default()
         };
         let core = self.core.clone();
         rt::run(async move { Ok(core.load_mcp_servers(&document, options).await?) }).await
@@ -159,6 +160,7 @@ impl Corral {
         let options = core::LoadOptions {
             mount_args,
             expand_env,
+            ..Default::default()
         };
         let core = self.core.clone();
         rt::run(async move {

@@ -454,7 +454,8 @@ async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Import { file, mount_args } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| Error::config(file.display(), &e).with_source(e))?;
-            let mut servers = corral_core::config::parse_servers_document_with(&text, &EXPAND)?;
+            let mut servers =
+                corral_core::config::parse_servers_document_with(&text, &expanding(&file))?;
             let names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
             let host_paths = host_paths_in_args(&ctx, &mut servers, mount_args);
             ctx.store.update(|all| {
@@ -858,12 +859,16 @@ fn mcp_arg(args: &GatewayArgs) -> Result<Option<Map<String, Value>>, Error> {
     }
 }
 
-/// How `import` and `gateway --config` read a document: `${VAR}` expanded from the environment
-/// it runs in, as Claude Code reads its `.mcp.json` (a user's own file, in the user's shell).
-const EXPAND: corral_core::LoadOptions = corral_core::LoadOptions {
-    mount_args: false,
-    expand_env: true,
-};
+/// How `import` and `gateway --config` read the document `file`: `${VAR}` expanded from the
+/// environment they run in, as Claude Code reads its `.mcp.json` (a user's own file, in the
+/// user's shell).
+fn expanding(file: &std::path::Path) -> corral_core::LoadOptions {
+    let options = corral_core::LoadOptions {
+        expand_env: true,
+        ..Default::default()
+    };
+    options.for_file(file)
+}
 
 /// The host paths each server's arguments name (see `ServerConfig::host_paths_in_args`),
 /// mounted when `mount`; said on stderr, and returned as `{server: [path]}`.
@@ -908,7 +913,8 @@ async fn gateway(ctx: &Ctx, args: GatewayArgs) -> Result<i32, Error> {
             let text = std::fs::read_to_string(file).map_err(|e| {
                 Error::new(ErrorKind::ConfigInvalid, format!("{}: {e}", file.display()))
             })?;
-            let mut servers = corral_core::config::parse_servers_document_with(&text, &EXPAND)?;
+            let mut servers =
+                corral_core::config::parse_servers_document_with(&text, &expanding(file))?;
             host_paths_in_args(ctx, &mut servers, args.mount_args);
             servers
         }
@@ -934,6 +940,7 @@ async fn gateway(ctx: &Ctx, args: GatewayArgs) -> Result<i32, Error> {
         ));
     }
     let corral = open_corral(ctx, None)?;
+    let stop = stop_signals();
     let served = async {
         let mut names = Vec::new();
         for s in servers {
@@ -995,7 +1002,7 @@ async fn gateway(ctx: &Ctx, args: GatewayArgs) -> Result<i32, Error> {
             }
             out!("Ctrl-C stops the gateway and every sandbox.");
         }
-        wait_for_stop().await;
+        stop.await;
         gw.close().await;
         Ok::<_, Error>(())
     }
@@ -1108,19 +1115,26 @@ async fn pull(ctx: &Ctx, names: &[String]) -> Result<i32, Error> {
     result
 }
 
-async fn wait_for_stop() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let term = async {
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves at the first Ctrl-C or SIGTERM after the call (not after the first poll: the
+/// handlers are in place before the gateway says it serves, so a signal sent as soon as it
+/// does stops it cleanly rather than killing it).
+fn stop_signals() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    async fn next(s: Option<&mut Signal>) {
+        match s {
+            Some(s) => drop(s.recv().await),
+            None => std::future::pending().await,
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
+    }
+    let (mut int, mut term) = (
+        signal(SignalKind::interrupt()).ok(),
+        signal(SignalKind::terminate()).ok(),
+    );
+    async move {
+        tokio::select! {
+            () = next(int.as_mut()) => {}
+            () = next(term.as_mut()) => {}
+        }
     }
 }
 

@@ -1103,7 +1103,7 @@ pub fn split_command(command: &str) -> std::result::Result<Vec<String>, String> 
 
 /// How a document's servers are added (`load_mcp_servers`, `loadMcpServers`). The JSON form is
 /// camelCase (`{"mountArgs": true}`); every field is optional.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct LoadOptions {
     /// Mount the existing host paths each server's arguments name (absolute, outside the
@@ -1119,6 +1119,49 @@ pub struct LoadOptions {
     /// entry names.
     #[serde(alias = "expand_env")]
     pub expand_env: bool,
+    /// What `${workspaceFolder}` (VS Code, Cursor) expands to: the folder holding the
+    /// document's `.vscode`/`.cursor` folder, set when it is read from a file.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub workspace_folder: Option<PathBuf>,
+}
+
+impl LoadOptions {
+    /// These options for a document read from `path`: `${workspaceFolder}` is the folder that
+    /// holds its `.vscode`, `.cursor` or `.claude` folder, else its own folder.
+    pub fn for_file(mut self, path: &std::path::Path) -> Self {
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        let dir = path.parent().map(std::path::Path::to_path_buf);
+        self.workspace_folder = match dir {
+            Some(d)
+                if d.file_name()
+                    .is_some_and(|n| n == ".vscode" || n == ".cursor" || n == ".claude") =>
+            {
+                d.parent().map(std::path::Path::to_path_buf)
+            }
+            d => d,
+        };
+        self
+    }
+
+    /// The value of the reference `${name}`: a variable (`VAR`, `env:VAR`), or one of VS Code's
+    /// and Cursor's (`userHome`, `workspaceFolder`); `Err` for one corral cannot resolve.
+    fn resolve(&self, name: &str) -> std::result::Result<Option<String>, String> {
+        let path = |p: Option<&std::path::Path>| p.map(|p| p.display().to_string());
+        match name {
+            "userHome" => Ok(path(dirs::home_dir().as_deref())),
+            "workspaceFolder" => path(self.workspace_folder.as_deref()).map(Some).ok_or_else(|| {
+                "`${workspaceFolder}` is the folder of the document's project, known only when it \
+                 is read from a file"
+                    .to_owned()
+            }),
+            _ if name.starts_with("input:") => Err(format!(
+                "`${{{name}}}` asks for a VS Code input, which corral cannot prompt for: write the \
+                 value, or `${{VAR}}` to take it from the environment"
+            )),
+            _ => Ok(std::env::var(name.strip_prefix("env:").unwrap_or(name)).ok()),
+        }
+    }
 }
 
 /// Parses a document holding several servers: `{"mcpServers": {...}}` (Claude Desktop, Cursor,
@@ -1174,7 +1217,7 @@ pub fn parse_servers_value_with(value: &Value, options: &LoadOptions) -> Result<
         let mut server = server.clone();
         if options.expand_env {
             expand_env_refs(&mut server, &format!("servers.{name}"), &|v| {
-                std::env::var(v).ok()
+                options.resolve(v)
             })?;
         }
         let mut config = ServerConfig::from_value(name, &server)?;
@@ -1189,11 +1232,7 @@ pub fn parse_servers_value_with(value: &Value, options: &LoadOptions) -> Result<
 /// Expands `${VAR}`, `${VAR:-default}` and `${env:VAR}` in the fields of one server entry that
 /// Claude Code expands: `command`, `args`, `env` and `headers` values, `url` (see
 /// [`LoadOptions::expand_env`]). `at` is the entry's field path.
-fn expand_env_refs(
-    server: &mut Value,
-    at: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<()> {
+fn expand_env_refs(server: &mut Value, at: &str, lookup: &Lookup<'_>) -> Result<()> {
     let Some(entry) = server.as_object_mut() else {
         return Ok(());
     };
@@ -1225,13 +1264,13 @@ fn expand_env_refs(
     Ok(())
 }
 
-/// `text` with `${VAR}`, `${VAR:-default}` (the default when `VAR` is unset or empty) and
-/// `${env:VAR}` replaced, in one pass (an expanded value is not expanded again); anything else,
-/// `$VAR` included, is kept as it is.
-fn expand_refs(
-    text: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> std::result::Result<String, String> {
+/// What a `${name}` reference is (`Ok(None)`: unset); `Err` says why it cannot be resolved.
+type Lookup<'a> = dyn Fn(&str) -> std::result::Result<Option<String>, String> + 'a;
+
+/// `text` with `${VAR}`, `${VAR:-default}` (the default when `VAR` is unset or empty),
+/// `${env:VAR}` and VS Code's `${userHome}`, `${workspaceFolder}` replaced, in one pass (an
+/// expanded value is not expanded again); anything else, `$VAR` included, is kept as it is.
+fn expand_refs(text: &str, lookup: &Lookup<'_>) -> std::result::Result<String, String> {
     let mut out = String::new();
     let mut rest = text;
     while let Some(start) = rest.find("${") {
@@ -1245,15 +1284,15 @@ fn expand_refs(
         let (name, default) = inner
             .split_once(":-")
             .map_or((inner, None), |(n, d)| (n, Some(d)));
-        let name = name.strip_prefix("env:").unwrap_or(name);
-        if valid_env_name(name) {
-            match (lookup(name), default) {
+        let var = name.strip_prefix("env:").unwrap_or(name);
+        if valid_env_name(var) || name.starts_with("input:") {
+            match (lookup(name)?, default) {
                 (Some(v), Some(d)) if v.is_empty() => out.push_str(d),
                 (Some(v), _) => out.push_str(&v),
                 (None, Some(d)) => out.push_str(d),
                 (None, None) => {
                     return Err(format!(
-                        "`${{{name}}}` is not set (give it a default: `${{{name}:-…}}`)"
+                        "`${{{var}}}` is not set (give it a default: `${{{var}:-…}}`)"
                     ));
                 }
             }
@@ -1294,10 +1333,12 @@ fn is_header_char(b: u8) -> bool {
 mod tests {
     #[test]
     fn env_refs_expand_as_claude_code_does() {
-        let lookup = |n: &str| match n {
-            "TOKEN" => Some("t0k".to_owned()),
-            "EMPTY" => Some(String::new()),
-            _ => None,
+        let lookup = |n: &str| {
+            Ok(match n.strip_prefix("env:").unwrap_or(n) {
+                "TOKEN" => Some("t0k".to_owned()),
+                "EMPTY" => Some(String::new()),
+                _ => None,
+            })
         };
         let expand = |t: &str| expand_refs(t, &lookup);
         assert_eq!(expand("Bearer ${TOKEN}"), Ok("Bearer t0k".into()));
@@ -1332,6 +1373,22 @@ mod tests {
         };
         let servers = parse_servers_value_with(&doc, &options).expect("valid");
         assert_eq!(servers[0].env["K"], home);
+        // VS Code's references: a file's workspace folder, the home; an input prompt is refused.
+        let vscode = json!({"servers": {"v": {"command": "node",
+            "args": ["${workspaceFolder}/s.js", "${userHome}"]}}});
+        let from_file = options
+            .clone()
+            .for_file(std::path::Path::new("/proj/.vscode/mcp.json"));
+        let v = parse_servers_value_with(&vscode, &from_file).expect("valid");
+        let want = Transport::Stdio {
+            argv: vec!["node".into(), "/proj/s.js".into(), home],
+        };
+        assert_eq!(v[0].transport, want);
+        let e = parse_servers_value_with(&vscode, &options).expect_err("no file");
+        assert_eq!(e.field(), Some("servers.v.args.0"));
+        let input = json!({"servers": {"p": {"command": "srv", "env": {"K": "${input:key}"}}}});
+        let e = parse_servers_value_with(&input, &options).expect_err("a prompt");
+        assert_eq!(e.field(), Some("servers.p.env.K"));
     }
 
     #[test]

@@ -123,6 +123,9 @@ fn string(rng: &mut Rng) -> String {
         "${CORRAL_FUZZ_UNSET:-/tmp}",
         "${env:PATH}x${",
         "${}${:-}${é}}",
+        "${workspaceFolder}/s.js",
+        "${input:key}",
+        "${userHome:-x}",
         "/data:/mnt:rw",
         "/a:ro",
         "rel/path",
@@ -355,6 +358,7 @@ fn ten_thousand_random_configs_never_panic() {
                 let options = LoadOptions {
                     expand_env: rng.below(2) == 0,
                     mount_args: rng.below(2) == 0,
+                    workspace_folder: (rng.below(2) == 0).then(|| "/proj".into()),
                 };
                 let parsed = if form == 2 {
                     parse_servers_value_with(&doc, &options)

@@ -140,6 +140,7 @@ impl Rust {
                 let options = LoadOptions {
                     mount_args: flag("mount_args"),
                     expand_env: flag("expand_env"),
+                    ..LoadOptions::default()
                 };
                 match &r["document"] {
                     Value::String(text) => to_json(c.load_mcp_servers(text, options).await?),
