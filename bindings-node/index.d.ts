@@ -242,11 +242,11 @@ export interface Limits {
  */
 export interface LoadOptions {
   /**
-   * Expand `${VAR}` and `${VAR:-default}` (and Cursor's `${env:VAR}`) in each server's
-   * `command`, `args`, `env`, `url` and `headers` from this process's environment, as Claude
-   * Code does for `.mcp.json`; an unset `${VAR}` without a default is `CONFIG_INVALID`
-   * naming the field. Only for documents you trust: each server gets the variables its
-   * entry names.
+   * Expand `${VAR}` and `${VAR:-default}` (and `${env:VAR}`, `${userHome}`,
+   * `${workspaceFolder}`) in each server's `command`, `args`, `env`, `url` and `headers` from
+   * this process's environment, as Claude Code, Cursor and VS Code do, and read VS Code's
+   * `envFile`; an unset `${VAR}` without a default is `CONFIG_INVALID` naming the field.
+   * Only for documents you trust: each server gets the variables its entry names.
    */
   expandEnv?: boolean
   /**

@@ -1112,11 +1112,11 @@ pub struct LoadOptions {
     /// the host paths its entry names.
     #[serde(alias = "mount_args")]
     pub mount_args: bool,
-    /// Expand `${VAR}` and `${VAR:-default}` (and Cursor's `${env:VAR}`) in each server's
-    /// `command`, `args`, `env`, `url` and `headers` from this process's environment, as Claude
-    /// Code does for `.mcp.json`; an unset `${VAR}` without a default is `CONFIG_INVALID`
-    /// naming the field. Only for documents you trust: each server gets the variables its
-    /// entry names.
+    /// Expand `${VAR}` and `${VAR:-default}` (and `${env:VAR}`, `${userHome}`,
+    /// `${workspaceFolder}`) in each server's `command`, `args`, `env`, `url` and `headers` from
+    /// this process's environment, as Claude Code, Cursor and VS Code do, and read VS Code's
+    /// `envFile`; an unset `${VAR}` without a default is `CONFIG_INVALID` naming the field.
+    /// Only for documents you trust: each server gets the variables its entry names.
     #[serde(alias = "expand_env")]
     pub expand_env: bool,
     /// What `${workspaceFolder}` (VS Code, Cursor) expands to: the folder holding the
@@ -1238,7 +1238,7 @@ fn expand_env_refs(server: &mut Value, at: &str, lookup: &Lookup<'_>) -> Result<
     };
     for (key, value) in entry.iter_mut() {
         let mut texts: Vec<(String, &mut String)> = match (key.as_str(), value) {
-            ("command" | "url", Value::String(s)) => vec![(key.clone(), s)],
+            ("command" | "url" | "envFile", Value::String(s)) => vec![(key.clone(), s)],
             ("command" | "args", Value::Array(items)) => items
                 .iter_mut()
                 .enumerate()
@@ -1261,7 +1261,49 @@ fn expand_env_refs(server: &mut Value, at: &str, lookup: &Lookup<'_>) -> Result<
                 expand_refs(text, lookup).map_err(|m| Error::config(format!("{at}.{field}"), m))?;
         }
     }
+    // VS Code's `envFile`: its variables join `env` (where `env` names one too, `env` wins).
+    if let Some(Value::String(path)) = entry.get("envFile") {
+        let field = format!("{at}.envFile");
+        let vars = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| parse_env_file(&text))
+            .map_err(|m| Error::config(&field, format!("{path}: {m}")))?;
+        let env = entry
+            .entry("env")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Value::Object(env) = env {
+            for (k, v) in vars {
+                env.entry(k).or_insert(Value::String(v));
+            }
+        }
+    }
     Ok(())
+}
+
+/// The variables of a dotenv file: `KEY=VALUE` lines (`export ` before the key, quotes around
+/// the value and `#` comment lines allowed).
+fn parse_env_file(text: &str) -> std::result::Result<Vec<(String, String)>, String> {
+    let mut vars = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(format!("line {}: expected KEY=VALUE", n + 1));
+        };
+        let key = key.trim();
+        if !valid_env_name(key) {
+            return Err(format!("line {}: `{key}` is not a variable name", n + 1));
+        }
+        let value = value.trim();
+        let unquoted = ['"', '\'']
+            .iter()
+            .find_map(|q| value.strip_prefix(*q)?.strip_suffix(*q));
+        vars.push((key.to_owned(), unquoted.unwrap_or(value).to_owned()));
+    }
+    Ok(vars)
 }
 
 /// What a `${name}` reference is (`Ok(None)`: unset); `Err` says why it cannot be resolved.
@@ -1386,6 +1428,23 @@ mod tests {
         assert_eq!(v[0].transport, want);
         let e = parse_servers_value_with(&vscode, &options).expect_err("no file");
         assert_eq!(e.field(), Some("servers.v.args.0"));
+        // Its `envFile`: the file's variables join `env`, which wins.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dotenv = "# keys\nexport A=1\nB = \"two words\"\nK=from-file\n";
+        std::fs::write(dir.path().join(".env"), dotenv).expect("write");
+        let with_file = json!({"servers": {"f": {"command": "srv", "env": {"K": "own"},
+            "envFile": "${workspaceFolder}/.env"}}});
+        let here = options.clone().for_file(&dir.path().join("mcp.json"));
+        let f = parse_servers_value_with(&with_file, &here).expect("valid");
+        let env: Vec<(&str, &str)> = f[0]
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(env, [("A", "1"), ("B", "two words"), ("K", "own")]);
+        std::fs::write(dir.path().join(".env"), "not a line\n").expect("write");
+        let e = parse_servers_value_with(&with_file, &here).expect_err("bad file");
+        assert_eq!(e.field(), Some("servers.f.envFile"));
         let input = json!({"servers": {"p": {"command": "srv", "env": {"K": "${input:key}"}}}});
         let e = parse_servers_value_with(&input, &options).expect_err("a prompt");
         assert_eq!(e.field(), Some("servers.p.env.K"));
