@@ -285,7 +285,7 @@ impl PyCorral {
         /// command, args, env, url and headers from this process's environment, as Claude Code.
         #[pyo3(signature = (path_or_dict, *, mount_args=false, expand_env=false))]
         fn load_mcp_servers | load_mcp_servers_sync(&self, path_or_dict: &Bound<'_, PyAny>, mount_args: bool, expand_env: bool) => {
-            let options = LoadOptions { mount_args, expand_env, ..LoadOptions::default() };
+            let options = LoadOptions::new(mount_args, expand_env);
             if path_or_dict.is_instance_of::<PyString>() || path_or_dict.hasattr("__fspath__")? {
                 let path: PathBuf = path_or_dict.extract()?;
                 self.with(move |c, _| async move { c.load_mcp_servers_file(&path, options).await })?
@@ -298,7 +298,7 @@ impl PyCorral {
         /// Like `load_mcp_servers`, for the document's text (JSON or TOML).
         #[pyo3(signature = (text, *, mount_args=false, expand_env=false))]
         fn load_mcp_servers_text | load_mcp_servers_text_sync(&self, text: String, mount_args: bool, expand_env: bool) => {
-            let options = LoadOptions { mount_args, expand_env, ..LoadOptions::default() };
+            let options = LoadOptions::new(mount_args, expand_env);
             self.with(move |c, _| async move { c.load_mcp_servers(&text, options).await })?
         };
 

@@ -140,12 +140,10 @@ impl Corral {
         mount_args: bool,
         expand_env: bool,
     ) -> Result<Vec<String>> {
-        let options = core::LoadOptions {
-            mount_args,
-            expand_env,
-            ..Default::default()
-        };
-        let core = self.core.clone();
+        let (core, options) = (
+            self.core.clone(),
+            core::LoadOptions::new(mount_args, expand_env),
+        );
         rt::run(async move { Ok(core.load_mcp_servers(&document, options).await?) }).await
     }
 
@@ -157,12 +155,10 @@ impl Corral {
         mount_args: bool,
         expand_env: bool,
     ) -> Result<Vec<String>> {
-        let options = core::LoadOptions {
-            mount_args,
-            expand_env,
-            ..Default::default()
-        };
-        let core = self.core.clone();
+        let (core, options) = (
+            self.core.clone(),
+            core::LoadOptions::new(mount_args, expand_env),
+        );
         rt::run(async move {
             Ok(core
                 .load_mcp_servers_file(&PathBuf::from(path), options)

@@ -863,11 +863,7 @@ fn mcp_arg(args: &GatewayArgs) -> Result<Option<Map<String, Value>>, Error> {
 /// environment they run in, as Claude Code reads its `.mcp.json` (a user's own file, in the
 /// user's shell).
 fn expanding(file: &std::path::Path) -> corral_core::LoadOptions {
-    let options = corral_core::LoadOptions {
-        expand_env: true,
-        ..Default::default()
-    };
-    options.for_file(file)
+    corral_core::LoadOptions::new(false, true).for_file(file)
 }
 
 /// The host paths each server's arguments name (see `ServerConfig::host_paths_in_args`),

@@ -1127,6 +1127,15 @@ pub struct LoadOptions {
 }
 
 impl LoadOptions {
+    /// The options with these switches (what the bindings' arguments of the same names give).
+    pub fn new(mount_args: bool, expand_env: bool) -> Self {
+        Self {
+            mount_args,
+            expand_env,
+            workspace_folder: None,
+        }
+    }
+
     /// These options for a document read from `path`: `${workspaceFolder}` is the folder that
     /// holds its `.vscode`, `.cursor` or `.claude` folder, else its own folder.
     pub fn for_file(mut self, path: &std::path::Path) -> Self {

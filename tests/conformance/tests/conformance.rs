@@ -137,11 +137,7 @@ impl Rust {
             ),
             "load_mcp_servers" => {
                 let flag = |key: &str| r[key].as_bool().unwrap_or(false);
-                let options = LoadOptions {
-                    mount_args: flag("mount_args"),
-                    expand_env: flag("expand_env"),
-                    ..LoadOptions::default()
-                };
+                let options = LoadOptions::new(flag("mount_args"), flag("expand_env"));
                 match &r["document"] {
                     Value::String(text) => to_json(c.load_mcp_servers(text, options).await?),
                     doc => to_json(c.load_mcp_servers_value(doc, options).await?),
