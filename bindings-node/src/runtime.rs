@@ -16,10 +16,11 @@ use std::{
     sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError},
 };
 
+use corral_core::{Error, ErrorKind};
 use futures::FutureExt;
 use napi::{
     Env, JsError,
-    bindgen_prelude::{PromiseRaw, ToNapiValue},
+    bindgen_prelude::{PromiseRaw, ToNapiValue, spawn},
     check_status, sys,
 };
 use tokio::runtime::Handle;
@@ -60,7 +61,14 @@ pub type Promise<'env, T> = napi::Result<PromiseRaw<'env, T>>;
 
 /// The one promise helper: runs `fut` on the runtime; the Promise resolves with `map(value)` or
 /// rejects with the core error as a JS error (`errors::to_js`). A call's abort listener
-/// (`hook`) is removed once it settles. Calls settle through this thread's [`Bridge`].
+/// (`hook`) is removed once it settles.
+///
+/// napi's own `spawn_future_with_callback` makes a threadsafe function (a libuv handle, opened
+/// and closed) and an env cleanup hook for every Promise. Here each JS thread has one
+/// threadsafe function, made on first use ([`Bridge`]): a finished call is queued, and the JS
+/// thread is woken only when the queue was empty, so one wake-up settles every call that
+/// finished meanwhile (as in the Python binding). It keeps the event loop alive exactly while
+/// a Promise of its thread is pending.
 pub fn run<'env, T, V, F>(
     env: &'env Env,
     hook: Option<AbortHook>,
@@ -72,108 +80,75 @@ where
     V: ToNapiValue,
     F: Future<Output = corral_core::Result<T>> + Send + 'static,
 {
-    let Some(handle) = HANDLE.get() else {
-        // No runtime of ours (it could not be built): napi's own promise bridge.
-        return env.spawn_future_with_callback(async move { Ok(fut.await) }, move |env, r| {
-            settle(env, hook, r, map)
-        });
-    };
     let bridge = Bridge::of(env)?;
     let (mut deferred, mut promise) = (ptr::null_mut(), ptr::null_mut());
     // SAFETY: on the JS thread of `env` (napi calls this method there).
     check_status!(unsafe { sys::napi_create_promise(env.raw(), &mut deferred, &mut promise) })?;
-    bridge.pending_inc(env);
+    bridge.pending(env, 1);
     let (shared, deferred) = (bridge.shared.clone(), Deferred(deferred));
-    handle.spawn(async move {
+    spawn(async move {
         let outcome = AssertUnwindSafe(fut).catch_unwind().await;
         let finish: Finish = Box::new(move |env| {
-            let result = outcome.unwrap_or_else(|_| {
-                Err(corral_core::Error::new(
-                    corral_core::ErrorKind::Io,
-                    "corral panicked (a bug, please report it)",
-                ))
-            });
-            settle(env, hook, result, map)
+            if let Some(hook) = hook {
+                hook.detach(env);
+            }
+            let panicked =
+                || Error::new(ErrorKind::Io, "corral panicked (a bug, please report it)");
+            match outcome.unwrap_or_else(|_| Err(panicked())) {
                 // SAFETY: on the JS thread of `env` (the bridge runs `finish` there).
-                .and_then(|v| unsafe { ToNapiValue::to_napi_value(env.raw(), v) })
+                Ok(value) => unsafe { ToNapiValue::to_napi_value(env.raw(), map(value)) },
+                Err(e) => Err(errors::to_js(env, &e)),
+            }
         });
         shared.push(Settle { deferred, finish });
     });
     Ok(PromiseRaw::new(env.raw(), promise))
 }
 
-/// On the JS thread, once a call finished: detaches its abort listener and maps its outcome.
-fn settle<T, V>(
-    env: &Env,
-    hook: Option<AbortHook>,
-    result: corral_core::Result<T>,
-    map: impl FnOnce(T) -> V,
-) -> napi::Result<V> {
-    if let Some(hook) = hook {
-        hook.detach(env);
-    }
-    result.map(map).map_err(|e| errors::to_js(env, &e))
-}
-
-// ---------------------------------------------------------------------------------------------
-// The bridge: finished calls reach the JS thread through one threadsafe function per thread.
-//
-// napi's own `spawn_future_with_callback` makes a threadsafe function (a libuv handle, opened
-// and closed) and an env cleanup hook for every Promise. Here each JS thread has one, made on
-// first use: a finished call is queued and the JS thread is woken only when the queue was empty,
-// so one wake-up settles every call that finished meanwhile (the Python binding's bridge, the
-// same way). The function is referenced (keeps the event loop alive) exactly while a Promise of
-// this thread is pending.
-
+/// Makes a settled call's value (or error) on the JS thread.
 type Finish = Box<dyn FnOnce(&Env) -> napi::Result<sys::napi_value> + Send>;
 
-/// A finished call: its promise's deferred and how to make its value on the JS thread.
+/// A finished call: its promise's deferred and how to make its value.
 struct Settle {
     deferred: Deferred,
     finish: Finish,
 }
 
 struct Deferred(sys::napi_deferred);
-// SAFETY: the deferred is only moved through other threads; it is used on its JS thread only.
+// SAFETY: only moved through the runtime's threads; used on its JS thread only.
 unsafe impl Send for Deferred {}
 
-/// What the runtime threads share with one JS thread.
+/// What the runtime threads share with one JS thread: its threadsafe function and the queue.
 struct Shared {
     tsfn: Tsfn,
-    queue: Mutex<Queue>,
-}
-
-#[derive(Default)]
-struct Queue {
-    items: Vec<Settle>,
-    /// The env is gone (its cleanup hook ran): the threadsafe function must not be called.
-    closed: bool,
+    /// The finished calls, and whether the env is gone (its cleanup hook ran: the function
+    /// must not be called, nothing of the env touched).
+    queue: Mutex<(Vec<Settle>, bool)>,
 }
 
 struct Tsfn(sys::napi_threadsafe_function);
 // SAFETY: a threadsafe function is made to be called from any thread; it is only called while
-// the queue says it is open (under the queue's lock, which the env's cleanup hook takes).
+// the queue is open, under the queue's lock, which the env's cleanup hook takes to close it.
 unsafe impl Send for Tsfn {}
 unsafe impl Sync for Tsfn {}
 
-fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
-    // A panic cannot happen while the lock is held (pushes and takes only); recover anyway.
-    queue.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl Shared {
+    fn queue(&self) -> MutexGuard<'_, (Vec<Settle>, bool)> {
+        // Nothing can panic while it is held; recover anyway.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Queues a finished call, waking the JS thread when the queue was empty (the JS thread
     /// takes the whole queue under the same lock, so no wake-up is lost).
     fn push(&self, item: Settle) {
-        let mut queue = lock(&self.queue);
-        if queue.closed {
-            // Its env is gone: nothing may touch its values any more, not even to free them.
-            std::mem::forget(item);
-            return;
+        let mut queue = self.queue();
+        let (items, closed) = &mut *queue;
+        if *closed {
+            return std::mem::forget(item);
         }
-        queue.items.push(item);
-        if queue.items.len() == 1 {
-            // SAFETY: open (checked under the lock that the cleanup hook takes).
+        items.push(item);
+        if items.len() == 1 {
+            // SAFETY: open (see `Tsfn`).
             unsafe {
                 sys::napi_call_threadsafe_function(
                     self.tsfn.0,
@@ -185,7 +160,7 @@ impl Shared {
     }
 }
 
-/// One JS thread's side of the bridge.
+/// One JS thread's side: its [`Shared`] and how many of its Promises are pending.
 struct Bridge {
     shared: Arc<Shared>,
     pending: Cell<usize>,
@@ -201,15 +176,9 @@ impl Bridge {
         if let Some(bridge) = BRIDGE.with_borrow(Clone::clone) {
             return Ok(bridge);
         }
-        let raw = env.raw();
-        let mut name = ptr::null_mut();
-        let mut tsfn = ptr::null_mut();
-        let shared = Arc::new(Shared {
-            tsfn: Tsfn(ptr::null_mut()),
-            queue: Mutex::new(Queue::default()),
-        });
-        let context = Arc::into_raw(shared.clone()).cast_mut().cast::<c_void>();
-        // SAFETY: on the JS thread of `env`; `context` is an `Arc` released by `finalize`.
+        let (raw, mut name, mut tsfn) = (env.raw(), ptr::null_mut(), ptr::null_mut());
+        // SAFETY: on the JS thread of `env`. The cleanup hook is added after the function:
+        // hooks run in reverse order, so it closes the queue before Node finalizes the function.
         unsafe {
             check_status!(sys::napi_create_string_utf8(
                 raw,
@@ -224,70 +193,56 @@ impl Bridge {
                 name,
                 0,
                 1,
-                context,
-                Some(finalize),
-                context,
+                ptr::null_mut(),
+                None,
+                ptr::null_mut(),
                 Some(drain),
                 &mut tsfn,
             ))?;
-            // Idle: the event loop may exit until a Promise is pending.
-            sys::napi_unref_threadsafe_function(raw, tsfn);
+            check_status!(sys::napi_unref_threadsafe_function(raw, tsfn))?;
+            check_status!(sys::napi_add_env_cleanup_hook(
+                raw,
+                Some(close),
+                ptr::null_mut()
+            ))?;
         }
-        // SAFETY: `shared` has not been shared with another thread yet (`context` only
-        // reaches `drain` and `finalize`, which run later on this thread).
-        let shared = unsafe {
-            let ptr = Arc::into_raw(shared).cast_mut();
-            (*ptr).tsfn = Tsfn(tsfn);
-            Arc::from_raw(ptr)
-        };
-        // Registered after the threadsafe function: cleanup hooks run in reverse order, so this
-        // one closes the queue before Node finalizes the function.
-        let hook = Arc::into_raw(shared.clone()).cast_mut().cast::<c_void>();
-        // SAFETY: on the JS thread; `hook` is an `Arc` released by `close`.
-        check_status!(unsafe { sys::napi_add_env_cleanup_hook(raw, Some(close), hook) })?;
         let bridge = Rc::new(Self {
-            shared,
+            shared: Arc::new(Shared {
+                tsfn: Tsfn(tsfn),
+                queue: Mutex::default(),
+            }),
             pending: Cell::new(0),
         });
         BRIDGE.set(Some(bridge.clone()));
         Ok(bridge)
     }
 
-    fn pending_inc(&self, env: &Env) {
-        let n = self.pending.get();
-        self.pending.set(n + 1);
-        if n == 0 {
-            // SAFETY: on the JS thread of `env`, the thread of the function.
-            unsafe { sys::napi_ref_threadsafe_function(env.raw(), self.shared.tsfn.0) };
-        }
-    }
-
-    fn pending_sub(&self, env: sys::napi_env, settled: usize) {
-        let n = self.pending.get().saturating_sub(settled);
-        self.pending.set(n);
-        if n == 0 {
-            // SAFETY: as in `pending_inc`.
-            unsafe { sys::napi_unref_threadsafe_function(env, self.shared.tsfn.0) };
-        }
+    /// Counts Promises made (`+1`) or settled (`-n`); the function is referenced while any is
+    /// pending.
+    fn pending(&self, env: &Env, delta: isize) {
+        let before = self.pending.get();
+        let after = before.saturating_add_signed(delta);
+        self.pending.set(after);
+        // SAFETY: on the JS thread of `env`, the function's.
+        unsafe {
+            match (before, after) {
+                (0, 1..) => sys::napi_ref_threadsafe_function(env.raw(), self.shared.tsfn.0),
+                (1.., 0) => sys::napi_unref_threadsafe_function(env.raw(), self.shared.tsfn.0),
+                _ => sys::Status::napi_ok,
+            }
+        };
     }
 }
 
 /// The threadsafe function's callback, on the JS thread: settles every queued call.
-unsafe extern "C" fn drain(
-    env: sys::napi_env,
-    _js_callback: sys::napi_value,
-    context: *mut c_void,
-    _data: *mut c_void,
-) {
-    if env.is_null() {
-        return; // the function is being torn down with its env
-    }
-    // SAFETY: `context` is the `Arc<Shared>` given at creation, alive until `finalize`.
-    let shared = unsafe { &*context.cast::<Shared>() };
-    let items = std::mem::take(&mut lock(&shared.queue).items);
-    let settled = items.len();
+unsafe extern "C" fn drain(env: sys::napi_env, _: sys::napi_value, _: *mut c_void, _: *mut c_void) {
+    let Some(bridge) = BRIDGE.with_borrow(Clone::clone).filter(|_| !env.is_null()) else {
+        return; // torn down with its env
+    };
+    let items = std::mem::take(&mut bridge.shared.queue().0);
+    let js = Env::from_raw(env);
+    bridge.pending(&js, -(items.len() as isize));
     let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        let js = Env::from_raw(env);
         for Settle { deferred, finish } in items {
             let mut scope = ptr::null_mut();
             // SAFETY: on the JS thread, inside the callback scope Node opened for us.
@@ -303,26 +258,15 @@ unsafe extern "C" fn drain(
             }
         }
     }));
-    if let Some(bridge) = BRIDGE.with_borrow(Clone::clone) {
-        bridge.pending_sub(env, settled);
+}
+
+/// The env's cleanup hook (its thread's env goes away): no call may reach it any more.
+unsafe extern "C" fn close(_: *mut c_void) {
+    if let Some(bridge) = BRIDGE.try_with(RefCell::take).ok().flatten() {
+        let mut queue = bridge.shared.queue();
+        queue.1 = true;
+        std::mem::forget(std::mem::take(&mut queue.0));
     }
-}
-
-/// The threadsafe function's finalizer: releases its `Arc<Shared>`.
-unsafe extern "C" fn finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-    // SAFETY: `data` is the `Arc` given at creation, released once, here.
-    drop(unsafe { Arc::from_raw(data.cast::<Shared>().cast_const()) });
-}
-
-/// The env's cleanup hook (the thread's env goes away): no call may reach it any more.
-unsafe extern "C" fn close(arg: *mut c_void) {
-    // SAFETY: `arg` is the `Arc` given at registration, released once, here.
-    let shared = unsafe { Arc::from_raw(arg.cast::<Shared>().cast_const()) };
-    let mut queue = lock(&shared.queue);
-    queue.closed = true;
-    std::mem::forget(std::mem::take(&mut queue.items));
-    drop(queue);
-    let _ = BRIDGE.try_with(|b| std::mem::forget(b.take()));
 }
 
 /// A future that cannot fail, as one that may.
