@@ -336,7 +336,7 @@ impl Corral {
                 live.session.kill(&format!(
                     "a call to `{tool}` timed out, so the server was stopped"
                 ));
-                slot.retire(live).await;
+                Box::pin(slot.retire(live)).await;
                 Err(e)
             }
             Err(e)
@@ -346,7 +346,7 @@ impl Corral {
                 ) =>
             {
                 let diagnosis = live.sandbox.as_ref().and_then(|s| s.diagnose());
-                slot.retire(live).await;
+                Box::pin(slot.retire(live)).await;
                 Err(match diagnosis {
                     Some(d) => e.context(d),
                     None => e,
@@ -541,7 +541,9 @@ async fn tools_of(slot: &Slot, live: &Lease) -> Result<Arc<Vec<Tool>>> {
     {
         return Ok(tools);
     }
-    let mut tools = live.session.list_tools().await?;
+    // Boxed, as the start in `live`: a call's future then holds the list's state only by
+    // pointer (it runs once per instance, or when the list changed).
+    let mut tools = Box::pin(live.session.list_tools()).await?;
     tools.retain(|t| slot.config.tools.permits(&t.name));
     let tools = Arc::new(tools);
     live.cache_tools(tools.clone());

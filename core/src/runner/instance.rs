@@ -222,6 +222,16 @@ impl Corral {
     /// A lease on the warm instance of a server, started if there is none or it died. One
     /// start at a time per server: concurrent callers wait for it and share its outcome.
     pub(super) async fn live(&self, slot: &Arc<Slot>) -> Result<Lease> {
+        match self.live_now(slot) {
+            Some(lease) => Ok(lease),
+            // A start's future (install, sandbox, handshake) is about 8 KB: boxed, so that the
+            // future of every call holds a pointer to it, and creating and moving one does not
+            // copy its state (callgrind, Node: 8k instructions of memcpy per call).
+            None => Box::pin(self.start_or_wait(slot)).await,
+        }
+    }
+
+    async fn start_or_wait(&self, slot: &Arc<Slot>) -> Result<Lease> {
         loop {
             let next = {
                 let mut state = lock(&slot.state);
