@@ -107,6 +107,28 @@ test('concurrent calls share one warm session', async () => {
   );
 });
 
+test('thousands of calls in flight each settle with their own outcome', async () => {
+  // Finished calls reach the JS thread in batches (one wake-up for all that finished
+  // meanwhile): results and rejections, interleaved, must each reach their own Promise.
+  const n = 2000;
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: n }, (_, i) =>
+      i % 3 === 2
+        ? corral.executeTool('no-such-server', 'echo', { text: `m${i}` })
+        : corral.executeTool('fx', 'echo', { text: `m${i}` }),
+    ),
+  );
+  outcomes.forEach((o, i) => {
+    if (i % 3 === 2) {
+      assert.equal(o.status, 'rejected');
+      assert.equal(o.reason.code, 'SERVER_NOT_FOUND');
+    } else {
+      assert.equal(o.status, 'fulfilled');
+      assert.equal(o.value.text, `m${i}`);
+    }
+  });
+});
+
 test('errors carry the stable kind in code', async () => {
   await rejectsWith(corral.executeTool('nope', 'echo', {}), 'SERVER_NOT_FOUND');
   await rejectsWith(corral.executeTool('fx', 'no_such_tool', {}), 'TOOL_NOT_FOUND');
