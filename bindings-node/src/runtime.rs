@@ -245,22 +245,28 @@ unsafe extern "C" fn drain(env: sys::napi_env, _: sys::napi_value, _: *mut c_voi
     let items = std::mem::take(&mut bridge.shared.queue().0);
     let js = Env::from_raw(env);
     bridge.pending(&js, -(items.len() as isize));
-    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        for Settle { deferred, finish } in items {
-            let mut scope = ptr::null_mut();
-            // SAFETY: on the JS thread, inside the callback scope Node opened for us.
-            unsafe {
-                sys::napi_open_handle_scope(env, &mut scope);
-                match finish(&js) {
-                    Ok(value) => sys::napi_resolve_deferred(env, deferred.0, value),
-                    Err(e) => {
-                        sys::napi_reject_deferred(env, deferred.0, JsError::from(e).into_value(env))
-                    }
-                };
-                sys::napi_close_handle_scope(env, scope);
-            }
+    for Settle { deferred, finish } in items {
+        let mut scope = ptr::null_mut();
+        // SAFETY: on the JS thread, inside the callback scope Node opened for us.
+        unsafe { sys::napi_open_handle_scope(env, &mut scope) };
+        // A panic making one value rejects that Promise only; the others still settle.
+        let settled =
+            std::panic::catch_unwind(AssertUnwindSafe(|| finish(&js))).unwrap_or_else(|_| {
+                Err(napi::Error::from_reason(
+                    "corral panicked (a bug, please report it)",
+                ))
+            });
+        // SAFETY: as above; `deferred` is this thread's, settled once.
+        unsafe {
+            match settled {
+                Ok(value) => sys::napi_resolve_deferred(env, deferred.0, value),
+                Err(e) => {
+                    sys::napi_reject_deferred(env, deferred.0, JsError::from(e).into_value(env))
+                }
+            };
+            sys::napi_close_handle_scope(env, scope);
         }
-    }));
+    }
 }
 
 /// The env's cleanup hook (its thread's env goes away): no call may reach it any more.
