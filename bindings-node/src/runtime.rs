@@ -95,8 +95,6 @@ where
             if let Some(hook) = hook {
                 hook.detach(env);
             }
-            let panicked =
-                || Error::new(ErrorKind::Io, "corral panicked (a bug, please report it)");
             match outcome.unwrap_or_else(|_| Err(panicked())) {
                 // SAFETY: on the JS thread of `env` (the bridge runs `finish` there).
                 Ok(value) => unsafe { ToNapiValue::to_napi_value(env.raw(), map(value)) },
@@ -106,6 +104,11 @@ where
         shared.push(Settle { deferred, finish });
     });
     Ok(PromiseRaw::new(env.raw(), promise))
+}
+
+/// The error of a call whose Rust side panicked (a bug), with its `code` like any other.
+fn panicked() -> Error {
+    Error::new(ErrorKind::Io, "corral panicked (a bug, please report it)")
 }
 
 /// Makes a settled call's value (or error) on the JS thread.
@@ -250,12 +253,8 @@ unsafe extern "C" fn drain(env: sys::napi_env, _: sys::napi_value, _: *mut c_voi
         // SAFETY: on the JS thread, inside the callback scope Node opened for us.
         unsafe { sys::napi_open_handle_scope(env, &mut scope) };
         // A panic making one value rejects that Promise only; the others still settle.
-        let settled =
-            std::panic::catch_unwind(AssertUnwindSafe(|| finish(&js))).unwrap_or_else(|_| {
-                Err(napi::Error::from_reason(
-                    "corral panicked (a bug, please report it)",
-                ))
-            });
+        let settled = std::panic::catch_unwind(AssertUnwindSafe(|| finish(&js)))
+            .unwrap_or_else(|_| Err(errors::to_js(&js, &panicked())));
         // SAFETY: as above; `deferred` is this thread's, settled once.
         unsafe {
             match settled {
