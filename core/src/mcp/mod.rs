@@ -20,6 +20,7 @@ mod guard;
 mod notes;
 mod probe;
 mod stderr;
+mod wire;
 
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
@@ -377,10 +378,7 @@ impl Session {
         let shared = new_shared(&options);
         let handler = Handler(shared.clone());
         let transport = notes::Ordered::new(
-            probe::ProbeFilter::new(
-                rmcp::transport::async_rw::AsyncRwTransport::new_client(reader, stdin),
-                late_modern.clone(),
-            ),
+            probe::ProbeFilter::new(wire::Stdio::new(reader, stdin), late_modern.clone()),
             shared.clone(),
         );
         let start = handler.serve_with_lifecycle(transport, lifecycle(options.discover_only));

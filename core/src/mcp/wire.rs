@@ -1,0 +1,321 @@
+//! The stdio transport: newline-delimited JSON-RPC over a server's stdin and stdout, written
+//! by rmcp's writer and read by corral's reader, which decodes an answer as the result type
+//! its request expects.
+//!
+//! rmcp decodes every incoming message as the union of everything a server may send: the
+//! message is buffered, then each of some twenty `#[serde(untagged)]` result types is tried in
+//! turn, and each miss builds a formatted error. For a `tools/call` answer that was about 53k
+//! instructions, a third of a whole call made from Node (callgrind). Here the reader remembers
+//! which requests are `tools/call` and `tools/list` and decodes their answers straight as
+//! `CallToolResult` / `ListToolsResult`, which is what rmcp's decoding would give them. Every
+//! other message, and an answer that is not of its expected type (an MRTR `input_required`,
+//! say), is decoded as rmcp does.
+
+use std::{collections::HashMap, future::Future};
+
+use rmcp::{
+    RoleClient,
+    model::{
+        ClientNotification, ClientRequest, ErrorData, JsonRpcMessage, JsonRpcResponse,
+        JsonRpcVersion2_0, RequestId, ServerResult,
+    },
+    service::{RxJsonRpcMessage, TxJsonRpcMessage},
+    transport::{Transport, async_rw::AsyncRwTransport},
+};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, BufReader};
+
+/// Longest incoming line; longer ones are dropped, the session goes on (rmcp's limit).
+const MAX_LINE: usize = 16 * 1024 * 1024;
+/// The most answers remembered as awaited; past it the memory starts over (an answer it forgot
+/// is decoded the general way, so nothing but speed depends on it).
+const MAX_AWAITED: usize = 4096;
+
+/// What an awaited answer decodes as.
+#[derive(Clone, Copy)]
+enum Expect {
+    CallTool,
+    ListTools,
+}
+
+/// An answer, its result not yet decoded.
+#[derive(Deserialize)]
+struct Answer<'a> {
+    jsonrpc: JsonRpcVersion2_0,
+    id: RequestId,
+    #[serde(borrow)]
+    result: &'a RawValue,
+}
+
+pub(super) struct Stdio<R, W: AsyncWrite> {
+    write: AsyncRwTransport<RoleClient, tokio::io::Empty, W>,
+    read: BufReader<R>,
+    /// The line being read; it survives a cancelled `receive` (rmcp polls it in a `select!`).
+    line: Vec<u8>,
+    /// Dropping the rest of a line longer than [`MAX_LINE`].
+    discarding: bool,
+    awaited: HashMap<RequestId, Expect>,
+}
+
+impl<R, W> Stdio<R, W>
+where
+    R: AsyncRead + Send + Unpin,
+    W: AsyncWrite + Send + Unpin + 'static,
+{
+    pub(super) fn new(read: R, write: W) -> Self {
+        Self {
+            write: AsyncRwTransport::new_client(tokio::io::empty(), write),
+            read: BufReader::new(read),
+            line: Vec::new(),
+            discarding: false,
+            awaited: HashMap::new(),
+        }
+    }
+
+    /// Reads up to the next newline into `self.line`; `false` at the end of the stream.
+    async fn read_line(&mut self) -> std::io::Result<bool> {
+        loop {
+            let room = (MAX_LINE + 1).saturating_sub(self.line.len()) as u64;
+            let n = (&mut self.read)
+                .take(room)
+                .read_until(b'\n', &mut self.line)
+                .await?;
+            if self.line.last() == Some(&b'\n') {
+                if !std::mem::take(&mut self.discarding) {
+                    return Ok(true);
+                }
+                self.line.clear();
+            } else if n == 0 {
+                return Ok(false);
+            } else if self.line.len() > MAX_LINE {
+                self.line.clear();
+                if !std::mem::replace(&mut self.discarding, true) {
+                    tracing::error!(
+                        max_line_length = MAX_LINE,
+                        "Incoming message exceeded the maximum line length, discarding it"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The message of one line: `Ok(None)` for a line to skip, `Err` for well-formed JSON that
+    /// is no message (answered with Invalid Request, as rmcp does).
+    fn decode(&mut self, line: &[u8]) -> Result<Option<RxJsonRpcMessage<RoleClient>>, ()> {
+        let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            return Ok(None);
+        }
+        if !self.awaited.is_empty()
+            && let Ok(answer) = serde_json::from_slice::<Answer<'_>>(line)
+            && let Some(expect) = self.awaited.remove(&answer.id)
+        {
+            let text = answer.result.get();
+            let result = match expect {
+                Expect::CallTool => serde_json::from_str(text).map(ServerResult::CallToolResult),
+                Expect::ListTools => serde_json::from_str(text).map(ServerResult::ListToolsResult),
+            };
+            if let Ok(result) = result {
+                return Ok(Some(JsonRpcMessage::Response(JsonRpcResponse {
+                    jsonrpc: answer.jsonrpc,
+                    id: answer.id,
+                    result,
+                })));
+            }
+        }
+        match serde_json::from_slice(line) {
+            Ok(message) => Ok(Some(message)),
+            Err(e) if e.is_data() && !is_notification(line) => {
+                tracing::debug!("Protocol error on incoming message: {e}");
+                Err(())
+            }
+            // Not JSON, or a notification rmcp does not know (other protocols' messages,
+            // non-standard MCP ones): skipped, never answered.
+            Err(e) => {
+                tracing::debug!("Ignoring incoming message: {e}");
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Whether a line is a JSON-RPC notification (a `method` and no `id`).
+fn is_notification(line: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Shape<'a> {
+        #[serde(borrow)]
+        method: Option<&'a RawValue>,
+        #[serde(borrow)]
+        id: Option<&'a RawValue>,
+    }
+    serde_json::from_slice::<Shape<'_>>(line).is_ok_and(|s| s.method.is_some() && s.id.is_none())
+}
+
+impl<R, W> Transport<RoleClient> for Stdio<R, W>
+where
+    R: AsyncRead + Send + Unpin,
+    W: AsyncWrite + Send + Unpin + 'static,
+{
+    type Error = std::io::Error;
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleClient>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        match &item {
+            JsonRpcMessage::Request(r) => {
+                let expect = match r.request {
+                    ClientRequest::CallToolRequest(_) => Some(Expect::CallTool),
+                    ClientRequest::ListToolsRequest(_) => Some(Expect::ListTools),
+                    _ => None,
+                };
+                if let Some(expect) = expect {
+                    if self.awaited.len() >= MAX_AWAITED {
+                        self.awaited.clear();
+                    }
+                    self.awaited.insert(r.id.clone(), expect);
+                }
+            }
+            JsonRpcMessage::Notification(n) => {
+                if let ClientNotification::CancelledNotification(c) = &n.notification
+                    && let Some(id) = &c.params.request_id
+                {
+                    self.awaited.remove(id);
+                }
+            }
+            _ => {}
+        }
+        self.write.send(item)
+    }
+
+    async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleClient>> {
+        loop {
+            match self.read_line().await {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => {
+                    tracing::error!("Error reading from stream: {e}");
+                    return None;
+                }
+            }
+            let line = std::mem::take(&mut self.line);
+            let decoded = self.decode(&line);
+            self.line = line;
+            self.line.clear();
+            match decoded {
+                Ok(Some(message)) => return Some(message),
+                Ok(None) => {}
+                Err(()) => {
+                    // Sent on its own task: `receive` may be cancelled at any await.
+                    let invalid = ErrorData::invalid_request("Invalid request", None);
+                    tokio::spawn(
+                        self.write
+                            .send(TxJsonRpcMessage::<RoleClient>::error(invalid, None)),
+                    );
+                }
+            }
+        }
+    }
+
+    async fn close(&mut self) -> Result<(), Self::Error> {
+        self.write.close().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rmcp::model::{CallToolRequestParams, JsonRpcRequest, Request};
+    use tokio::io::{AsyncWriteExt, duplex};
+
+    use super::*;
+
+    type Message = RxJsonRpcMessage<RoleClient>;
+
+    fn call(id: i64) -> TxJsonRpcMessage<RoleClient> {
+        let request =
+            ClientRequest::CallToolRequest(Request::new(CallToolRequestParams::new("echo")));
+        JsonRpcMessage::Request(JsonRpcRequest::new(RequestId::Number(id), request))
+    }
+
+    /// What rmcp's own decoding makes of a line.
+    fn rmcp(line: &str) -> Message {
+        serde_json::from_str(line).expect("rmcp decodes it")
+    }
+
+    /// The messages' variants and values (rmcp's results have no `PartialEq`).
+    fn shown(messages: &[Message]) -> Vec<String> {
+        messages.iter().map(|m| format!("{m:?}")).collect()
+    }
+
+    /// Sends `sent`, feeds `lines` as the server's stdout; returns what `receive` gives and
+    /// what the server read from its stdin after the sent messages.
+    async fn exchange(
+        sent: Vec<TxJsonRpcMessage<RoleClient>>,
+        lines: &[&str],
+    ) -> (Vec<Message>, String) {
+        let (mut server_out, client_in) = duplex(1 << 20);
+        let (client_out, mut server_in) = duplex(1 << 20);
+        let mut stdio = Stdio::new(client_in, client_out);
+        let count = sent.len();
+        for item in sent {
+            stdio.send(item).await.expect("sent");
+        }
+        let lines: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+        tokio::spawn(async move {
+            for line in lines {
+                server_out
+                    .write_all(line.as_bytes())
+                    .await
+                    .expect("written");
+            }
+        });
+        let mut got = Vec::new();
+        while let Some(m) = stdio.receive().await {
+            got.push(m);
+        }
+        tokio::task::yield_now().await;
+        stdio.close().await.expect("closed");
+        let mut read = String::new();
+        let _ = server_in.read_to_string(&mut read).await;
+        let replies = read.lines().skip(count).collect::<Vec<_>>().join("\n");
+        (got, replies)
+    }
+
+    #[tokio::test]
+    async fn answers_decode_as_rmcp_decodes_them() {
+        let ok = r#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"hi"}],"isError":false}}"#;
+        let structured =
+            r#"{"jsonrpc":"2.0","id":2,"result":{"content":[],"structuredContent":null}}"#;
+        // Not a tool result: decoded the general way (an MRTR answer, here).
+        let input = r#"{"jsonrpc":"2.0","id":3,"result":{"resultType":"input_required","inputRequests":{}}}"#;
+        let progress = r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}}"#;
+        let lines = [ok, "\n", structured, "\r\n", input, "\n", progress, "\n"].concat();
+        let (got, _) = exchange(vec![call(1), call(2), call(3)], &[&lines]).await;
+        let want: Vec<Message> = [ok, structured, input, progress].map(rmcp).into();
+        assert_eq!(shown(&got), shown(&want));
+        assert!(matches!(
+            &got[0],
+            JsonRpcMessage::Response(JsonRpcResponse { result: ServerResult::CallToolResult(r), .. })
+                if r.is_error == Some(false)
+        ));
+        // An answer to a request it did not remember is rmcp's too.
+        let (got, _) = exchange(vec![], &[ok, "\n"]).await;
+        assert_eq!(shown(&got), shown(&[rmcp(ok)]));
+    }
+
+    #[tokio::test]
+    async fn skips_what_rmcp_skips_and_survives_long_lines() {
+        let ok = r#"{"jsonrpc":"2.0","id":1,"result":{"content":[]}}"#;
+        let long = format!("{{\"x\":\"{}\"}}\n", "y".repeat(MAX_LINE));
+        // JSON that is no message is answered with Invalid Request; what is not JSON, and a
+        // line over the limit, are dropped.
+        let lines = ["\u{feff}\n", "{\"x\":1}\n", "{not json\n", &long, ok, "\n"];
+        let (got, replies) = exchange(vec![call(1)], &lines).await;
+        assert_eq!(shown(&got), shown(&[rmcp(ok)]));
+        let reply: serde_json::Value = serde_json::from_str(&replies).expect("one reply");
+        assert_eq!(reply["error"]["code"], -32600);
+    }
+}
