@@ -39,8 +39,10 @@ enum Expect {
     ListTools,
 }
 
-/// An answer, its result not yet decoded.
+/// An answer, its result not yet decoded. Nothing else may be in it: a message with more
+/// members (`error` or `method` beside `result`) is left to rmcp's decoding.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Answer<'a> {
     jsonrpc: JsonRpcVersion2_0,
     id: RequestId,
@@ -304,6 +306,12 @@ mod tests {
         // An answer to a request it did not remember is rmcp's too.
         let (got, _) = exchange(vec![], &[ok, "\n"]).await;
         assert_eq!(shown(&got), shown(&[rmcp(ok)]));
+        // So is one with more than an answer's members: whatever rmcp makes of it.
+        let both =
+            r#"{"jsonrpc":"2.0","id":4,"result":{"content":[]},"error":{"code":1,"message":"x"}}"#;
+        let (got, _) = exchange(vec![call(4)], &[both, "\n"]).await;
+        let want: Vec<Message> = serde_json::from_str(both).into_iter().collect();
+        assert_eq!(shown(&got), shown(&want));
     }
 
     #[tokio::test]
