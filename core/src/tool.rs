@@ -128,16 +128,13 @@ impl Tool {
             .map(|p| {
                 p.iter()
                     .map(|(k, v)| {
-                        let ty = v.get("type").map(|t| match t {
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        });
+                        let ty = type_name(v, 0);
                         let req = if required.contains(&k.as_str()) {
                             " (required)"
                         } else {
                             ""
                         };
-                        format!("{k}: {}{req}", ty.unwrap_or_else(|| "any".into()))
+                        format!("{k}: {ty}{req}")
                     })
                     .collect()
             })
@@ -176,6 +173,43 @@ impl Tool {
                 .and_then(|a| serde_json::to_value(a).ok())
                 .filter(|v| v.as_object().is_some_and(|m| !m.is_empty())),
         }
+    }
+}
+
+/// The type of a property schema for [`Tool::describe_parameters`]: `string`, `string | null`
+/// (a list of types, `anyOf`, `oneOf`), `string[]`, else `any`.
+fn type_name(schema: &Value, depth: usize) -> String {
+    let of = |options: &[Value]| {
+        let mut names: Vec<String> = Vec::new();
+        for name in options.iter().map(|o| match o {
+            Value::String(t) => t.clone(),
+            schema => type_name(schema, depth + 1),
+        }) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names.join(" | ")
+    };
+    match schema.get("type") {
+        _ if depth > 4 => "any".into(),
+        Some(Value::String(t)) if t == "array" => {
+            match schema.get("items").map(|items| type_name(items, depth + 1)) {
+                None => "array".into(),
+                Some(t) if t == "any" => "array".into(),
+                Some(t) if t.contains(' ') => format!("({t})[]"),
+                Some(t) => format!("{t}[]"),
+            }
+        }
+        Some(Value::String(t)) => t.clone(),
+        Some(Value::Array(types)) => of(types),
+        _ => match ["anyOf", "oneOf"]
+            .iter()
+            .find_map(|k| schema.get(*k)?.as_array())
+        {
+            Some(options) if !options.is_empty() => of(options),
+            _ => "any".into(),
+        },
     }
 }
 
@@ -463,6 +497,30 @@ mod tests {
         assert_eq!(
             bare.to_anthropic()["input_schema"],
             json!({"type": "object", "properties": {}})
+        );
+    }
+
+    #[test]
+    fn parameters_are_described_with_their_types() {
+        let t = Tool {
+            name: "git_branch".into(),
+            title: None,
+            description: None,
+            input_schema: json!({"type": "object", "required": ["repo"], "properties": {
+                "repo": {"type": "string"},
+                "base": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": null},
+                "flag": {"type": ["boolean", "string"]},
+                "paths": {"type": "array", "items": {"type": "string"}},
+                "ids": {"type": "array", "items": {"oneOf": [{"type": "integer"}, {"type": "string"}]}},
+                "free": {},
+            }}),
+            output_schema: None,
+            annotations: None,
+        };
+        assert_eq!(
+            t.describe_parameters(),
+            "base: string | null, flag: boolean | string, free: any, ids: (integer | string)[], \
+             paths: string[], repo: string (required)"
         );
     }
 
