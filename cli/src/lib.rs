@@ -457,6 +457,9 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             let mut servers =
                 corral_core::config::parse_servers_document_with(&text, &expanding(&file))?;
             let names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
+            if !ctx.json {
+                containers_replaced(&text, &servers);
+            }
             let host_paths = host_paths_in_args(&ctx, &mut servers, mount_args);
             ctx.store.update(|all| {
                 for s in &servers {
@@ -864,6 +867,32 @@ fn mcp_arg(args: &GatewayArgs) -> Result<Option<Map<String, Value>>, Error> {
 /// user's shell).
 fn expanding(file: &std::path::Path) -> corral_core::LoadOptions {
     corral_core::LoadOptions::new(false, true).for_file(file)
+}
+
+/// Says which of a JSON document's `docker run` entries run as the catalog server their image
+/// packages (see `ServerConfig::from_value`): their command is no longer the document's.
+fn containers_replaced(text: &str, servers: &[corral_core::ServerConfig]) {
+    let Ok(document) = serde_json::from_str::<Value>(text) else {
+        return;
+    };
+    let entries = ["mcpServers", "servers"]
+        .iter()
+        .find_map(|k| document.get(k))
+        .unwrap_or(&document);
+    for s in servers {
+        let written = entries[&s.name]["command"].as_str().unwrap_or_default();
+        let runs = match &s.transport {
+            corral_core::Transport::Stdio { argv } => argv.first().map(String::as_str),
+            corral_core::Transport::Http { .. } => None,
+        };
+        if matches!(written, "docker" | "podman") && runs != Some(written) {
+            eprintln!(
+                "{}: {}",
+                s.name,
+                s.description.as_deref().unwrap_or_default()
+            );
+        }
+    }
 }
 
 /// The host paths each server's arguments name (see `ServerConfig::host_paths_in_args`),

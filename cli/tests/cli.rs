@@ -432,17 +432,36 @@ fn import_expands_env_and_says_what_a_sandbox_lacks() {
     let error: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(error["error"]["field"], "servers.y.env.T");
 
-    // A Docker entry (the official servers' READMEs give one each) reaches no daemon in a
-    // sandbox: the error names the catalog server that is the same server without Docker.
+    // A Docker entry (the official servers' READMEs give one each) of a catalog image runs as
+    // the catalog server the image packages (a sandbox reaches no container daemon), and import
+    // says so; one whose options do not carry over (`--env-file`) stays as written, and its
+    // start error names the catalog server that is the same server without Docker.
     let docker = env.dir.path().join("docker.json");
-    let entry = serde_json::json!({"command": "docker", "args": ["run", "-i", "--rm", "mcp/time"]});
-    std::fs::write(
-        &docker,
-        serde_json::json!({"mcpServers": {"time": entry}}).to_string(),
-    )
-    .expect("write");
-    env.ok(&["import", docker.to_str().expect("utf8")]);
-    let out = env.run(&["tools", "list", "time"]);
+    let entry = |args: &[&str]| serde_json::json!({"command": "docker", "args": args});
+    let document = serde_json::json!({"mcpServers": {
+        "time": entry(&["run", "-i", "--rm", "mcp/time"]),
+        "envfile": entry(&["run", "-i", "--rm", "--env-file", ".env", "mcp/time"]),
+    }});
+    std::fs::write(&docker, document.to_string()).expect("write");
+    let out = env.run(&["import", docker.to_str().expect("utf8")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("time: mcp-server-time") && stderr.contains("catalog server `time`"),
+        "{stderr}"
+    );
+    let stored = env.json(&["server", "show", "time", "--json"]);
+    assert!(
+        stored["command"][0]
+            .as_str()
+            .is_some_and(|c| c.ends_with("/bin/mcp-server-time")),
+        "{stored}"
+    );
+    assert!(
+        stored["installCommands"][0]
+            .as_str()
+            .is_some_and(|c| c.contains("mcp-server-time=="))
+    );
+    let out = env.run(&["tools", "list", "envfile"]);
     assert_eq!(code(&out), Some(16), "SERVER_START_FAILED");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -421,6 +421,33 @@ impl ServerConfig {
         paths
     }
 
+    /// A `docker run` / `podman run` of one of Docker's MCP catalog images (`mcp/time`, as the
+    /// official servers' READMEs give) becomes the catalog server it packages, installed in the
+    /// sandbox: a sandbox reaches no container daemon. Its arguments, `-e K=V`, bind mounts (at
+    /// their container paths), `--network none` and `-w` carry over; the description says what
+    /// replaced what. A config with its own install or template, and a command that does not
+    /// carry over, is left as it is (its start error says what to do).
+    fn run_without_container(&mut self) {
+        let Transport::Stdio { argv } = &mut self.transport else {
+            return;
+        };
+        if !self.install_commands.is_empty() || self.template.is_some() {
+            return;
+        }
+        let Some(u) = crate::catalog::without_container(argv) else {
+            return;
+        };
+        *argv = u.argv;
+        self.install_commands = u.install_commands;
+        self.env.extend(u.env);
+        self.mounts.extend(u.mounts);
+        if u.no_network {
+            self.network = NetworkPolicy::None;
+        }
+        self.cwd = self.cwd.take().or(u.workdir);
+        self.description.get_or_insert(u.note);
+    }
+
     /// Parses one server from any of the accepted forms (see the module docs). `name` is the
     /// server's name; a `name` key in `value` is ignored. Errors carry the field's path under
     /// `servers.<name>`.
@@ -878,7 +905,7 @@ impl RawServer {
                 }
             }
         };
-        let config = ServerConfig {
+        let mut config = ServerConfig {
             name,
             transport,
             env: strings_of(self.env),
@@ -906,6 +933,7 @@ impl RawServer {
             template: self.template,
             files: self.files.unwrap_or_default(),
         };
+        config.run_without_container();
         config.check()?;
         Ok(config)
     }

@@ -149,6 +149,55 @@ fn options(mcp: Value) -> GatewayOptions {
     .expect("options")
 }
 
+/// A Claude Desktop document's Docker entries (the official servers' READMEs give one each)
+/// run as the catalog servers their images package, installed in the sandbox: no container
+/// daemon is reached, the entry's bind mount is at its container path, its arguments carry over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_entries_run_without_a_container() {
+    if !online() {
+        return;
+    }
+    let home = cache().join("catalog-test-home");
+    std::fs::create_dir_all(&home).expect("home");
+    let data = tempfile::tempdir().expect("tempdir");
+    std::fs::write(data.path().join("note.txt"), "from the host").expect("write");
+    let bind = format!("type=bind,src={},dst=/projects/data", data.path().display());
+    let document = json!({"mcpServers": {
+        "docker-time": {"command": "docker", "args": ["run", "-i", "--rm", "mcp/time"]},
+        "docker-files": {"command": "docker", "args":
+            ["run", "-i", "--rm", "--mount", bind, "mcp/filesystem", "/projects"]},
+    }});
+    let corral = corral_at(&home);
+    let names = corral
+        .load_mcp_servers_value(&document, Default::default())
+        .await
+        .expect("loaded");
+    assert_eq!(names, ["docker-files", "docker-time"]);
+    let time = corral
+        .execute_tool(
+            "docker-time",
+            "get_current_time",
+            json!({"timezone": "UTC"}),
+        )
+        .await
+        .expect("time");
+    assert!(
+        !time.is_error && time.text().contains("UTC"),
+        "{}",
+        time.text()
+    );
+    let note = corral
+        .execute_tool(
+            "docker-files",
+            "read_text_file",
+            json!({"path": "/projects/data/note.txt"}),
+        )
+        .await
+        .expect("read");
+    assert_eq!(note.text(), "from the host");
+    corral.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_servers_start_and_answer_the_python_sdk() {
     if !online() {

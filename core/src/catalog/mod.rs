@@ -27,7 +27,7 @@ use std::{collections::BTreeMap, sync::OnceLock};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub(crate) use self::docker::hint as docker_hint;
+pub(crate) use self::docker::{hint as docker_hint, without_container};
 pub use self::mcp::{git_base, resolve_mcp};
 use crate::{
     config::ServerConfig,
