@@ -879,13 +879,16 @@ fn containers_replaced(text: &str, servers: &[corral_core::ServerConfig]) {
         .iter()
         .find_map(|k| document.get(k))
         .unwrap_or(&document);
+    let container = |program: Option<&str>| {
+        let name = program.and_then(|p| p.split_whitespace().next()?.rsplit('/').next());
+        matches!(name, Some("docker" | "podman"))
+    };
     for s in servers {
-        let written = entries[&s.name]["command"].as_str().unwrap_or_default();
         let runs = match &s.transport {
             corral_core::Transport::Stdio { argv } => argv.first().map(String::as_str),
             corral_core::Transport::Http { .. } => None,
         };
-        if matches!(written, "docker" | "podman") && runs != Some(written) {
+        if container(entries[&s.name]["command"].as_str()) && !container(runs) {
             eprintln!(
                 "{}: {}",
                 s.name,

@@ -1,6 +1,13 @@
 //! The stdio transport: newline-delimited JSON-RPC over a server's stdin and stdout, written
-//! by rmcp's writer and read by corral's reader, which decodes an answer as the result type
-//! its request expects.
+//! by corral's writer, which writes every message that has gathered in one go, and read by
+//! corral's reader, which decodes an answer as the result type its request expects.
+//!
+//! rmcp's own writer sends each message on a task of its own, which locks the stream, encodes
+//! the message and flushes it: one `writev` (and one wake-up of the server) per message. Here
+//! `send` serializes the message (as rmcp's codec does: the JSON text and a newline) onto an
+//! outbox, and one writer task writes what the outbox holds when it runs: with many calls in
+//! flight, many messages in one write. A write error stops the writer; the next `send` returns
+//! it, and the reader sees the stream end when the server goes.
 //!
 //! rmcp decodes every incoming message as the union of everything a server may send: the
 //! message is buffered, then each of some twenty `#[serde(untagged)]` result types is tried in
@@ -11,7 +18,11 @@
 //! other message, and an answer that is not of its expected type (an MRTR `input_required`,
 //! say), is decoded as rmcp does.
 
-use std::{collections::HashMap, future::Future};
+use std::{
+    collections::HashMap,
+    future::Future,
+    sync::{Arc, Mutex},
+};
 
 use rmcp::{
     RoleClient,
@@ -20,11 +31,17 @@ use rmcp::{
         JsonRpcVersion2_0, RequestId, ServerResult,
     },
     service::{RxJsonRpcMessage, TxJsonRpcMessage},
-    transport::{Transport, async_rw::AsyncRwTransport},
+    transport::Transport,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, BufReader};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader},
+    sync::Notify,
+    task::JoinHandle,
+};
+
+use crate::sync::lock;
 
 /// Longest incoming line; longer ones are dropped, the session goes on (rmcp's limit).
 const MAX_LINE: usize = 16 * 1024 * 1024;
@@ -50,8 +67,104 @@ struct Answer<'a> {
     result: &'a RawValue,
 }
 
-pub(super) struct Stdio<R, W: AsyncWrite> {
-    write: AsyncRwTransport<RoleClient, tokio::io::Empty, W>,
+/// The messages serialized and not yet written, shared by `send` and the writer task.
+#[derive(Default)]
+struct Outbox {
+    bytes: Vec<u8>,
+    /// `close` (or drop) asked: the writer writes what is left, then shuts the stream.
+    closed: bool,
+    /// The write error that stopped the writer.
+    failed: Option<(std::io::ErrorKind, String)>,
+}
+
+/// The sending half: the outbox and its writer task.
+struct Writer {
+    outbox: Arc<Mutex<Outbox>>,
+    wake: Arc<Notify>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    fn new<W: AsyncWrite + Send + Unpin + 'static>(stream: W) -> Self {
+        let (outbox, wake) = (Arc::default(), Arc::new(Notify::new()));
+        let task = tokio::spawn(write_out(stream, Arc::clone(&outbox), Arc::clone(&wake)));
+        Self {
+            outbox,
+            wake,
+            task: Some(task),
+        }
+    }
+
+    /// Puts one message on the outbox (its JSON text and a newline).
+    fn queue(&self, message: &impl Serialize) -> std::io::Result<()> {
+        let mut outbox = lock(&self.outbox);
+        if let Some((kind, text)) = &outbox.failed {
+            return Err(std::io::Error::new(*kind, text.clone()));
+        }
+        if outbox.closed {
+            return Err(std::io::ErrorKind::NotConnected.into());
+        }
+        let start = outbox.bytes.len();
+        if let Err(e) = serde_json::to_writer(&mut outbox.bytes, message) {
+            outbox.bytes.truncate(start);
+            return Err(e.into());
+        }
+        outbox.bytes.push(b'\n');
+        if start == 0 {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Asks the writer to write what is left and shut the stream.
+    fn close(&self) {
+        lock(&self.outbox).closed = true;
+        self.wake.notify_one();
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The writer task: writes whatever the outbox holds, in one go, until it is closed and empty.
+async fn write_out<W: AsyncWrite + Unpin>(
+    mut stream: W,
+    outbox: Arc<Mutex<Outbox>>,
+    wake: Arc<Notify>,
+) {
+    let mut bytes = Vec::new();
+    loop {
+        let closed = {
+            let mut outbox = lock(&outbox);
+            std::mem::swap(&mut outbox.bytes, &mut bytes);
+            outbox.closed
+        };
+        if bytes.is_empty() {
+            if closed {
+                let _ = stream.shutdown().await;
+                return;
+            }
+            wake.notified().await;
+            continue;
+        }
+        let written = async {
+            stream.write_all(&bytes).await?;
+            stream.flush().await
+        };
+        if let Err(e) = written.await {
+            tracing::debug!("Error writing to stream: {e}");
+            lock(&outbox).failed = Some((e.kind(), e.to_string()));
+            return;
+        }
+        bytes.clear();
+    }
+}
+
+pub(super) struct Stdio<R> {
+    write: Writer,
     read: BufReader<R>,
     /// The line being read; it survives a cancelled `receive` (rmcp polls it in a `select!`).
     line: Vec<u8>,
@@ -60,14 +173,12 @@ pub(super) struct Stdio<R, W: AsyncWrite> {
     awaited: HashMap<RequestId, Expect>,
 }
 
-impl<R, W> Stdio<R, W>
-where
-    R: AsyncRead + Send + Unpin,
-    W: AsyncWrite + Send + Unpin + 'static,
-{
-    pub(super) fn new(read: R, write: W) -> Self {
+impl<R: AsyncRead + Send + Unpin> Stdio<R> {
+    /// The transport over a server's stdout (`read`) and stdin (`write`); its writer runs on a
+    /// task of the current runtime.
+    pub(super) fn new<W: AsyncWrite + Send + Unpin + 'static>(read: R, write: W) -> Self {
         Self {
-            write: AsyncRwTransport::new_client(tokio::io::empty(), write),
+            write: Writer::new(write),
             read: BufReader::new(read),
             line: Vec::new(),
             discarding: false,
@@ -156,11 +267,7 @@ fn is_notification(line: &[u8]) -> bool {
     serde_json::from_slice::<Shape<'_>>(line).is_ok_and(|s| s.method.is_some() && s.id.is_none())
 }
 
-impl<R, W> Transport<RoleClient> for Stdio<R, W>
-where
-    R: AsyncRead + Send + Unpin,
-    W: AsyncWrite + Send + Unpin + 'static,
-{
+impl<R: AsyncRead + Send + Unpin> Transport<RoleClient> for Stdio<R> {
     type Error = std::io::Error;
 
     fn send(
@@ -190,7 +297,7 @@ where
             }
             _ => {}
         }
-        self.write.send(item)
+        std::future::ready(self.write.queue(&item))
     }
 
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleClient>> {
@@ -211,24 +318,30 @@ where
                 Ok(Some(message)) => return Some(message),
                 Ok(None) => {}
                 Err(()) => {
-                    // Sent on its own task: `receive` may be cancelled at any await.
                     let invalid = ErrorData::invalid_request("Invalid request", None);
-                    tokio::spawn(
-                        self.write
-                            .send(TxJsonRpcMessage::<RoleClient>::error(invalid, None)),
-                    );
+                    let reply = TxJsonRpcMessage::<RoleClient>::error(invalid, None);
+                    if let Err(e) = self.write.queue(&reply) {
+                        tracing::debug!("Error answering an invalid message: {e}");
+                    }
                 }
             }
         }
     }
 
+    /// Writes what is queued, then shuts the server's stdin.
     async fn close(&mut self) -> Result<(), Self::Error> {
-        self.write.close().await
+        self.write.close();
+        if let Some(task) = self.write.task.take() {
+            task.await.map_err(std::io::Error::other)?;
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use rmcp::model::{CallToolRequestParams, JsonRpcRequest, Request};
     use tokio::io::{AsyncWriteExt, duplex};
 
@@ -312,6 +425,64 @@ mod tests {
         let (got, _) = exchange(vec![call(4)], &[both, "\n"]).await;
         let want: Vec<Message> = serde_json::from_str(both).into_iter().collect();
         assert_eq!(shown(&got), shown(&want));
+    }
+
+    /// Counts the writes that reach the stream.
+    struct Counted<W>(W, Arc<std::sync::atomic::AtomicUsize>);
+
+    impl<W: AsyncWrite + Unpin> AsyncWrite for Counted<W> {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+        }
+        fn poll_flush(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::pin::Pin::new(&mut self.0).poll_flush(cx)
+        }
+        fn poll_shutdown(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+        }
+    }
+
+    #[tokio::test]
+    async fn messages_sent_together_are_written_together_in_order() {
+        let (client_out, mut server_in) = duplex(1 << 20);
+        let writes = Arc::default();
+        let mut stdio = Stdio::new(tokio::io::empty(), Counted(client_out, Arc::clone(&writes)));
+        for id in 0..100 {
+            stdio.send(call(id)).await.expect("queued");
+        }
+        stdio.close().await.expect("closed");
+        let mut read = String::new();
+        server_in.read_to_string(&mut read).await.expect("read");
+        let ids: Vec<i64> = read
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON")["id"].as_i64())
+            .map(|id| id.expect("an id"))
+            .collect();
+        assert_eq!(ids, (0..100).collect::<Vec<_>>());
+        assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 1);
+        // Once the server's stdin is gone, a send says so.
+        let (client_out, server_in) = duplex(64);
+        let mut stdio = Stdio::new(tokio::io::empty(), client_out);
+        drop(server_in);
+        stdio.send(call(1)).await.expect("queued");
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while stdio.send(call(2)).await.is_ok() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the write error comes back");
     }
 
     #[tokio::test]
