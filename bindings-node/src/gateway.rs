@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use corral_core as core;
+use corral_core::{self as core, sync::lock};
 use napi::Env;
 use napi_derive::napi;
 use serde_json::Value;
@@ -103,8 +103,8 @@ impl Gateway {
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Promise<'env, ()> {
         let g = self.core();
-        if let Some(Ok(mut kept)) = self.kept.as_ref().map(|k| k.lock()) {
-            kept.retain(|other| !Arc::ptr_eq(other, &g));
+        if let Some(kept) = &self.kept {
+            lock(kept).retain(|other| !Arc::ptr_eq(other, &g));
         }
         run(env, None, ok(async move { g.close().await }), drop)
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use corral_core as core;
+use corral_core::{self as core, sync::lock};
 use napi::{
     Either, Env,
     bindgen_prelude::{ClassInstance, Function, Object},
@@ -170,9 +170,7 @@ impl Corral {
         let (c, kept, options) = (self.core(), self.gateways.clone(), gateway::options(opts));
         let start = async move { Ok(Arc::new(c.start_gateway(options?).await?)) };
         run(env, None, start, move |g| {
-            if let Ok(mut list) = kept.lock() {
-                list.push(Arc::clone(&g));
-            }
+            lock(&kept).push(Arc::clone(&g));
             Gateway::new(g, Some(kept))
         })
     }

@@ -13,10 +13,10 @@ use std::{
     panic::AssertUnwindSafe,
     ptr,
     rc::Rc,
-    sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError},
+    sync::{Arc, Mutex, MutexGuard, OnceLock},
 };
 
-use corral_core::{Error, ErrorKind};
+use corral_core::{Error, ErrorKind, sync::lock};
 use futures::FutureExt;
 use napi::{
     Env, JsError,
@@ -140,8 +140,7 @@ unsafe impl Sync for Tsfn {}
 
 impl Shared {
     fn queue(&self) -> MutexGuard<'_, (Vec<Settle>, bool)> {
-        // Nothing can panic while it is held; recover anyway.
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.queue)
     }
 
     /// Queues a finished call, waking the JS thread when the queue was empty (the JS thread

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use corral_core as core;
+use corral_core::{self as core, sync::lock};
 use napi::{Env, bindgen_prelude::Object};
 use napi_derive::napi;
 use serde_json::Value;
@@ -48,11 +48,7 @@ impl ServerSession {
 
     /// The session, or `CLOSED` once this handle was closed.
     fn core(&self) -> core::Result<Arc<core::ServerSession>> {
-        let session = self
-            .inner
-            .lock()
-            .ok()
-            .and_then(|s| s.as_ref().map(Arc::clone));
+        let session = lock(&self.inner).as_ref().map(Arc::clone);
         session.ok_or_else(|| {
             core::Error::new(core::ErrorKind::Closed, "this session handle is closed")
         })
@@ -107,7 +103,7 @@ impl ServerSession {
     /// this handle reject with `CLOSED`.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Promise<'env, ()> {
-        let released = self.inner.lock().ok().and_then(|mut s| s.take());
+        let released = lock(&self.inner).take();
         if let Some(s) = &released {
             s.close();
         }

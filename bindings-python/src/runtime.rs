@@ -23,13 +23,14 @@ use std::{
     panic::AssertUnwindSafe,
     pin::Pin,
     sync::{
-        Arc, Mutex, MutexGuard, Once, OnceLock,
+        Arc, Mutex, Once, OnceLock,
         atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering},
     },
     thread::ThreadId,
     time::{Duration, Instant},
 };
 
+use corral_core::sync::lock;
 use futures::FutureExt;
 use pyo3::{IntoPyObjectExt, PyTraverseError, PyVisit, intern, prelude::*, sync::PyOnceLock};
 use tokio::runtime::Runtime;
@@ -113,10 +114,6 @@ where
 // The runtime
 
 static RUNTIME: Mutex<Option<(u32, &'static Runtime)>> = Mutex::new(None);
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// This process's id without a system call per use (glibc does not cache `getpid`, and a call
 /// asked for it several times: 15 % of the loop thread's busy time in a py-spy profile): read

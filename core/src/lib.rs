@@ -35,7 +35,7 @@ pub mod mcp;
 pub mod runner;
 pub mod sandbox;
 pub mod store;
-mod sync;
+pub mod sync;
 pub mod tool;
 
 pub use self::{

@@ -12,8 +12,9 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
-/// Locks `mutex`, recovering the guard if another thread panicked while holding it.
-pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks `mutex`, recovering the guard if another thread panicked while holding it (the
+/// bindings use it too, so that every lock of corral's is treated the same).
+pub fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned: PoisonError<_>| {
         static LOGGED: AtomicBool = AtomicBool::new(false);
         if !LOGGED.swap(true, Ordering::Relaxed) {

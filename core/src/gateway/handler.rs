@@ -26,6 +26,7 @@ use serde_json::{Map, Value, json};
 use super::{BUDGET_HEADER, CALL_TOOL, HEALTH_URI, SEARCH_TOOLS, ServerState, State, names};
 use crate::{
     mcp::CallOptions,
+    sync::lock,
     tool::{LogMessage, Progress},
 };
 
@@ -159,7 +160,7 @@ impl GatewayHandler {
         if let Some(r) = self.0.catalog().routes.get(name) {
             return Some(r.clone());
         }
-        if let Some(r) = self.0.known_routes.lock().ok()?.get(name) {
+        if let Some(r) = lock(&self.0.known_routes).get(name) {
             return Some(r.clone());
         }
         if self.0.prefixed {
@@ -318,7 +319,8 @@ impl GatewayHandler {
         let call_id = st.next_call.fetch_add(1, Ordering::Relaxed);
         // Every call registers, plain-HTTP ones too: an upstream's input request is relayed
         // only when exactly one call is in flight on that server (see input.rs).
-        if let Ok(mut routes) = st.log_routes.lock() {
+        {
+            let mut routes = lock(&st.log_routes);
             match routes.get_mut(server) {
                 Some(calls) => calls.push((call_id, tx.clone())),
                 None => {
@@ -346,9 +348,7 @@ impl GatewayHandler {
             let result = session
                 .call_tool_response(params, options, context.input.upstream_meta())
                 .await;
-            if let Ok(mut routes) = st.log_routes.lock()
-                && let Some(calls) = routes.get_mut(server)
-            {
+            if let Some(calls) = lock(&st.log_routes).get_mut(server) {
                 calls.retain(|(id, _)| *id != call_id);
             }
             result
@@ -434,16 +434,11 @@ impl GatewayHandler {
 
     /// The ready servers, for listings that fan out.
     fn ready_servers(&self) -> Vec<String> {
-        self.0
-            .upstreams
-            .lock()
-            .map(|u| {
-                u.iter()
-                    .filter(|(_, u)| u.state == ServerState::Ready)
-                    .map(|(n, _)| n.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
+        lock(&self.0.upstreams)
+            .iter()
+            .filter(|(_, u)| u.state == ServerState::Ready)
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     /// The sessions of the ready servers whose capabilities offer a feature (`has`), or that
@@ -590,10 +585,9 @@ impl ServerHandler for GatewayHandler {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        if let Ok(mut peers) = self.0.peers.lock() {
-            peers.retain(|p| !p.is_transport_closed());
-            peers.push(context.peer);
-        }
+        let mut peers = lock(&self.0.peers);
+        peers.retain(|p| !p.is_transport_closed());
+        peers.push(context.peer);
     }
 
     async fn list_tools(

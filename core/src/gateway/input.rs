@@ -182,7 +182,7 @@ impl super::State {
         let server = server.to_owned();
         Arc::new(move |request: ServerRequest| {
             let route = weak.upgrade().and_then(|st| {
-                let routes = st.log_routes.lock().ok()?;
+                let routes = crate::sync::lock(&st.log_routes);
                 match routes.get(&server).map(Vec::as_slice) {
                     Some([(_, tx)]) => Some(tx.clone()),
                     _ => None,

@@ -23,9 +23,7 @@ pub(super) struct Metrics {
 impl Metrics {
     pub(super) fn record(&self, server: &str, took: Duration, ok: bool) {
         let secs = took.as_secs_f64();
-        let Ok(mut m) = self.servers.lock() else {
-            return;
-        };
+        let mut m = crate::sync::lock(&self.servers);
         // The server's entry exists after its first call: no key allocated per call.
         if !m.contains_key(server) {
             m.insert(server.to_owned(), PerServer::default());
@@ -46,7 +44,7 @@ impl Metrics {
     }
 
     pub(super) fn render(&self, up: usize, down: usize) -> String {
-        let servers = self.servers.lock().map(|m| m.clone()).unwrap_or_default();
+        let servers = crate::sync::lock(&self.servers).clone();
         let mut o = String::new();
         let _ = writeln!(
             o,

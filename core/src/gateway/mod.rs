@@ -57,7 +57,7 @@ mod tasks;
 use std::{
     collections::{BTreeMap, HashMap},
     net::SocketAddr,
-    sync::{Arc, Mutex, RwLock},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -69,6 +69,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     error::{Error, ErrorKind, Result},
     runner::{Corral, CorralOptions, ServerSession},
+    sync::lock,
 };
 
 /// The health resource's URI.
@@ -217,7 +218,7 @@ pub(crate) struct State {
     servers: Vec<String>,
     prefixed: bool,
     upstreams: Mutex<BTreeMap<String, Upstream>>,
-    catalog: RwLock<Arc<Catalog>>,
+    catalog: Mutex<Arc<Catalog>>,
     /// Every route ever published (so a call to a tool of a server that went down still
     /// reaches a helpful error rather than "unknown tool").
     known_routes: Mutex<HashMap<String, (String, String)>>,
@@ -420,9 +421,7 @@ impl Gateway {
             std::net::IpAddr::V4(v4) => v4.to_string(),
         };
         let url = format!("http://{host}:{}/mcp", addr.port());
-        if let Ok(mut s) = state.server.lock() {
-            *s = Some(server);
-        }
+        *lock(&state.server) = Some(server);
         // Closed with the corral, too (a corral closed meanwhile closes it right away).
         state.corral.register_gateway(Arc::downgrade(&state));
         if state.corral.is_closed() {
@@ -547,9 +546,8 @@ impl Gateway {
 impl Drop for Gateway {
     fn drop(&mut self) {
         self.state.shutdown.cancel();
-        if let Ok(mut s) = self.state.server.lock()
-            && let Some(s) = s.take()
-        {
+        let server = lock(&self.state.server).take();
+        if let Some(s) = server {
             s.abort();
         }
         self.state.stop_supervisors();
@@ -578,7 +576,7 @@ impl State {
             prefixed: servers.len() > 1,
             servers,
             upstreams: Mutex::new(upstreams),
-            catalog: RwLock::new(Arc::new(Catalog::default())),
+            catalog: Mutex::new(Arc::new(Catalog::default())),
             known_routes: Mutex::new(HashMap::new()),
             changed: tokio::sync::watch::channel(0).0,
             list_changed: tokio::sync::broadcast::channel(64).0,
@@ -610,15 +608,13 @@ impl State {
                 }
             }));
         }
-        if let Ok(mut s) = self.supervisors.lock() {
-            s.extend(sups);
-        }
+        lock(&self.supervisors).extend(sups);
     }
 
     /// Stops serving (open SSE streams get 2 s) and the supervisors. Idempotent.
     pub(crate) async fn close(&self) {
         self.shutdown.cancel();
-        let server = self.server.lock().ok().and_then(|mut s| s.take());
+        let server = lock(&self.server).take();
         if let Some(mut server) = server
             && tokio::time::timeout(Duration::from_secs(2), &mut server)
                 .await
@@ -632,19 +628,15 @@ impl State {
     }
 
     fn stop_supervisors(&self) {
-        if let Ok(mut s) = self.supervisors.lock() {
-            for h in s.drain(..) {
-                h.abort();
-            }
+        for h in lock(&self.supervisors).drain(..) {
+            h.abort();
         }
     }
 
     fn health(&self) -> Vec<ServerHealth> {
         let now = Instant::now();
-        let Ok(ups) = self.upstreams.lock() else {
-            return Vec::new();
-        };
-        ups.iter()
+        lock(&self.upstreams)
+            .iter()
             .map(|(name, u)| ServerHealth {
                 name: name.clone(),
                 state: u.state,
@@ -668,14 +660,12 @@ impl State {
     /// Changes a server's state and republishes the catalog, under one lock: whoever sees
     /// the new state (the discovery wait) sees the catalog built from it.
     fn set_state(&self, server: &str, f: impl FnOnce(&mut Upstream)) {
-        let changed = match self.upstreams.lock() {
-            Ok(mut ups) => {
-                if let Some(u) = ups.get_mut(server) {
-                    f(u);
-                }
-                self.republish(&ups)
+        let changed = {
+            let mut ups = lock(&self.upstreams);
+            if let Some(u) = ups.get_mut(server) {
+                f(u);
             }
-            Err(_) => false,
+            self.republish(&ups)
         };
         if changed {
             self.announce_tools_changed();
@@ -685,7 +675,7 @@ impl State {
 
     fn upstream_state(&self, server: &str) -> Option<(ServerState, Option<String>, Option<u64>)> {
         let now = Instant::now();
-        let ups = self.upstreams.lock().ok()?;
+        let ups = lock(&self.upstreams);
         let u = ups.get(server)?;
         Some((
             u.state,
@@ -723,14 +713,12 @@ impl State {
             catalog.routes.insert(published, (server, upstream));
             catalog.tools.push(tool);
         }
-        if let Ok(mut known) = self.known_routes.lock() {
-            for (k, v) in &catalog.routes {
-                known.insert(k.clone(), v.clone());
-            }
+        let mut known = lock(&self.known_routes);
+        for (k, v) in &catalog.routes {
+            known.insert(k.clone(), v.clone());
         }
-        let Ok(mut cur) = self.catalog.write() else {
-            return false;
-        };
+        drop(known);
+        let mut cur = lock(&self.catalog);
         let same = cur.tools == catalog.tools;
         *cur = Arc::new(catalog);
         !same
@@ -744,12 +732,10 @@ impl State {
     /// the broadcast, legacy sessions by a notification each.
     fn announce(&self, change: ListChange) {
         let _ = self.list_changed.send(change);
-        let peers: Vec<_> = match self.peers.lock() {
-            Ok(mut p) => {
-                p.retain(|peer| !peer.is_transport_closed());
-                p.clone()
-            }
-            Err(_) => return,
+        let peers: Vec<_> = {
+            let mut p = lock(&self.peers);
+            p.retain(|peer| !peer.is_transport_closed());
+            p.clone()
         };
         for peer in peers {
             tokio::spawn(async move {
@@ -762,26 +748,19 @@ impl State {
     }
 
     fn catalog(&self) -> Arc<Catalog> {
-        self.catalog.read().map(|c| c.clone()).unwrap_or_default()
+        lock(&self.catalog).clone()
     }
 
     fn any_starting(&self, deadline: Instant) -> bool {
-        self.upstreams
-            .lock()
-            .map(|u| {
-                // A start in progress, first or a restart, is worth waiting for within the
-                // discovery deadline; so is the one retry of a server whose very first start
-                // failed (a slow machine), if it comes before the deadline. A server further
-                // into its backoff is not: the others are listed without it.
-                u.values().any(|u| match u.state {
-                    ServerState::Starting | ServerState::Restarting => true,
-                    ServerState::Failed => {
-                        u.restarts == 0 && u.retry_at.is_some_and(|at| at < deadline)
-                    }
-                    ServerState::Ready => false,
-                })
-            })
-            .unwrap_or(false)
+        // A start in progress, first or a restart, is worth waiting for within the discovery
+        // deadline; so is the one retry of a server whose very first start failed (a slow
+        // machine), if it comes before the deadline. A server further into its backoff is not:
+        // the others are listed without it.
+        lock(&self.upstreams).values().any(|u| match u.state {
+            ServerState::Starting | ServerState::Restarting => true,
+            ServerState::Failed => u.restarts == 0 && u.retry_at.is_some_and(|at| at < deadline),
+            ServerState::Ready => false,
+        })
     }
 
     async fn wait_settled(&self, deadline: Instant) -> bool {
@@ -806,7 +785,7 @@ impl State {
         let chained = self.corral.log_callback();
         Arc::new(move |msg: crate::tool::LogMessage| {
             if let Some(state) = weak.upgrade()
-                && let Ok(routes) = state.log_routes.lock()
+                && let routes = lock(&state.log_routes)
                 && let Some(calls) = routes.get(&server)
             {
                 for (_, tx) in calls {

@@ -173,7 +173,8 @@ impl Shared {
     fn deliver(&self, note: notes::Note) {
         match note {
             notes::Note::Progress(params) => {
-                let watch = self.progress.lock().ok().and_then(|mut routes| {
+                let watch = {
+                    let mut routes = lock(&self.progress);
                     let watch = routes.calls.get(&params.progress_token).cloned();
                     if watch.is_none() {
                         if routes.early.len() >= EARLY_PROGRESS {
@@ -182,13 +183,13 @@ impl Shared {
                         routes.early.push_back(params.clone());
                     }
                     watch
-                });
+                };
                 if let Some(watch) = watch {
                     watch.report(params);
                 }
             }
             notes::Note::Log(params) => {
-                let callback = self.on_log.lock().ok().and_then(|c| c.clone());
+                let callback = lock(&self.on_log).clone();
                 if let Some(cb) = callback {
                     let level = serde_json::to_value(params.level)
                         .ok()
@@ -207,20 +208,18 @@ impl Shared {
 
     /// Routes a call's progress reports to `watch`, delivering any that came first.
     fn register(&self, token: &ProgressToken, watch: &Arc<CallWatch>) {
-        let early: Vec<ProgressNotificationParam> = match self.progress.lock() {
-            Ok(mut routes) => {
-                routes.calls.insert(token.clone(), watch.clone());
-                if routes.early.is_empty() {
-                    Vec::new()
-                } else {
-                    let (mine, others) = std::mem::take(&mut routes.early)
-                        .into_iter()
-                        .partition(|p| p.progress_token == *token);
-                    routes.early = others;
-                    mine.into()
-                }
+        let early: Vec<ProgressNotificationParam> = {
+            let mut routes = lock(&self.progress);
+            routes.calls.insert(token.clone(), watch.clone());
+            if routes.early.is_empty() {
+                Vec::new()
+            } else {
+                let (mine, others) = std::mem::take(&mut routes.early)
+                    .into_iter()
+                    .partition(|p| p.progress_token == *token);
+                routes.early = others;
+                mine.into()
             }
-            Err(_) => Vec::new(),
         };
         for params in early {
             watch.report(params);
@@ -238,7 +237,7 @@ impl Handler {
         &self,
         request: rmcp::model::ServerRequest,
     ) -> std::result::Result<rmcp::model::ClientResult, rmcp::ErrorData> {
-        let callback = self.0.input.lock().ok().and_then(|c| c.clone());
+        let callback = lock(&self.0.input).clone();
         match callback {
             Some(cb) => cb(request).await,
             None => Err(rmcp::ErrorData::new(
@@ -931,9 +930,7 @@ struct CallWatch {
 
 impl CallWatch {
     fn report(&self, params: ProgressNotificationParam) {
-        if let Ok(mut last) = self.last_progress.lock() {
-            *last = tokio::time::Instant::now();
-        }
+        *lock(&self.last_progress) = tokio::time::Instant::now();
         if let Some(cb) = &self.callback {
             cb(Progress {
                 progress: params.progress,

@@ -48,6 +48,7 @@ use super::{BoxFuture, Command, ExecOutput, Process, Provider, Sandbox, SandboxC
 use crate::{
     config::NetworkPolicy,
     error::{Error, Result},
+    sync::lock,
 };
 
 /// Metadata key: corral's home id.
@@ -503,11 +504,9 @@ impl E2bSandbox {
                             "the E2B sandbox {} is gone (killed, timed out or paused)",
                             remote.id
                         );
-                        for p in processes
-                            .lock()
-                            .map(|l| l.iter().filter_map(Weak::upgrade).collect::<Vec<_>>())
-                            .unwrap_or_default()
-                        {
+                        let alive: Vec<_> =
+                            lock(&processes).iter().filter_map(Weak::upgrade).collect();
+                        for p in alive {
                             p.sandbox_gone(&message);
                         }
                         return;
@@ -517,9 +516,7 @@ impl E2bSandbox {
                 }
             }
         });
-        if let Ok(mut k) = self.keepalive.lock() {
-            *k = Some(task);
-        }
+        *lock(&self.keepalive) = Some(task);
     }
 
     async fn start(&self, command: &Command, stdin: bool, durable: bool) -> Result<Process> {
@@ -530,10 +527,10 @@ impl E2bSandbox {
         let tag = format!("corral-{}-{n}", self.remote.instance);
         let (process, shared) =
             process::start(self.remote.envd.clone(), command, stdin, &tag, durable).await?;
-        if let Ok(mut list) = self.processes.lock() {
-            list.retain(|w| w.strong_count() > 0);
-            list.push(Arc::downgrade(&shared));
-        }
+        let mut list = lock(&self.processes);
+        list.retain(|w| w.strong_count() > 0);
+        list.push(Arc::downgrade(&shared));
+        drop(list);
         Ok(process)
     }
 
@@ -541,13 +538,16 @@ impl E2bSandbox {
         if self.killed.swap(true, Ordering::SeqCst) {
             return false;
         }
-        if let Some(k) = self.keepalive.lock().ok().and_then(|mut k| k.take()) {
+        let keepalive = lock(&self.keepalive).take();
+        if let Some(k) = keepalive {
             k.abort();
         }
-        if let Ok(list) = self.processes.lock() {
-            for p in list.iter().filter_map(Weak::upgrade) {
-                p.kill();
-            }
+        let alive: Vec<_> = lock(&self.processes)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for p in alive {
+            p.kill();
         }
         true
     }

@@ -25,6 +25,7 @@ use super::envd::{self, Envd, EventStream, Health, KEEPALIVE_SECS, ProcessEvent,
 use crate::{
     error::{Error, ErrorKind, Result},
     sandbox::{BoxFuture, Command, ExitStatus, Process, ProcessControl},
+    sync::lock,
 };
 
 /// How long a stream may stay silent before it counts as dead (2× the keepalive + slack).
@@ -66,9 +67,7 @@ impl ProcShared {
     }
 
     fn fail(&self, message: String) {
-        if let Ok(mut f) = self.failure.lock() {
-            f.get_or_insert(message);
-        }
+        lock(&self.failure).get_or_insert(message);
         self.finish(ExitStatus {
             code: None,
             signal: None,
@@ -579,7 +578,7 @@ impl ProcessControl for E2bControl {
     }
 
     fn failure(&self) -> Option<Error> {
-        let message = self.shared.failure.lock().ok().and_then(|f| f.clone())?;
+        let message = lock(&self.shared.failure).clone()?;
         Some(Error::new(ErrorKind::SandboxFailed, message))
     }
 }
