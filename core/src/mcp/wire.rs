@@ -2,12 +2,12 @@
 //! by corral's writer, which writes every message that has gathered in one go, and read by
 //! corral's reader, which decodes an answer as the result type its request expects.
 //!
-//! rmcp's own writer sends each message on a task of its own, which locks the stream, encodes
-//! the message and flushes it: one `writev` (and one wake-up of the server) per message. Here
-//! `send` serializes the message (as rmcp's codec does: the JSON text and a newline) onto an
-//! outbox, and one writer task writes what the outbox holds when it runs: with many calls in
-//! flight, many messages in one write. A write error stops the writer; the next `send` returns
-//! it, and the reader sees the stream end when the server goes.
+//! rmcp's own writer encodes each message on the task that sends it, which locks the stream
+//! and flushes it: one `writev` (and one wake-up of the server) per message. Here `send`
+//! serializes the message at once (as rmcp's codec does: the JSON text and a newline) onto an
+//! outbox, and its send task writes the whole outbox unless another is writing it: with many
+//! calls in flight, the messages queued before their tasks run go out in one write. A write
+//! error breaks the stream: the send that hit it and every later one return it.
 //!
 //! rmcp decodes every incoming message as the union of everything a server may send: the
 //! message is buffered, then each of some twenty `#[serde(untagged)]` result types is tried in
@@ -35,11 +35,7 @@ use rmcp::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use tokio::{
-    io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader},
-    sync::Notify,
-    task::JoinHandle,
-};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::sync::lock;
 
@@ -67,35 +63,33 @@ struct Answer<'a> {
     result: &'a RawValue,
 }
 
-/// The messages serialized and not yet written, shared by `send` and the writer task.
+/// The messages serialized and not yet written.
 #[derive(Default)]
 struct Outbox {
     bytes: Vec<u8>,
-    /// `close` (or drop) asked: the writer writes what is left, then shuts the stream.
+    /// `close` began: nothing more is queued.
     closed: bool,
-    /// The write error that stopped the writer.
+    /// The write error that broke the stream.
     failed: Option<(std::io::ErrorKind, String)>,
 }
 
-/// The sending half: the outbox and its writer task.
+type Stream = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// The sending half: the outbox, and the stream that whoever holds it writes the outbox to.
 struct Writer {
     outbox: Arc<Mutex<Outbox>>,
-    wake: Arc<Notify>,
-    task: Option<JoinHandle<()>>,
+    stream: Arc<tokio::sync::Mutex<Stream>>,
 }
 
 impl Writer {
     fn new<W: AsyncWrite + Send + Unpin + 'static>(stream: W) -> Self {
-        let (outbox, wake) = (Arc::default(), Arc::new(Notify::new()));
-        let task = tokio::spawn(write_out(stream, Arc::clone(&outbox), Arc::clone(&wake)));
         Self {
-            outbox,
-            wake,
-            task: Some(task),
+            outbox: Arc::default(),
+            stream: Arc::new(tokio::sync::Mutex::new(Box::new(stream))),
         }
     }
 
-    /// Puts one message on the outbox (its JSON text and a newline).
+    /// Puts one message on the outbox (its JSON text and a newline, as rmcp's codec writes it).
     fn queue(&self, message: &impl Serialize) -> std::io::Result<()> {
         let mut outbox = lock(&self.outbox);
         if let Some((kind, text)) = &outbox.failed {
@@ -110,56 +104,55 @@ impl Writer {
             return Err(e.into());
         }
         outbox.bytes.push(b'\n');
-        if start == 0 {
-            self.wake.notify_one();
-        }
         Ok(())
     }
 
-    /// Asks the writer to write what is left and shut the stream.
-    fn close(&self) {
-        lock(&self.outbox).closed = true;
-        self.wake.notify_one();
+    /// Writes the outbox unless a write is under way, which then writes it: the future of a
+    /// `send`. With many messages queued before their sends run, the first writes them all.
+    fn flush(&self) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
+        let (outbox, stream) = (Arc::clone(&self.outbox), Arc::clone(&self.stream));
+        async move {
+            loop {
+                let Ok(mut held) = stream.try_lock() else {
+                    return Ok(());
+                };
+                write_all_queued(&outbox, &mut held).await?;
+                drop(held);
+                // A message queued after the last take, whose send found the stream held.
+                if lock(&outbox).bytes.is_empty() {
+                    return Ok(());
+                }
+            }
+        }
     }
 }
 
-impl Drop for Writer {
-    fn drop(&mut self) {
-        self.close();
-    }
-}
-
-/// The writer task: writes whatever the outbox holds, in one go, until it is closed and empty.
-async fn write_out<W: AsyncWrite + Unpin>(
-    mut stream: W,
-    outbox: Arc<Mutex<Outbox>>,
-    wake: Arc<Notify>,
-) {
+/// Writes what the outbox holds until it is empty; a failure is kept for later sends. The
+/// buffer written last goes back to the outbox, so the next messages are serialized into
+/// memory that is already there.
+async fn write_all_queued(outbox: &Mutex<Outbox>, stream: &mut Stream) -> std::io::Result<()> {
     let mut bytes = Vec::new();
     loop {
-        let closed = {
-            let mut outbox = lock(&outbox);
-            std::mem::swap(&mut outbox.bytes, &mut bytes);
-            outbox.closed
-        };
-        if bytes.is_empty() {
-            if closed {
-                let _ = stream.shutdown().await;
-                return;
+        {
+            let mut queued = lock(outbox);
+            if queued.bytes.is_empty() {
+                if queued.bytes.capacity() < bytes.capacity() {
+                    bytes.clear();
+                    queued.bytes = bytes;
+                }
+                return Ok(());
             }
-            wake.notified().await;
-            continue;
+            bytes.clear();
+            std::mem::swap(&mut queued.bytes, &mut bytes);
         }
         let written = async {
             stream.write_all(&bytes).await?;
             stream.flush().await
         };
         if let Err(e) = written.await {
-            tracing::debug!("Error writing to stream: {e}");
-            lock(&outbox).failed = Some((e.kind(), e.to_string()));
-            return;
+            lock(outbox).failed = Some((e.kind(), e.to_string()));
+            return Err(e);
         }
-        bytes.clear();
     }
 }
 
@@ -297,7 +290,12 @@ impl<R: AsyncRead + Send + Unpin> Transport<RoleClient> for Stdio<R> {
             }
             _ => {}
         }
-        std::future::ready(self.write.queue(&item))
+        let queued = self.write.queue(&item);
+        let flush = self.write.flush();
+        async move {
+            queued?;
+            flush.await
+        }
     }
 
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleClient>> {
@@ -320,8 +318,10 @@ impl<R: AsyncRead + Send + Unpin> Transport<RoleClient> for Stdio<R> {
                 Err(()) => {
                     let invalid = ErrorData::invalid_request("Invalid request", None);
                     let reply = TxJsonRpcMessage::<RoleClient>::error(invalid, None);
-                    if let Err(e) = self.write.queue(&reply) {
-                        tracing::debug!("Error answering an invalid message: {e}");
+                    // Written on its own task: `receive` may be cancelled at any await.
+                    match self.write.queue(&reply) {
+                        Ok(()) => drop(tokio::spawn(self.write.flush())),
+                        Err(e) => tracing::debug!("Error answering an invalid message: {e}"),
                     }
                 }
             }
@@ -330,11 +330,10 @@ impl<R: AsyncRead + Send + Unpin> Transport<RoleClient> for Stdio<R> {
 
     /// Writes what is queued, then shuts the server's stdin.
     async fn close(&mut self) -> Result<(), Self::Error> {
-        self.write.close();
-        if let Some(task) = self.write.task.take() {
-            task.await.map_err(std::io::Error::other)?;
-        }
-        Ok(())
+        lock(&self.write.outbox).closed = true;
+        let mut stream = self.write.stream.lock().await;
+        write_all_queued(&self.write.outbox, &mut stream).await?;
+        stream.shutdown().await
     }
 }
 
@@ -454,12 +453,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn messages_sent_together_are_written_together_in_order() {
+    async fn messages_queued_together_are_written_together_in_order() {
         let (client_out, mut server_in) = duplex(1 << 20);
         let writes = Arc::default();
         let mut stdio = Stdio::new(tokio::io::empty(), Counted(client_out, Arc::clone(&writes)));
+        // As rmcp sends: each message's send runs on a task spawned when it is queued.
+        let mut sends = Vec::new();
         for id in 0..100 {
-            stdio.send(call(id)).await.expect("queued");
+            sends.push(tokio::spawn(stdio.send(call(id))));
+        }
+        for send in sends {
+            send.await.expect("joined").expect("sent");
         }
         stdio.close().await.expect("closed");
         let mut read = String::new();
@@ -475,7 +479,6 @@ mod tests {
         let (client_out, server_in) = duplex(64);
         let mut stdio = Stdio::new(tokio::io::empty(), client_out);
         drop(server_in);
-        stdio.send(call(1)).await.expect("queued");
         tokio::time::timeout(Duration::from_secs(5), async {
             while stdio.send(call(2)).await.is_ok() {
                 tokio::task::yield_now().await;
