@@ -101,15 +101,20 @@ pub(crate) fn without_container(argv: &[String]) -> Option<Unboxed> {
             _ => {}
         }
     }
-    out.argv = vec![entry.program()];
-    out.argv.extend(entry.args.iter().cloned());
-    out.argv.extend(rest.iter().cloned());
+    out.argv = command_of(entry, rest);
     out.install_commands = entry.install_commands();
     out.note = format!(
         "{} {} (catalog server `{}`), run without a container in place of `{} run {image}`",
         entry.package, entry.version, entry.name, argv[0]
     );
     Some(out)
+}
+
+/// The catalog server's command line, with the arguments the image was given.
+fn command_of(entry: &Entry, args: &[String]) -> Vec<String> {
+    let mut command = vec![entry.program()];
+    command.extend(entry.args.iter().chain(args).cloned());
+    command
 }
 
 /// `-v /host:/target[:ro]`; `None` for a named volume.
@@ -158,10 +163,8 @@ pub(crate) fn hint(argv: &[String]) -> Option<String> {
              the image's server command itself (its setup in `install_commands`)"
         ));
     };
-    let mut command = vec![entry.program()];
-    command.extend(entry.args.iter().cloned());
-    command.extend(args.iter().cloned());
-    let config = json!({"command": command, "install_commands": entry.install_commands()});
+    let config =
+        json!({"command": command_of(entry, args), "install_commands": entry.install_commands()});
     Some(format!(
         "`{program} run {image}` needs a container daemon, which a sandbox does not reach; the \
          image is {} {}, catalog server `{}`, which corral runs without a container: `corral \

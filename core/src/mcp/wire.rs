@@ -167,8 +167,7 @@ pub(super) struct Stdio<R> {
 }
 
 impl<R: AsyncRead + Send + Unpin> Stdio<R> {
-    /// The transport over a server's stdout (`read`) and stdin (`write`); its writer runs on a
-    /// task of the current runtime.
+    /// The transport over a server's stdout (`read`) and stdin (`write`).
     pub(super) fn new<W: AsyncWrite + Send + Unpin + 'static>(read: R, write: W) -> Self {
         Self {
             write: Writer::new(write),
