@@ -55,6 +55,7 @@ use rmcp::{
 use serde_json::{Map, Value};
 
 use super::handler::{CallContext, GatewayHandler};
+use crate::sync::lock;
 
 /// Most MRTR rounds the gateway drives for a legacy client (rmcp's own client default).
 pub(super) const MAX_ROUNDS: usize = rmcp::model::DEFAULT_MRTR_MAX_ROUNDS;
@@ -182,7 +183,7 @@ impl super::State {
         let server = server.to_owned();
         Arc::new(move |request: ServerRequest| {
             let route = weak.upgrade().and_then(|st| {
-                let routes = crate::sync::lock(&st.log_routes);
+                let routes = lock(&st.log_routes);
                 match routes.get(&server).map(Vec::as_slice) {
                     Some([(_, tx)]) => Some(tx.clone()),
                     _ => None,

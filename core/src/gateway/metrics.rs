@@ -2,6 +2,8 @@
 
 use std::{collections::BTreeMap, fmt::Write as _, sync::Mutex, time::Duration};
 
+use crate::sync::lock;
+
 /// Histogram bucket bounds, in seconds.
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0, 30.0,
@@ -23,7 +25,7 @@ pub(super) struct Metrics {
 impl Metrics {
     pub(super) fn record(&self, server: &str, took: Duration, ok: bool) {
         let secs = took.as_secs_f64();
-        let mut m = crate::sync::lock(&self.servers);
+        let mut m = lock(&self.servers);
         // The server's entry exists after its first call: no key allocated per call.
         if !m.contains_key(server) {
             m.insert(server.to_owned(), PerServer::default());
@@ -44,7 +46,7 @@ impl Metrics {
     }
 
     pub(super) fn render(&self, up: usize, down: usize) -> String {
-        let servers = crate::sync::lock(&self.servers).clone();
+        let servers = lock(&self.servers).clone();
         let mut o = String::new();
         let _ = writeln!(
             o,
