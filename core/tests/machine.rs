@@ -320,3 +320,66 @@ async fn runtimes_under_tmp_and_tls_trust_are_seen_inside() {
     sb.close().await.expect("close");
     c.close().await;
 }
+
+/// Without a uv on the host, `uv` and `uvx` are corral's shims (last on PATH): the first use
+/// installs the pinned uv into the sandbox, so a `uvx` server runs as written; later uses run
+/// the installed one. The shim is called by its path here, so the test means the same with or
+/// without a uv on the host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uvx_without_a_host_uv_installs_uv_in_the_sandbox() {
+    let home = tempfile::tempdir().expect("tmp");
+    let c = corral(home.path());
+    let sb = c.sandbox(SandboxConfig::default()).await.expect("sandbox");
+    let out = sb
+        .exec("/run/corral/bin/uvx --version && /run/corral/bin/uv --version 2>&1")
+        .await
+        .expect("exec");
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // stdout has only uv's own output (a server's stdout is its MCP channel).
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines.len() == 2 && lines[0].starts_with("uvx 0.") && lines[1].starts_with("uv 0."),
+        "{t}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("corral: installing uv"),
+        "{t}"
+    );
+    // Installed once: the second use says nothing more.
+    let again = sb
+        .exec("/run/corral/bin/uvx --version")
+        .await
+        .expect("exec");
+    assert!(
+        again.status.success() && again.stderr.is_empty(),
+        "{}",
+        text(&again)
+    );
+    sb.close().await.expect("close");
+
+    // A real server from PyPI through the shim, as a Claude Desktop entry names it.
+    let time = ServerConfig::from_value(
+        "time",
+        &serde_json::json!({"command": "/run/corral/bin/uvx",
+                            "args": ["mcp-server-time==2026.10.19"]}),
+    )
+    .expect("config");
+    c.add_server(time).await.expect("add");
+    let tools = c.discover_tools("time").await.expect("tools");
+    assert!(
+        tools.iter().any(|t| t.name == "get_current_time"),
+        "{tools:?}"
+    );
+    let result = c
+        .execute_tool(
+            "time",
+            "get_current_time",
+            serde_json::json!({"timezone": "UTC"}),
+        )
+        .await
+        .expect("call");
+    assert!(!result.is_error, "{result:?}");
+    c.close().await;
+}

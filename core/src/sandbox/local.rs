@@ -155,7 +155,7 @@ impl Provider for LocalProvider {
 struct Policy {
     /// The merged root (a path in the sandbox's mount namespace).
     root: PathBuf,
-    /// corral's helpers (the `sudo` shim), seen at [`HELPERS_DIR`].
+    /// corral's helpers (the `sudo`, `uv` and `uvx` shims), seen at [`HELPERS_DIR`].
     helpers_dir: PathBuf,
     home_dir: PathBuf,
     tmp_dir: PathBuf,
@@ -201,6 +201,34 @@ while [ $# -gt 0 ]; do
 done
 if [ $# -eq 0 ]; then exec "${SHELL:-/bin/sh}"; fi
 exec "$@"
+"#;
+
+/// The version of uv the `uv`/`uvx` shim installs (pinned: every sandbox gets the same one).
+pub(crate) const SHIM_UV_VERSION: &str = "0.13.9";
+
+/// The `uv` and `uvx` of a sandbox whose view has neither (the host has no uv): the first use
+/// installs uv from PyPI into the sandbox (`/usr/local/bin`, in its layer, else
+/// `~/.local/bin`), then runs it; every later use finds the real one earlier on PATH. Its
+/// output goes to stderr (a server's stdout is its MCP channel).
+const UV_SHIM: &str = r#"#!/bin/sh
+# corral's uv and uvx: the host has no uv for this sandbox to see, so the first use installs
+# uv @VERSION@ from PyPI into the sandbox and runs it. A real uv earlier on PATH wins.
+name=${0##*/}
+for dir in /usr/local/bin "$HOME/.local/bin"; do
+  [ -x "$dir/$name" ] && exec "$dir/$name" "$@"
+done
+for dir in /usr/local/bin "$HOME/.local/bin"; do
+  mkdir -p "$dir" 2>/dev/null && [ -w "$dir" ] && break
+done
+echo "corral: installing uv @VERSION@ from PyPI into $dir (the first use of $name in this sandbox)" >&2
+venv=$(mktemp -d "${TMPDIR:-/tmp}/corral-uv.XXXXXX") &&
+  python3 -m venv "$venv" >&2 &&
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "uv==@VERSION@" >&2 &&
+  for b in uv uvx; do cp "$venv/bin/$b" "$dir/.$b.$$" && mv -f "$dir/.$b.$$" "$dir/$b" || break; done
+[ -n "$venv" ] && rm -rf "$venv"
+[ -x "$dir/$name" ] && exec "$dir/$name" "$@"
+echo "corral: cannot install uv in this sandbox (that needs python3 with venv, and network access to PyPI): install uv on the host (pip install uv) or in the server's install_commands" >&2
+exit 127
 "#;
 
 /// A bubblewrap sandbox: a writable root of layers, a private /tmp, a policy, a cgroup, and its
@@ -363,10 +391,15 @@ fn prepare(home: &Path, config: SandboxConfig) -> Result<Prepared> {
     {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&tmp_dir, std::fs::Permissions::from_mode(0o1777));
-        let shim = helpers_dir.join("sudo");
-        std::fs::write(&shim, SUDO_SHIM)
-            .and_then(|()| std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)))
-            .map_err(|e| Error::sandbox(format!("cannot create {}: {e}", shim.display())))?;
+        let uv = UV_SHIM.replace("@VERSION@", SHIM_UV_VERSION);
+        for (name, text) in [("sudo", SUDO_SHIM), ("uv", &uv), ("uvx", &uv)] {
+            let shim = helpers_dir.join(name);
+            std::fs::write(&shim, text)
+                .and_then(|()| {
+                    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755))
+                })
+                .map_err(|e| Error::sandbox(format!("cannot create {}: {e}", shim.display())))?;
+        }
     }
 
     let lowers = match &config.template {
