@@ -1181,12 +1181,24 @@ fn init_logging(verbose: bool) {
         .with_target("corral::gateway", level)
         .with_target("corral_core::gateway", level)
         .with_default(LevelFilter::WARN);
+    // rmcp logs every error its handler answers at WARN ("response error", the one event of
+    // `rmcp::service` with both an `id` and an `error` field). Those answers are the gateway's
+    // own decisions (an unknown tool, a refused `roots/list`: server-filesystem asks at every
+    // start), logged by corral where they matter; with -v they still show.
+    let quiet = tracing_subscriber::filter::filter_fn(move |m| {
+        let answered_error = m.target() == "rmcp::service"
+            && LevelFilter::WARN == *m.level()
+            && m.fields().field("id").is_some()
+            && m.fields().field("error").is_some();
+        verbose || !answered_error
+    });
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
                 .with_ansi(false)
-                .with_filter(filter),
+                .with_filter(filter)
+                .with_filter(quiet),
         )
         .try_init();
 }

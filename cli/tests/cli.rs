@@ -638,7 +638,8 @@ fn template_verbs_and_prune() {
 }
 
 /// `corral gateway --config FILE`: prints the URL, the token and a `claude mcp add` line, serves
-/// `/health`, and on SIGTERM exits 0 having stopped every sandbox.
+/// `/health`, answers an unknown prompt with an error without logging a WARN for it, and on
+/// SIGTERM exits 0 having stopped every sandbox.
 #[test]
 fn gateway_serves_until_sigterm() {
     use std::io::{BufRead, BufReader, Read, Write};
@@ -658,17 +659,21 @@ fn gateway_serves_until_sigterm() {
     let mut child = env
         .cmd(&["gateway", "--config", &doc.display().to_string()])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let mut url = String::new();
+    let mut token = String::new();
     let mut claude = String::new();
     for line in lines.by_ref() {
         let line = line.expect("line");
         if let Some(u) = line.strip_prefix("url:") {
             url = u.trim().to_owned();
+        }
+        if let Some(t) = line.strip_prefix("token:") {
+            token = t.trim().to_owned();
         }
         if line.starts_with("claude mcp add --transport http") {
             claude = line;
@@ -693,12 +698,43 @@ fn gateway_serves_until_sigterm() {
     let mut resp = String::new();
     let _ = s.read_to_string(&mut resp);
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    // A 2026-07-28 client asks for a prompt that does not exist: a JSON-RPC error, and no
+    // WARN for it (rmcp logs every error answer at WARN).
+    let call = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "prompts/get", "params": {
+        "name": "nope", "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}}}})
+    .to_string();
+    let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+    write!(
+        s,
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+         MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: prompts/get\r\nMcp-Name: nope\r\n\
+         Content-Length: {}\r\n\r\n{call}",
+        call.len()
+    )
+    .expect("write");
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    assert!(
+        resp.starts_with("HTTP/1.1 200") && resp.contains("\"error\""),
+        "{resp}"
+    );
     // SAFETY: kill(2) on our own child.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(0));
+    let mut log = String::new();
+    let _ = child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut log);
+    assert!(log.contains("gateway listening"), "{log}");
+    assert!(!log.contains("WARN"), "{log}");
     let needle = format!("CORRAL_SCENARIO_TAG={tag}");
     let left = std::fs::read_dir("/proc")
         .expect("proc")

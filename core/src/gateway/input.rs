@@ -189,8 +189,17 @@ impl super::State {
                     _ => None,
                 }
             });
+            let asked = match &request {
+                ServerRequest::ListRootsRequest(_) => "roots",
+                ServerRequest::CreateMessageRequest(_) => "sampling",
+                ServerRequest::ElicitRequest(_) => "elicitation",
+                _ => "input",
+            };
+            let server = server.clone();
             Box::pin(async move {
                 let Some(tx) = route else {
+                    // server-filesystem asks for `roots/list` at every start: routine.
+                    tracing::debug!(server = %server, asked, "refused: no single client call in flight");
                     return Err(McpError::invalid_request(
                         "the gateway cannot tell which client to ask: no call, or several calls, in flight on this server",
                         None,
