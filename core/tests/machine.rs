@@ -383,3 +383,45 @@ async fn uvx_without_a_host_uv_installs_uv_in_the_sandbox() {
     assert!(!result.is_error, "{result:?}");
     c.close().await;
 }
+
+/// A runtime the host keeps in a system dir off the default PATH (Go's `/usr/local/go/bin`)
+/// is on the sandbox's PATH too: `go run github.com/…` servers start as written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runtimes_in_system_dirs_off_the_default_path_are_found() {
+    let host_path = std::env::var("PATH").unwrap_or_default();
+    let defaults = [
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ];
+    let Some(go) = host_path
+        .split(':')
+        .filter(|d| d.starts_with("/usr/") && !defaults.contains(d))
+        .map(|d| Path::new(d).join("go"))
+        .find(|p| p.is_file())
+    else {
+        eprintln!("no go under /usr off the default PATH on this host: nothing to check");
+        return;
+    };
+    let home = tempfile::tempdir().expect("tmp");
+    let c = corral(home.path());
+    let sb = c
+        .sandbox(SandboxConfig {
+            programs: vec!["go".into()],
+            ..SandboxConfig::default()
+        })
+        .await
+        .expect("sandbox");
+    let out = sb.exec("command -v go").await.expect("exec");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        go.display().to_string(),
+        "{}",
+        text(&out)
+    );
+    sb.close().await.expect("close");
+    c.close().await;
+}

@@ -422,6 +422,7 @@ fn prepare(home: &Path, config: SandboxConfig) -> Result<Prepared> {
             }
         }
     }
+    path_dirs.extend(system_bin_dirs(&programs, &host_path, DEFAULT_PATH));
     path_dirs.push(DEFAULT_PATH.into());
     path_dirs.push(HELPERS_DIR.into());
 
@@ -882,6 +883,25 @@ fn runtime_prefixes(programs: &[&str], path: &str, host_home: Option<&Path>) -> 
     out
 }
 
+/// The directories, off `default_path`, where the host's `path` finds `programs` inside the
+/// system dirs (`/usr/local/go/bin/go`): the sandbox sees them through its view of `/usr`, so
+/// they need no mount, only a place on its PATH.
+fn system_bin_dirs(programs: &[&str], path: &str, default_path: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for program in programs {
+        let Some(dir) = which(program, path)
+            .filter(|found| is_system_path(found))
+            .and_then(|found| found.parent().map(|d| d.display().to_string()))
+        else {
+            continue;
+        };
+        if !default_path.split(':').any(|d| d == dir) && !out.contains(&dir) {
+            out.push(dir);
+        }
+    }
+    out
+}
+
 /// The program a `#!` script runs (`/usr/bin/env node` → `node`).
 fn shebang_interpreter(file: &Path) -> Option<String> {
     use std::io::Read;
@@ -943,6 +963,16 @@ mod tests {
         // A tool under the host home's own bin dir exposes only that bin dir, never the home.
         let found = runtime_prefixes(&["tool"], &path, Some(&prefix));
         assert_eq!(found, vec![prefix.join("bin")]);
+    }
+
+    #[test]
+    fn programs_in_system_dirs_off_the_default_path_get_their_dir_on_path() {
+        // As `/usr/local/go/bin/go` is: visible inside, but not on the default PATH.
+        assert_eq!(
+            system_bin_dirs(&["sh", "sh", "no-such-program"], "/usr/bin:/bin", "/sbin"),
+            vec!["/usr/bin".to_owned()]
+        );
+        assert!(system_bin_dirs(&["sh"], "/usr/bin:/bin", "/usr/bin:/bin").is_empty());
     }
 
     #[test]
