@@ -881,14 +881,12 @@ impl RawServer {
             }
             (None, Some(url)) => {
                 match kind {
+                    // The transport is what the server speaks: Streamable HTTP, else the
+                    // legacy HTTP+SSE (`mcp/sse.rs`), whatever the entry calls it.
                     None
-                    | Some("http" | "streamable-http" | "streamableHttp" | "streamable_http") => {}
-                    Some("sse") => {
-                        return Err(Error::config(
-                            "type",
-                            "the legacy SSE transport is not supported; use the server's Streamable HTTP endpoint",
-                        ));
-                    }
+                    | Some(
+                        "http" | "streamable-http" | "streamableHttp" | "streamable_http" | "sse",
+                    ) => {}
                     Some(k) => {
                         return Err(Error::config(
                             "type",
@@ -1695,7 +1693,7 @@ mod tests {
             ("r", json!({"url": "ftp://x"}), "servers.r.url"),
             (
                 "r",
-                json!({"url": "http://x", "type": "sse"}),
+                json!({"url": "http://x", "type": "stdio"}),
                 "servers.r.type",
             ),
             (

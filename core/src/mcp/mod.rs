@@ -19,6 +19,7 @@
 mod guard;
 mod notes;
 mod probe;
+mod sse;
 mod stderr;
 mod wire;
 
@@ -343,6 +344,9 @@ impl std::fmt::Debug for Session {
     }
 }
 
+/// How long a legacy HTTP+SSE server may take to send its `endpoint` event.
+const SSE_ENDPOINT_WAIT: Duration = Duration::from_secs(10);
+
 fn lifecycle(discover_only: bool) -> ClientLifecycleMode {
     let preferred_versions = vec![ProtocolVersion::V_2026_07_28];
     if discover_only {
@@ -455,7 +459,8 @@ impl Session {
         .await)
     }
 
-    /// Speaks MCP to a remote server over Streamable HTTP.
+    /// Speaks MCP to a remote server over Streamable HTTP, or over the legacy HTTP+SSE
+    /// transport when the URL serves that instead (see [`sse`]).
     pub async fn over_http(
         url: &str,
         headers: &BTreeMap<String, String>,
@@ -466,21 +471,26 @@ impl Session {
             streamable_http_client::StreamableHttpClientTransportConfig,
         };
         ensure_crypto_provider();
+        let started = tokio::time::Instant::now();
+        let mut all = http::HeaderMap::new();
+        for (k, v) in headers {
+            let field = || format!("servers.{}.headers.{k}", options.server);
+            let name = http::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|e| Error::config(field(), e))?;
+            let value = http::HeaderValue::from_str(v).map_err(|e| Error::config(field(), e))?;
+            all.insert(name, value);
+        }
         let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_owned())
             .max_json_response_size(64 * 1024 * 1024);
         let mut custom = HashMap::new();
-        for (k, v) in headers {
-            if k.eq_ignore_ascii_case("authorization")
-                && let Some(token) = v.strip_prefix("Bearer ")
+        for (name, value) in &all {
+            if name == http::header::AUTHORIZATION
+                && let Some(token) = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer "))
             {
                 config = config.auth_header(token.to_owned());
                 continue;
             }
-            let name = http::HeaderName::from_bytes(k.as_bytes())
-                .map_err(|e| Error::config(format!("servers.{}.headers.{k}", options.server), e))?;
-            let value = http::HeaderValue::from_str(v)
-                .map_err(|e| Error::config(format!("servers.{}.headers.{k}", options.server), e))?;
-            custom.insert(name, value);
+            custom.insert(name.clone(), value.clone());
         }
         let shared = new_shared(&options);
         let transport = notes::Ordered::new(
@@ -488,12 +498,7 @@ impl Session {
             shared.clone(),
         );
         let handler = Handler(shared.clone());
-        let service = tokio::time::timeout(
-            options.start_timeout,
-            handler.serve_with_lifecycle(transport, lifecycle(options.discover_only)),
-        )
-        .await
-        .map_err(|_| {
+        let timed_out = || {
             Error::new(
                 ErrorKind::Transport,
                 format!(
@@ -501,15 +506,8 @@ impl Session {
                     options.server
                 ),
             )
-        })?
-        .map_err(|e| {
-            let text = format!("{e:?}");
-            let kind =
-                if e.is_authorization_required() || text.contains("401") || text.contains("403") {
-                    ErrorKind::Auth
-                } else {
-                    ErrorKind::Transport
-                };
+        };
+        let cannot_connect = |e: &dyn std::fmt::Display, kind| {
             Error::new(
                 kind,
                 format!(
@@ -517,8 +515,44 @@ impl Session {
                     options.server
                 ),
             )
-            .with_source(e)
-        })?;
+        };
+        let streamable = tokio::time::timeout(
+            options.start_timeout,
+            handler.serve_with_lifecycle(transport, lifecycle(options.discover_only)),
+        )
+        .await
+        .map_err(|_| timed_out())?;
+        let (service, shared) = match streamable {
+            Ok(service) => (service, shared),
+            Err(e) => {
+                let text = format!("{e:?}");
+                if e.is_authorization_required() || text.contains("401") || text.contains("403") {
+                    return Err(cannot_connect(&e, ErrorKind::Auth).with_source(e));
+                }
+                // Maybe a legacy HTTP+SSE server.
+                let left = options.start_timeout.saturating_sub(started.elapsed());
+                let legacy =
+                    match sse::LegacySse::connect(url, all, left.min(SSE_ENDPOINT_WAIT)).await {
+                        Ok(legacy) => legacy,
+                        Err(sse) => {
+                            let both = format!("{e}; as a legacy HTTP+SSE server: {sse}");
+                            return Err(cannot_connect(&both, ErrorKind::Transport).with_source(e));
+                        }
+                    };
+                let shared = new_shared(&options);
+                let transport = notes::Ordered::new(legacy, shared.clone());
+                let handler = Handler(shared.clone());
+                let left = options.start_timeout.saturating_sub(started.elapsed());
+                let service = tokio::time::timeout(
+                    left,
+                    handler.serve_with_lifecycle(transport, ClientLifecycleMode::Initialize),
+                )
+                .await
+                .map_err(|_| timed_out())?
+                .map_err(|e| cannot_connect(&e, ErrorKind::Transport).with_source(e))?;
+                (service, shared)
+            }
+        };
         Ok(Self::from_service(
             service,
             shared,

@@ -25,6 +25,7 @@ pub struct Env {
     canary_file: PathBuf,
     listener_port: u16,
     http: Option<(Child, String)>,
+    sse: Option<(Child, String)>,
     double: Option<Child>,
     work_dir: tempfile::TempDir,
     _listener: TcpListener,
@@ -69,9 +70,13 @@ impl Env {
         if std::env::var_os("CORRAL_TEST_OFFLINE").is_none() {
             present.push("registry".into());
         }
-        let http = start_http_fixture(&server).ok();
+        let http = start_http_fixture(&server, &[]).ok();
         if http.is_some() {
             present.push("http-fixture".into());
+        }
+        let sse = start_http_fixture(&server, &["--sse"]).ok();
+        if sse.is_some() {
+            present.push("sse-fixture".into());
         }
         Ok(Self {
             provider,
@@ -80,6 +85,7 @@ impl Env {
             canary_file,
             listener_port,
             http,
+            sse,
             double,
             work_dir: tempfile::tempdir().map_err(|e| e.to_string())?,
             _listener: listener,
@@ -108,6 +114,9 @@ impl Env {
         if let Some((_, url)) = &self.http {
             v.insert("HTTP_FIXTURE_URL", url.clone());
         }
+        if let Some((_, url)) = &self.sse {
+            v.insert("SSE_FIXTURE_URL", url.clone());
+        }
         v.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     }
 }
@@ -115,7 +124,7 @@ impl Env {
 impl Drop for Env {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.canary_file);
-        if let Some((child, _)) = &mut self.http {
+        for (child, _) in self.http.iter_mut().chain(self.sse.iter_mut()) {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -126,9 +135,11 @@ impl Drop for Env {
     }
 }
 
-fn start_http_fixture(server: &PathBuf) -> Result<(Child, String), String> {
+/// The fixture over HTTP (`--sse`: the legacy HTTP+SSE transport), with the bearer token.
+fn start_http_fixture(server: &PathBuf, extra: &[&str]) -> Result<(Child, String), String> {
     let mut child = std::process::Command::new(server)
         .args(["--http", "127.0.0.1:0", "--bearer", HTTP_TOKEN])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
