@@ -116,7 +116,8 @@ enum Command {
     /// Build, list and remove templates (named layers built once from install commands).
     #[command(subcommand)]
     Template(TemplateCmd),
-    /// Import the servers of a Claude Desktop / Cursor / Claude Code `mcpServers` file.
+    /// Import the servers of an MCP client's file: Claude Desktop, Cursor, Claude Code, VS Code,
+    /// Gemini CLI, Windsurf, Codex CLI (`config.toml`), Zed, Roo Code/Cline (see the README).
     ///
     /// `${VAR}` and `${VAR:-default}` in an entry's command, args, env, url and headers are
     /// expanded from the environment, as Claude Code does. A sandbox sees only the host paths

@@ -755,16 +755,22 @@ impl Serialize for ServerConfig {
 }
 
 /// Keys other MCP clients put in their server entries for their own use; accepted and ignored.
+/// (Their spellings of corral's own fields are aliases in [`RawServer`] instead: Gemini CLI's
+/// `httpUrl`, `includeTools`/`excludeTools`; Windsurf's `serverUrl`; Codex CLI's
+/// `http_headers`, `tool_timeout_sec`, `enabled_tools`/`disabled_tools`; Roo Code's
+/// `disabledTools`.)
 const FOREIGN_KEYS: &[&str] = &[
     "disabled",
+    "enabled",
     "autoApprove",
     "alwaysAllow",
-    "disabledTools",
     "envFile",
     "timeout",
     "trust",
-    "includeTools",
-    "excludeTools",
+    "source",
+    "settings",
+    "startup_timeout_sec",
+    "startup_timeout_ms",
 ];
 
 /// Every accepted spelling of every field of every accepted form, type-checked by serde but not
@@ -780,9 +786,9 @@ struct RawServer {
     command: Option<OneOrMany<String>>,
     #[serde(default)]
     args: Option<OneOrMany<String>>,
-    #[serde(default)]
+    #[serde(default, alias = "httpUrl", alias = "serverUrl")]
     url: Option<String>,
-    #[serde(default)]
+    #[serde(default, alias = "http_headers")]
     headers: Option<BTreeMap<String, Scalar>>,
     #[serde(default)]
     env: Option<BTreeMap<String, Scalar>>,
@@ -794,7 +800,7 @@ struct RawServer {
     description: Option<String>,
     #[serde(default, alias = "timeout_minutes")]
     timeout_minutes: Option<f64>,
-    #[serde(default, alias = "call_timeout_seconds")]
+    #[serde(default, alias = "call_timeout_seconds", alias = "tool_timeout_sec")]
     call_timeout_seconds: Option<f64>,
     #[serde(default)]
     network: Option<NetworkPolicy>,
@@ -802,9 +808,20 @@ struct RawServer {
     mounts: Option<OneOrMany<Mount>>,
     #[serde(default)]
     limits: Option<Limits>,
-    #[serde(default, alias = "allow_tools")]
+    #[serde(
+        default,
+        alias = "allow_tools",
+        alias = "includeTools",
+        alias = "enabled_tools"
+    )]
     allow_tools: Option<OneOrMany<String>>,
-    #[serde(default, alias = "deny_tools")]
+    #[serde(
+        default,
+        alias = "deny_tools",
+        alias = "excludeTools",
+        alias = "disabled_tools",
+        alias = "disabledTools"
+    )]
     deny_tools: Option<OneOrMany<String>>,
     #[serde(default)]
     tags: Option<OneOrMany<String>>,
@@ -1200,8 +1217,10 @@ impl LoadOptions {
 }
 
 /// Parses a document holding several servers: `{"mcpServers": {...}}` (Claude Desktop, Cursor,
-/// Claude Code), `{"servers": {...}}` (corral's own form and VS Code's), or a bare map of
-/// name → server. Servers marked `"disabled": true` are skipped. The text may be JSON or TOML.
+/// Claude Code, Gemini CLI, Windsurf), `{"servers": {...}}` (corral's own form and VS Code's),
+/// `[mcp_servers.NAME]` (Codex CLI's `config.toml`), `{"context_servers": {...}}` (Zed), or a
+/// bare map of name → server. Servers marked `"disabled": true` or `"enabled": false` are
+/// skipped. The text may be JSON or TOML.
 pub fn parse_servers_document(text: &str) -> Result<Vec<ServerConfig>> {
     parse_servers_document_with(text, &LoadOptions::default())
 }
@@ -1234,22 +1253,22 @@ pub fn parse_servers_value_with(value: &Value, options: &LoadOptions) -> Result<
     let obj = value
         .as_object()
         .ok_or_else(|| Error::config("document", "must be a JSON object"))?;
-    let (key, servers) = if let Some(s) = obj.get("mcpServers") {
-        ("mcpServers", s)
-    } else if let Some(s) = obj.get("servers") {
-        ("servers", s)
-    } else {
-        ("servers", value)
-    };
+    let (key, servers) = DOCUMENT_KEYS
+        .iter()
+        .find_map(|k| obj.get(*k).map(|s| (*k, s)))
+        .unwrap_or(("servers", value));
     let servers = servers
         .as_object()
         .ok_or_else(|| Error::config(key, "must be an object of name → server"))?;
     let mut out = Vec::with_capacity(servers.len());
     for (name, server) in servers {
-        if server.get("disabled").and_then(Value::as_bool) == Some(true) {
+        if server.get("disabled").and_then(Value::as_bool) == Some(true)
+            || server.get("enabled").and_then(Value::as_bool) == Some(false)
+        {
             continue;
         }
         let mut server = server.clone();
+        env_names_as_refs(&mut server, &format!("servers.{name}"), options.expand_env)?;
         if options.expand_env {
             expand_env_refs(&mut server, &format!("servers.{name}"), &|v| {
                 options.resolve(v)
@@ -1262,6 +1281,81 @@ pub fn parse_servers_value_with(value: &Value, options: &LoadOptions) -> Result<
         out.push(config);
     }
     Ok(out)
+}
+
+/// The keys of the documents that hold servers, by client (the first present is read).
+const DOCUMENT_KEYS: &[&str] = &["mcpServers", "servers", "mcp_servers", "context_servers"];
+
+/// Codex CLI's entries name variables of the environment rather than values:
+/// `bearer_token_env_var` (the `Authorization: Bearer` token), `env_vars` (variables passed
+/// through) and `env_http_headers` (header → variable). They become the `${VAR}` references
+/// they mean, in `headers` and `env`, which expansion then fills; without expansion they are
+/// `CONFIG_INVALID` (corral would have no value to give).
+fn env_names_as_refs(server: &mut Value, at: &str, expand: bool) -> Result<()> {
+    let Some(entry) = server.as_object_mut() else {
+        return Ok(());
+    };
+    let field = |k: &str| format!("{at}.{k}");
+    let name_of = |k: &str, v: &Value| -> Result<String> {
+        v.as_str()
+            .filter(|n| valid_env_name(n))
+            .map(str::to_owned)
+            .ok_or_else(|| Error::config(field(k), "must name an environment variable"))
+    };
+    let mut refs: Vec<(&str, String, String)> = Vec::new(); // (into, key, variable)
+    if let Some(v) = entry.remove("bearer_token_env_var") {
+        let var = name_of("bearer_token_env_var", &v)?;
+        refs.push((
+            "headers",
+            "Authorization".into(),
+            format!("Bearer ${{{var}}}"),
+        ));
+    }
+    if let Some(v) = entry.remove("env_vars") {
+        let names = v
+            .as_array()
+            .ok_or_else(|| Error::config(field("env_vars"), "must be a list of names"))?;
+        for (i, n) in names.iter().enumerate() {
+            let var = name_of(&format!("env_vars.{i}"), n)?;
+            refs.push(("env", var.clone(), format!("${{{var}}}")));
+        }
+    }
+    if let Some(v) = entry.remove("env_http_headers") {
+        let map = v.as_object().ok_or_else(|| {
+            Error::config(
+                field("env_http_headers"),
+                "must map header names to variables",
+            )
+        })?;
+        for (header, n) in map {
+            let var = name_of(&format!("env_http_headers.{header}"), n)?;
+            refs.push(("headers", header.clone(), format!("${{{var}}}")));
+        }
+    }
+    if refs.is_empty() {
+        return Ok(());
+    }
+    // Codex's spelling of `headers`, which the references join.
+    if !entry.contains_key("headers")
+        && let Some(h) = entry.remove("http_headers")
+    {
+        entry.insert("headers".into(), h);
+    }
+    if !expand {
+        return Err(Error::config(
+            at,
+            "`bearer_token_env_var`, `env_vars` and `env_http_headers` name environment variables: load the document with expand_env to pass their values",
+        ));
+    }
+    for (into, key, reference) in refs {
+        let slot = entry
+            .entry(into)
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Some(map) = slot.as_object_mut() {
+            map.entry(key).or_insert(Value::String(reference));
+        }
+    }
+    Ok(())
 }
 
 /// Expands `${VAR}`, `${VAR:-default}` and `${env:VAR}` in the fields of one server entry that
@@ -1612,6 +1706,69 @@ mod tests {
         let servers = parse_servers_document(doc).expect("valid");
         assert_eq!(servers.len(), 2);
         assert!(servers[1].is_remote());
+    }
+
+    #[test]
+    fn other_clients_documents() {
+        // Codex CLI's config.toml: other top-level keys, its own field names, variables named.
+        let codex = r#"
+model = "o4-mini"
+[mcp_servers.docs]
+command = "npx"
+args = ["-y", "docs-server"]
+env_vars = ["HOME"]
+tool_timeout_sec = 90
+startup_timeout_sec = 20
+enabled_tools = ["search"]
+[mcp_servers.api]
+url = "https://example.com/mcp"
+bearer_token_env_var = "PATH"
+http_headers = { "X-Team" = "t" }
+[mcp_servers.off]
+command = "x"
+enabled = false
+"#;
+        let expand = LoadOptions::new(false, true);
+        let servers = parse_servers_document_with(codex, &expand).expect("valid");
+        assert_eq!(servers.len(), 2, "{servers:?}");
+        let api = &servers[0];
+        let Transport::Http { headers, .. } = &api.transport else {
+            panic!("{api:?}");
+        };
+        let path = std::env::var("PATH").unwrap_or_default();
+        assert_eq!(headers["Authorization"], format!("Bearer {path}"));
+        assert_eq!(headers["X-Team"], "t");
+        let docs = &servers[1];
+        assert_eq!(docs.call_timeout, Duration::from_secs(90));
+        assert_eq!(docs.tools.allow, Some(vec!["search".to_owned()]));
+        assert_eq!(
+            docs.env.get("HOME").map(String::as_str),
+            std::env::var("HOME").ok().as_deref()
+        );
+        // Without expansion there is no value to give: an error naming the entry.
+        let e = parse_servers_document(codex).expect_err("needs expand_env");
+        assert_eq!(e.field(), Some("servers.api"));
+
+        // Gemini CLI (httpUrl, includeTools/excludeTools), Windsurf (serverUrl), Zed.
+        let gemini = json!({"theme": "Default", "mcpServers": {
+            "g": {"httpUrl": "http://127.0.0.1:1/mcp", "timeout": 30000, "trust": false,
+                  "includeTools": ["a", "b"], "excludeTools": ["b"]}}});
+        let g = &parse_servers_value(&gemini).expect("valid")[0];
+        assert!(g.is_remote());
+        assert_eq!(g.tools.allow, Some(vec!["a".to_owned(), "b".to_owned()]));
+        assert_eq!(g.tools.deny, vec!["b".to_owned()]);
+        let windsurf = json!({"mcpServers": {"w": {"serverUrl": "http://127.0.0.1:1/mcp"}}});
+        assert!(parse_servers_value(&windsurf).expect("valid")[0].is_remote());
+        let zed = json!({"context_servers": {"z": {"source": "custom", "enabled": true,
+            "command": "npx", "args": ["-y", "pkg"], "env": {}, "settings": {}}}});
+        let z = &parse_servers_value(&zed).expect("valid")[0];
+        assert_eq!(z.name, "z");
+        // Roo Code's disabledTools are denied, not ignored.
+        let roo = json!({"mcpServers": {"r": {"command": "x", "disabledTools": ["rm"]}}});
+        assert_eq!(
+            parse_servers_value(&roo).expect("valid")[0].tools.deny,
+            vec!["rm".to_owned()]
+        );
     }
 
     #[test]
