@@ -1227,7 +1227,12 @@ pub fn parse_servers_document(text: &str) -> Result<Vec<ServerConfig>> {
 
 /// [`parse_servers_document`] with [`LoadOptions`].
 pub fn parse_servers_document_with(text: &str, options: &LoadOptions) -> Result<Vec<ServerConfig>> {
-    let value: Value = match serde_json::from_str(text) {
+    // JSON with comments and trailing commas (VS Code's and Zed's files) is JSON too.
+    let parsed = serde_json::from_str(text).or_else(|e| match without_comments(text) {
+        Some(plain) => serde_json::from_str(&plain),
+        None => Err(e),
+    });
+    let value: Value = match parsed {
         Ok(v) => v,
         Err(json_err) => match toml::from_str::<toml::Value>(text) {
             Ok(t) => serde_json::to_value(t)
@@ -1241,6 +1246,65 @@ pub fn parse_servers_document_with(text: &str, options: &LoadOptions) -> Result<
         },
     };
     parse_servers_value_with(&value, options)
+}
+
+/// JSONC as JSON: `//` and `/* */` comments become spaces (newlines stay, so error positions
+/// hold) and a comma before `}` or `]` goes; `None` when the text has neither.
+fn without_comments(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                // A string, escapes and all.
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i = (i + 1).min(bytes.len());
+                out.extend_from_slice(&bytes[start..i]);
+                continue;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    out.push(b' ');
+                    i += 1;
+                }
+                changed = true;
+                continue;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                let end = text[i + 2..]
+                    .find("*/")
+                    .map_or(bytes.len(), |e| i + 2 + e + 2);
+                out.extend(
+                    bytes[i..end]
+                        .iter()
+                        .map(|&b| if b == b'\n' { b'\n' } else { b' ' }),
+                );
+                i = end;
+                changed = true;
+                continue;
+            }
+            b'}' | b']' => {
+                // Drop a trailing comma: the last non-blank byte written before this one.
+                if let Some(p) = out.iter().rposition(|b| !b.is_ascii_whitespace())
+                    && out[p] == b','
+                {
+                    out[p] = b' ';
+                    changed = true;
+                }
+            }
+            _ => {}
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    // Only ASCII bytes were replaced, by ASCII: still UTF-8.
+    changed.then(|| String::from_utf8_lossy(&out).into_owned())
 }
 
 /// Like [`parse_servers_document`], for an already parsed JSON value.
@@ -1769,6 +1833,19 @@ enabled = false
             parse_servers_value(&roo).expect("valid")[0].tools.deny,
             vec!["rm".to_owned()]
         );
+    }
+
+    #[test]
+    fn json_with_comments_and_trailing_commas() {
+        let doc = "{\n  // VS Code's own comment\n  \"servers\": {\n    \"m\": {\"command\": \"npx\", /* why */ \"args\": [\"-y\", \"a//b\", \"c/*d*/\",], },\n  },\n}\n";
+        let servers = parse_servers_document(doc).expect("valid");
+        let Transport::Stdio { argv } = &servers[0].transport else {
+            panic!("{servers:?}");
+        };
+        assert_eq!(argv, &["npx", "-y", "a//b", "c/*d*/"]);
+        // Still an error where it is one, with the line it is on.
+        let e = parse_servers_document("{\n// c\n\"servers\": {\"m\": }\n}").expect_err("bad");
+        assert!(e.to_string().contains("line 3"), "{e}");
     }
 
     #[test]
