@@ -124,7 +124,9 @@ enum Command {
     /// mounted into it: the host paths an entry's arguments name (a `filesystem` server's
     /// directories) are listed, and mounted with --mount-args.
     Import {
-        /// The JSON (or TOML) file.
+        /// The JSON (or TOML) file, or a client whose own file to read: claude-desktop,
+        /// claude-code, cursor, vscode, gemini, windsurf, codex, zed (a project's file in the
+        /// current directory first, where the client has one).
         file: PathBuf,
         /// Mount the existing host paths each server's arguments name, read-write at the same
         /// path (what the server reached without a sandbox; nothing else of the host).
@@ -163,7 +165,8 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct GatewayArgs {
-    /// An `mcpServers` (or corral) JSON/TOML document to serve instead of the stored servers.
+    /// An `mcpServers` (or corral) JSON/TOML document to serve instead of the stored servers,
+    /// or a client whose file to read (as `corral import`: claude-desktop, cursor, …).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Mount the existing host paths the --config servers' arguments name, read-write at the
@@ -453,8 +456,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             edit, reset, yes, ..
         } => config_cmd(&ctx, edit, reset, yes),
         Command::Import { file, mount_args } => {
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| Error::config(file.display(), &e).with_source(e))?;
+            let (file, text) = read_document(&file)?;
             let mut servers =
                 corral_core::config::parse_servers_document_with(&text, &expanding(&file))?;
             let names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
@@ -470,10 +472,15 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             })?;
             if ctx.json {
                 print_json(
-                    &json!({"imported": names, "hostPaths": host_paths, "mounted": mount_args}),
+                    &json!({"imported": names, "from": file, "hostPaths": host_paths, "mounted": mount_args}),
                 );
             } else {
-                out!("imported {} server(s): {}", names.len(), names.join(", "));
+                out!(
+                    "imported {} server(s) from {}: {}",
+                    names.len(),
+                    file.display(),
+                    names.join(", ")
+                );
             }
             Ok(0)
         }
@@ -866,6 +873,77 @@ fn mcp_arg(args: &GatewayArgs) -> Result<Option<Map<String, Value>>, Error> {
 /// How `import` and `gateway --config` read the document `file`: `${VAR}` expanded from the
 /// environment they run in, as Claude Code reads its `.mcp.json` (a user's own file, in the
 /// user's shell).
+/// Where each client keeps its servers, relative to the current directory (a project's own
+/// file, first) or to the home (`~/`); the first that exists is read.
+const CLIENT_FILES: &[(&str, &[&str])] = &[
+    (
+        "claude-desktop",
+        &[
+            "~/.config/Claude/claude_desktop_config.json",
+            "~/Library/Application Support/Claude/claude_desktop_config.json",
+        ],
+    ),
+    ("claude-code", &[".mcp.json", "~/.claude.json"]),
+    ("cursor", &[".cursor/mcp.json", "~/.cursor/mcp.json"]),
+    (
+        "vscode",
+        &[
+            ".vscode/mcp.json",
+            "~/.config/Code/User/mcp.json",
+            "~/Library/Application Support/Code/User/mcp.json",
+        ],
+    ),
+    (
+        "gemini",
+        &[".gemini/settings.json", "~/.gemini/settings.json"],
+    ),
+    ("windsurf", &["~/.codeium/windsurf/mcp_config.json"]),
+    ("codex", &["~/.codex/config.toml"]),
+    ("zed", &["~/.config/zed/settings.json"]),
+];
+
+/// Reads a servers document: `arg` is its path, or the name of a client whose file to read
+/// (see [`CLIENT_FILES`]; a file of that name wins).
+fn read_document(arg: &std::path::Path) -> Result<(PathBuf, String), Error> {
+    let client = arg.to_str().and_then(|name| {
+        CLIENT_FILES
+            .iter()
+            .find(|(client, _)| *client == name)
+            .filter(|_| !arg.exists())
+    });
+    let file = match client {
+        None => arg.to_owned(),
+        Some((name, places)) => {
+            let home = std::env::var_os("HOME").map(PathBuf::from);
+            let candidates: Vec<PathBuf> = places
+                .iter()
+                .filter_map(|p| match p.strip_prefix("~/") {
+                    Some(rest) => home.as_ref().map(|h| h.join(rest)),
+                    None => Some(PathBuf::from(p)),
+                })
+                .collect();
+            let codex_home = std::env::var_os("CODEX_HOME")
+                .filter(|_| *name == "codex")
+                .map(|h| PathBuf::from(h).join("config.toml"));
+            codex_home
+                .into_iter()
+                .chain(candidates.iter().cloned())
+                .find(|p| p.is_file())
+                .ok_or_else(|| {
+                    let tried: Vec<String> =
+                        candidates.iter().map(|p| p.display().to_string()).collect();
+                    Error::config(
+                        name,
+                        format!("no {name} file found (tried {})", tried.join(", ")),
+                    )
+                })?
+        }
+    };
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| Error::config(file.display(), &e).with_source(e))?;
+    Ok((file, text))
+}
+
 fn expanding(file: &std::path::Path) -> corral_core::LoadOptions {
     corral_core::LoadOptions::new(false, true).for_file(file)
 }
@@ -939,11 +1017,9 @@ async fn gateway(ctx: &Ctx, args: GatewayArgs) -> Result<i32, Error> {
     let mcp = mcp_arg(&args)?;
     let mut servers = match &args.config {
         Some(file) => {
-            let text = std::fs::read_to_string(file).map_err(|e| {
-                Error::new(ErrorKind::ConfigInvalid, format!("{}: {e}", file.display()))
-            })?;
+            let (file, text) = read_document(file)?;
             let mut servers =
-                corral_core::config::parse_servers_document_with(&text, &expanding(file))?;
+                corral_core::config::parse_servers_document_with(&text, &expanding(&file))?;
             host_paths_in_args(ctx, &mut servers, args.mount_args);
             servers
         }

@@ -470,6 +470,53 @@ fn import_expands_env_and_says_what_a_sandbox_lacks() {
     );
 }
 
+/// `corral import CLIENT` reads that client's own file: the project's first, then the home's;
+/// a missing one names the places it looked.
+#[test]
+fn import_by_client_name() {
+    let env = Env::new();
+    let home = env.dir.path().join("user");
+    let project = env.dir.path().join("project");
+    let desktop = home.join(".config/Claude");
+    std::fs::create_dir_all(&desktop).expect("mkdir");
+    std::fs::create_dir_all(project.join(".cursor")).expect("mkdir");
+    std::fs::write(
+        desktop.join("claude_desktop_config.json"),
+        r#"{"mcpServers": {"d": {"command": "srv"}}}"#,
+    )
+    .expect("write");
+    std::fs::write(
+        project.join(".cursor/mcp.json"),
+        r#"{"mcpServers": {"c": {"command": "srv"}}}"#,
+    )
+    .expect("write");
+    let run = |client: &str| {
+        env.cmd(&["import", client, "--json"])
+            .env("HOME", &home)
+            .current_dir(&project)
+            .output()
+            .expect("run")
+    };
+    let out = run("claude-desktop");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["imported"], serde_json::json!(["d"]), "{v}");
+    assert!(
+        v["from"]
+            .as_str()
+            .is_some_and(|f| f.ends_with(".config/Claude/claude_desktop_config.json")),
+        "{v}"
+    );
+    let v: Value = serde_json::from_slice(&run("cursor").stdout).expect("json");
+    assert_eq!(v["imported"], serde_json::json!(["c"]), "{v}");
+    let missing = run("windsurf");
+    assert_eq!(code(&missing), Some(10), "CONFIG_INVALID");
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains(".codeium/windsurf/mcp_config.json"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+}
+
 #[test]
 fn concurrent_adds_keep_the_store_valid() {
     let env = Env::new();
