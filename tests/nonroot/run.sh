@@ -24,5 +24,11 @@ trap 'rm -rf "$dir"' EXIT
 cp "$bin" "$dir/machine"
 chmod 755 "$dir" "$dir/machine"
 cd "$dir"
-runuser -u "$user" -- env -i HOME="/home/$user" PATH=/usr/local/bin:/usr/bin:/bin \
+# The machine's TLS trust settings, as a user of it has them (behind a TLS-inspecting proxy,
+# the sandbox's uv and pip need them to reach PyPI).
+trust=()
+for v in SSL_CERT_FILE SSL_CERT_DIR PIP_CERT REQUESTS_CA_BUNDLE CURL_CA_BUNDLE NODE_EXTRA_CA_CERTS GIT_SSL_CAINFO; do
+  if [ -n "${!v:-}" ]; then trust+=("$v=${!v}"); fi
+done
+runuser -u "$user" -- env -i HOME="/home/$user" PATH=/usr/local/bin:/usr/bin:/bin "${trust[@]}" \
   "$dir/machine" --test-threads 2
