@@ -951,13 +951,10 @@ fn expanding(file: &std::path::Path) -> corral_core::LoadOptions {
 /// Says which of a JSON document's `docker run` entries run as the catalog server their image
 /// packages (see `ServerConfig::from_value`): their command is no longer the document's.
 fn containers_replaced(text: &str, servers: &[corral_core::ServerConfig]) {
-    let Ok(document) = serde_json::from_str::<Value>(text) else {
+    let Ok(document) = corral_core::config::parse_document(text) else {
         return;
     };
-    let entries = ["mcpServers", "servers"]
-        .iter()
-        .find_map(|k| document.get(k))
-        .unwrap_or(&document);
+    let (_, entries) = corral_core::config::document_entries(&document);
     let container = |program: Option<&str>| {
         let name = program.and_then(|p| p.split_whitespace().next()?.rsplit('/').next());
         matches!(name, Some("docker" | "podman"))

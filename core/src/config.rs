@@ -1227,6 +1227,12 @@ pub fn parse_servers_document(text: &str) -> Result<Vec<ServerConfig>> {
 
 /// [`parse_servers_document`] with [`LoadOptions`].
 pub fn parse_servers_document_with(text: &str, options: &LoadOptions) -> Result<Vec<ServerConfig>> {
+    parse_servers_value_with(&parse_document(text)?, options)
+}
+
+/// A document's text as a JSON value: JSON, JSON with comments and trailing commas (JSONC),
+/// or TOML.
+pub fn parse_document(text: &str) -> Result<Value> {
     // JSON with comments and trailing commas (VS Code's and Zed's files) is JSON too.
     let parsed = serde_json::from_str(text).or_else(|e| match without_comments(text) {
         Some(plain) => serde_json::from_str(&plain),
@@ -1245,7 +1251,16 @@ pub fn parse_servers_document_with(text: &str, options: &LoadOptions) -> Result<
             }
         },
     };
-    parse_servers_value_with(&value, options)
+    Ok(value)
+}
+
+/// The name → entry object of a document: under the key its client uses (`mcpServers`,
+/// `servers`, `mcp_servers`, `context_servers`), else the document itself; with that key.
+pub fn document_entries(document: &Value) -> (&'static str, &Value) {
+    DOCUMENT_KEYS
+        .iter()
+        .find_map(|k| document.get(*k).map(|s| (*k, s)))
+        .unwrap_or(("servers", document))
 }
 
 /// JSONC as JSON: `//` and `/* */` comments become spaces (newlines stay, so error positions
@@ -1314,13 +1329,10 @@ pub fn parse_servers_value(value: &Value) -> Result<Vec<ServerConfig>> {
 
 /// [`parse_servers_value`] with [`LoadOptions`].
 pub fn parse_servers_value_with(value: &Value, options: &LoadOptions) -> Result<Vec<ServerConfig>> {
-    let obj = value
-        .as_object()
-        .ok_or_else(|| Error::config("document", "must be a JSON object"))?;
-    let (key, servers) = DOCUMENT_KEYS
-        .iter()
-        .find_map(|k| obj.get(*k).map(|s| (*k, s)))
-        .unwrap_or(("servers", value));
+    if !value.is_object() {
+        return Err(Error::config("document", "must be a JSON object"));
+    }
+    let (key, servers) = document_entries(value);
     let servers = servers
         .as_object()
         .ok_or_else(|| Error::config(key, "must be an object of name → server"))?;
