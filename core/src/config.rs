@@ -1338,8 +1338,10 @@ pub fn parse_servers_value_with(value: &Value, options: &LoadOptions) -> Result<
         .ok_or_else(|| Error::config(key, "must be an object of name → server"))?;
     let mut out = Vec::with_capacity(servers.len());
     for (name, server) in servers {
+        // Off, or (Zed) the settings of an extension's own server, which holds no command.
         if server.get("disabled").and_then(Value::as_bool) == Some(true)
             || server.get("enabled").and_then(Value::as_bool) == Some(false)
+            || server.get("source").and_then(Value::as_str) == Some("extension")
         {
             continue;
         }
@@ -1836,9 +1838,11 @@ enabled = false
         let windsurf = json!({"mcpServers": {"w": {"serverUrl": "http://127.0.0.1:1/mcp"}}});
         assert!(parse_servers_value(&windsurf).expect("valid")[0].is_remote());
         let zed = json!({"context_servers": {"z": {"source": "custom", "enabled": true,
-            "command": "npx", "args": ["-y", "pkg"], "env": {}, "settings": {}}}});
-        let z = &parse_servers_value(&zed).expect("valid")[0];
-        assert_eq!(z.name, "z");
+            "command": "npx", "args": ["-y", "pkg"], "env": {}, "settings": {}},
+            "ext": {"source": "extension", "settings": {"token": "x"}}}});
+        let servers = parse_servers_value(&zed).expect("valid");
+        assert_eq!(servers.len(), 1, "an extension's settings are no server");
+        assert_eq!(servers[0].name, "z");
         // Roo Code's disabledTools are denied, not ignored.
         let roo = json!({"mcpServers": {"r": {"command": "x", "disabledTools": ["rm"]}}});
         assert_eq!(
