@@ -941,6 +941,16 @@ fn read_document(arg: &std::path::Path) -> Result<(PathBuf, String), Error> {
     };
     let text = std::fs::read_to_string(&file)
         .map_err(|e| Error::config(file.display(), &e).with_source(e))?;
+    // A client's own file holds much else: without its servers key, it has no servers.
+    if let Some((name, _)) = client
+        && corral_core::config::parse_document(&text)
+            .is_ok_and(|d| corral_core::config::document_entries(&d).is_none())
+    {
+        return Err(Error::config(
+            name,
+            format!("{} names no MCP servers", file.display()),
+        ));
+    }
     Ok((file, text))
 }
 
@@ -954,7 +964,7 @@ fn containers_replaced(text: &str, servers: &[corral_core::ServerConfig]) {
     let Ok(document) = corral_core::config::parse_document(text) else {
         return;
     };
-    let (_, entries) = corral_core::config::document_entries(&document);
+    let entries = corral_core::config::document_entries(&document).map_or(&document, |(_, e)| e);
     let container = |program: Option<&str>| {
         let name = program.and_then(|p| p.split_whitespace().next()?.rsplit('/').next());
         matches!(name, Some("docker" | "podman"))

@@ -508,6 +508,20 @@ fn import_by_client_name() {
     );
     let v: Value = serde_json::from_slice(&run("cursor").stdout).expect("json");
     assert_eq!(v["imported"], serde_json::json!(["c"]), "{v}");
+    // A client's settings without servers have none (rather than each key as a bad server).
+    std::fs::create_dir_all(home.join(".config/zed")).expect("mkdir");
+    std::fs::write(
+        home.join(".config/zed/settings.json"),
+        "{\n  // Zed\n  \"theme\": \"One Dark\",\n}\n",
+    )
+    .expect("write");
+    let none = run("zed");
+    assert_eq!(code(&none), Some(10), "CONFIG_INVALID");
+    assert!(
+        String::from_utf8_lossy(&none.stderr).contains("names no MCP servers"),
+        "{}",
+        String::from_utf8_lossy(&none.stderr)
+    );
     let missing = run("windsurf");
     assert_eq!(code(&missing), Some(10), "CONFIG_INVALID");
     assert!(

@@ -1254,13 +1254,13 @@ pub fn parse_document(text: &str) -> Result<Value> {
     Ok(value)
 }
 
-/// The name → entry object of a document: under the key its client uses (`mcpServers`,
-/// `servers`, `mcp_servers`, `context_servers`), else the document itself; with that key.
-pub fn document_entries(document: &Value) -> (&'static str, &Value) {
+/// The name → entry object of a document, with its key: under the key its client uses
+/// (`mcpServers`, `servers`, `mcp_servers`, `context_servers`), else `None` (a bare map of
+/// name → entry is the document itself).
+pub fn document_entries(document: &Value) -> Option<(&'static str, &Value)> {
     DOCUMENT_KEYS
         .iter()
         .find_map(|k| document.get(*k).map(|s| (*k, s)))
-        .unwrap_or(("servers", document))
 }
 
 /// JSONC as JSON: `//` and `/* */` comments become spaces (newlines stay, so error positions
@@ -1332,7 +1332,7 @@ pub fn parse_servers_value_with(value: &Value, options: &LoadOptions) -> Result<
     if !value.is_object() {
         return Err(Error::config("document", "must be a JSON object"));
     }
-    let (key, servers) = document_entries(value);
+    let (key, servers) = document_entries(value).unwrap_or(("servers", value));
     let servers = servers
         .as_object()
         .ok_or_else(|| Error::config(key, "must be an object of name → server"))?;
