@@ -1009,7 +1009,7 @@ fn host_paths_in_args(
                 "not visible in its sandbox (--mount-args mounts them)"
             };
             eprintln!(
-                "{}: host paths in its arguments {what}: {}",
+                "{}: host paths in its arguments or cwd {what}: {}",
                 s.name,
                 list.join(", ")
             );

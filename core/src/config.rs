@@ -386,16 +386,17 @@ impl ServerConfig {
         matches!(self.transport, Transport::Http { .. })
     }
 
-    /// The arguments of a stdio server that name existing host paths a sandbox does not see as
-    /// they are: absolute paths (also as `--option=/path`) outside the system dirs and not under
-    /// a mount at the same path — a Claude Desktop `filesystem` entry's directories, say. Each
-    /// needs a mount ([`ServerConfig::mount_host_paths_in_args`]) for the server to reach it.
+    /// The `cwd` and arguments of a stdio server that name existing host paths a sandbox does
+    /// not see as they are: absolute paths (also as `--option=/path`) outside the system dirs
+    /// and not under a mount at the same path — a Claude Desktop `filesystem` entry's
+    /// directories, a VS Code or Gemini CLI entry's `cwd`, say. Each needs a mount
+    /// ([`ServerConfig::mount_host_paths_in_args`]) for the server to reach it.
     pub fn host_paths_in_args(&self) -> Vec<PathBuf> {
         let Transport::Stdio { argv } = &self.transport else {
             return Vec::new();
         };
         let mut paths: Vec<PathBuf> = Vec::new();
-        for arg in argv.iter().skip(1) {
+        for arg in self.cwd.iter().chain(argv.iter().skip(1)) {
             let path = std::path::Path::new(arg.split_once('=').map_or(arg.as_str(), |(_, v)| v));
             let seen = crate::sandbox::local::is_system_path(path)
                 || self
@@ -1678,6 +1679,10 @@ mod tests {
         assert_eq!(c.host_paths_in_args(), want, "once, existing, not system");
         let option = ServerConfig::argv("fs", ["srv".to_owned(), format!("--root={d}")]);
         assert_eq!(option.host_paths_in_args(), want);
+        // A `cwd` on the host is one too (VS Code's and Gemini CLI's entries have it).
+        let mut relative = ServerConfig::argv("w", ["python", "server.py"]);
+        relative.cwd = Some(d.clone());
+        assert_eq!(relative.host_paths_in_args(), want);
         assert_eq!(c.mount_host_paths_in_args(), want);
         assert_eq!(
             c.mounts,

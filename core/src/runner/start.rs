@@ -356,7 +356,7 @@ fn unseen_paths_hint(paths: &[PathBuf]) -> String {
     let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     let mounts: Vec<String> = list.iter().map(|p| format!("\"{p}:rw\"")).collect();
     format!(
-        "the server's arguments name host paths its sandbox does not see: {}; mount them \
+        "the server's arguments or cwd name host paths its sandbox does not see: {}; mount them \
          (`\"mounts\": [{}]`, read-only without `:rw`; for an `mcpServers` file, `corral import \
          --mount-args` or `load_mcp_servers` with `mount_args` does it)",
         list.join(", "),
