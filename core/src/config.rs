@@ -1181,14 +1181,16 @@ impl LoadOptions {
     }
 
     /// These options for a document read from `path`: `${workspaceFolder}` is the folder that
-    /// holds its `.vscode`, `.cursor` or `.claude` folder, else its own folder.
+    /// holds its `.vscode`, `.cursor`, `.claude` or `.gemini` folder, else its own folder.
     pub fn for_file(mut self, path: &std::path::Path) -> Self {
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
         let dir = path.parent().map(std::path::Path::to_path_buf);
         self.workspace_folder = match dir {
             Some(d)
-                if d.file_name()
-                    .is_some_and(|n| n == ".vscode" || n == ".cursor" || n == ".claude") =>
+                if d.file_name().is_some_and(|n| {
+                    [".vscode", ".cursor", ".claude", ".gemini"]
+                        .contains(&n.to_str().unwrap_or_default())
+                }) =>
             {
                 d.parent().map(std::path::Path::to_path_buf)
             }

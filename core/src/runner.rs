@@ -216,6 +216,11 @@ impl Corral {
         let text = tokio::fs::read_to_string(path)
             .await
             .map_err(|e| Error::config(path.display(), &e).with_source(e))?;
+        // `${workspaceFolder}` is the project of the file, as the CLI's import has it.
+        let options = match options.workspace_folder {
+            Some(_) => options,
+            None => options.for_file(path),
+        };
         self.load_mcp_servers(&text, options).await
     }
 

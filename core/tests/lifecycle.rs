@@ -329,3 +329,33 @@ async fn concurrent_first_calls_share_one_start() {
     );
     corral.close().await;
 }
+
+/// A document loaded from its file expands `${workspaceFolder}` to its project, as the CLI's
+/// import does (a `.vscode/mcp.json`'s folder's parent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loaded_file_knows_its_workspace_folder() {
+    let home = tempfile::tempdir().expect("tmp");
+    let project = tempfile::tempdir().expect("tmp");
+    let vscode = project.path().join(".vscode");
+    std::fs::create_dir_all(&vscode).expect("mkdir");
+    let file = vscode.join("mcp.json");
+    std::fs::write(
+        &file,
+        r#"{"servers": {"w": {"command": "srv", "args": ["${workspaceFolder}/data"]}}}"#,
+    )
+    .expect("write");
+    let c = Corral::with_options(CorralOptions {
+        provider: Some("unsandboxed".into()),
+        home: Some(home.path().to_owned()),
+        ..CorralOptions::default()
+    })
+    .expect("corral");
+    c.load_mcp_servers_file(&file, corral_core::LoadOptions::new(false, true))
+        .await
+        .expect("load");
+    let corral_core::Transport::Stdio { argv } = c.server("w").expect("added").transport else {
+        panic!("stdio");
+    };
+    assert_eq!(argv[1], format!("{}/data", project.path().display()));
+    c.close().await;
+}
