@@ -213,9 +213,18 @@ impl Corral {
         path: &Path,
         options: LoadOptions,
     ) -> Result<Vec<String>> {
-        let text = tokio::fs::read_to_string(path)
-            .await
-            .map_err(|e| Error::config(path.display(), &e).with_source(e))?;
+        let text = tokio::fs::read_to_string(path).await.map_err(|e| {
+            let looks_like_text = path
+                .to_str()
+                .is_some_and(|p| p.contains('\n') || p.trim_start().starts_with(['{', '[']));
+            if looks_like_text && e.kind() == std::io::ErrorKind::NotFound {
+                return Error::config(
+                    "document",
+                    "this is a document's text, not the path of a file: load it as text (or as a parsed object)",
+                );
+            }
+            Error::config(path.display(), &e).with_source(e)
+        })?;
         // `${workspaceFolder}` is the project of the file, as the CLI's import has it.
         let options = match options.workspace_folder {
             Some(_) => options,

@@ -357,5 +357,16 @@ async fn a_loaded_file_knows_its_workspace_folder() {
         panic!("stdio");
     };
     assert_eq!(argv[1], format!("{}/data", project.path().display()));
+    // Text given where a path goes says so (rather than "no such file" for the whole text).
+    let text = "{\"mcpServers\": {}}";
+    let e = c
+        .load_mcp_servers_file(
+            std::path::Path::new(text),
+            corral_core::LoadOptions::default(),
+        )
+        .await
+        .expect_err("not a path");
+    assert_eq!(e.kind(), ErrorKind::ConfigInvalid);
+    assert!(e.to_string().contains("not the path of a file"), "{e}");
     c.close().await;
 }
