@@ -217,7 +217,7 @@ impl Corral {
             let looks_like_text = path
                 .to_str()
                 .is_some_and(|p| p.contains('\n') || p.trim_start().starts_with(['{', '[']));
-            if looks_like_text && e.kind() == std::io::ErrorKind::NotFound {
+            if looks_like_text {
                 return Error::config(
                     "document",
                     "this is a document's text, not the path of a file: load it as text (or as a parsed object)",
