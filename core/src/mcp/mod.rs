@@ -531,8 +531,12 @@ impl Session {
                 }
                 // Maybe a legacy HTTP+SSE server.
                 let left = options.start_timeout.saturating_sub(started.elapsed());
+                let wait = left.min(SSE_ENDPOINT_WAIT);
                 let legacy =
-                    match sse::LegacySse::connect(url, all, left.min(SSE_ENDPOINT_WAIT)).await {
+                    match tokio::time::timeout(wait, sse::LegacySse::connect(url, all, wait))
+                        .await
+                        .unwrap_or_else(|_| Err(std::io::Error::other("no answer in time")))
+                    {
                         Ok(legacy) => legacy,
                         Err(sse) => {
                             let both = format!("{e}; as a legacy HTTP+SSE server: {sse}");

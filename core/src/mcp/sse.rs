@@ -21,6 +21,9 @@ use sse_stream::{Sse, SseStream};
 
 type Events = Pin<Box<dyn Stream<Item = Result<Sse, sse_stream::Error>> + Send>>;
 
+/// The longest line of the event stream (one message's `data:`), as for Streamable HTTP.
+const MAX_LINE: usize = 64 * 1024 * 1024;
+
 /// A session over the legacy transport: the open event stream and where to POST.
 pub(crate) struct LegacySse {
     http: reqwest::Client,
@@ -63,7 +66,20 @@ impl LegacySse {
         if !status.is_success() || !is_stream {
             return Err(io(format!("GET answered {status}, not an event stream")));
         }
-        let mut events: Events = Box::pin(SseStream::from_bytes_stream(response.bytes_stream()));
+        // A line longer than any message may be (a server that never ends one) ends the stream
+        // rather than growing the parser's buffer without bound.
+        let bytes = response.bytes_stream().scan(0usize, |line, chunk| {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => return futures::future::ready(Some(Err(e))),
+            };
+            *line = match chunk.iter().rposition(|&b| b == b'\n') {
+                Some(i) => chunk.len() - i - 1,
+                None => *line + chunk.len(),
+            };
+            futures::future::ready((*line <= MAX_LINE).then_some(Ok(chunk)))
+        });
+        let mut events: Events = Box::pin(SseStream::from_bytes_stream(bytes));
         let endpoint = tokio::time::timeout(wait, async {
             while let Some(event) = events.next().await {
                 let event = event.map_err(|e| io(format!("event stream: {e}")))?;
