@@ -30,6 +30,10 @@ pub(crate) struct LegacySse {
     endpoint: reqwest::Url,
     headers: HeaderMap,
     events: Events,
+    /// Ends when the last message's POST has been answered: rmcp sends each message on a
+    /// task of its own, and the POSTs must reach the server in order (`initialized` before the
+    /// first request), as the SDKs' one writer sends them.
+    previous: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 fn io(message: impl Into<String>) -> std::io::Error {
@@ -104,6 +108,7 @@ impl LegacySse {
             endpoint,
             headers,
             events,
+            previous: None,
         })
     }
 }
@@ -120,11 +125,18 @@ impl Transport<RoleClient> for LegacySse {
             .post(self.endpoint.clone())
             .headers(self.headers.clone())
             .json(&item);
+        let previous = self.previous.take();
+        let (done, next) = tokio::sync::oneshot::channel();
+        self.previous = Some(next);
         async move {
+            if let Some(previous) = previous {
+                let _ = previous.await; // answered, failed or dropped: this one goes next
+            }
             let response = request
                 .send()
                 .await
                 .map_err(|e| io(format!("POST failed: {e}")))?;
+            let _ = done.send(());
             let status = response.status();
             if status.is_success() {
                 Ok(())
