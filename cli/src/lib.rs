@@ -939,12 +939,19 @@ fn read_document(arg: &std::path::Path) -> Result<(PathBuf, String), Error> {
                 })?
         }
     };
-    let text = std::fs::read_to_string(&file)
+    let mut text = std::fs::read_to_string(&file)
         .map_err(|e| Error::config(file.display(), &e).with_source(e))?;
-    // A client's own file holds much else: without its servers key, it has no servers.
+    if client.is_some_and(|(name, _)| *name == "claude-code")
+        && file.file_name().is_some_and(|n| n == ".claude.json")
+    {
+        text = claude_code_servers(&text, &file)?;
+    }
+    // A client's own file holds much else: without its servers, it has none.
     if let Some((name, _)) = client
-        && corral_core::config::parse_document(&text)
-            .is_ok_and(|d| corral_core::config::document_entries(&d).is_none())
+        && corral_core::config::parse_document(&text).is_ok_and(|d| {
+            corral_core::config::document_entries(&d)
+                .is_none_or(|(_, e)| e.as_object().is_some_and(Map::is_empty))
+        })
     {
         return Err(Error::config(
             name,
@@ -952,6 +959,32 @@ fn read_document(arg: &std::path::Path) -> Result<(PathBuf, String), Error> {
         ));
     }
     Ok((file, text))
+}
+
+/// The servers Claude Code's `~/.claude.json` gives the current directory: its user-scope
+/// `mcpServers` and, over them, the local-scope ones of this project (`claude mcp add`'s
+/// default scope, kept under `projects.<absolute path>`), as one `mcpServers` document.
+fn claude_code_servers(text: &str, file: &std::path::Path) -> Result<String, Error> {
+    let document = corral_core::config::parse_document(text)
+        .map_err(|e| Error::config(file.display(), e.message()))?;
+    let mut servers = document
+        .get("mcpServers")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let here = std::env::current_dir().ok();
+    let real = here.as_ref().and_then(|d| d.canonicalize().ok());
+    let project = [here, real].into_iter().flatten().find_map(|d| {
+        document
+            .get("projects")?
+            .get(d.to_str()?)?
+            .get("mcpServers")?
+            .as_object()
+    });
+    if let Some(local) = project {
+        servers.extend(local.clone());
+    }
+    Ok(json!({ "mcpServers": servers }).to_string())
 }
 
 fn expanding(file: &std::path::Path) -> corral_core::LoadOptions {

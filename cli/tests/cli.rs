@@ -508,6 +508,13 @@ fn import_by_client_name() {
     );
     let v: Value = serde_json::from_slice(&run("cursor").stdout).expect("json");
     assert_eq!(v["imported"], serde_json::json!(["c"]), "{v}");
+    // Claude Code: its user-scope servers and this project's local-scope ones.
+    let claude = serde_json::json!({"numStartups": 3, "mcpServers": {"u": {"command": "srv"}},
+        "projects": {project.display().to_string(): {"mcpServers": {"l": {"command": "srv"}}},
+                     "/elsewhere": {"mcpServers": {"x": {"command": "srv"}}}}});
+    std::fs::write(home.join(".claude.json"), claude.to_string()).expect("write");
+    let v: Value = serde_json::from_slice(&run("claude-code").stdout).expect("json");
+    assert_eq!(v["imported"], serde_json::json!(["l", "u"]), "{v}");
     // A client's settings without servers have none (rather than each key as a bad server).
     std::fs::create_dir_all(home.join(".config/zed")).expect("mkdir");
     std::fs::write(
