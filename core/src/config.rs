@@ -759,7 +759,7 @@ impl Serialize for ServerConfig {
 /// (Their spellings of corral's own fields are aliases in [`RawServer`] instead: Gemini CLI's
 /// `httpUrl`, `includeTools`/`excludeTools`; Windsurf's `serverUrl`; Codex CLI's
 /// `http_headers`, `tool_timeout_sec`, `enabled_tools`/`disabled_tools`; Roo Code's
-/// `disabledTools`.)
+/// `disabledTools`; Cline's `transportType`.)
 const FOREIGN_KEYS: &[&str] = &[
     "disabled",
     "enabled",
@@ -772,6 +772,7 @@ const FOREIGN_KEYS: &[&str] = &[
     "settings",
     "startup_timeout_sec",
     "startup_timeout_ms",
+    "watchPaths",
 ];
 
 /// Every accepted spelling of every field of every accepted form, type-checked by serde but not
@@ -781,7 +782,7 @@ const FOREIGN_KEYS: &[&str] = &[
 struct RawServer {
     #[serde(default)]
     name: Option<String>,
-    #[serde(default, rename = "type")]
+    #[serde(default, rename = "type", alias = "transportType")]
     kind: Option<String>,
     #[serde(default)]
     command: Option<OneOrMany<String>>,
@@ -1850,7 +1851,10 @@ enabled = false
         let servers = parse_servers_value(&zed).expect("valid");
         assert_eq!(servers.len(), 1, "an extension's settings are no server");
         assert_eq!(servers[0].name, "z");
-        // Roo Code's disabledTools are denied, not ignored.
+        // Cline's transportType is the type; Roo Code's disabledTools are denied, not ignored.
+        let cline = json!({"mcpServers": {"c": {"transportType": "stdio", "command": "x",
+            "disabled": false, "autoApprove": [], "timeout": 60, "watchPaths": ["/w"]}}});
+        assert_eq!(parse_servers_value(&cline).expect("valid")[0].name, "c");
         let roo = json!({"mcpServers": {"r": {"command": "x", "disabledTools": ["rm"]}}});
         assert_eq!(
             parse_servers_value(&roo).expect("valid")[0].tools.deny,
