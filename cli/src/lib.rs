@@ -125,8 +125,8 @@ enum Command {
     /// directories) are listed, and mounted with --mount-args.
     Import {
         /// The JSON (or TOML) file, or a client whose own file to read: claude-desktop,
-        /// claude-code, cursor, vscode, gemini, windsurf, codex, zed (a project's file in the
-        /// current directory first, where the client has one).
+        /// claude-code, cursor, vscode, gemini, windsurf, codex, zed, cline, roo (a project's
+        /// file in the current directory first, where the client has one).
         file: PathBuf,
         /// Mount the existing host paths each server's arguments name, read-write at the same
         /// path (what the server reached without a sandbox; nothing else of the host).
@@ -870,9 +870,6 @@ fn mcp_arg(args: &GatewayArgs) -> Result<Option<Map<String, Value>>, Error> {
     }
 }
 
-/// How `import` and `gateway --config` read the document `file`: `${VAR}` expanded from the
-/// environment they run in, as Claude Code reads its `.mcp.json` (a user's own file, in the
-/// user's shell).
 /// Where each client keeps its servers, relative to the current directory (a project's own
 /// file, first) or to the home (`~/`); the first that exists is read.
 const CLIENT_FILES: &[(&str, &[&str])] = &[
@@ -900,6 +897,20 @@ const CLIENT_FILES: &[(&str, &[&str])] = &[
     ("windsurf", &["~/.codeium/windsurf/mcp_config.json"]),
     ("codex", &["~/.codex/config.toml"]),
     ("zed", &["~/.config/zed/settings.json"]),
+    (
+        "cline",
+        &[
+            "~/.config/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
+            "~/Library/Application Support/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
+        ],
+    ),
+    (
+        "roo",
+        &[
+            "~/.config/Code/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json",
+            "~/Library/Application Support/Code/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json",
+        ],
+    ),
 ];
 
 /// Reads a servers document: `arg` is its path, or the name of a client whose file to read
@@ -987,6 +998,9 @@ fn claude_code_servers(text: &str, file: &std::path::Path) -> Result<String, Err
     Ok(json!({ "mcpServers": servers }).to_string())
 }
 
+/// How `import` and `gateway --config` read the document `file`: `${VAR}` expanded from the
+/// environment they run in, as Claude Code reads its `.mcp.json` (a user's own file, in the
+/// user's shell).
 fn expanding(file: &std::path::Path) -> corral_core::LoadOptions {
     corral_core::LoadOptions::new(false, true).for_file(file)
 }
