@@ -871,7 +871,8 @@ fn mcp_arg(args: &GatewayArgs) -> Result<Option<Map<String, Value>>, Error> {
 }
 
 /// Where each client keeps its servers, relative to the current directory (a project's own
-/// file, first) or to the home (`~/`); the first that exists is read.
+/// file, first) or to the home (`~/`; `~/.config` is also `$XDG_CONFIG_HOME`); the first that
+/// exists is read.
 const CLIENT_FILES: &[(&str, &[&str])] = &[
     (
         "claude-desktop",
@@ -926,11 +927,21 @@ fn read_document(arg: &std::path::Path) -> Result<(PathBuf, String), Error> {
         None => arg.to_owned(),
         Some((name, places)) => {
             let home = std::env::var_os("HOME").map(PathBuf::from);
+            let xdg = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from);
             let candidates: Vec<PathBuf> = places
                 .iter()
-                .filter_map(|p| match p.strip_prefix("~/") {
-                    Some(rest) => home.as_ref().map(|h| h.join(rest)),
-                    None => Some(PathBuf::from(p)),
+                .flat_map(|p| match p.strip_prefix("~/") {
+                    // `~/.config` is `$XDG_CONFIG_HOME` where that is set.
+                    Some(rest) => {
+                        let config = rest
+                            .strip_prefix(".config/")
+                            .and_then(|r| Some(xdg.as_ref()?.join(r)));
+                        config
+                            .into_iter()
+                            .chain(home.as_ref().map(|h| h.join(rest)))
+                            .collect()
+                    }
+                    None => vec![PathBuf::from(p)],
                 })
                 .collect();
             let codex_home = std::env::var_os("CODEX_HOME")

@@ -529,6 +529,23 @@ fn import_by_client_name() {
         "{}",
         String::from_utf8_lossy(&none.stderr)
     );
+    // `~/.config` is `$XDG_CONFIG_HOME` where that is set.
+    let xdg = env.dir.path().join("xdg");
+    std::fs::create_dir_all(xdg.join("zed")).expect("mkdir");
+    std::fs::write(
+        xdg.join("zed/settings.json"),
+        r#"{"context_servers": {"z": {"command": "srv"}}}"#,
+    )
+    .expect("write");
+    let out = env
+        .cmd(&["import", "zed", "--json"])
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", &xdg)
+        .current_dir(&project)
+        .output()
+        .expect("run");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["imported"], serde_json::json!(["z"]), "{v}");
     let missing = run("windsurf");
     assert_eq!(code(&missing), Some(10), "CONFIG_INVALID");
     assert!(
