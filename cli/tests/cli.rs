@@ -493,6 +493,7 @@ fn import_by_client_name() {
     let run = |client: &str| {
         env.cmd(&["import", client, "--json"])
             .env("HOME", &home)
+            .env_remove("XDG_CONFIG_HOME")
             .current_dir(&project)
             .output()
             .expect("run")
