@@ -490,13 +490,20 @@ fn import_by_client_name() {
         r#"{"mcpServers": {"c": {"command": "srv"}}}"#,
     )
     .expect("write");
-    let run = |client: &str| {
-        env.cmd(&["import", client, "--json"])
-            .env("HOME", &home)
-            .env_remove("XDG_CONFIG_HOME")
-            .current_dir(&project)
-            .output()
-            .expect("run")
+    let run_with = |client: &str, xdg: Option<&Path>| {
+        let mut cmd = env.cmd(&["import", client, "--json"]);
+        cmd.env("HOME", &home).current_dir(&project);
+        match xdg {
+            Some(dir) => cmd.env("XDG_CONFIG_HOME", dir),
+            None => cmd.env_remove("XDG_CONFIG_HOME"),
+        };
+        cmd.output().expect("run")
+    };
+    let run = |client: &str| run_with(client, None);
+    let config_invalid = |out: &Output, says: &str| {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(out), Some(10), "CONFIG_INVALID: {stderr}");
+        assert!(stderr.contains(says), "{stderr}");
     };
     let out = run("claude-desktop");
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
@@ -523,13 +530,7 @@ fn import_by_client_name() {
         "{\n  // Zed\n  \"theme\": \"One Dark\",\n}\n",
     )
     .expect("write");
-    let none = run("zed");
-    assert_eq!(code(&none), Some(10), "CONFIG_INVALID");
-    assert!(
-        String::from_utf8_lossy(&none.stderr).contains("names no MCP servers"),
-        "{}",
-        String::from_utf8_lossy(&none.stderr)
-    );
+    config_invalid(&run("zed"), "names no MCP servers");
     // `~/.config` is `$XDG_CONFIG_HOME` where that is set.
     let xdg = env.dir.path().join("xdg");
     std::fs::create_dir_all(xdg.join("zed")).expect("mkdir");
@@ -538,22 +539,9 @@ fn import_by_client_name() {
         r#"{"context_servers": {"z": {"command": "srv"}}}"#,
     )
     .expect("write");
-    let out = env
-        .cmd(&["import", "zed", "--json"])
-        .env("HOME", &home)
-        .env("XDG_CONFIG_HOME", &xdg)
-        .current_dir(&project)
-        .output()
-        .expect("run");
-    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let v: Value = serde_json::from_slice(&run_with("zed", Some(&xdg)).stdout).expect("json");
     assert_eq!(v["imported"], serde_json::json!(["z"]), "{v}");
-    let missing = run("windsurf");
-    assert_eq!(code(&missing), Some(10), "CONFIG_INVALID");
-    assert!(
-        String::from_utf8_lossy(&missing.stderr).contains(".codeium/windsurf/mcp_config.json"),
-        "{}",
-        String::from_utf8_lossy(&missing.stderr)
-    );
+    config_invalid(&run("windsurf"), ".codeium/windsurf/mcp_config.json");
 }
 
 #[test]

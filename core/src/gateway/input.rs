@@ -107,19 +107,29 @@ fn tool_error(text: String) -> CallToolResponse {
     rmcp::model::CallToolResult::error(vec![ContentBlock::text(text)]).into()
 }
 
+/// The client capability an input request needs, for the three a server may ask for.
+fn capability_for(request: &ServerRequest) -> Option<&'static str> {
+    match request {
+        ServerRequest::CreateMessageRequest(_) => Some("sampling"),
+        ServerRequest::ElicitRequest(_) => Some("elicitation"),
+        ServerRequest::ListRootsRequest(_) => Some("roots"),
+        _ => None,
+    }
+}
+
 /// Why the client cannot answer `request`, if it cannot (no capabilities: it can answer none).
 fn unsupported(request: &ServerRequest, caps: Option<&ClientCapabilities>) -> Option<&'static str> {
     let none = ClientCapabilities::default();
     let caps = caps.unwrap_or(&none);
-    match request {
-        ServerRequest::CreateMessageRequest(_) if caps.sampling.is_none() => Some("sampling"),
-        ServerRequest::ElicitRequest(_) if caps.elicitation.is_none() => Some("elicitation"),
-        ServerRequest::ListRootsRequest(_) if caps.roots.is_none() => Some("roots"),
-        ServerRequest::CreateMessageRequest(_)
-        | ServerRequest::ElicitRequest(_)
-        | ServerRequest::ListRootsRequest(_) => None,
-        _ => Some("this kind of request"),
-    }
+    let Some(what) = capability_for(request) else {
+        return Some("this kind of request");
+    };
+    let declared = match what {
+        "sampling" => caps.sampling.is_some(),
+        "elicitation" => caps.elicitation.is_some(),
+        _ => caps.roots.is_some(),
+    };
+    (!declared).then_some(what)
 }
 
 /// Sends one input request to the client of a call and waits for its answer (or the end of
@@ -189,12 +199,7 @@ impl super::State {
                     _ => None,
                 }
             });
-            let asked = match &request {
-                ServerRequest::ListRootsRequest(_) => "roots",
-                ServerRequest::CreateMessageRequest(_) => "sampling",
-                ServerRequest::ElicitRequest(_) => "elicitation",
-                _ => "input",
-            };
+            let asked = capability_for(&request).unwrap_or("input");
             let server = server.clone();
             Box::pin(async move {
                 let Some(tx) = route else {

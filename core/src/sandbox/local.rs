@@ -204,7 +204,7 @@ exec "$@"
 "#;
 
 /// The version of uv the `uv`/`uvx` shim installs (pinned: every sandbox gets the same one).
-pub(crate) const SHIM_UV_VERSION: &str = "0.13.9";
+const SHIM_UV_VERSION: &str = "0.13.9";
 
 /// The `uv` and `uvx` of a sandbox whose view has neither (the host has no uv): the first use
 /// installs uv from PyPI into the sandbox (`/usr/local/bin`, in its layer, else
