@@ -1350,6 +1350,7 @@ pub fn parse_servers_value_with(value: &Value, options: &LoadOptions) -> Result<
             continue;
         }
         let mut server = server.clone();
+        zed_command_object(&mut server, &format!("servers.{name}"))?;
         env_names_as_refs(&mut server, &format!("servers.{name}"), options.expand_env)?;
         if options.expand_env {
             expand_env_refs(&mut server, &format!("servers.{name}"), &|v| {
@@ -1367,6 +1368,40 @@ pub fn parse_servers_value_with(value: &Value, options: &LoadOptions) -> Result<
 
 /// The keys of the documents that hold servers, by client (the first present is read).
 const DOCUMENT_KEYS: &[&str] = &["mcpServers", "servers", "mcp_servers", "context_servers"];
+
+/// Zed's earlier entry form, `"command": {"path", "args", "env"}`, as the flat form it means
+/// (`command`, `args`, `env`); `at` is the entry's field path.
+fn zed_command_object(server: &mut Value, at: &str) -> Result<()> {
+    let Some(entry) = server.as_object_mut() else {
+        return Ok(());
+    };
+    if !entry.get("command").is_some_and(Value::is_object) {
+        return Ok(());
+    }
+    let Some(Value::Object(mut command)) = entry.remove("command") else {
+        return Ok(());
+    };
+    let field = |k: &str| format!("{at}.command.{k}");
+    let path = command
+        .remove("path")
+        .ok_or_else(|| Error::config(field("path"), "missing (the program to run)"))?;
+    entry.insert("command".into(), path);
+    for key in ["args", "env"] {
+        if let Some(v) = command.remove(key) {
+            if entry.contains_key(key) {
+                return Err(Error::config(
+                    field(key),
+                    format!("give `{key}` in `command` or beside it, not both"),
+                ));
+            }
+            entry.insert(key.into(), v);
+        }
+    }
+    match command.keys().next() {
+        Some(key) => Err(Error::config(field(key), "unknown field")),
+        None => Ok(()),
+    }
+}
 
 /// Codex CLI's entries name variables of the environment rather than values:
 /// `bearer_token_env_var` (the `Authorization: Bearer` token), `env_vars` (variables passed
@@ -1851,6 +1886,22 @@ enabled = false
         let servers = parse_servers_value(&zed).expect("valid");
         assert_eq!(servers.len(), 1, "an extension's settings are no server");
         assert_eq!(servers[0].name, "z");
+        // Zed's earlier form: the command is an object.
+        let old = json!({"context_servers": {"z": {"command": {"path": "npx",
+            "args": ["-y", "pkg"], "env": {"K": "v"}}, "settings": {}}}});
+        let z = &parse_servers_value(&old).expect("valid")[0];
+        assert_eq!(
+            z.transport,
+            parse_servers_value(&zed).expect("valid")[0].transport
+        );
+        assert_eq!(z.env.get("K").map(String::as_str), Some("v"));
+        let both = json!({"context_servers": {"z": {"command": {"path": "x", "args": ["a"]},
+            "args": ["b"]}}});
+        let e = parse_servers_value(&both).expect_err("args twice");
+        assert_eq!(e.field(), Some("servers.z.command.args"));
+        let bad = json!({"context_servers": {"z": {"command": {"args": ["a"]}}}});
+        let e = parse_servers_value(&bad).expect_err("no path");
+        assert_eq!(e.field(), Some("servers.z.command.path"));
         // Cline's transportType is the type; Roo Code's disabledTools are denied, not ignored.
         let cline = json!({"mcpServers": {"c": {"transportType": "stdio", "command": "x",
             "disabled": false, "autoApprove": [], "timeout": 60, "watchPaths": ["/w"]}}});
