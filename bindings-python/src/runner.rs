@@ -277,8 +277,9 @@ impl PyCorral {
         fn add_server_from_dict | add_server_from_dict_sync(&self, name: String, config: &Bound<'_, PyAny>) =>
             { let config = convert::to_json(config)?; self.with(|c, _| async move { c.add_server_from_dict(&name, &config).await })? };
 
-        /// Adds every server of an `mcpServers` document (Claude Desktop, Cursor, Claude Code)
-        /// or corral document: a dict, or the path of a JSON/TOML file. Returns their names.
+        /// Adds every server of an MCP client's document (`mcpServers`, `servers`, …: Claude
+        /// Desktop, Cursor, VS Code, Codex, … — the README's table) or a corral document: a
+        /// dict, or the path of a JSON/TOML file. Returns their names.
         /// For documents you trust: `mount_args=True` mounts the existing host paths each
         /// entry's arguments name, read-write at the same path (a `filesystem` server's
         /// directories); `expand_env=True` expands `${VAR}` and `${VAR:-default}` in its
@@ -293,6 +294,14 @@ impl PyCorral {
                 let document = convert::to_json(path_or_dict)?;
                 self.with(move |c, _| async move { c.load_mcp_servers_value(&document, options).await })?
             }
+        };
+
+        /// Like `load_mcp_servers`, reading the document from a file (as in the other
+        /// languages; `load_mcp_servers` takes a path too).
+        #[pyo3(signature = (path, *, mount_args=false, expand_env=false))]
+        fn load_mcp_servers_file | load_mcp_servers_file_sync(&self, path: PathBuf, mount_args: bool, expand_env: bool) => {
+            let options = LoadOptions::new(mount_args, expand_env);
+            self.with(move |c, _| async move { c.load_mcp_servers_file(&path, options).await })?
         };
 
         /// Like `load_mcp_servers`, for the document's text (JSON or TOML).

@@ -526,6 +526,8 @@ def test_load_mcp_servers_from_a_dict_a_file_and_text(
     )
     assert c.load_mcp_servers_sync(path) == ["b"]
     assert c.load_mcp_servers_sync(str(path)) == ["b"]
+    assert c.load_mcp_servers_file_sync(path) == ["b"]
+    assert asyncio.run(_await(c.load_mcp_servers_file(str(path)))) == ["b"]
     assert c.load_mcp_servers_text_sync(f'[servers.t]\ncommand = "{fixture_server}"\n') == ["t"]
     assert sorted(s.name for s in c.list_servers()) == ["a", "b", "fx", "t"]
     assert c.execute_tool_sync("b", "tool_000", {"text": "file"}).text == "file"

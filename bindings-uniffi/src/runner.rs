@@ -127,8 +127,9 @@ impl Corral {
         rt::run(async move { Ok(core.add_server_from_dict(&name, &value).await?) }).await
     }
 
-    /// Adds every server of an `mcpServers` (Claude Desktop, Cursor, Claude Code) or corral
-    /// document, JSON or TOML text. Returns their names. For documents you trust: `mount_args`
+    /// Adds every server of an MCP client's document (`mcpServers`, `servers`, …: Claude
+    /// Desktop, Cursor, VS Code, Codex, … — the README's table) or a corral document, JSON or
+    /// TOML text. Returns their names. For documents you trust: `mount_args`
     /// mounts the existing host paths each entry's arguments name, read-write at the same path
     /// (a `filesystem` server's directories); `expand_env` expands `${VAR}` and
     /// `${VAR:-default}` in its command, args, env, url and headers from this process's
