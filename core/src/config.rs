@@ -16,7 +16,13 @@
 //! Serializing gives the canonical form (documented in [`crate::boundary`]); deserializing it
 //! gives the same value back.
 
-use std::{collections::BTreeMap, fmt, marker::PhantomData, path::PathBuf, time::Duration};
+use std::{
+    collections::BTreeMap,
+    fmt,
+    marker::PhantomData,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use schemars::JsonSchema;
 use serde::{
@@ -1247,6 +1253,12 @@ pub fn parse_document(text: &str) -> Result<Value> {
         Err(json_err) => match toml::from_str::<toml::Value>(text) {
             Ok(t) => serde_json::to_value(t)
                 .map_err(|e| Error::config("document", format!("invalid TOML: {e}")))?,
+            Err(_) if looks_like_a_path(text) => {
+                return Err(Error::config(
+                    "document",
+                    "this is the path of a file, not a document's text: load the file (`load_mcp_servers_file`, `loadMcpServersFile`)",
+                ));
+            }
             Err(_) => {
                 return Err(Error::config(
                     "document",
@@ -1256,6 +1268,17 @@ pub fn parse_document(text: &str) -> Result<Value> {
         },
     };
     Ok(value)
+}
+
+/// Whether a text that is no document is rather a file's path (`~/.cursor/mcp.json`).
+fn looks_like_a_path(text: &str) -> bool {
+    let text = text.trim();
+    !text.contains(['\n', '{', '=']) && {
+        let path = Path::new(text);
+        text.starts_with(['/', '~', '.'])
+            || path.extension().is_some_and(|e| e == "json" || e == "toml")
+            || path.exists()
+    }
 }
 
 /// The name → entry object of a document, with its key: under the key its client uses
@@ -1911,6 +1934,21 @@ enabled = false
             parse_servers_value(&roo).expect("valid")[0].tools.deny,
             vec!["rm".to_owned()]
         );
+    }
+
+    #[test]
+    fn a_path_given_as_the_text_is_named_so() {
+        for path in ["~/.cursor/mcp.json", "/etc/claude/config.json", "mcp.toml"] {
+            assert!(looks_like_a_path(path), "{path}");
+            let e = parse_servers_document(path).expect_err("a path");
+            assert_eq!(
+                (e.kind(), e.field()),
+                (ErrorKind::ConfigInvalid, Some("document"))
+            );
+        }
+        for text in ["{\"mcpServers\": ", "[servers.a]\ncommand = 1", "servers"] {
+            assert!(!looks_like_a_path(text), "{text}");
+        }
     }
 
     #[test]
