@@ -440,11 +440,15 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             let from_template = template.is_some();
             config.template = template;
             let scratch = tempfile_dir()?;
-            if from_template {
-                // The scratch home keeps nothing, but sees corral's templates.
-                let home = ctx.home.clone().unwrap_or_else(corral_core::default_home);
-                let _ =
-                    std::os::unix::fs::symlink(home.join("templates"), scratch.join("templates"));
+            // The scratch home keeps nothing, but sees corral's templates and its shared tools
+            // (the uv of sandboxes on a host without one), which it fills when they are missing.
+            let home = ctx.home.clone().unwrap_or_else(corral_core::default_home);
+            let _ = std::fs::create_dir_all(home.join("tools"));
+            for dir in ["tools"]
+                .into_iter()
+                .chain(from_template.then_some("templates"))
+            {
+                let _ = std::os::unix::fs::symlink(home.join(dir), scratch.join(dir));
             }
             call(&ctx, config, &tool, &params, Some(scratch.clone()))
                 .await

@@ -699,9 +699,16 @@ fn template_verbs_and_prune() {
     env.ok(&["server", "remove", "fx", "--yes"]);
     let state = env.dir.path().join("home").join("servers").join("fx");
     assert!(state.exists());
+    // So do a shared uv of another version and an install its gone process left.
+    let tools = env.dir.path().join("home").join("tools");
+    let stale = [tools.join("uv-0.0.1"), tools.join(".uv-4294967295-x")];
+    for dir in &stale {
+        std::fs::create_dir_all(dir).expect("mkdir");
+    }
     let report = env.json(&["--json", "server", "prune"]);
     assert!(report["freedBytes"].is_u64(), "{report}");
     assert!(!state.exists());
+    assert!(stale.iter().all(|d| !d.exists()), "{report}");
     env.ok(&["template", "remove", "tools"]);
     assert_eq!(
         env.json(&["--json", "template", "list"]),

@@ -446,8 +446,9 @@ pub struct PruneReport {
 }
 
 /// Removes server state no longer needed: the whole state of servers not in `keep` (when
-/// given), layers of kept servers that their current config no longer uses, and leftovers of
-/// sandboxes whose corral process is gone. Running sandboxes are never touched.
+/// given), layers of kept servers that their current config no longer uses, shared tools of
+/// other versions, and leftovers of sandboxes whose corral process is gone. Running sandboxes
+/// are never touched.
 pub fn prune(home: &Path, keep: Option<&[String]>) -> Result<PruneReport> {
     let mut report = PruneReport::default();
     let remove = |p: PathBuf, report: &mut PruneReport| {
@@ -490,6 +491,20 @@ pub fn prune(home: &Path, keep: Option<&[String]>) -> Result<PruneReport> {
                 if !alive(&e.file_name().to_string_lossy()) {
                     remove(e.path(), &mut report);
                 }
+            }
+        }
+    }
+    // Shared tools of other versions, and installs that a gone process left (`.uv-PID-…`).
+    let current = crate::sandbox::local::shared_uv(home);
+    if let Ok(entries) = std::fs::read_dir(home.join("tools")) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let installing = name
+                .strip_prefix(".uv-")
+                .and_then(|rest| rest.split('-').next())
+                .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+            if e.path() != current && !installing {
+                remove(e.path(), &mut report);
             }
         }
     }

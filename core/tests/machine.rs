@@ -384,6 +384,55 @@ async fn uvx_without_a_host_uv_installs_uv_in_the_sandbox() {
     c.close().await;
 }
 
+/// On a host without uv, a server whose command is `uvx` gets the pinned uv from the corral
+/// home, installed there once and seen read-only by every sandbox: later sandboxes install
+/// nothing, and none can change it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uvx_servers_share_one_read_only_uv_of_the_home() {
+    let host_path = std::env::var("PATH").unwrap_or_default();
+    if std::env::split_paths(&host_path).any(|d| d.join("uv").is_file()) {
+        eprintln!("skipped: the host has a uv, which sandboxes use instead");
+        return;
+    }
+    let home = tempfile::tempdir().expect("tmp");
+    let c = corral(home.path());
+    let time = ServerConfig::from_value(
+        "time",
+        &serde_json::json!({"command": "uvx", "args": ["mcp-server-time==2026.10.19"]}),
+    )
+    .expect("config");
+    c.add_server(time).await.expect("add");
+    let tools = c.discover_tools("time").await.expect("tools");
+    assert!(
+        tools.iter().any(|t| t.name == "get_current_time"),
+        "{tools:?}"
+    );
+    let shared: Vec<_> = std::fs::read_dir(home.path().join("tools"))
+        .expect("tools dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    assert!(
+        shared.len() == 1 && shared[0].join("uvx").is_file(),
+        "{shared:?}"
+    );
+    let sb = c.sandbox(SandboxConfig::default()).await.expect("sandbox");
+    let out = sb
+        .exec("command -v uvx && uvx --version && /run/corral/bin/uv --version")
+        .await
+        .expect("exec");
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.starts_with("/run/corral/uv/uvx\n"), "{t}");
+    assert!(out.stderr.is_empty(), "nothing installed: {t}");
+    let write = sb
+        .exec("touch /run/corral/uv/uvx || rm -f /run/corral/uv/uvx")
+        .await
+        .expect("exec");
+    assert!(!write.status.success(), "{}", text(&write));
+    sb.close().await.expect("close");
+    c.close().await;
+}
+
 /// A runtime the host keeps in a system dir off the default PATH (Go's `/usr/local/go/bin`)
 /// is on the sandbox's PATH too: `go run github.com/…` servers start as written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -212,9 +212,10 @@ const SHIM_UV_VERSION: &str = "0.13.9";
 /// output goes to stderr (a server's stdout is its MCP channel).
 const UV_SHIM: &str = r#"#!/bin/sh
 # corral's uv and uvx: the host has no uv for this sandbox to see, so the first use installs
-# uv @VERSION@ from PyPI into the sandbox and runs it. A real uv earlier on PATH wins.
+# uv @VERSION@ from PyPI into the sandbox and runs it. A real uv earlier on PATH wins, and so
+# does the corral home's shared one (@SHARED@) where the sandbox has it.
 name=${0##*/}
-for dir in /usr/local/bin "$HOME/.local/bin"; do
+for dir in /usr/local/bin "$HOME/.local/bin" @SHARED@; do
   [ -x "$dir/$name" ] && exec "$dir/$name" "$@"
 done
 for dir in /usr/local/bin "$HOME/.local/bin"; do
@@ -230,6 +231,94 @@ venv=$(mktemp -d "${TMPDIR:-/tmp}/corral-uv.XXXXXX") &&
 echo "corral: cannot install uv in this sandbox (that needs python3 with venv, and network access to PyPI): install uv on the host (pip install uv) or in the server's install_commands" >&2
 exit 127
 "#;
+
+/// Where the shared uv ([`ensure_shared_uv`]) is seen inside: on PATH after the system dirs
+/// (a uv the server installs itself wins), before the shims.
+const SHARED_UV_DIR: &str = "/run/corral/uv";
+
+/// The shared uv of a corral home: `uv` and `uvx` of the pinned version.
+pub(crate) fn shared_uv(home: &Path) -> PathBuf {
+    home.join("tools").join(format!("uv-{SHIM_UV_VERSION}"))
+}
+
+/// Whether a sandbox for these programs runs `uv` or `uvx` (a server's command).
+fn runs_uv(programs: &[String]) -> bool {
+    programs
+        .iter()
+        .any(|p| matches!(p.rsplit('/').next(), Some("uv" | "uvx")))
+}
+
+/// On a host without uv, a sandbox whose server runs `uv`/`uvx` gets the pinned uv read-only
+/// from the corral home, installed there once (by the uv shim's own steps, in a sandbox that
+/// sees only the target directory) rather than by each sandbox's shim: ~20 MB and a few
+/// seconds less per server and per `quick`. Sandboxes only ever see it read-only, so none can
+/// change the uv another one runs. Where it cannot be installed, the shim still installs uv in
+/// the sandbox itself.
+async fn ensure_shared_uv(provider: &LocalProvider) {
+    static INSTALLING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let dir = shared_uv(&provider.home);
+    let host_path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.into());
+    if dir.join("uvx").is_file() || which("uv", &host_path).is_some() {
+        return;
+    }
+    let _one_at_a_time = INSTALLING.lock().await;
+    if dir.join("uvx").is_file() {
+        return;
+    }
+    match Box::pin(install_shared_uv(provider, &dir)).await {
+        Ok(()) => {
+            tracing::info!(dir = %dir.display(), "installed uv {SHIM_UV_VERSION} for sandboxes")
+        }
+        Err(e) => tracing::warn!("cannot install uv for sandboxes (each installs its own): {e}"),
+    }
+}
+
+async fn install_shared_uv(provider: &LocalProvider, dir: &Path) -> Result<()> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| Error::sandbox(format!("{what}: {e}"));
+    let parent = dir.parent().unwrap_or(dir).to_owned();
+    let staging = parent.join(format!(".uv-{}-{}", std::process::id(), new_id("i")));
+    let made = staging.clone();
+    blocking(move || std::fs::create_dir_all(&made).map_err(|e| fail("create", &e))).await?;
+    let out = "/run/corral/out";
+    let sandbox = LocalSandbox::create(
+        provider,
+        SandboxConfig {
+            name: "uv-install".into(),
+            mounts: vec![crate::config::Mount {
+                host: staging.clone(),
+                target: out.into(),
+                read_only: false,
+            }],
+            ..SandboxConfig::default()
+        },
+    )
+    .await?;
+    let script = format!(
+        "v=$(mktemp -d) && python3 -m venv \"$v\" && \"$v/bin/python\" -m pip install --quiet \
+         --disable-pip-version-check uv=={SHIM_UV_VERSION} && cp \"$v/bin/uv\" \"$v/bin/uvx\" {out}/"
+    );
+    let mut command = Command::shell(script);
+    command.timeout = Some(std::time::Duration::from_secs(600));
+    let result = sandbox.exec(command).await;
+    Sandbox::kill(&sandbox).await.ok();
+    let target = dir.to_owned();
+    blocking(move || {
+        let done = match result {
+            Ok(o) if o.status.success() && staging.join("uvx").is_file() => {
+                // Another process may have won: its uv is as good.
+                std::fs::rename(&staging, &target).or_else(|e| match target.join("uvx").is_file() {
+                    true => Ok(()),
+                    false => Err(fail("rename", &e)),
+                })
+            }
+            Ok(o) => Err(fail("install", &String::from_utf8_lossy(&o.stderr).trim())),
+            Err(e) => Err(e),
+        };
+        let _ = std::fs::remove_dir_all(&staging);
+        done
+    })
+    .await
+}
 
 /// A bubblewrap sandbox: a writable root of layers, a private /tmp, a policy, a cgroup, and its
 /// processes.
@@ -391,7 +480,9 @@ fn prepare(home: &Path, config: SandboxConfig) -> Result<Prepared> {
     {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&tmp_dir, std::fs::Permissions::from_mode(0o1777));
-        let uv = UV_SHIM.replace("@VERSION@", SHIM_UV_VERSION);
+        let uv = UV_SHIM
+            .replace("@VERSION@", SHIM_UV_VERSION)
+            .replace("@SHARED@", SHARED_UV_DIR);
         for (name, text) in [("sudo", SUDO_SHIM), ("uv", &uv), ("uvx", &uv)] {
             let shim = helpers_dir.join(name);
             std::fs::write(&shim, text)
@@ -424,9 +515,14 @@ fn prepare(home: &Path, config: SandboxConfig) -> Result<Prepared> {
     }
     path_dirs.extend(system_bin_dirs(&programs, &host_path, DEFAULT_PATH));
     path_dirs.push(DEFAULT_PATH.into());
+    let mut ro_binds = Vec::new();
+    let uv = shared_uv(home);
+    if uv.join("uvx").is_file() {
+        path_dirs.push(SHARED_UV_DIR.into());
+        ro_binds.push((uv, PathBuf::from(SHARED_UV_DIR)));
+    }
     path_dirs.push(HELPERS_DIR.into());
 
-    let mut ro_binds = Vec::new();
     let mut rw_binds = Vec::new();
     let (prefixes, hidden): (Vec<PathBuf>, Vec<PathBuf>) = prefixes
         .into_iter()
@@ -518,6 +614,9 @@ fn prepare(home: &Path, config: SandboxConfig) -> Result<Prepared> {
 
 impl LocalSandbox {
     async fn create(provider: &LocalProvider, config: SandboxConfig) -> Result<Self> {
+        if runs_uv(&config.programs) {
+            ensure_shared_uv(provider).await;
+        }
         let home = provider.home.clone();
         // Directories, the PATH scan, the cgroup, a disk image: blocking work, done on the
         // blocking pool rather than on a runtime thread.
