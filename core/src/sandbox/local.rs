@@ -256,20 +256,30 @@ fn runs_uv(programs: &[String]) -> bool {
 /// the sandbox itself.
 async fn ensure_shared_uv(provider: &LocalProvider) {
     static INSTALLING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    // Tried once per process: offline, a second try would only wait for pip again.
+    static FAILED: AtomicBool = AtomicBool::new(false);
     let dir = shared_uv(&provider.home);
-    let host_path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.into());
-    if dir.join("uvx").is_file() || which("uv", &host_path).is_some() {
+    let needed = |dir: PathBuf| {
+        blocking(move || {
+            let host_path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.into());
+            Ok(!dir.join("uvx").is_file() && which("uv", &host_path).is_none())
+        })
+    };
+    if FAILED.load(Ordering::Relaxed) || !needed(dir.clone()).await.unwrap_or(false) {
         return;
     }
     let _one_at_a_time = INSTALLING.lock().await;
-    if dir.join("uvx").is_file() {
+    if FAILED.load(Ordering::Relaxed) || !needed(dir.clone()).await.unwrap_or(false) {
         return;
     }
     match Box::pin(install_shared_uv(provider, &dir)).await {
         Ok(()) => {
-            tracing::info!(dir = %dir.display(), "installed uv {SHIM_UV_VERSION} for sandboxes")
+            tracing::info!(dir = %dir.display(), "installed uv {SHIM_UV_VERSION} for sandboxes");
         }
-        Err(e) => tracing::warn!("cannot install uv for sandboxes (each installs its own): {e}"),
+        Err(e) => {
+            FAILED.store(true, Ordering::Relaxed);
+            tracing::warn!("cannot install uv for sandboxes (each installs its own): {e}");
+        }
     }
 }
 
@@ -280,35 +290,40 @@ async fn install_shared_uv(provider: &LocalProvider, dir: &Path) -> Result<()> {
     let made = staging.clone();
     blocking(move || std::fs::create_dir_all(&made).map_err(|e| fail("create", &e))).await?;
     let out = "/run/corral/out";
-    let sandbox = LocalSandbox::create(
-        provider,
-        SandboxConfig {
-            name: "uv-install".into(),
-            mounts: vec![crate::config::Mount {
-                host: staging.clone(),
-                target: out.into(),
-                read_only: false,
-            }],
-            ..SandboxConfig::default()
-        },
-    )
-    .await?;
+    let config = SandboxConfig {
+        name: "uv-install".into(),
+        mounts: vec![crate::config::Mount {
+            host: staging.clone(),
+            target: out.into(),
+            read_only: false,
+        }],
+        ..SandboxConfig::default()
+    };
     let script = format!(
         "v=$(mktemp -d) && python3 -m venv \"$v\" && \"$v/bin/python\" -m pip install --quiet \
          --disable-pip-version-check uv=={SHIM_UV_VERSION} && cp \"$v/bin/uv\" \"$v/bin/uvx\" {out}/"
     );
     let mut command = Command::shell(script);
     command.timeout = Some(std::time::Duration::from_secs(600));
-    let result = sandbox.exec(command).await;
-    Sandbox::kill(&sandbox).await.ok();
+    let result = match LocalSandbox::create(provider, config).await {
+        Ok(sandbox) => {
+            let result = sandbox.exec(command).await;
+            Sandbox::kill(&sandbox).await.ok();
+            result
+        }
+        Err(e) => Err(e),
+    };
     let target = dir.to_owned();
     blocking(move || {
         let done = match result {
             Ok(o) if o.status.success() && staging.join("uvx").is_file() => {
                 // Another process may have won: its uv is as good.
-                std::fs::rename(&staging, &target).or_else(|e| match target.join("uvx").is_file() {
-                    true => Ok(()),
-                    false => Err(fail("rename", &e)),
+                std::fs::rename(&staging, &target).or_else(|e| {
+                    if target.join("uvx").is_file() {
+                        Ok(())
+                    } else {
+                        Err(fail("rename", &e))
+                    }
                 })
             }
             Ok(o) => Err(fail("install", &String::from_utf8_lossy(&o.stderr).trim())),
