@@ -104,6 +104,25 @@ pub fn template(home: &Path, name: &str) -> Option<TemplateInfo> {
     layer_path(home, &info.id).is_dir().then_some(info)
 }
 
+/// The `catalog-<name>` template (`corral pull`) built from exactly these install commands, if
+/// any: a server that would run them (a catalog server, or a Docker entry run without its
+/// container) starts from it instead.
+pub(crate) fn pulled_template(home: &Path, install_commands: &[String]) -> Option<String> {
+    if install_commands.is_empty() {
+        return None;
+    }
+    std::fs::read_dir(templates_dir(home))
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let file = e.file_name().to_string_lossy().into_owned();
+            file.strip_prefix("catalog-")?.strip_suffix(".json")?;
+            template(home, file.strip_suffix(".json")?)
+        })
+        .find(|t| t.base.is_none() && t.install_commands == install_commands)
+        .map(|t| t.name)
+}
+
 fn not_built(name: &str) -> Error {
     Error::sandbox(format!(
         "template `{name}` is not built: build it with `corral template build {name} \

@@ -14,7 +14,10 @@
 #![allow(clippy::expect_used)]
 
 use std::{
-    sync::atomic::{AtomicUsize, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -368,5 +371,60 @@ async fn a_loaded_file_knows_its_workspace_folder() {
         .expect_err("not a path");
     assert_eq!(e.kind(), ErrorKind::ConfigInvalid);
     assert!(e.to_string().contains("not the path of a file"), "{e}");
+    c.close().await;
+}
+
+/// A server whose install commands are exactly those of a pulled catalog template
+/// (`catalog-*`, as `corral pull` builds them; a Docker entry run without its container has
+/// them) starts from that template rather than installing again. Another template of the same
+/// commands is only used when named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pulled_catalog_template_replaces_the_same_install() {
+    let home = tempfile::tempdir().expect("tmp");
+    let c = corral(&home);
+    let installs = vec!["mkdir -p /opt/p && date +%s%N > /opt/p/stamp".to_owned()];
+    for name in ["catalog-fx", "mine"] {
+        c.build_template(name, &installs, None)
+            .await
+            .expect("built");
+    }
+    let installed = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&installed);
+    c.set_start_callback(Some(Arc::new(move |e| {
+        if matches!(e, corral_core::StartEvent::InstallStarted { .. }) {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    })));
+    let stamp = |server: &'static str| {
+        let c = c.clone();
+        async move {
+            c.execute_tool(server, "read_file", json!({"path": "/opt/p/stamp"}))
+                .await
+                .expect("read")
+                .text()
+        }
+    };
+    let mut fx = ServerConfig::argv("fx", [fixture().display().to_string()]);
+    fx.install_commands = installs.clone();
+    c.add_server(fx.clone()).await.expect("add");
+    let from_template = stamp("fx").await;
+    assert_eq!(installed.load(Ordering::SeqCst), 0, "nothing installed");
+    let sb = c
+        .sandbox(SandboxConfig {
+            template: Some("catalog-fx".into()),
+            ..SandboxConfig::default()
+        })
+        .await
+        .expect("sandbox");
+    let out = sb.exec("cat /opt/p/stamp").await.expect("exec");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), from_template);
+    sb.close().await.expect("close");
+    // Other install commands: installed as written.
+    let mut other = fx;
+    other.name = "other".into();
+    other.install_commands[0].push_str(" && true");
+    c.add_server(other).await.expect("add");
+    assert_ne!(stamp("other").await, from_template);
+    assert_eq!(installed.load(Ordering::SeqCst), 1);
     c.close().await;
 }

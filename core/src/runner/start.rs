@@ -218,6 +218,23 @@ impl Corral {
             relay_input: self.relays_input(),
             ..SessionOptions::new(config.name.clone())
         };
+        // A pulled catalog template of the same install commands replaces them.
+        let pulled = match &config.transport {
+            Transport::Stdio { .. }
+                if config.template.is_none() && self.inner.provider.name() == "local" =>
+            {
+                let (home, installs) = (self.inner.home.clone(), config.install_commands.clone());
+                blocking(move || Ok(crate::install::pulled_template(&home, &installs)))
+                    .await?
+                    .map(|template| ServerConfig {
+                        template: Some(template),
+                        install_commands: Vec::new(),
+                        ..config.clone()
+                    })
+            }
+            _ => None,
+        };
+        let config = pulled.as_ref().unwrap_or(config);
         let argv = match &config.transport {
             Transport::Http { url, headers } => {
                 let session = Session::over_http(url, headers, options).await?;
