@@ -433,6 +433,38 @@ async fn uvx_servers_share_one_read_only_uv_of_the_home() {
     c.close().await;
 }
 
+/// A `PATH` in a server's env (Claude Desktop files carry the author's, say a Mac's) comes
+/// first, and the sandbox's own dirs follow it: the shims and runtimes are still found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_in_the_env_keeps_the_sandboxs_own_dirs() {
+    let home = tempfile::tempdir().expect("tmp");
+    let c = corral(home.path());
+    let given = "/opt/homebrew/bin:/usr/bin:/bin";
+    let sb = c
+        .sandbox(SandboxConfig {
+            env: [("PATH".to_owned(), given.to_owned())].into(),
+            ..SandboxConfig::default()
+        })
+        .await
+        .expect("sandbox");
+    let out = sb
+        .exec("echo \"$PATH\"; command -v uvx; command -v sudo")
+        .await
+        .expect("exec");
+    let t = text(&out);
+    let lines: Vec<&str> = t.lines().collect();
+    assert!(lines[0].starts_with(&format!("{given}:")), "{t}");
+    assert!(lines[1..].iter().any(|l| l.ends_with("/uvx")), "{t}");
+    assert!(lines.contains(&"/run/corral/bin/sudo"), "{t}");
+    // A command's own PATH is merged the same way.
+    let mut command = corral_core::Command::shell("echo \"$PATH\"");
+    command.env.insert("PATH".into(), "/x".into());
+    let out = sb.exec_command(command).await.expect("exec");
+    let t = text(&out);
+    assert!(t.starts_with("/x:") && t.contains("/run/corral/bin"), "{t}");
+    sb.close().await.expect("close");
+}
+
 /// A runtime the host keeps in a system dir off the default PATH (Go's `/usr/local/go/bin`)
 /// is on the sandbox's PATH too: `go run github.com/…` servers start as written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -675,6 +675,10 @@ impl LocalSandbox {
         };
 
         let mut env = config.env;
+        let path_env = match env.remove("PATH") {
+            Some(given) => merged_path(&given, &path_dirs.join(":")),
+            None => path_dirs.join(":"),
+        };
         env.entry("PIP_BREAK_SYSTEM_PACKAGES".into())
             .or_insert_with(|| "1".into());
         for (k, v) in host_trust_env(|k| std::env::var(k).ok()) {
@@ -691,7 +695,7 @@ impl LocalSandbox {
                 network: config.network,
                 ro_binds,
                 rw_binds,
-                path_env: path_dirs.join(":"),
+                path_env,
                 env,
             },
             ns_fds: machine.ns_fds(),
@@ -721,14 +725,20 @@ impl LocalSandbox {
         let mut cmd = tokio::process::Command::new(&self.bwrap);
         cmd.args(bwrap_args(&self.policy, command));
         cmd.env_clear();
-        cmd.env("PATH", &self.policy.path_env)
-            .env("HOME", SANDBOX_HOME)
+        cmd.env("HOME", SANDBOX_HOME)
             .env("LANG", "C.UTF-8")
             .env("TMPDIR", "/tmp")
             .env("USER", "root")
             .env("LOGNAME", "root")
             .envs(&self.policy.env)
-            .envs(&command.env);
+            .envs(command.env.iter().filter(|(k, _)| *k != "PATH"))
+            .env(
+                "PATH",
+                match command.env.get("PATH") {
+                    Some(given) => merged_path(given, &self.policy.path_env),
+                    None => self.policy.path_env.clone(),
+                },
+            );
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -935,6 +945,19 @@ pub(crate) fn which(program: &str, path: &str) -> Option<PathBuf> {
             .filter(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
             .map(|_| candidate)
     })
+}
+
+/// A `PATH` a server's (or command's) env gives (Claude Desktop files often carry the host's),
+/// followed by the sandbox's own dirs it lacks: its programs come first, and the runtimes and
+/// shims corral provides are still found.
+fn merged_path(given: &str, sandbox: &str) -> String {
+    let mut dirs: Vec<&str> = given.split(':').filter(|d| !d.is_empty()).collect();
+    for dir in sandbox.split(':') {
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    dirs.join(":")
 }
 
 /// Whether `p` is in the system dirs every local sandbox sees read-only as they are on the host.
