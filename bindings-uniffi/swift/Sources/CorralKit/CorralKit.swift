@@ -731,8 +731,9 @@ public protocol CorralProtocol: AnyObject, Sendable {
     func listTemplates() throws  -> [TemplateInfo]
     
     /**
-     * Adds every server of an `mcpServers` (Claude Desktop, Cursor, Claude Code) or corral
-     * document, JSON or TOML text. Returns their names. For documents you trust: `mount_args`
+     * Adds every server of an MCP client's document (`mcpServers`, `servers`, …: Claude
+     * Desktop, Cursor, VS Code, Codex, … — the README's table) or a corral document, JSON or
+     * TOML text. Returns their names. For documents you trust: `mount_args`
      * mounts the existing host paths each entry's arguments name, read-write at the same path
      * (a `filesystem` server's directories); `expand_env` expands `${VAR}` and
      * `${VAR:-default}` in its command, args, env, url and headers from this process's
@@ -1053,8 +1054,9 @@ open func listTemplates()throws  -> [TemplateInfo]  {
 }
     
     /**
-     * Adds every server of an `mcpServers` (Claude Desktop, Cursor, Claude Code) or corral
-     * document, JSON or TOML text. Returns their names. For documents you trust: `mount_args`
+     * Adds every server of an MCP client's document (`mcpServers`, `servers`, …: Claude
+     * Desktop, Cursor, VS Code, Codex, … — the README's table) or a corral document, JSON or
+     * TOML text. Returns their names. For documents you trust: `mount_args`
      * mounts the existing host paths each entry's arguments name, read-write at the same path
      * (a `filesystem` server's directories); `expand_env` expands `${VAR}` and
      * `${VAR:-default}` in its command, args, env, url and headers from this process's
@@ -7692,7 +7694,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_corral_ffi_checksum_method_corral_list_templates() != 57714) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_corral_ffi_checksum_method_corral_load_mcp_servers() != 31633) {
+    if (uniffi_corral_ffi_checksum_method_corral_load_mcp_servers() != 63902) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_corral_ffi_checksum_method_corral_load_mcp_servers_file() != 54658) {
