@@ -434,6 +434,26 @@ impl ServerConfig {
     /// their container paths), `--network none` and `-w` carry over; the description says what
     /// replaced what. A config with its own install or template, and a command that does not
     /// carry over, is left as it is (its start error says what to do).
+    /// The Windows spellings of a command, in files written on Windows (a project's
+    /// `.mcp.json` or `.vscode/mcp.json`): `cmd /c npx …` is `npx …`, and `npx.cmd` or
+    /// `uvx.exe` are `npx` and `uvx`.
+    fn without_windows_wrappers(&mut self) {
+        let Transport::Stdio { argv } = &mut self.transport else {
+            return;
+        };
+        let is_cmd = |a: &str| a.eq_ignore_ascii_case("cmd") || a.eq_ignore_ascii_case("cmd.exe");
+        if argv.len() > 2 && is_cmd(&argv[0]) && argv[1].eq_ignore_ascii_case("/c") {
+            argv.drain(..2);
+        }
+        if let Some(first) = argv.first_mut()
+            && let Some((program, ext)) = first.rsplit_once('.')
+            && ["cmd", "exe"].iter().any(|e| ext.eq_ignore_ascii_case(e))
+            && WINDOWS_RUNTIMES.contains(&program.to_ascii_lowercase().as_str())
+        {
+            *first = program.to_ascii_lowercase();
+        }
+    }
+
     fn run_without_container(&mut self) {
         let Transport::Stdio { argv } = &mut self.transport else {
             return;
@@ -761,6 +781,11 @@ impl Serialize for ServerConfig {
     }
 }
 
+/// The programs whose `.cmd`/`.exe` name of a Windows-written file means the program itself.
+const WINDOWS_RUNTIMES: &[&str] = &[
+    "npx", "npm", "node", "uvx", "uv", "python", "python3", "pip", "docker", "bunx", "deno",
+];
+
 /// Keys other MCP clients put in their server entries for their own use; accepted and ignored.
 /// (Their spellings of corral's own fields are aliases in [`RawServer`] instead: Gemini CLI's
 /// `httpUrl`, `includeTools`/`excludeTools`; Windsurf's `serverUrl`; Codex CLI's
@@ -956,6 +981,7 @@ impl RawServer {
             template: self.template,
             files: self.files.unwrap_or_default(),
         };
+        config.without_windows_wrappers();
         config.run_without_container();
         config.check()?;
         Ok(config)
@@ -1934,6 +1960,31 @@ enabled = false
             parse_servers_value(&roo).expect("valid")[0].tools.deny,
             vec!["rm".to_owned()]
         );
+    }
+
+    #[test]
+    fn windows_spellings_of_a_command() {
+        let argv = |v: Value| match ServerConfig::from_value("w", &v).expect("valid").transport {
+            Transport::Stdio { argv } => argv,
+            t => panic!("{t:?}"),
+        };
+        assert_eq!(
+            argv(json!({"command": "cmd", "args": ["/c", "npx", "-y", "pkg"]})),
+            ["npx", "-y", "pkg"]
+        );
+        assert_eq!(
+            argv(json!({"command": "npx.cmd", "args": ["pkg"]})),
+            ["npx", "pkg"]
+        );
+        assert_eq!(
+            argv(json!({"command": "CMD.EXE /C uvx.exe srv"})),
+            ["uvx", "srv"]
+        );
+        // Anything else stays as written.
+        assert_eq!(argv(json!({"command": "my.exe"})), ["my.exe"]);
+        assert_eq!(argv(json!({"command": "cmd"})), ["cmd"]);
+        let e = ServerConfig::from_value("w", &json!({"command": []})).expect_err("empty");
+        assert_eq!(e.kind(), ErrorKind::ConfigInvalid);
     }
 
     #[test]
