@@ -139,6 +139,11 @@ fn string(rng: &mut Rng) -> String {
         "\u{202e}rtl",
         "..",
         ".",
+        "cmd",
+        "/c",
+        "npx.cmd",
+        "UVX.EXE",
+        ".exe",
     ];
     match rng.below(10) {
         0 => {
@@ -221,6 +226,17 @@ fn value_for(rng: &mut Rng, key: &str) -> Value {
         )
     };
     match key {
+        // Zed's earlier form: the command as an object.
+        "command" if rng.chance(15) => {
+            let mut m = Map::new();
+            for k in ["path", "args", "env", "other"] {
+                if rng.chance(60) {
+                    let v = value_for(rng, if k == "env" { "env" } else { "args" });
+                    m.insert(k.into(), v);
+                }
+            }
+            Value::Object(m)
+        }
         "command" | "args" | "install_commands" | "installCommands" | "allow_tools"
         | "allowTools" | "deny_tools" | "denyTools" | "tags" | "mounts" => {
             if rng.chance(40) {
@@ -344,7 +360,13 @@ fn ten_thousand_random_configs_never_panic() {
             }
             // A document: mcpServers, servers, or a bare map, as a value or as JSON text.
             2 | 3 => {
-                let key = *rng.pick(&["mcpServers", "servers", ""]);
+                let key = *rng.pick(&[
+                    "mcpServers",
+                    "servers",
+                    "context_servers",
+                    "mcp_servers",
+                    "",
+                ]);
                 let servers: Map<String, Value> = (0..rng.below(4))
                     .map(|_| (name.clone(), server(&mut rng)))
                     .collect();
