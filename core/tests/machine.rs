@@ -360,18 +360,19 @@ async fn uvx_without_a_host_uv_installs_uv_in_the_sandbox() {
     sb.close().await.expect("close");
 
     // A real server from PyPI through the shim, as a Claude Desktop entry names it.
+    uvx_time_server_answers(&c, "/run/corral/bin/uvx").await;
+    c.close().await;
+}
+
+/// mcp-server-time from PyPI, run by `uvx` (at `uvx`), answers `get_current_time`.
+#[allow(clippy::expect_used)] // a test helper
+async fn uvx_time_server_answers(c: &Corral, uvx: &str) {
     let time = ServerConfig::from_value(
         "time",
-        &serde_json::json!({"command": "/run/corral/bin/uvx",
-                            "args": ["mcp-server-time==2026.10.19"]}),
+        &serde_json::json!({"command": uvx, "args": ["mcp-server-time==2026.10.19"]}),
     )
     .expect("config");
     c.add_server(time).await.expect("add");
-    let tools = c.discover_tools("time").await.expect("tools");
-    assert!(
-        tools.iter().any(|t| t.name == "get_current_time"),
-        "{tools:?}"
-    );
     let result = c
         .execute_tool(
             "time",
@@ -381,7 +382,6 @@ async fn uvx_without_a_host_uv_installs_uv_in_the_sandbox() {
         .await
         .expect("call");
     assert!(!result.is_error, "{result:?}");
-    c.close().await;
 }
 
 /// On a host without uv, a server whose command is `uvx` gets the pinned uv from the corral
@@ -396,17 +396,7 @@ async fn uvx_servers_share_one_read_only_uv_of_the_home() {
     }
     let home = tempfile::tempdir().expect("tmp");
     let c = corral(home.path());
-    let time = ServerConfig::from_value(
-        "time",
-        &serde_json::json!({"command": "uvx", "args": ["mcp-server-time==2026.10.19"]}),
-    )
-    .expect("config");
-    c.add_server(time).await.expect("add");
-    let tools = c.discover_tools("time").await.expect("tools");
-    assert!(
-        tools.iter().any(|t| t.name == "get_current_time"),
-        "{tools:?}"
-    );
+    uvx_time_server_answers(&c, "uvx").await;
     let shared: Vec<_> = std::fs::read_dir(home.path().join("tools"))
         .expect("tools dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
