@@ -436,7 +436,7 @@ impl ServerConfig {
     /// carry over, is left as it is (its start error says what to do).
     /// The Windows spellings of a command, in files written on Windows (a project's
     /// `.mcp.json` or `.vscode/mcp.json`): `cmd /c npx …` is `npx …`, and `npx.cmd` or
-    /// `uvx.exe` are `npx` and `uvx`.
+    /// `uvx.exe` (a well-known runtime, `docker`, `pip` or `bunx`) are `npx` and `uvx`.
     fn without_windows_wrappers(&mut self) {
         let Transport::Stdio { argv } = &mut self.transport else {
             return;
@@ -448,7 +448,10 @@ impl ServerConfig {
         if let Some(first) = argv.first_mut()
             && let Some((program, ext)) = first.rsplit_once('.')
             && ["cmd", "exe"].iter().any(|e| ext.eq_ignore_ascii_case(e))
-            && WINDOWS_RUNTIMES.contains(&program.to_ascii_lowercase().as_str())
+            && crate::sandbox::local::WELL_KNOWN_RUNTIMES
+                .iter()
+                .chain(&["docker", "pip", "bunx"])
+                .any(|r| r.eq_ignore_ascii_case(program))
         {
             *first = program.to_ascii_lowercase();
         }
@@ -780,11 +783,6 @@ impl Serialize for ServerConfig {
         .serialize(s)
     }
 }
-
-/// The programs whose `.cmd`/`.exe` name of a Windows-written file means the program itself.
-const WINDOWS_RUNTIMES: &[&str] = &[
-    "npx", "npm", "node", "uvx", "uv", "python", "python3", "pip", "docker", "bunx", "deno",
-];
 
 /// Keys other MCP clients put in their server entries for their own use; accepted and ignored.
 /// (Their spellings of corral's own fields are aliases in [`RawServer`] instead: Gemini CLI's

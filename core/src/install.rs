@@ -119,8 +119,16 @@ pub(crate) fn pulled_template(home: &Path, install_commands: &[String]) -> Optio
             file.strip_prefix("catalog-")?.strip_suffix(".json")?;
             template(home, file.strip_suffix(".json")?)
         })
-        .find(|t| t.base.is_none() && t.install_commands == install_commands)
+        .find(|t| t.replaces(install_commands))
         .map(|t| t.name)
+}
+
+impl TemplateInfo {
+    /// Whether a server of these install commands may start from this template instead: it
+    /// was built from exactly them, on no base.
+    pub(crate) fn replaces(&self, install_commands: &[String]) -> bool {
+        self.base.is_none() && self.install_commands == install_commands
+    }
 }
 
 fn not_built(name: &str) -> Error {
@@ -497,12 +505,14 @@ pub fn prune(home: &Path, keep: Option<&[String]>) -> Result<PruneReport> {
             }
         }
     }
+    let pid_alive = |pid: &str| {
+        pid.parse::<u32>()
+            .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+    };
     // Leftovers of sandboxes whose process is gone (each run dir names its owner's pid).
     let alive = |id: &str| {
         std::fs::read_to_string(home.join("run").join(id).join("owner"))
-            .ok()
-            .and_then(|s| s.trim().parse::<u32>().ok())
-            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+            .is_ok_and(|s| pid_alive(s.trim()))
     };
     for sub in ["run", "sandboxes"] {
         if let Ok(entries) = std::fs::read_dir(home.join(sub)) {
@@ -521,7 +531,7 @@ pub fn prune(home: &Path, keep: Option<&[String]>) -> Result<PruneReport> {
             let installing = name
                 .strip_prefix(".uv-")
                 .and_then(|rest| rest.split('-').next())
-                .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+                .is_some_and(pid_alive);
             if e.path() != current && !installing {
                 remove(e.path(), &mut report);
             }

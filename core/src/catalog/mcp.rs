@@ -70,7 +70,7 @@ pub fn resolve_mcp(
         let template = entry.template_name();
         if templates
             .iter()
-            .any(|t| t.name == template && t.install_commands == config.install_commands)
+            .any(|t| t.name == template && t.replaces(&config.install_commands))
         {
             config.template = Some(template);
             config.install_commands.clear();

@@ -45,7 +45,7 @@ use crate::{
 pub const SANDBOX_HOME: &str = "/home/corral";
 
 /// Runtimes whose install prefix is always made visible (install commands use them).
-const WELL_KNOWN_RUNTIMES: &[&str] = &[
+pub(crate) const WELL_KNOWN_RUNTIMES: &[&str] = &[
     "node", "npm", "npx", "python3", "python", "pip3", "uv", "uvx", "bun", "deno",
 ];
 
